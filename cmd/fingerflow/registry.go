@@ -1,0 +1,10 @@
+package main
+
+import "github.com/fingerflow/fingerflow/datasets"
+
+// newRegistry lists every input format fingerflow reads, in sniffing order:
+// more specific formats first (NetFlow export packets inside a pcap before
+// plain packet captures, binary formats before text).
+func newRegistry() *datasets.Registry {
+	return datasets.NewRegistry()
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is the fingerflow release; model files record it.
+const version = "0.1.0"
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	verbose bool
+	quiet   bool
+	stdout  io.Writer
+	stderr  io.Writer
+	logger  *slog.Logger
+}
+
+// usageError marks errors in how the command was called (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func newRootCommand(gopts *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "fingerflow",
+		Short: "Recognise known file downloads and host inventories in flow records",
+		Long: `fingerflow reads NetFlow/IPFIX, nfdump, Argus and packet-capture flow
+records, recognises downloads of catalog files (OS updates, installers) from
+flow metadata alone and reports what each host fetched.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			if gopts.stdout == nil {
+				gopts.stdout = cmd.OutOrStdout()
+			}
+			if gopts.stderr == nil {
+				gopts.stderr = cmd.ErrOrStderr()
+			}
+			level := slog.LevelInfo
+			switch {
+			case gopts.verbose:
+				level = slog.LevelDebug
+			case gopts.quiet:
+				level = slog.LevelWarn
+			}
+			gopts.logger = slog.New(slog.NewTextHandler(gopts.stderr, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().BoolVarP(&gopts.verbose, "verbose", "v", false, "log debugging detail")
+	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "log only warnings and errors; no progress bar")
+	root.AddCommand(
+	// commands are registered here, one cmd_<verb>.go each
+	)
+	return root
+}
+
+// isTerminal reports whether w is a terminal (progress bars only go there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

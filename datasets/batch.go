@@ -1,0 +1,222 @@
+package datasets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Filter selects flows. The zero Filter matches everything.
+type Filter struct {
+	Since  time.Time      // keep flows ending at or after Since (zero: no bound)
+	Until  time.Time      // keep flows starting before Until (zero: no bound)
+	Protos []uint8        // keep these IP protocols (empty: all)
+	Nets   []netip.Prefix // keep flows with either address in one of these (empty: all)
+	Ports  []uint16       // keep flows with either port in this list (empty: all)
+}
+
+// Match reports whether f passes the filter.
+func (flt *Filter) Match(f *Flow) bool {
+	if !flt.Since.IsZero() && f.End.Before(flt.Since) {
+		return false
+	}
+	if !flt.Until.IsZero() && !f.Start.Before(flt.Until) {
+		return false
+	}
+	if len(flt.Protos) > 0 && !slices.Contains(flt.Protos, f.Proto) {
+		return false
+	}
+	if len(flt.Ports) > 0 && !slices.Contains(flt.Ports, f.SrcPort) && !slices.Contains(flt.Ports, f.DstPort) {
+		return false
+	}
+	if len(flt.Nets) > 0 {
+		ok := false
+		for _, p := range flt.Nets {
+			if p.Contains(f.SrcAddr) || p.Contains(f.DstAddr) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// rotated matches the timestamp nfcapd (and nfpcapd, sfcapd) put in the names
+// of rotated files: nfcapd.YYYYMMDDhhmm[ss].
+var rotated = regexp.MustCompile(`\.(\d{12})(\d{2})?$`)
+
+// FileTime returns the time encoded in a rotated file name
+// (nfcapd.202611221900 → 2026-11-22 19:00 UTC), and false for other names.
+func FileTime(name string) (time.Time, bool) {
+	m := rotated.FindStringSubmatch(filepath.Base(name))
+	if m == nil {
+		return time.Time{}, false
+	}
+	layout, v := "200601021504", m[1]
+	if m[2] != "" {
+		layout, v = "20060102150405", m[1]+m[2]
+	}
+	t, err := time.Parse(layout, v)
+	return t, err == nil
+}
+
+// Expand turns command-line arguments (files, directories, glob patterns)
+// into a list of files. Directories are walked recursively, skipping hidden
+// files and nfcapd's temporary/current files. Files with a rotation
+// timestamp in their name are ordered by that time, others by name. An
+// argument that names nothing is an error naming it.
+func Expand(args []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, a := range args {
+		matches := []string{a}
+		if strings.ContainsAny(a, "*?[") {
+			m, err := filepath.Glob(a)
+			if err != nil {
+				return nil, fmt.Errorf("%s: bad pattern: %w", a, err)
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("%s: no files match", a)
+			}
+			matches = m
+		}
+		for _, p := range matches {
+			st, err := os.Stat(p)
+			if err != nil {
+				return nil, err
+			}
+			if !st.IsDir() {
+				add(p)
+				continue
+			}
+			var files []string
+			err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				name := d.Name()
+				if path != p && strings.HasPrefix(name, ".") {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+				if d.IsDir() || strings.HasPrefix(name, "nfcapd.current") || strings.HasSuffix(name, ".log") {
+					return nil
+				}
+				files = append(files, path)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			sortFiles(files)
+			for _, f := range files {
+				add(f)
+			}
+		}
+	}
+	return out, nil
+}
+
+func sortFiles(files []string) {
+	slices.SortStableFunc(files, func(a, b string) int {
+		ta, oka := FileTime(a)
+		tb, okb := FileTime(b)
+		if oka && okb && !ta.Equal(tb) {
+			return ta.Compare(tb)
+		}
+		return strings.Compare(a, b)
+	})
+}
+
+// FileResult says how reading one file of a batch went.
+type FileResult struct {
+	Path   string
+	Format string
+	Flows  uint64 // flows read (before filtering)
+	Kept   uint64 // flows that passed the filter
+	Err    error  // nil, or why the file was skipped or cut short
+}
+
+// ErrSkipped is wrapped by ReadFiles' summary error when some files could
+// not be read completely.
+var ErrSkipped = errors.New("some files were skipped")
+
+// ReadFiles streams every flow of every file through visit, in file order.
+// A file that cannot be opened, is of unknown format or turns out corrupt is
+// recorded in its FileResult and the batch goes on with the next file; flows
+// read from a file before its error stay delivered. The returned error is
+// nil when all files were read completely, wraps ErrSkipped when some were
+// not, and is ctx.Err() or visit's error when those end the run.
+//
+// A rotated file whose name time lies entirely outside the filter's window
+// (more than a day away) is skipped without opening it.
+func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, visit func(*Flow) error) ([]FileResult, error) {
+	results := make([]FileResult, 0, len(files))
+	bad := 0
+	for _, path := range files {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		if t, ok := FileTime(path); ok {
+			if (!flt.Until.IsZero() && t.After(flt.Until.Add(24*time.Hour))) ||
+				(!flt.Since.IsZero() && t.Before(flt.Since.Add(-24*time.Hour))) {
+				continue
+			}
+		}
+		res := FileResult{Path: path}
+		rd, err := reg.Detect(path)
+		if err != nil {
+			res.Err = err
+			results = append(results, res)
+			bad++
+			continue
+		}
+		res.Format = rd.Format()
+		for f, err := range rd.Flows(ctx, path) {
+			if err != nil {
+				res.Err = err
+				break
+			}
+			res.Flows++
+			if !flt.Match(&f) {
+				continue
+			}
+			res.Kept++
+			if err := visit(&f); err != nil {
+				results = append(results, res)
+				return results, err
+			}
+		}
+		if res.Err != nil {
+			if ctx.Err() != nil {
+				results = append(results, res)
+				return results, ctx.Err()
+			}
+			bad++
+		}
+		results = append(results, res)
+	}
+	if bad > 0 {
+		return results, fmt.Errorf("%d of %d files: %w", bad, len(files), ErrSkipped)
+	}
+	return results, nil
+}
