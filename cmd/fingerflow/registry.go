@@ -1,10 +1,15 @@
 package main
 
-import "github.com/fingerflow/fingerflow/datasets"
+import (
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/nfcsv"
+)
 
 // newRegistry lists every input format fingerflow reads, in sniffing order:
 // more specific formats first (NetFlow export packets inside a pcap before
 // plain packet captures, binary formats before text).
 func newRegistry() *datasets.Registry {
-	return datasets.NewRegistry()
+	return datasets.NewRegistry(
+		&nfcsv.Reader{},
+	)
 }
