@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/argus"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 )
 
@@ -11,5 +12,6 @@ import (
 func newRegistry() *datasets.Registry {
 	return datasets.NewRegistry(
 		&nfcsv.Reader{},
+		&argus.CSVReader{},
 	)
 }
