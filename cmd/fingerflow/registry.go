@@ -11,6 +11,7 @@ import (
 // plain packet captures, binary formats before text).
 func newRegistry() *datasets.Registry {
 	return datasets.NewRegistry(
+		&argus.Reader{},
 		&nfcsv.Reader{},
 		&argus.CSVReader{},
 	)
