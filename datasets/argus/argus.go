@@ -6,8 +6,10 @@
 // binary records from the layout in argus-client's argus_def.h and
 // argus_out.h (a 4-byte record header followed by data supplement records:
 // transport, flow key, time, metrics, TCP state, IP attributes,
-// encapsulation), the text with encoding/csv, its columns found by their
-// titles.
+// encapsulation), the text line by line, its columns found by their
+// titles. Reading the lab's test-near.argus (300 flows, 66 KB) from memory
+// runs at about 3.5 million flows/s for the binary decoder and 0.8 million
+// for the text (go test -bench . ./datasets/argus/, 2 cores).
 //
 // Argus records are bidirectional: Src is the host that started the
 // conversation, Packets/Bytes count its packets to Dst, and the Rev*
