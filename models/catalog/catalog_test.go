@@ -1,0 +1,551 @@
+package catalog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+const labCatalog = "../../datasets/lab-dev/cat.csv"
+
+// debianIndex finds the shared Debian bookworm-security index: beside the
+// repository (a checkout with shared/ next to it) or at the lab path.
+func debianIndex(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{
+		"../../../shared/datasets/catalogs/debian-bookworm-security-amd64.Packages.gz",
+		"/work/shared/datasets/catalogs/debian-bookworm-security-amd64.Packages.gz",
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("shared/datasets/catalogs/debian-bookworm-security-amd64.Packages.gz not found")
+	return ""
+}
+
+// sameEntries compares catalogs by their entries only.
+var sameEntries = cmpopts.IgnoreUnexported(Catalog{})
+
+func TestLoadLabCatalog(t *testing.T) {
+	c, err := Load(labCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Len(), 50; got != want {
+		t.Fatalf("entries = %d, want %d", got, want)
+	}
+	// Values from `grep -E 'cat-0(00|16|49)' cat.csv`.
+	for _, want := range []Entry{
+		{Name: "cat-000.bin", Size: 8587060},
+		{Name: "cat-016.bin", Size: 2794049},
+		{Name: "cat-049.bin", Size: mustLabSize(t, "cat-049.bin")},
+	} {
+		got, ok := c.Lookup(want.Name)
+		if !ok {
+			t.Errorf("%s missing", want.Name)
+			continue
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", want.Name, diff)
+		}
+	}
+	if i, ok := c.Index("cat-016.bin"); !ok || i != 16 {
+		t.Errorf("Index(cat-016.bin) = %d, %v, want 16, true", i, ok)
+	}
+	if _, ok := c.Index("bg-000.bin"); ok {
+		t.Error("Index(bg-000.bin) found a background file in the catalog")
+	}
+}
+
+// mustLabSize reads a size from the lab manifest with encoding/csv, apart
+// from the reader under test.
+func mustLabSize(t *testing.T, name string) uint64 {
+	t.Helper()
+	f, err := os.Open(labCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs[1:] {
+		if r[0] == name {
+			n, err := strconv.ParseUint(r[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s not in %s", name, labCatalog)
+	return 0
+}
+
+func TestLoadDebianIndex(t *testing.T) {
+	path := debianIndex(t)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// zcat FILE | grep -c '^Package:'
+	if got, want := c.Len(), 3016; got != want {
+		t.Fatalf("entries = %d, want %d", got, want)
+	}
+	// zcat FILE | awk '/^Package: openssl$/{p=1} p&&/^(Filename|Size):/' etc.
+	for _, want := range []Entry{
+		{
+			Name: "openssl_3.0.22-1~deb12u2_amd64.deb", Size: 1441784, Product: "openssl",
+			Version: "3.0.22-1~deb12u2", OS: "debian",
+			URL: "pool/updates/main/o/openssl/openssl_3.0.22-1~deb12u2_amd64.deb",
+		},
+		{
+			Name: "linux-image-6.1.0-49-amd64_6.1.174-1_amd64.deb", Size: 70260236,
+			Product: "linux-image-6.1.0-49-amd64", OS: "debian",
+		},
+		{
+			Name: "7zip_22.01+really26.02+dfsg-0+deb12u1_amd64.deb", Size: 1021788, Product: "7zip",
+			Version: "22.01+really26.02+dfsg-0+deb12u1", OS: "debian",
+			URL: "pool/updates/main/7/7zip/7zip_22.01+really26.02+dfsg-0+deb12u1_amd64.deb",
+		},
+		{Name: "zookeeperd_3.8.0-11+deb12u1_all.deb", Size: 9228, Product: "zookeeperd", OS: "debian"},
+	} {
+		got, ok := c.Lookup(want.Name)
+		if !ok {
+			t.Errorf("%s missing", want.Name)
+			continue
+		}
+		if want.URL == "" {
+			got.URL = ""
+		}
+		if want.Version == "" {
+			got.Version = ""
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", want.Name, diff)
+		}
+	}
+	if c.Entries[0].Product != "7zip" || c.Entries[len(c.Entries)-1].Product != "zookeeperd" {
+		t.Errorf("order: first %q last %q, want 7zip, zookeeperd", c.Entries[0].Product, c.Entries[len(c.Entries)-1].Product)
+	}
+}
+
+// TestDebianCompressions reads the same five real stanzas plain and gzipped.
+func TestDebianCompressions(t *testing.T) {
+	want := []Entry{
+		{Name: "7zip_22.01+really26.02+dfsg-0+deb12u1_amd64.deb", Size: 1021788},
+		{Name: "activemq_5.17.2+dfsg-2+deb12u1_all.deb", Size: 50212},
+		{Name: "libactivemq-java_5.17.2+dfsg-2+deb12u1_all.deb", Size: 4137972},
+		{Name: "aide_0.18.3-1+deb12u5_amd64.deb", Size: 134412},
+		{Name: "aide-common_0.18.3-1+deb12u5_all.deb", Size: 107680},
+	}
+	only := cmp.Transformer("nameSize", func(e Entry) Entry { return Entry{Name: e.Name, Size: e.Size} })
+	for _, name := range []string{"Packages", "Packages.gz"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, c.Entries, only); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if got := c.Entries[2]; got.Product != "libactivemq-java" || got.Version != "5.17.2+dfsg-2+deb12u1" {
+				t.Errorf("libactivemq-java entry = %+v", got)
+			}
+		})
+	}
+	t.Run("Packages.xz", func(t *testing.T) {
+		_, err := Load("testdata/Packages.xz")
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "Packages.xz") {
+			t.Fatalf("err = %v, want ErrUnsupported naming the file", err)
+		}
+	})
+}
+
+// TestRPMPrimary checks the createrepo_c fixture against rpm -qp's view of
+// the same packages (primary.expect.csv).
+func TestRPMPrimary(t *testing.T) {
+	f, err := os.Open("testdata/primary.expect.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Entry
+	for _, r := range recs {
+		n, _ := strconv.ParseUint(r[1], 10, 64)
+		want = append(want, Entry{Name: r[0], Size: n, Product: r[2], Version: r[3], OS: "rpm", URL: "noarch/" + r[0]})
+	}
+	if len(want) != 5 {
+		t.Fatalf("primary.expect.csv has %d packages, want 5", len(want))
+	}
+	for _, name := range []string{"primary.xml", "primary.xml.gz", "primary.xml.zst"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, c.Entries); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestGoldenCSV(t *testing.T) {
+	c, err := Load("testdata/primary.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := c.WriteCSV(&buf); err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/primary.golden.csv"
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	back, err := ReadCSV(&buf, "round-trip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, back, sameEntries); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadCSV(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []Entry
+	}{
+		{"lab columns", "file,size\na.bin,10\nb.bin,20\n", []Entry{{Name: "a.bin", Size: 10}, {Name: "b.bin", Size: 20}}},
+		{"name column, upper case, extra column", "Extra,NAME,Size\nx,a.bin,10\n", []Entry{{Name: "a.bin", Size: 10}}},
+		{"filename column and optional ones", "filename,size,product,version,os,url\nk.exe,7,KB1,1.0,windows,http://h/k.exe\n",
+			[]Entry{{Name: "k.exe", Size: 7, Product: "KB1", Version: "1.0", OS: "windows", URL: "http://h/k.exe"}}},
+		{"BOM and CRLF", "\ufefffile,size\r\na.bin,10\r\n", []Entry{{Name: "a.bin", Size: 10}}},
+		{"repeat with equal size is dropped", "file,size\na,1\nb,2\na,1\n", []Entry{{Name: "a", Size: 1}, {Name: "b", Size: 2}}},
+		{"spaces around size", "file,size\na, 5 \n", []Entry{{Name: "a", Size: 5}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ReadCSV(strings.NewReader(tt.in), "t.csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, c.Entries); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMalformed checks that every bad input is an error that names the file
+// and the place, and wraps the right sentinel.
+func TestMalformed(t *testing.T) {
+	type reader func(io.Reader, string) (*Catalog, error)
+	tests := []struct {
+		name   string
+		read   reader
+		in     string
+		is     error
+		expect []string // substrings of the message
+	}{
+		{"csv empty", ReadCSV, "", ErrEmpty, []string{"f.csv"}},
+		{"csv header only", ReadCSV, "file,size\n", ErrEmpty, []string{"f.csv"}},
+		{"csv no size column", ReadCSV, "file,bytez\na,1\n", ErrFormat, []string{"f.csv: line 1"}},
+		{"csv no name column", ReadCSV, "size\n1\n", ErrFormat, []string{"f.csv: line 1"}},
+		{"csv zero size", ReadCSV, "file,size\na,1\nb,0\n", ErrSize, []string{"f.csv: line 3: b: zero size"}},
+		{"csv missing size", ReadCSV, "file,size\na,\n", ErrSize, []string{"f.csv: line 2: a: missing size"}},
+		{"csv bad size", ReadCSV, "file,size\na,12x\n", ErrSize, []string{"f.csv: line 2", `"12x"`}},
+		{"csv negative size", ReadCSV, "file,size\na,-3\n", ErrSize, []string{"line 2"}},
+		{"csv duplicate other size", ReadCSV, "file,size\na,1\nb,2\na,3\n", ErrDuplicate, []string{"f.csv: line 4", "line 2"}},
+		{"csv ragged row", ReadCSV, "file,size\na,1,x\n", ErrFormat, []string{"f.csv: line 2"}},
+		{"csv empty name", ReadCSV, "file,size\n,1\n", ErrFormat, []string{"f.csv: line 2: empty file name"}},
+		{"csv control character", ReadCSV, "file,size\n\"a\rb\",1\n", ErrFormat, []string{"line 2", "control"}},
+
+		{"deb empty", ReadDebianPackages, "\n\n", ErrEmpty, []string{"f.pkgs"}},
+		{"deb no size", ReadDebianPackages, "Package: a\nFilename: pool/a.deb\n\nPackage: b\nFilename: pool/b.deb\nSize: 3\n", ErrSize, []string{"f.pkgs: line 1: a.deb: missing Size"}},
+		{"deb zero size", ReadDebianPackages, "Package: a\nFilename: pool/a.deb\nSize: 1\n\nPackage: b\nFilename: pool/b.deb\nSize: 0\n", ErrSize, []string{"f.pkgs: line 5: b.deb: zero size"}},
+		{"deb bad size", ReadDebianPackages, "Package: a\nFilename: pool/a.deb\nSize: 1k\n", ErrSize, []string{"f.pkgs: line 3", `"1k"`}},
+		{"deb no filename", ReadDebianPackages, "Package: a\nSize: 1\n", ErrFormat, []string{"f.pkgs: line 1", "no Filename"}},
+		{"deb filename is a directory", ReadDebianPackages, "Package: a\nFilename: pool/\nSize: 1\n", ErrFormat, []string{"line 1"}},
+		{"deb duplicate", ReadDebianPackages, "Package: a\nFilename: x/a.deb\nSize: 1\n\nPackage: a\nFilename: y/a.deb\nSize: 2\n", ErrDuplicate, []string{"f.pkgs: line 5", "line 1"}},
+		{"deb garbage line", ReadDebianPackages, "Package: a\nthis is not a field\n", ErrFormat, []string{"f.pkgs: line 2"}},
+		{"deb stray continuation", ReadDebianPackages, " continued\n", ErrFormat, []string{"f.pkgs: line 1"}},
+		{"deb huge line", ReadDebianPackages, "Package: a\nDescription: " + strings.Repeat("x", maxDebLine+10) + "\n", ErrFormat, []string{"f.pkgs: line 2"}},
+
+		{"rpm no metadata", ReadRPMPrimary, `<?xml version="1.0"?><repomd/>`, ErrFormat, []string{"f.xml"}},
+		{"rpm empty metadata", ReadRPMPrimary, `<metadata packages="0"></metadata>`, ErrEmpty, []string{"f.xml"}},
+		{"rpm no size", ReadRPMPrimary, `<metadata><package type="rpm"><name>a</name><location href="a.rpm"/></package></metadata>`, ErrSize, []string{"f.xml: record 0 (line 1): a.rpm: missing"}},
+		{"rpm zero size", ReadRPMPrimary, "<metadata>\n<package><name>a</name><size package=\"4\"/><location href=\"a.rpm\"/></package>\n<package><name>b</name><size package=\"0\"/><location href=\"b.rpm\"/></package></metadata>", ErrSize, []string{"f.xml: record 1 (line 3): b.rpm: zero size"}},
+		{"rpm bad size", ReadRPMPrimary, `<metadata><package><name>a</name><size package="x"/><location href="a.rpm"/></package></metadata>`, ErrSize, []string{"record 0", `"x"`}},
+		{"rpm no location", ReadRPMPrimary, `<metadata><package><name>a</name><size package="1"/></package></metadata>`, ErrFormat, []string{"record 0", "location"}},
+		{"rpm duplicate", ReadRPMPrimary, `<metadata><package><size package="1"/><location href="a/x.rpm"/></package><package><size package="2"/><location href="b/x.rpm"/></package></metadata>`, ErrDuplicate, []string{"record 1", "record 0"}},
+		{"rpm truncated", ReadRPMPrimary, `<metadata><package><name>a</name><size package="1"/>`, io.ErrUnexpectedEOF, []string{"f.xml: record 0"}},
+		{"rpm syntax", ReadRPMPrimary, `<metadata><package><name>a</nome></package></metadata>`, nil, []string{"f.xml: record 0: line 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := "f.csv"
+			switch {
+			case strings.HasPrefix(tt.name, "deb"):
+				name = "f.pkgs"
+			case strings.HasPrefix(tt.name, "rpm"):
+				name = "f.xml"
+			}
+			c, err := tt.read(strings.NewReader(tt.in), name)
+			if err == nil {
+				t.Fatalf("no error; catalog %+v", c.Entries)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err = %v, want %v", err, tt.is)
+			}
+			for _, s := range tt.expect {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("err = %q, want it to contain %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	raw, err := os.ReadFile("testdata/Packages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(raw)
+	zw.Close()
+	truncated := gz.Bytes()[:gz.Len()/2]
+
+	tests := []struct {
+		name string
+		path string
+		is   error
+	}{
+		{"missing file", filepath.Join(dir, "nope"), os.ErrNotExist},
+		{"empty file", write("empty", nil), ErrEmpty},
+		{"blank file", write("blank", []byte("\n \n")), ErrEmpty},
+		{"not a catalog", write("junk", []byte("hello world\n")), ErrFormat},
+		{"html", write("page", []byte("<html><body>404</body></html>")), ErrFormat},
+		{"truncated gzip", write("Packages.gz", truncated), io.ErrUnexpectedEOF},
+		{"bad gzip header", write("bad.gz", []byte{0x1f, 0x8b, 0, 0}), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err = %v, want %v", err, tt.is)
+			}
+			if !strings.Contains(err.Error(), filepath.Base(tt.path)) {
+				t.Errorf("err = %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestSniff(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Format
+	}{
+		{"file,size\n", FormatCSV},
+		{"\ufeffname,size\r\n", FormatCSV},
+		{"Package: a\nVersion: 1\n", FormatDebian},
+		{"\n\nPackage: a\n", FormatDebian},
+		{`<?xml version="1.0" encoding="UTF-8"?>` + "\n<metadata xmlns=\"http://linux.duke.edu/metadata/common\">", FormatRPMPrime},
+		{"<html>", FormatUnknown},
+		{"just words", FormatUnknown},
+		{"", FormatUnknown},
+	}
+	for _, tt := range tests {
+		if got := Sniff([]byte(tt.in)); got != tt.want {
+			t.Errorf("Sniff(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNewAndIndex(t *testing.T) {
+	c, err := New([]Entry{{Name: "a", Size: 1}, {Name: "b", Size: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, ok := c.Index("b"); !ok || i != 1 {
+		t.Errorf("Index(b) = %d, %v", i, ok)
+	}
+	// Entries changed after construction: Index still answers correctly.
+	c.Entries = append(c.Entries, Entry{Name: "c", Size: 3})
+	if i, ok := c.Index("c"); !ok || i != 2 {
+		t.Errorf("after append Index(c) = %d, %v", i, ok)
+	}
+	c.Entries[0].Name = "z"
+	c.Entries = c.Entries[:2]
+	c.Reindex()
+	if _, ok := c.Index("a"); ok {
+		t.Error("Index(a) found a renamed entry")
+	}
+	if i, ok := c.Index("z"); !ok || i != 0 {
+		t.Errorf("Index(z) = %d, %v", i, ok)
+	}
+	if _, err := New([]Entry{{Name: "a", Size: 1}, {Name: "a", Size: 1}}); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("New with a repeated name: err = %v", err)
+	}
+	if _, err := New(nil); !errors.Is(err, ErrEmpty) {
+		t.Errorf("New(nil): err = %v", err)
+	}
+	var nilCat *Catalog
+	if _, ok := nilCat.Index("a"); ok {
+		t.Error("nil catalog found a name")
+	}
+}
+
+// FuzzReadCSV checks that whatever ReadCSV accepts obeys the catalog rules
+// and survives a WriteCSV/ReadCSV round trip.
+func FuzzReadCSV(f *testing.F) {
+	for _, p := range []string{labCatalog, "testdata/primary.golden.csv", "testdata/primary.expect.csv"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("Name,Size,OS\n\"a,b\",1,x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ReadCSV(bytes.NewReader(data), "fuzz.csv")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		checkRules(t, c)
+		var buf bytes.Buffer
+		if err := c.WriteCSV(&buf); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadCSV(&buf, "again")
+		if err != nil {
+			t.Fatalf("re-read: %v\n%s", err, buf.Bytes())
+		}
+		if diff := cmp.Diff(c, back, sameEntries); diff != "" {
+			t.Fatalf("round trip (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// FuzzReadDebianPackages checks that the Packages reader never panics and
+// that what it accepts obeys the catalog rules.
+func FuzzReadDebianPackages(f *testing.F) {
+	if b, err := os.ReadFile("testdata/Packages"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("Package: a\nFilename: pool/a.deb\nSize: 12\nDescription: x\n y\n .\n\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ReadDebianPackages(bytes.NewReader(data), "fuzz.pkgs")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.pkgs") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		checkRules(t, c)
+		for _, e := range c.Entries {
+			if e.OS != "debian" || !strings.HasSuffix(e.URL, e.Name) {
+				t.Fatalf("entry %+v", e)
+			}
+		}
+	})
+}
+
+// FuzzReadRPMPrimary checks the primary.xml reader the same way.
+func FuzzReadRPMPrimary(f *testing.F) {
+	if b, err := os.ReadFile("testdata/primary.xml"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ReadRPMPrimary(bytes.NewReader(data), "fuzz.xml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.xml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		checkRules(t, c)
+	})
+}
+
+func checkRules(t *testing.T, c *Catalog) {
+	t.Helper()
+	if len(c.Entries) == 0 {
+		t.Fatal("empty catalog accepted")
+	}
+	seen := map[string]bool{}
+	for i, e := range c.Entries {
+		if e.Name == "" || e.Size == 0 || seen[e.Name] {
+			t.Fatalf("entry %d breaks the rules: %+v", i, e)
+		}
+		seen[e.Name] = true
+		if j, ok := c.Index(e.Name); !ok || j != i {
+			t.Fatalf("Index(%q) = %d, %v, want %d", e.Name, j, ok, i)
+		}
+	}
+}
+
+func BenchmarkLoadDebianIndex(b *testing.B) {
+	path := debianIndex(b)
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		c, err := Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += c.Len()
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "entries/s")
+}

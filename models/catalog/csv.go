@@ -1,0 +1,128 @@
+package catalog
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Column names ReadCSV accepts, case-insensitively; the first present wins.
+var (
+	nameColumns    = []string{"file", "filename", "file_name", "name"}
+	sizeColumns    = []string{"size", "bytes", "size_bytes"}
+	productColumns = []string{"product", "package"}
+	versionColumns = []string{"version"}
+	osColumns      = []string{"os"}
+	urlColumns     = []string{"url", "href"}
+)
+
+// ReadCSV reads a CSV manifest whose header names at least a file column
+// ("file", "filename" or "name") and a "size" column; "product", "version",
+// "os" and "url" columns are optional, other columns are ignored. name is
+// the file name used in errors.
+func ReadCSV(r io.Reader, name string) (*Catalog, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: %w", name, ErrEmpty)
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	cols := make(map[string]int, len(header))
+	for i, h := range header {
+		if i == 0 {
+			h = string(bytes.TrimPrefix([]byte(h), utf8BOM))
+		}
+		h = strings.ToLower(strings.TrimSpace(h))
+		if _, dup := cols[h]; !dup {
+			cols[h] = i
+		}
+	}
+	pick := func(names []string) int {
+		for _, n := range names {
+			if i, ok := cols[n]; ok {
+				return i
+			}
+		}
+		return -1
+	}
+	iName, iSize := pick(nameColumns), pick(sizeColumns)
+	iProduct, iVersion, iOS, iURL := pick(productColumns), pick(versionColumns), pick(osColumns), pick(urlColumns)
+	if iProduct == iName {
+		iProduct = -1
+	}
+	if iName < 0 || iSize < 0 {
+		return nil, fmt.Errorf("%s: line 1: header %q lacks a file (file, filename, name) or size column: %w",
+			name, strings.Join(header, ","), ErrFormat)
+	}
+	field := func(rec []string, i int) string {
+		if i < 0 {
+			return ""
+		}
+		return rec[i]
+	}
+	b := newBuilder(name)
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, csvError(name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		where := "line " + strconv.Itoa(line)
+		e := Entry{
+			Name:    rec[iName],
+			Product: field(rec, iProduct),
+			Version: field(rec, iVersion),
+			OS:      field(rec, iOS),
+			URL:     field(rec, iURL),
+		}
+		s := strings.TrimSpace(rec[iSize])
+		if s == "" {
+			return nil, fmt.Errorf("%s: %s: %s: missing size: %w", name, where, e.Name, ErrSize)
+		}
+		e.Size, err = strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %s: size %q: %w", name, where, e.Name, s, ErrSize)
+		}
+		if err := b.add(e, where); err != nil {
+			return nil, err
+		}
+	}
+	return b.done()
+}
+
+// csvError names the file and line of an encoding/csv error.
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, ErrFormat)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// WriteCSV writes the catalog as a CSV manifest with the header
+// file,size,product,version,os,url; ReadCSV reads it back unchanged.
+func (c *Catalog) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"file", "size", "product", "version", "os", "url"}); err != nil {
+		return err
+	}
+	rec := make([]string, 6)
+	for _, e := range c.Entries {
+		rec[0], rec[1], rec[2], rec[3], rec[4], rec[5] = e.Name, strconv.FormatUint(e.Size, 10), e.Product, e.Version, e.OS, e.URL
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,110 @@
+package catalog
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// maxDebLine bounds one line of a Packages index; real indexes stay under a
+// few kilobytes (long Depends lines, descriptions).
+const maxDebLine = 1 << 20
+
+// ReadDebianPackages reads a Debian "Packages" index (deb822 stanzas
+// separated by blank lines). Each stanza needs Filename and Size; Package
+// and Version are kept. An entry's Name is the base of Filename, Product the
+// Package field, OS "debian" and URL the Filename (the pool path relative to
+// the archive root). name is the file name used in errors.
+func ReadDebianPackages(r io.Reader, name string) (*Catalog, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxDebLine)
+	b := newBuilder(name)
+
+	var (
+		line     int
+		start    int // line of the current stanza's first field
+		pkg, ver string
+		filename string
+		size     string
+		sizeLine int
+		inField  bool // a field was seen, so continuation lines are allowed
+	)
+	flush := func() error {
+		if start == 0 {
+			return nil
+		}
+		where := "line " + strconv.Itoa(start)
+		defer func() { start, pkg, ver, filename, size, sizeLine, inField = 0, "", "", "", "", 0, false }()
+		if filename == "" {
+			return fmt.Errorf("%s: %s: package %q has no Filename: %w", name, where, pkg, ErrFormat)
+		}
+		base := path.Base(filename)
+		if base == "." || base == "/" || strings.HasSuffix(filename, "/") {
+			return fmt.Errorf("%s: %s: Filename %q names no file: %w", name, where, filename, ErrFormat)
+		}
+		if size == "" {
+			return fmt.Errorf("%s: %s: %s: missing Size: %w", name, where, base, ErrSize)
+		}
+		n, err := strconv.ParseUint(size, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s: line %d: %s: Size %q: %w", name, sizeLine, base, size, ErrSize)
+		}
+		return b.add(Entry{Name: base, Size: n, Product: pkg, Version: ver, OS: "debian", URL: filename}, where)
+	}
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
+		if len(bytes.TrimSpace(text)) == 0 {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch text[0] {
+		case '#':
+			continue // deb822 comment
+		case ' ', '\t':
+			if !inField {
+				return nil, fmt.Errorf("%s: line %d: continuation line outside a field: %w", name, line, ErrFormat)
+			}
+			continue // continuation of a multi-line field (Description)
+		}
+		k, v, ok := bytes.Cut(text, []byte{':'})
+		if !ok || !isFieldName(k) {
+			return nil, fmt.Errorf("%s: line %d: not a \"Field: value\" line: %w", name, line, ErrFormat)
+		}
+		if start == 0 {
+			start = line
+		}
+		inField = true
+		val := string(bytes.TrimSpace(v))
+		switch {
+		case asciiEqualFold(k, "Package"):
+			pkg = val
+		case asciiEqualFold(k, "Version"):
+			ver = val
+		case asciiEqualFold(k, "Filename"):
+			filename = val
+		case asciiEqualFold(k, "Size"):
+			size, sizeLine = val, line
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if err == bufio.ErrTooLong {
+			return nil, fmt.Errorf("%s: line %d: line longer than %d bytes: %w", name, line+1, maxDebLine, ErrFormat)
+		}
+		return nil, fmt.Errorf("%s: line %d: %w", name, line+1, err)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return b.done()
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	return len(b) == len(s) && strings.EqualFold(string(b), s)
+}

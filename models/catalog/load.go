@@ -1,0 +1,128 @@
+package catalog
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Format names what Sniff recognised.
+type Format string
+
+// Formats Load reads.
+const (
+	FormatUnknown  Format = ""
+	FormatCSV      Format = "csv"
+	FormatDebian   Format = "debian-packages"
+	FormatRPMPrime Format = "rpm-primary"
+)
+
+var (
+	magicGzip = []byte{0x1f, 0x8b}
+	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicXZ   = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	utf8BOM   = []byte{0xef, 0xbb, 0xbf}
+)
+
+// sniffLen is how many decompressed bytes Sniff looks at.
+const sniffLen = 4096
+
+// Load reads the catalog at path, whatever its format: a CSV manifest, a
+// Debian Packages index or an RPM primary.xml, each plain, gzip- or
+// zstd-compressed. The content decides, not the file name.
+func Load(path string) (*Catalog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, closeFn, err := decompress(bufio.NewReaderSize(f, 64<<10), path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(sniffLen)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(bytes.TrimSpace(head)) == 0 {
+		return nil, fmt.Errorf("%s: %w", path, ErrEmpty)
+	}
+	switch Sniff(head) {
+	case FormatRPMPrime:
+		return ReadRPMPrimary(br, path)
+	case FormatDebian:
+		return ReadDebianPackages(br, path)
+	case FormatCSV:
+		return ReadCSV(br, path)
+	}
+	return nil, fmt.Errorf("%s: neither CSV, Debian Packages nor RPM primary.xml: %w", path, ErrFormat)
+}
+
+// decompress unwraps gzip or zstd content; plain content passes through.
+func decompress(br *bufio.Reader, name string) (io.Reader, func(), error) {
+	head, _ := br.Peek(len(magicXZ))
+	switch {
+	case bytes.HasPrefix(head, magicGzip):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(head, magicZstd):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: zstd: %w", name, err)
+		}
+		return zr, zr.Close, nil
+	case bytes.HasPrefix(head, magicXZ):
+		return nil, nil, fmt.Errorf("%s: xz-compressed; decompress it first (xz -dk) or fetch the .gz index: %w", name, ErrUnsupported)
+	}
+	return br, func() {}, nil
+}
+
+// Sniff tells which catalog format head, the first bytes of the
+// (decompressed) content, looks like.
+func Sniff(head []byte) Format {
+	head = bytes.TrimPrefix(head, utf8BOM)
+	t := bytes.TrimLeft(head, " \t\r\n")
+	if len(t) == 0 {
+		return FormatUnknown
+	}
+	if t[0] == '<' {
+		if bytes.Contains(t, []byte("<metadata")) || bytes.Contains(t, []byte("linux.duke.edu/metadata/common")) {
+			return FormatRPMPrime
+		}
+		return FormatUnknown
+	}
+	line, _, _ := bytes.Cut(t, []byte{'\n'})
+	line = bytes.TrimRight(line, "\r")
+	// A deb822 stanza starts with "Field: value"; a CSV header has a comma
+	// and no such field.
+	if k, _, ok := bytes.Cut(line, []byte{':'}); ok && isFieldName(k) {
+		return FormatDebian
+	}
+	if bytes.IndexByte(line, ',') >= 0 {
+		return FormatCSV
+	}
+	return FormatUnknown
+}
+
+// isFieldName reports whether k is a deb822 field name.
+func isFieldName(k []byte) bool {
+	if len(k) == 0 || k[0] == '#' || k[0] == '-' {
+		return false
+	}
+	for _, c := range k {
+		if c <= ' ' || c > '~' || c == ',' || c == ':' {
+			return false
+		}
+	}
+	return true
+}
