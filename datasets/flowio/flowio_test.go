@@ -367,17 +367,17 @@ func TestDescribe(t *testing.T) {
 		bytes += f.Bytes + f.RevBytes
 	}
 	want := datasets.FileInfo{
-		Path:        filepath.Join("testdata", "sample.parquet"),
-		Format:      FormatParquet,
-		Version:     "schema 1",
-		Compression: "zstd",
-		Ident:       info.Ident, // the parquet-go version string
-		Flows:       4,
-		Packets:     math.MaxInt64 + 3 + 17099 + 1,
-		Bytes:       bytes,
-		First:       flows[3].Start, // the all-unknown flow's zero start does not count
-		Last:        flows[1].End,
-		Exporters:   []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+		Path:          filepath.Join("testdata", "sample.parquet"),
+		Format:        FormatParquet,
+		Version:       "schema 1",
+		Compression:   "zstd",
+		Ident:         info.Ident, // the parquet-go version string
+		Flows:         4,
+		Packets:       math.MaxInt64 + 3 + 17099 + 1,
+		Bytes:         bytes,
+		First:         flows[3].Start, // the all-unknown flow's zero start does not count
+		Last:          flows[1].End,
+		Exporters:     []netip.Addr{netip.MustParseAddr("127.0.0.1")},
 		SamplingRates: []uint32{1, math.MaxUint32, 0},
 		Protocols:     map[uint8]uint64{0: 1, datasets.ProtoTCP: 2, datasets.ProtoICMP: 1},
 		Notes:         []string{"4 rows in 1 row groups"},
