@@ -6,7 +6,11 @@
 // Every reader streams its input: CSV through encoding/csv, Packages line by
 // line with bufio.Scanner, primary.xml token by token with encoding/xml's
 // Decoder.Token (a whole-tree Unmarshal of a distribution's primary.xml would
-// hold hundreds of megabytes). Only the resulting entries are kept.
+// hold hundreds of megabytes). Only the resulting entries are kept. Loading
+// the real Debian bookworm-security index (479 KB gzip, 2.5 MB, 3,016
+// packages) takes about 20 ms and 2 MB of allocations on one core
+// (BenchmarkLoadDebianIndex); gzip comes from the standard library, zstd
+// from klauspost/compress, xz is refused with ErrUnsupported.
 //
 // A catalog is strict: every entry has a non-empty name and a non-zero size,
 // names are unique (a repeated name with the same size is dropped, one with

@@ -81,16 +81,16 @@ func ReadDebianPackages(r io.Reader, name string) (*Catalog, error) {
 			start = line
 		}
 		inField = true
-		val := string(bytes.TrimSpace(v))
+		// Only the four kept fields become strings.
 		switch {
 		case asciiEqualFold(k, "Package"):
-			pkg = val
+			pkg = string(bytes.TrimSpace(v))
 		case asciiEqualFold(k, "Version"):
-			ver = val
+			ver = string(bytes.TrimSpace(v))
 		case asciiEqualFold(k, "Filename"):
-			filename = val
+			filename = string(bytes.TrimSpace(v))
 		case asciiEqualFold(k, "Size"):
-			size, sizeLine = val, line
+			size, sizeLine = string(bytes.TrimSpace(v)), line
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -105,6 +105,23 @@ func ReadDebianPackages(r io.Reader, name string) (*Catalog, error) {
 	return b.done()
 }
 
+// asciiEqualFold compares a field name case-insensitively without
+// allocating.
 func asciiEqualFold(b []byte, s string) bool {
-	return len(b) == len(s) && strings.EqualFold(string(b), s)
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c, d := b[i], s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
 }
