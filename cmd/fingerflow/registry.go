@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/argus"
+	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 )
 
@@ -11,6 +12,7 @@ import (
 // plain packet captures, binary formats before text).
 func newRegistry() *datasets.Registry {
 	return datasets.NewRegistry(
+		&nfcapd.Reader{},
 		&argus.Reader{},
 		&nfcsv.Reader{},
 		&argus.CSVReader{},

@@ -33,9 +33,9 @@
 // process (its TZ), with whole seconds in nfdump 1.7.1 and milliseconds in
 // other versions. The reader parses them in Reader.Location, UTC when nil
 // (nfdump run on a UTC machine, as on the collectors this project targets).
-// Because ts and te may be truncated to the second, End is Start+td when td
-// is consistent with te (td >= 0 and Start+td within a second of te), and te
-// otherwise: nfdump prints absurd td values for some IPFIX exporters.
+// Because ts and te may be truncated to the second, End is Start+td when
+// that lies in te's second (te <= Start+td < te+1s), and te otherwise:
+// nfdump prints absurd td values for some IPFIX exporters.
 //
 // The reader splits lines by hand: nfdump never quotes fields.
 package nfcsv
@@ -310,10 +310,11 @@ func (p *parser) record(line []byte, f *datasets.Flow) error {
 		if err != nil {
 			return bad("td", v, err)
 		}
-		// Use td for sub-second precision only when it agrees with te.
+		// Use td for sub-second precision only when it agrees with te:
+		// the true end lies in [te, te+1s) when te is truncated.
 		if td >= 0 && td < math.MaxInt64/float64(time.Second) {
 			end := f.Start.Add(time.Duration(td * float64(time.Second)))
-			if d := end.Sub(f.End); d > -time.Second && d < time.Second {
+			if !end.Before(f.End) && end.Sub(f.End) < time.Second {
 				f.End = end
 			}
 		}
