@@ -69,7 +69,8 @@ func NewParquetWriter(w io.Writer) *ParquetWriter {
 	pw := parquet.NewGenericWriter[row](w,
 		parquet.Compression(&parquet.Zstd),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
-		parquet.CreatedBy("fingerflow", "", ""),
+		// parquet-go joins version and "(build" without a space.
+		parquet.CreatedBy("fingerflow", parquetVersion+" ", "flowio"),
 		parquet.KeyValueMetadata("fingerflow.schema", parquetVersion),
 	)
 	return &ParquetWriter{w: pw, buf: make([]row, 0, 1024)}
@@ -323,7 +324,6 @@ func (ParquetReader) Describe(_ context.Context, path string, info *datasets.Fil
 	}
 	slices.Sort(names)
 	info.Compression = strings.Join(names, ",")
-	info.Ident = md.CreatedBy
-	info.Notes = append(info.Notes, fmt.Sprintf("%d rows in %d row groups", md.NumRows, len(md.RowGroups)))
+	info.Notes = append(info.Notes, fmt.Sprintf("%d rows in %d row groups, written by %s", md.NumRows, len(md.RowGroups), md.CreatedBy))
 	return nil
 }
