@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/argus"
+	"github.com/fingerflow/fingerflow/datasets/flowio"
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 )
@@ -16,5 +17,6 @@ func newRegistry() *datasets.Registry {
 		&argus.Reader{},
 		&nfcsv.Reader{},
 		&argus.CSVReader{},
+		flowio.ParquetReader{}, flowio.CSVReader{},
 	)
 }
