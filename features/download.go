@@ -1,0 +1,391 @@
+// Package features turns flow records into the rows the classifier works on:
+// download extraction (server→client bulk TCP transfers), pairing of the two
+// directions of a connection (also behind NAT where only the ports match),
+// merging of records that an exporter's active timeout split, and the
+// header-overhead normalisation that recovers a transfer's payload from its
+// byte and packet counts. Bounded tables (training sets) are exchanged as
+// gota dataframes (see Frame).
+package features
+
+import (
+	"cmp"
+	"context"
+	"iter"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
+)
+
+// Download is one bulk TCP transfer from a server to a client, assembled from
+// one or more flow records.
+type Download struct {
+	Server     netip.Addr
+	ServerPort uint16
+	Client     netip.Addr
+	ClientPort uint16
+	Start, End time.Time
+
+	Packets uint64 // server → client
+	Bytes   uint64 // server → client, IP layer
+
+	HasReverse bool   // the client → server direction was seen
+	RevPackets uint64 // client → server
+	RevBytes   uint64
+
+	Flags    uint8 // OR of TCP flags, both directions
+	Records  int   // flow records merged into this download
+	Exporter netip.Addr
+	// Sampling is the exporter's packet sampling interval (0 unknown, 1 none).
+	Sampling uint32
+}
+
+// IPv6 reports whether the transfer ran over IPv6.
+func (d *Download) IPv6() bool { return d.Server.Is6() && !d.Server.Is4In6() }
+
+// Payload is the server→client byte count less a per-packet header of hdr
+// bytes: the transport payload when hdr matches the path's IP+TCP header
+// size. It is negative when hdr is too large for the flow.
+func (d *Download) Payload(hdr int) int64 {
+	return int64(d.Bytes) - int64(d.Packets)*int64(hdr)
+}
+
+// RevPayload is the client→server byte count less hdr bytes per packet.
+func (d *Download) RevPayload(hdr int) int64 {
+	return int64(d.RevBytes) - int64(d.RevPackets)*int64(hdr)
+}
+
+// Config tunes download extraction. The zero value is not useful; start from
+// DefaultConfig.
+type Config struct {
+	// MinBytes is the smallest server→client byte count reported.
+	MinBytes uint64
+	// MinRatio: the server→client direction must carry at least MinRatio
+	// times the bytes of the reverse direction.
+	MinRatio float64
+	// Gap: two records of the same connection are merged when the later
+	// starts no more than Gap after the earlier ends (exporters split long
+	// transfers at their active timeout). A record after a FIN/RST or after
+	// a longer pause starts a new connection.
+	Gap time.Duration
+	// Linger: a connection is finished when the newest record seen starts
+	// more than Linger after the connection's last record ended. It bounds
+	// memory: only connections active within Linger are held.
+	Linger time.Duration
+}
+
+// DefaultConfig suits downloads of update packages: 16 KiB and larger,
+// exporters with active timeouts of a minute or more.
+func DefaultConfig() Config {
+	return Config{MinBytes: 16 << 10, MinRatio: 4, Gap: 2 * time.Minute, Linger: 10 * time.Minute}
+}
+
+type endpoint struct {
+	addr netip.Addr
+	port uint16
+}
+
+type connKey struct {
+	a, b endpoint // a < b
+}
+
+type half struct {
+	start, end time.Time
+	packets    uint64
+	bytes      uint64
+	flags      uint8
+	seen       bool
+}
+
+type conn struct {
+	key      connKey
+	dir      [2]half // dir[0]: a→b, dir[1]: b→a
+	records  int
+	exporter netip.Addr
+	sampling uint32
+	closed   bool // a FIN or RST was seen
+	start    time.Time
+	end      time.Time
+}
+
+func lessEP(x, y endpoint) bool {
+	if c := x.addr.Compare(y.addr); c != 0 {
+		return c < 0
+	}
+	return x.port < y.port
+}
+
+func (h *half) add(start, end time.Time, pk, by uint64, flags uint8) {
+	if !h.seen || start.Before(h.start) {
+		h.start = start
+	}
+	if !h.seen || end.After(h.end) {
+		h.end = end
+	}
+	h.seen = true
+	h.packets += pk
+	h.bytes += by
+	h.flags |= flags
+}
+
+// Extractor assembles downloads from a stream of flow records. Records should
+// arrive roughly in time order (as they do within and across rotated files);
+// memory is bounded by the connections active within Config.Linger.
+type Extractor struct {
+	cfg   Config
+	open  map[connKey]*conn
+	water time.Time
+	out   []Download
+}
+
+// NewExtractor returns an extractor with the given configuration.
+func NewExtractor(cfg Config) *Extractor {
+	return &Extractor{cfg: cfg, open: map[connKey]*conn{}}
+}
+
+// Add feeds one flow record. Downloads completed by it (or by the time it
+// shows has passed) become available from Drain.
+func (e *Extractor) Add(f *datasets.Flow) {
+	if f.Proto != datasets.ProtoTCP {
+		return
+	}
+	src, dst := endpoint{f.SrcAddr, f.SrcPort}, endpoint{f.DstAddr, f.DstPort}
+	k, d := connKey{src, dst}, 0
+	if lessEP(dst, src) {
+		k, d = connKey{dst, src}, 1
+	}
+	c := e.open[k]
+	if c != nil && (f.Start.After(c.end.Add(e.cfg.Gap)) || (c.closed && f.Start.After(c.end))) {
+		e.finish(c)
+		c = nil
+	}
+	if c == nil {
+		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: f.Start, end: f.End}
+		e.open[k] = c
+	}
+	c.records++
+	c.dir[d].add(f.Start, f.End, f.Packets, f.Bytes, f.TCPFlags)
+	if f.HasReverse {
+		c.dir[1-d].add(f.Start, f.End, f.RevPackets, f.RevBytes, f.TCPFlags)
+	}
+	if f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0 {
+		c.closed = true
+	}
+	if f.Start.Before(c.start) {
+		c.start = f.Start
+	}
+	if f.End.After(c.end) {
+		c.end = f.End
+	}
+	if f.Start.After(e.water) {
+		e.water = f.Start
+		e.expire(false)
+	}
+}
+
+// expire finishes connections idle for longer than Linger (all when final).
+func (e *Extractor) expire(final bool) {
+	var done []*conn
+	for _, c := range e.open {
+		if final || e.water.Sub(c.end) > e.cfg.Linger {
+			done = append(done, c)
+		}
+	}
+	if len(done) == 0 {
+		return
+	}
+	slices.SortFunc(done, func(x, y *conn) int {
+		if c := x.start.Compare(y.start); c != 0 {
+			return c
+		}
+		return cmpKey(x.key, y.key)
+	})
+	done = e.pairNAT(done)
+	for _, c := range done {
+		e.finish(c)
+	}
+}
+
+func cmpKey(x, y connKey) int {
+	for _, p := range [][2]endpoint{{x.a, y.a}, {x.b, y.b}} {
+		if c := p[0].addr.Compare(p[1].addr); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(p[0].port, p[1].port); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// pairNAT joins one-directional connections whose other direction was seen
+// with a different client address (a NAT between the observation points):
+// the server endpoint and the client port match and the times overlap.
+func (e *Extractor) pairNAT(cs []*conn) []*conn {
+	type natKey struct {
+		server     endpoint
+		clientPort uint16
+	}
+	oneWay := map[natKey]*conn{}
+	keep := cs[:0]
+	for _, c := range cs {
+		if c.dir[0].seen == c.dir[1].seen {
+			keep = append(keep, c)
+			continue
+		}
+		// The sender of the single direction is the server when it
+		// carries the bulk; with one direction we cannot tell, so try
+		// both roles.
+		var merged bool
+		for _, role := range []int{0, 1} {
+			srv, cli := c.key.a, c.key.b
+			if role == 1 {
+				srv, cli = c.key.b, c.key.a
+			}
+			nk := natKey{srv, cli.port}
+			if o := oneWay[nk]; o != nil && o.dir[0].seen != o.dir[1].seen && overlaps(o, c) {
+				mergeNAT(o, c, srv)
+				merged = true
+				break
+			}
+		}
+		if merged {
+			delete(e.open, c.key)
+			continue
+		}
+		for _, role := range []int{0, 1} {
+			srv, cli := c.key.a, c.key.b
+			if role == 1 {
+				srv, cli = c.key.b, c.key.a
+			}
+			nk := natKey{srv, cli.port}
+			if oneWay[nk] == nil {
+				oneWay[nk] = c
+			}
+		}
+		keep = append(keep, c)
+	}
+	return keep
+}
+
+func overlaps(x, y *conn) bool {
+	slack := time.Second
+	return !x.start.After(y.end.Add(slack)) && !y.start.After(x.end.Add(slack))
+}
+
+// mergeNAT adds y's single direction to x as x's missing direction. srv is
+// the server endpoint shared by both.
+func mergeNAT(x, y *conn, srv endpoint) {
+	yd := 0
+	if !y.dir[0].seen {
+		yd = 1
+	}
+	// Direction of y's data relative to the server: from server when the
+	// sender endpoint is srv.
+	ySender := y.key.a
+	if yd == 1 {
+		ySender = y.key.b
+	}
+	fromServer := ySender == srv
+	xFromServerDir := 0 // index in x whose sender is srv
+	if x.key.b == srv {
+		xFromServerDir = 1
+	}
+	target := xFromServerDir
+	if !fromServer {
+		target = 1 - xFromServerDir
+	}
+	h := y.dir[yd]
+	x.dir[target].add(h.start, h.end, h.packets, h.bytes, h.flags)
+	x.records += y.records
+	if y.start.Before(x.start) {
+		x.start = y.start
+	}
+	if y.end.After(x.end) {
+		x.end = y.end
+	}
+}
+
+func (e *Extractor) finish(c *conn) {
+	delete(e.open, c.key)
+	if d, ok := e.download(c); ok {
+		e.out = append(e.out, d)
+	}
+}
+
+func (e *Extractor) download(c *conn) (Download, bool) {
+	s := 0 // direction carrying the bulk
+	if c.dir[1].bytes > c.dir[0].bytes {
+		s = 1
+	}
+	fwd, rev := c.dir[s], c.dir[1-s]
+	if fwd.bytes < e.cfg.MinBytes || float64(fwd.bytes) < e.cfg.MinRatio*float64(rev.bytes) {
+		return Download{}, false
+	}
+	srv, cli := c.key.a, c.key.b
+	if s == 1 {
+		srv, cli = c.key.b, c.key.a
+	}
+	return Download{
+		Server: srv.addr, ServerPort: srv.port, Client: cli.addr, ClientPort: cli.port,
+		Start: c.start, End: c.end,
+		Packets: fwd.packets, Bytes: fwd.bytes,
+		HasReverse: rev.seen, RevPackets: rev.packets, RevBytes: rev.bytes,
+		Flags: fwd.flags | rev.flags, Records: c.records,
+		Exporter: c.exporter, Sampling: c.sampling,
+	}, true
+}
+
+// Drain returns the downloads completed so far, in start order, and forgets
+// them.
+func (e *Extractor) Drain() []Download {
+	out := e.out
+	e.out = nil
+	return out
+}
+
+// Flush finishes every open connection (end of input) and returns the
+// remaining downloads.
+func (e *Extractor) Flush() []Download {
+	e.expire(true)
+	return e.Drain()
+}
+
+// Downloads extracts downloads from a flow stream. The first error of the
+// stream (or a cancelled ctx) ends the iteration with that error; downloads
+// completed before it are yielded first.
+func Downloads(ctx context.Context, cfg Config, flows iter.Seq2[datasets.Flow, error]) iter.Seq2[Download, error] {
+	return func(yield func(Download, error) bool) {
+		e := NewExtractor(cfg)
+		n := 0
+		for f, err := range flows {
+			if err != nil {
+				for _, d := range e.Flush() {
+					if !yield(d, nil) {
+						return
+					}
+				}
+				yield(Download{}, err)
+				return
+			}
+			e.Add(&f)
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					yield(Download{}, err)
+					return
+				}
+			}
+			for _, d := range e.Drain() {
+				if !yield(d, nil) {
+					return
+				}
+			}
+		}
+		for _, d := range e.Flush() {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}

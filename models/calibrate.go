@@ -1,0 +1,305 @@
+package models
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/catalog"
+)
+
+// Example is one labelled download: the flow and the catalog files it
+// carried, in order (several for a keep-alive connection). Known is false for
+// downloads of files outside the catalog (background traffic).
+type Example struct {
+	Download features.Download
+	Files    []string
+	Sizes    []uint64
+	Known    bool   // every file is in the catalog
+	InCat    []bool // per file: in the catalog
+}
+
+// headerSizes are the per-packet IP+TCP header sizes Calibrate tries: IPv4
+// with TCP timestamps (Linux, macOS), without (Windows), and with more TCP
+// options.
+var headerSizes = []int{52, 40, 60, 64}
+
+// tlsOverheads are the per-record overheads Calibrate tries: 0 (no TLS),
+// TLS 1.3 AEAD (5 header + 16 tag + 1 type), TLS 1.2 GCM (5 + 8 nonce + 16
+// tag), CHACHA20 in TLS 1.2 (5 + 16), CBC-SHA256-ish framings.
+var tlsOverheads = []int{0, 21, 22, 29, 37, 53}
+
+// tlsRecordSizes are plaintext record sizes servers use.
+var tlsRecordSizes = []int{16384, 16383, 16368, 16000, 8192, 4096}
+
+// Calibrate learns one Profile per server port group (80 → "http", 443 →
+// "https", any other port by number) from single-file labelled downloads:
+// the per-packet header size, the segment size, the TLS record framing, the
+// fixed overhead and the exact clean payload of every file seen. Groups
+// with fewer than minExamples downloads are skipped.
+func Calibrate(examples []Example, minExamples int) ([]Profile, error) {
+	groups := map[uint16][]*Example{}
+	for i := range examples {
+		ex := &examples[i]
+		if len(ex.Files) != 1 || ex.Download.IPv6() {
+			continue
+		}
+		groups[ex.Download.ServerPort] = append(groups[ex.Download.ServerPort], ex)
+	}
+	ports := make([]uint16, 0, len(groups))
+	for p := range groups {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	var out []Profile
+	for _, port := range ports {
+		g := groups[port]
+		if len(g) < minExamples {
+			continue
+		}
+		p := fitProfile(g)
+		switch port {
+		case 80, 8080:
+			p.Name = "http"
+		case 443, 8443:
+			p.Name = "https"
+		default:
+			p.Name = "port-" + strconv.Itoa(int(port))
+		}
+		if p.RecOverhead > 0 && p.Name != "https" {
+			p.Name += "-tls"
+		}
+		p.Ports = []uint16{port}
+		// Merge groups that fitted the same framing (http on 80 and 8080).
+		merged := false
+		for i := range out {
+			q := &out[i]
+			if q.Hdr == p.Hdr && q.MSS == p.MSS && q.RecOverhead == p.RecOverhead && q.RecSize == p.RecSize && math.Abs(q.Base-p.Base) < 4 {
+				q.Ports = append(q.Ports, port)
+				for k, v := range p.Exact {
+					if _, ok := q.Exact[k]; !ok {
+						q.Exact[k] = v
+					}
+				}
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("calibrate: no server port has %d or more labelled single-file downloads", minExamples)
+	}
+	return out, nil
+}
+
+// fitProfile finds the framing under which the most downloads leave the same
+// residual modulo the segment size: that residual is the fixed overhead, and
+// the framing is the one the path really has.
+func fitProfile(g []*Example) Profile {
+	type fit struct {
+		p     Profile
+		score int
+	}
+	var best fit
+	for _, hdr := range headerSizes {
+		for _, mss := range candidateMSS(g, hdr) {
+			for _, o := range tlsOverheads {
+				sizes := tlsRecordSizes
+				if o == 0 {
+					sizes = []int{0}
+				}
+				for _, rs := range sizes {
+					p := Profile{Hdr: hdr, MSS: mss, RecOverhead: o, RecSize: rs}
+					score, base := concentration(g, &p)
+					if score > best.score {
+						p.Base = float64(base)
+						best = fit{p, score}
+					}
+				}
+			}
+		}
+	}
+	p := best.p
+	p.Fill = medianFill(g, p.Hdr, p.MSS)
+	p.Exact = map[string]int64{}
+	// Exact clean payloads per file: the smallest residual within a few
+	// bytes of the fixed overhead.
+	for _, ex := range g {
+		r := ex.Download.Payload(p.Hdr) - p.body(ex.Sizes[0])
+		if r < int64(p.Base)-16 || r > int64(p.Base)+16 {
+			continue
+		}
+		v := r + p.body(ex.Sizes[0])
+		if old, ok := p.Exact[ex.Files[0]]; !ok || v < old {
+			p.Exact[ex.Files[0]] = v
+		}
+	}
+	// Typical client→server payload of a single download.
+	var revs []float64
+	for _, ex := range g {
+		if ex.Download.HasReverse {
+			revs = append(revs, float64(ex.Download.RevPayload(p.Hdr)))
+		}
+	}
+	if len(revs) > 0 {
+		sort.Float64s(revs)
+		p.ReqPayload = revs[len(revs)/4] // lower quartile: losses add SACK bytes
+	}
+	// Without keep-alive examples the split of the fixed overhead between
+	// the connection and each response is not observable; assume the
+	// connection adds only the SYN-ACK's extra option bytes (8 for
+	// Linux-like stacks) for plain TCP and a TLS handshake otherwise.
+	p.RespOverhead = p.Base - 8
+	if p.RecOverhead > 0 {
+		p.RespOverhead = 260 + float64(p.RecOverhead)
+	}
+	return p
+}
+
+// candidateMSS lists the segment sizes worth trying for a header size: the
+// common MTUs' segments that are no smaller than the largest mean payload
+// per packet of the downloads (a flow's mean never exceeds its segment).
+func candidateMSS(g []*Example, hdr int) []int {
+	var maxMean float64
+	for _, ex := range g {
+		d := &ex.Download
+		if d.Packets > 0 {
+			maxMean = max(maxMean, float64(d.Payload(hdr))/float64(d.Packets))
+		}
+	}
+	var out []int
+	for _, mtu := range commonMTUs {
+		if seg := mtu - hdr; float64(seg) >= maxMean && float64(seg) <= maxMean*1.1 {
+			out = append(out, seg)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, int(math.Ceil(maxMean)))
+	}
+	return out
+}
+
+// medianFill is the median of mean payload per packet over MSS.
+func medianFill(g []*Example, hdr, mss int) float64 {
+	var fs []float64
+	for _, ex := range g {
+		d := &ex.Download
+		if d.Packets > 0 {
+			fs = append(fs, float64(d.Payload(hdr))/float64(d.Packets)/float64(mss))
+		}
+	}
+	if len(fs) == 0 {
+		return 1
+	}
+	sort.Float64s(fs)
+	return fs[len(fs)/2]
+}
+
+// concentration counts the downloads whose residual modulo the segment size
+// lies within 2 bytes of the most common residual, and returns that count
+// and the most common absolute residual near it (the fixed overhead).
+func concentration(g []*Example, p *Profile) (int, int64) {
+	mods := map[int64]int{}
+	res := make([]int64, len(g))
+	for i, ex := range g {
+		r := ex.Download.Payload(p.Hdr) - p.body(ex.Sizes[0])
+		res[i] = r
+		if r < 0 {
+			continue
+		}
+		mods[r%int64(p.MSS)]++
+	}
+	var top int64
+	n := 0
+	for m, c := range mods {
+		if c > n || (c == n && m < top) {
+			top, n = m, c
+		}
+	}
+	score := 0
+	near := map[int64]int{}
+	seg := int64(p.MSS)
+	for _, r := range res {
+		if r < 0 {
+			continue
+		}
+		d := (r - top) % seg
+		if d < 0 {
+			d += seg
+		}
+		if d <= 2 || d >= seg-2 {
+			score++
+			near[r]++
+		}
+	}
+	// The fixed overhead is the most common residual (clean downloads);
+	// ties go to the smaller.
+	var base int64
+	bn := 0
+	for r, c := range near {
+		if c > bn || (c == bn && r < base) {
+			base, bn = r, c
+		}
+	}
+	return score, base
+}
+
+// calibrateMulti refines each profile's split between connection and
+// response overhead from labelled keep-alive connections without
+// retransmissions.
+func calibrateMulti(profiles []Profile, examples []Example, cat *catalog.Catalog) {
+	for pi := range profiles {
+		p := &profiles[pi]
+		counts := map[int64]int{}
+		for _, ex := range examples {
+			if len(ex.Files) < 2 || !ex.Known || !p.ForPort(ex.Download.ServerPort) {
+				continue
+			}
+			var sum int64
+			ok := true
+			for i, f := range ex.Files {
+				if _, found := cat.Index(f); !found {
+					ok = false
+					break
+				}
+				sum += p.Expected(f, ex.Sizes[i])
+			}
+			if !ok {
+				continue
+			}
+			// sum - P = (n-1) × conn when the flow is clean.
+			diff := sum - ex.Download.Payload(p.Hdr)
+			n := int64(len(ex.Files) - 1)
+			if diff%n != 0 {
+				continue
+			}
+			counts[diff/n]++
+		}
+		var conn int64
+		best := 0
+		for c, n := range counts {
+			if n > best || (n == best && c < conn) {
+				conn, best = c, n
+			}
+		}
+		if best >= 3 {
+			p.RespOverhead = p.Base - float64(conn)
+		}
+	}
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,245 @@
+package models
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/labels"
+)
+
+// Join pairs downloads with their ground truth by client address and port.
+// Downloads without a label are returned separately (not part of the lab's
+// download set: other traffic in the capture).
+func Join(ds []features.Download, set *labels.Set) (examples []Example, unlabelled []features.Download) {
+	for _, d := range ds {
+		ls := set.ByClient(d.Client, d.ClientPort)
+		if len(ls) == 0 {
+			unlabelled = append(unlabelled, d)
+			continue
+		}
+		ex := Example{Download: d, Known: true}
+		for _, l := range ls {
+			ex.Files = append(ex.Files, l.File)
+			ex.Sizes = append(ex.Sizes, l.Size)
+			ex.InCat = append(ex.InCat, l.Known)
+			if !l.Known {
+				ex.Known = false
+			}
+		}
+		examples = append(examples, ex)
+	}
+	return examples, unlabelled
+}
+
+// Predictor is anything that labels downloads: the model, or the published
+// byte-count baseline.
+type Predictor interface {
+	Classify(d *features.Download) Result
+}
+
+// Report is the outcome of evaluating a predictor on labelled downloads.
+type Report struct {
+	Name string
+
+	Known, KnownCorrect     int // single-file catalog downloads
+	Unknown, UnknownCorrect int // downloads of files outside the catalog
+	MultiFiles, MultiFound  int // catalog files carried by multi-file connections
+	MultiWrong              int // files named for multi-file connections that they did not carry
+	MultiConns, MultiExact  int // multi-file connections with only catalog files, answered exactly
+
+	// Confusion counts (truth, answer) pairs; "unknown" stands for no file.
+	Confusion map[[2]string]int
+}
+
+// Accuracy is the share of single-file catalog downloads named correctly.
+func (r *Report) Accuracy() float64 { return ratio(r.KnownCorrect, r.Known) }
+
+// Rejection is the share of non-catalog downloads answered "unknown".
+func (r *Report) Rejection() float64 { return ratio(r.UnknownCorrect, r.Unknown) }
+
+// Recovery is the share of files in multi-file connections that were named.
+func (r *Report) Recovery() float64 { return ratio(r.MultiFound, r.MultiFiles) }
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Evaluate runs p over labelled downloads.
+func Evaluate(name string, p Predictor, examples []Example) *Report {
+	r := &Report{Name: name, Confusion: map[[2]string]int{}}
+	for i := range examples {
+		ex := &examples[i]
+		res := p.Classify(&ex.Download)
+		answer := "unknown"
+		if !res.Unknown() {
+			answer = strings.Join(res.Files, "+")
+		}
+		switch {
+		case len(ex.Files) > 1:
+			got := map[string]int{}
+			for _, f := range res.Files {
+				got[f]++
+			}
+			exact := len(res.Files) == len(ex.Files)
+			for i, f := range ex.Files {
+				if got[f] > 0 {
+					got[f]--
+					if ex.InCat == nil || ex.InCat[i] {
+						r.MultiFiles++
+						r.MultiFound++
+					}
+					continue
+				}
+				exact = false
+				if ex.InCat == nil || ex.InCat[i] {
+					r.MultiFiles++
+				}
+			}
+			for _, n := range got {
+				r.MultiWrong += n
+			}
+			if ex.Known {
+				r.MultiConns++
+				if exact {
+					r.MultiExact++
+				}
+			}
+		case ex.Known:
+			r.Known++
+			if answer == ex.Files[0] {
+				r.KnownCorrect++
+			}
+			r.Confusion[[2]string{ex.Files[0], answer}]++
+		default:
+			r.Unknown++
+			if res.Unknown() {
+				r.UnknownCorrect++
+			}
+			r.Confusion[[2]string{"unknown", answer}]++
+		}
+	}
+	return r
+}
+
+// WriteTable prints reports side by side, one column per predictor.
+func WriteTable(w io.Writer, reports ...*Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	row := func(label string, f func(r *Report) string) {
+		fmt.Fprintf(tw, "%s\t", label)
+		for _, r := range reports {
+			fmt.Fprintf(tw, "%s\t", f(r))
+		}
+		fmt.Fprintln(tw)
+	}
+	row("", func(r *Report) string { return r.Name })
+	row("catalog downloads named correctly", func(r *Report) string {
+		return pct(r.KnownCorrect, r.Known)
+	})
+	row("unknown downloads rejected", func(r *Report) string {
+		return pct(r.UnknownCorrect, r.Unknown)
+	})
+	row("files recovered from multi-file connections", func(r *Report) string {
+		return pct(r.MultiFound, r.MultiFiles)
+	})
+	row("multi-file connections answered exactly", func(r *Report) string {
+		return pct(r.MultiExact, r.MultiConns)
+	})
+	row("files wrongly named in multi-file connections", func(r *Report) string {
+		if r.MultiFiles == 0 {
+			return "-"
+		}
+		return fmt.Sprint(r.MultiWrong)
+	})
+	return tw.Flush()
+}
+
+func pct(a, b int) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%% (%d/%d)", 100*float64(a)/float64(b), a, b)
+}
+
+// FileStats is precision and recall for one file.
+type FileStats struct {
+	File               string
+	Support, Predicted int
+	TruePos            int
+	Precision, Recall  float64
+}
+
+// PerFile computes precision and recall per file (single-file downloads).
+func (r *Report) PerFile() []FileStats {
+	st := map[string]*FileStats{}
+	get := func(f string) *FileStats {
+		if st[f] == nil {
+			st[f] = &FileStats{File: f}
+		}
+		return st[f]
+	}
+	for k, n := range r.Confusion {
+		truth, answer := k[0], k[1]
+		get(truth).Support += n
+		get(answer).Predicted += n
+		if truth == answer {
+			get(truth).TruePos += n
+		}
+	}
+	out := make([]FileStats, 0, len(st))
+	for _, s := range st {
+		s.Precision = ratio(s.TruePos, s.Predicted)
+		s.Recall = ratio(s.TruePos, s.Support)
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out
+}
+
+// WritePerFile prints the per-file precision/recall table.
+func (r *Report) WritePerFile(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "file\tsupport\tpredicted\tprecision\trecall\t\n")
+	for _, s := range r.PerFile() {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t\n", s.File, s.Support, s.Predicted, s.Precision, s.Recall)
+	}
+	return tw.Flush()
+}
+
+// WriteConfusions prints the off-diagonal confusion pairs, most frequent
+// first (the full matrix of thousands of files is unreadable).
+func (r *Report) WriteConfusions(w io.Writer, limit int) error {
+	type pair struct {
+		k [2]string
+		n int
+	}
+	var ps []pair
+	for k, n := range r.Confusion {
+		if k[0] != k[1] {
+			ps = append(ps, pair{k, n})
+		}
+	}
+	slices.SortFunc(ps, func(a, b pair) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return strings.Compare(a.k[0]+a.k[1], b.k[0]+b.k[1])
+	})
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "truth\tanswer\tcount\n")
+	for i, p := range ps {
+		if i == limit {
+			fmt.Fprintf(tw, "…\t(%d more pairs)\t\n", len(ps)-limit)
+			break
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", p.k[0], p.k[1], p.n)
+	}
+	return tw.Flush()
+}

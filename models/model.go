@@ -1,0 +1,221 @@
+// Package models holds fingerflow's learning: the download classifier
+// (candidate narrowing by expected payload, a golearn CART verifier that
+// accepts or rejects each candidate, open-set "unknown" answers, multi-file
+// connections), overhead calibration from a small labelled lab run, the
+// published byte-count baseline, evaluation, and versioned model files.
+package models
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/catalog"
+)
+
+// Model recognises catalog file downloads in flow records.
+type Model struct {
+	Catalog  *catalog.Catalog
+	Profiles []Profile
+	Verifier *Verifier
+	Params   Params
+	Summary  Summary
+
+	index [][]indexed // per profile: catalog entries by expected payload
+}
+
+// Params are the classifier's search limits and decision thresholds.
+type Params struct {
+	// MaxExtra is the largest share of a file's size that retransmissions
+	// may add and still be considered (0.08 = 8%).
+	MaxExtra float64
+	// Tolerance is how far (bytes) a flow's payload may fall short of a
+	// candidate's expected payload (lost exports, header variation).
+	Tolerance int64
+	// MaxCandidates is how many candidates per profile the verifier scores.
+	MaxCandidates int
+	// Threshold is the verifier score needed to accept a candidate.
+	Threshold float64
+	// MaxFiles is the most files searched for in one connection (1 turns
+	// multi-file search off).
+	MaxFiles int
+	// MultiTolerance is the residual (bytes, modulo the segment size)
+	// allowed per file for a multi-file answer.
+	MultiTolerance int64
+	// MultiMaxExtra is the largest share of retransmitted bytes allowed for
+	// a multi-file answer; combinations multiply chance matches, so it is
+	// stricter than MaxExtra.
+	MultiMaxExtra float64
+}
+
+// DefaultParams are the limits the lab measurements support.
+func DefaultParams() Params {
+	return Params{
+		MaxExtra: 0.08, Tolerance: 64, MaxCandidates: 8, Threshold: 0.5,
+		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0,
+	}
+}
+
+type indexed struct {
+	payload int64
+	entry   int
+}
+
+// buildIndex sorts the catalog by expected payload for each profile.
+func (m *Model) buildIndex() {
+	m.index = make([][]indexed, len(m.Profiles))
+	for pi := range m.Profiles {
+		p := &m.Profiles[pi]
+		ix := make([]indexed, len(m.Catalog.Entries))
+		for i, e := range m.Catalog.Entries {
+			ix[i] = indexed{p.Expected(e.Name, e.Size), i}
+		}
+		slices.SortFunc(ix, func(a, b indexed) int {
+			return cmp.Or(cmp.Compare(a.payload, b.payload), cmp.Compare(a.entry, b.entry))
+		})
+		m.index[pi] = ix
+	}
+}
+
+// candidate is one (download, catalog entry, profile) pairing.
+type candidate struct {
+	profile  int
+	entry    int
+	expected int64
+	x        [numFeatures]float64
+}
+
+// observation is what the classifier knows about a download on one profile.
+type observation struct {
+	payload  int64
+	seg      int
+	hasRev   bool    // the reverse direction was seen
+	rev      float64 // reverse payload beyond one request, in segments
+	revBytes float64 // reverse payload beyond one request, in bytes
+}
+
+func (m *Model) observe(pi int, d *features.Download) observation {
+	p := &m.Profiles[pi]
+	hdr := p.Hdr
+	if d.IPv6() {
+		hdr += 20
+	}
+	pay := d.Payload(hdr)
+	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets)}
+	if d.HasReverse && p.ReqPayload > 0 {
+		o.hasRev = true
+		o.revBytes = float64(d.RevPayload(hdr)) - p.ReqPayload
+		o.rev = o.revBytes / float64(o.seg)
+	}
+	return o
+}
+
+// modDist folds extra modulo seg to the distance from the nearest multiple.
+func modDist(extra int64, seg int) float64 {
+	if extra < 0 {
+		return float64(-extra)
+	}
+	r := extra % int64(seg)
+	return float64(min(r, int64(seg)-r))
+}
+
+// candidates lists the catalog entries whose expected payload on profile pi
+// fits the observation, largest expected payload first, excluding entry
+// skip (used to make "file not in catalog" training examples).
+func (m *Model) candidates(pi int, o observation, skip int, dst []candidate) []candidate {
+	ix := m.index[pi]
+	hi := o.payload + m.Params.Tolerance
+	lo := o.payload - int64(float64(o.payload)*m.Params.MaxExtra/(1+m.Params.MaxExtra)) - int64(2*o.seg)
+	// first entry above hi
+	j, _ := slices.BinarySearchFunc(ix, hi+1, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
+	rank := 0
+	for i := j - 1; i >= 0 && ix[i].payload >= lo && rank < m.Params.MaxCandidates; i-- {
+		if ix[i].entry == skip {
+			continue
+		}
+		extra := o.payload - ix[i].payload
+		c := candidate{profile: pi, entry: ix[i].entry, expected: ix[i].payload}
+		c.x[featModDist] = modDist(extra, o.seg)
+		c.x[featExtraFrac] = float64(extra) / float64(max(ix[i].payload, 1))
+		c.x[featExtraSeg] = float64(extra) / float64(o.seg)
+		c.x[featRank] = float64(rank)
+		if o.hasRev {
+			c.x[featRevExcess] = o.rev
+		}
+		c.x[featAlign] = modDist(extra, 8)
+		if o.hasRev {
+			c.x[featExtraPerRev] = float64(extra) / math.Max(o.revBytes, 12)
+		}
+		dst = append(dst, c)
+		rank++
+	}
+	return dst
+}
+
+// profilesFor lists the profiles to try for a server port: those meant for
+// it, or all when none is.
+func (m *Model) profilesFor(port uint16) []int {
+	var out []int
+	for i := range m.Profiles {
+		if len(m.Profiles[i].Ports) > 0 && m.Profiles[i].ForPort(port) {
+			out = append(out, i)
+		}
+	}
+	if len(out) == 0 {
+		for i := range m.Profiles {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Result is the classifier's answer for one download.
+type Result struct {
+	// Files are the catalog files recognised, in catalog order of the
+	// answer (one for an ordinary download, several for a connection that
+	// carried several files); empty means unknown.
+	Files      []string
+	Confidence float64 // 0..1
+	Profile    string  // profile that matched
+	// Extra is the payload beyond the files' expected payload
+	// (retransmissions), in bytes.
+	Extra int64
+}
+
+// Unknown reports whether no catalog file was recognised.
+func (r *Result) Unknown() bool { return len(r.Files) == 0 }
+
+// Classify labels one download.
+func (m *Model) Classify(d *features.Download) Result {
+	var best candidate
+	bestScore := -1.0
+	var buf [16]candidate
+	for _, pi := range m.profilesFor(d.ServerPort) {
+		o := m.observe(pi, d)
+		if o.payload <= 0 {
+			continue
+		}
+		for _, c := range m.candidates(pi, o, -1, buf[:0]) {
+			s := m.Verifier.Score(c.x[:], d.HasReverse)
+			if s > bestScore || (s == bestScore && c.x[featExtraFrac] < best.x[featExtraFrac]) {
+				best, bestScore = c, s
+			}
+		}
+	}
+	if bestScore >= m.Params.Threshold {
+		o := m.observe(best.profile, d)
+		return Result{
+			Files:      []string{m.Catalog.Entries[best.entry].Name},
+			Confidence: bestScore,
+			Profile:    m.Profiles[best.profile].Name,
+			Extra:      o.payload - best.expected,
+		}
+	}
+	if m.Params.MaxFiles > 1 {
+		if r, ok := m.multi(d); ok {
+			return r
+		}
+	}
+	return Result{Confidence: 1 - math.Max(bestScore, 0)}
+}

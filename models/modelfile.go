@@ -1,0 +1,168 @@
+package models
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/fingerflow/fingerflow/models/catalog"
+)
+
+// Model files are gzip-compressed JSON documents that start with a fixed
+// magic line, so `zcat model.ffm | head` shows what a file is. The document
+// carries the catalog, the calibrated profiles, the verifier trees, the
+// feature list, the search parameters and a training summary, and it is
+// validated field by field on load.
+
+// ModelMagic is the first line of an uncompressed model document.
+const ModelMagic = "fingerflow-model"
+
+// ModelFormat is the version of the model file layout this code reads and
+// writes.
+const ModelFormat = 1
+
+// ErrModelFile marks model files that are not usable (corrupt, foreign,
+// from an incompatible version).
+var ErrModelFile = errors.New("not a usable fingerflow model file")
+
+type modelDoc struct {
+	Format   int             `json:"format"`
+	Features []string        `json:"features"`
+	Summary  Summary         `json:"summary"`
+	Params   Params          `json:"params"`
+	Profiles []Profile       `json:"profiles"`
+	Catalog  []catalog.Entry `json:"catalog"`
+	Verifier *Verifier       `json:"verifier"`
+}
+
+// WriteTo writes the model file to w.
+func (m *Model) WriteTo(w io.Writer) (int64, error) {
+	cw := &countWriter{w: w}
+	zw := gzip.NewWriter(cw)
+	zw.Name = "model.json"
+	doc := modelDoc{
+		Format: ModelFormat, Features: FeatureNames, Summary: m.Summary, Params: m.Params,
+		Profiles: m.Profiles, Catalog: m.Catalog.Entries, Verifier: m.Verifier,
+	}
+	if _, err := io.WriteString(zw, ModelMagic+"\n"); err != nil {
+		return cw.n, err
+	}
+	enc := json.NewEncoder(zw)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(&doc); err != nil {
+		return cw.n, err
+	}
+	err := zw.Close()
+	return cw.n, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Save writes the model to path atomically (a temporary file renamed into
+// place), so an interrupted run never leaves a half-written model.
+func (m *Model) Save(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".model-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := m.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Load reads and validates a model file.
+func Load(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadModel(f, path)
+}
+
+// maxModelSize bounds how much a model document may decompress to.
+const maxModelSize = 1 << 30
+
+// ReadModel reads a model file from r; name is used in errors.
+func ReadModel(r io.Reader, name string) (*Model, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %w: %s", name, ErrModelFile, fmt.Sprintf(format, args...))
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, bad("no gzip header (%v)", err)
+	}
+	br := bufio.NewReader(io.LimitReader(zr, maxModelSize))
+	line, err := br.ReadString('\n')
+	if err != nil || line != ModelMagic+"\n" {
+		return nil, bad("missing %q header line", ModelMagic)
+	}
+	var doc modelDoc
+	dec := json.NewDecoder(br)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) {
+			return nil, bad("truncated or damaged: %v", err)
+		}
+		return nil, bad("%v", err)
+	}
+	switch {
+	case doc.Format > ModelFormat:
+		return nil, bad("layout version %d is newer than this fingerflow reads (%d); it was made by fingerflow %s", doc.Format, ModelFormat, doc.Summary.Version)
+	case doc.Format < 1:
+		return nil, bad("layout version %d", doc.Format)
+	case !slices.Equal(doc.Features, FeatureNames):
+		return nil, bad("features %v, this fingerflow computes %v (retrain with this version)", doc.Features, FeatureNames)
+	case len(doc.Catalog) == 0:
+		return nil, bad("empty catalog")
+	case len(doc.Profiles) == 0:
+		return nil, bad("no profiles")
+	case doc.Verifier == nil:
+		return nil, bad("no verifier")
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return nil, bad("truncated or damaged: %v", err)
+	}
+	for i := range doc.Profiles {
+		if err := doc.Profiles[i].Validate(); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
+	if err := doc.Verifier.check(); err != nil {
+		return nil, bad("%v", err)
+	}
+	var cbuf bytes.Buffer
+	cat := &catalog.Catalog{Entries: doc.Catalog}
+	if err := cat.WriteCSV(&cbuf); err != nil {
+		return nil, bad("catalog: %v", err)
+	}
+	cat, err = catalog.ReadCSV(&cbuf, name+" (catalog)")
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	m := &Model{Catalog: cat, Profiles: doc.Profiles, Verifier: doc.Verifier, Params: doc.Params, Summary: doc.Summary}
+	m.buildIndex()
+	return m, nil
+}

@@ -1,0 +1,118 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Profile describes how a file of a given size shows up as payload bytes in
+// a server→client flow on one kind of path: the per-packet header the
+// exporter counts, the segment size, and the application framing (HTTP
+// response header, TLS records). Calibrate learns it from labelled lab flows.
+//
+// The expected payload of a response carrying a file of s bytes is
+//
+//	Base + s + RecOverhead × ⌈(s + RecLead) / RecSize⌉
+//
+// (RecOverhead is 0 for plain HTTP). Several responses over one connection
+// add RespOverhead per further response.
+type Profile struct {
+	Name  string   // "http", "https", ...
+	Ports []uint16 // server ports this profile is tried for first (empty: any)
+
+	Hdr int // IP+TCP header bytes per packet (52 for IPv4 with TCP timestamps)
+	MSS int // TCP payload bytes of a full segment on the calibration path
+	// Fill is the typical mean payload per packet as a share of MSS on the
+	// calibration path (control packets and short segments keep it below
+	// 1); it turns a flow's mean packet payload into a segment size.
+	Fill float64
+
+	Base         float64 // connection + response overhead of a single download
+	RecOverhead  int     // bytes added per TLS record (0: no record framing)
+	RecSize      int     // plaintext bytes per full TLS record
+	RecLead      int     // plaintext bytes before the body in the first record
+	RespOverhead float64 // payload added by each further response on the connection
+
+	// ReqPayload is the typical client→server payload of a single-file
+	// download (handshake and one request); 0 when not calibrated.
+	ReqPayload float64
+
+	// Exact holds, for catalog files seen in labelled training flows, the
+	// measured payload of a clean (retransmission-free) download; it
+	// replaces the formula for those files (response headers vary by a few
+	// bytes with the file's name, size and date).
+	Exact map[string]int64
+}
+
+// Expected is the payload a clean download of the named file of size s
+// carries on this profile.
+func (p *Profile) Expected(name string, s uint64) int64 {
+	if v, ok := p.Exact[name]; ok {
+		return v
+	}
+	return int64(math.Round(p.Base)) + p.body(s)
+}
+
+func (p *Profile) body(s uint64) int64 {
+	b := int64(s)
+	if p.RecOverhead > 0 && p.RecSize > 0 {
+		b += int64(p.RecOverhead) * ((int64(s) + int64(p.RecLead) + int64(p.RecSize) - 1) / int64(p.RecSize))
+	}
+	return b
+}
+
+// AddResponse is the payload an extra response carrying a file of size s adds
+// to a connection.
+func (p *Profile) AddResponse(s uint64) int64 {
+	return int64(math.Round(p.RespOverhead)) + p.body(s)
+}
+
+// ForPort reports whether the profile is meant for a server port.
+func (p *Profile) ForPort(port uint16) bool {
+	return len(p.Ports) == 0 || slices.Contains(p.Ports, port)
+}
+
+// Validate checks that the profile's numbers are usable.
+func (p *Profile) Validate() error {
+	switch {
+	case p.Hdr < 20 || p.Hdr > 200:
+		return fmt.Errorf("profile %q: header size %d out of range", p.Name, p.Hdr)
+	case p.MSS < 256 || p.MSS > 65535:
+		return fmt.Errorf("profile %q: MSS %d out of range", p.Name, p.MSS)
+	case p.RecOverhead < 0 || p.RecOverhead > 512 || (p.RecOverhead > 0 && p.RecSize < 256):
+		return fmt.Errorf("profile %q: TLS record framing %d/%d out of range", p.Name, p.RecOverhead, p.RecSize)
+	}
+	return nil
+}
+
+// commonMTUs are link MTUs seen on real paths, largest first: Ethernet, PPPoE,
+// tunnels (VXLAN, GRE, IPsec, WireGuard), the IPv6 minimum, jumbo frames.
+var commonMTUs = []int{9000, 1500, 1492, 1480, 1472, 1460, 1450, 1440, 1420, 1400, 1380, 1360, 1350, 1280}
+
+// SegmentSize estimates the full-segment payload of a flow: its mean payload
+// per packet divided by the profile's Fill gives an estimate, and the
+// calibrated MSS is kept when the estimate is within 1.5% of it; otherwise
+// the segment of the nearest common MTU is used (a VPN or tunnel on the
+// path lowers it, jumbo frames raise it).
+func (p *Profile) SegmentSize(payload int64, packets uint64) int {
+	if packets == 0 || payload <= 0 {
+		return p.MSS
+	}
+	fill := p.Fill
+	if fill <= 0 || fill > 1 {
+		fill = 1
+	}
+	est := float64(payload) / float64(packets) / fill
+	if math.Abs(est-float64(p.MSS)) <= 0.015*float64(p.MSS) {
+		return p.MSS
+	}
+	best, bestD := p.MSS, math.Inf(1)
+	for _, mtu := range commonMTUs {
+		seg := mtu - p.Hdr
+		if d := math.Abs(float64(seg) - est); d < bestD {
+			best, bestD = seg, d
+		}
+	}
+	return best
+}

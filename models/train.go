@@ -1,0 +1,304 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/catalog"
+)
+
+// Summary describes what a model was trained on; model files carry it.
+type Summary struct {
+	Trained      time.Time `json:"trained"`
+	Version      string    `json:"fingerflow_version"`
+	Examples     int       `json:"examples"`      // labelled downloads used
+	Known        int       `json:"known"`         // of which catalog downloads
+	Synthetic    int       `json:"synthetic"`     // synthesised downloads
+	Rows         int       `json:"rows"`          // verifier training rows
+	CatalogFiles int       `json:"catalog_files"` // entries in the catalog
+	FilesSeen    int       `json:"files_seen"`    // catalog files with labelled downloads
+	Sources      []string  `json:"sources"`       // input files
+}
+
+// TrainOptions tunes Train.
+type TrainOptions struct {
+	Params   Params
+	Verifier VerifierConfig
+	// Profiles, when set, are used instead of calibrating from the examples.
+	Profiles []Profile
+	// Synthesize adds this many synthetic downloads per catalog entry,
+	// made from the calibrated profiles and the retransmission pattern of
+	// the labelled examples (training without downloading every file).
+	Synthesize int
+	// Augment adds this many lossier copies of every labelled single-file
+	// download (more retransmitted segments, sub-segment residues drawn
+	// from the real ones, SACK bytes on the reverse direction), so a model
+	// trained on a clean lab path still knows what a lossy path looks like.
+	Augment int
+	// MaxRows caps the verifier's training rows (sampled evenly).
+	MaxRows int
+	Seed    uint64
+}
+
+// DefaultTrainOptions are the settings the lab measurements support.
+func DefaultTrainOptions() TrainOptions {
+	return TrainOptions{Params: DefaultParams(), Verifier: DefaultVerifierConfig(), Augment: 2, MaxRows: 200_000, Seed: 1}
+}
+
+// ErrNoExamples is returned when no labelled download could be used.
+var ErrNoExamples = errors.New("no labelled downloads to train on")
+
+// Train builds a model from labelled downloads and a catalog.
+func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts TrainOptions) (*Model, error) {
+	if len(cat.Entries) == 0 {
+		return nil, errors.New("train: empty catalog")
+	}
+	if len(examples) == 0 {
+		return nil, ErrNoExamples
+	}
+	m := &Model{Catalog: cat, Params: opts.Params}
+	m.Profiles = opts.Profiles
+	if len(m.Profiles) == 0 {
+		ps, err := Calibrate(examples, 10)
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		calibrateMulti(ps, examples, cat)
+		m.Profiles = ps
+	}
+	m.buildIndex()
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x7472616e))
+
+	train := examples
+	if opts.Synthesize > 0 {
+		syn := m.synthesize(examples, opts.Synthesize, rng)
+		m.Summary.Synthetic = len(syn)
+		train = append(append([]Example(nil), examples...), syn...)
+	}
+	if opts.Augment > 0 {
+		train = append(train[:len(train):len(train)], m.augment(examples, opts.Augment, rng)...)
+	}
+	X, y, err := m.rows(ctx, train)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxRows > 0 && len(X) > opts.MaxRows {
+		X, y = sampleRows(X, y, opts.MaxRows, rng)
+	}
+	v, err := TrainVerifier(X, y, opts.Verifier)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	m.Verifier = v
+	seen := map[string]bool{}
+	for _, ex := range examples {
+		if ex.Known {
+			m.Summary.Known++
+			for _, f := range ex.Files {
+				seen[f] = true
+			}
+		}
+	}
+	m.Summary.Examples = len(examples)
+	m.Summary.Rows = len(X)
+	m.Summary.CatalogFiles = len(cat.Entries)
+	m.Summary.FilesSeen = len(seen)
+	return m, nil
+}
+
+// rows turns labelled single-file downloads into verifier rows: for each
+// download, its true file's candidate (a match) and the other candidates
+// (non-matches); then the same download with its file removed from the
+// catalog, whose candidates are all non-matches (the open-set case).
+func (m *Model) rows(ctx context.Context, examples []Example) ([][]float64, []int64, error) {
+	var X [][]float64
+	var y []int64
+	var buf []candidate
+	for i := range examples {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
+		ex := &examples[i]
+		if len(ex.Files) != 1 {
+			continue
+		}
+		truth := -1
+		if ex.Known {
+			if k, ok := m.Catalog.Index(ex.Files[0]); ok {
+				truth = k
+			}
+		}
+		for _, pi := range m.profilesFor(ex.Download.ServerPort) {
+			o := m.observe(pi, &ex.Download)
+			if o.payload <= 0 {
+				continue
+			}
+			buf = m.candidates(pi, o, -1, buf[:0])
+			for _, c := range buf {
+				X = append(X, append([]float64(nil), c.x[:]...))
+				if c.entry == truth {
+					y = append(y, 1)
+				} else {
+					y = append(y, 0)
+				}
+			}
+			if truth >= 0 {
+				buf = m.candidates(pi, o, truth, buf[:0])
+				for _, c := range buf {
+					X = append(X, append([]float64(nil), c.x[:]...))
+					y = append(y, 0)
+				}
+			}
+		}
+	}
+	if len(X) == 0 {
+		return nil, nil, ErrNoExamples
+	}
+	return X, y, nil
+}
+
+func sampleRows(X [][]float64, y []int64, n int, rng *rand.Rand) ([][]float64, []int64) {
+	perm := rng.Perm(len(X))[:n]
+	xs := make([][]float64, n)
+	ys := make([]int64, n)
+	for i, j := range perm {
+		xs[i], ys[i] = X[j], y[j]
+	}
+	return xs, ys
+}
+
+// synthesize makes perCatalogEntry synthetic downloads of every catalog
+// entry: the profile's clean payload plus the retransmission pattern of a
+// randomly drawn real labelled download (its whole retransmitted segments,
+// scaled by file size, and its sub-segment residue), so the verifier learns
+// the real noise against the real catalog density.
+func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []Example {
+	type noise struct {
+		port      uint16
+		lossSeg   float64 // retransmitted whole segments per expected segment
+		residue   int64
+		pktFactor float64 // packets per expected segment
+		rev       features.Download
+	}
+	var pool []noise
+	for i := range examples {
+		ex := &examples[i]
+		if len(ex.Files) != 1 || !ex.Known {
+			continue
+		}
+		for _, pi := range m.profilesFor(ex.Download.ServerPort) {
+			p := &m.Profiles[pi]
+			o := m.observe(pi, &ex.Download)
+			e := p.Expected(ex.Files[0], ex.Sizes[0])
+			extra := o.payload - e
+			if extra < 0 || float64(extra) > m.Params.MaxExtra*float64(e) {
+				continue
+			}
+			segs := float64(e) / float64(o.seg)
+			pool = append(pool, noise{
+				port:      ex.Download.ServerPort,
+				lossSeg:   float64(extra/int64(o.seg)) / segs,
+				residue:   extra % int64(o.seg),
+				pktFactor: float64(ex.Download.Packets) / segs,
+				rev:       ex.Download,
+			})
+			break
+		}
+	}
+	if len(pool) == 0 {
+		return nil
+	}
+	var out []Example
+	for _, e := range m.Catalog.Entries {
+		for range perEntry {
+			nz := pool[rng.IntN(len(pool))]
+			pi := m.profilesFor(nz.port)[0]
+			p := &m.Profiles[pi]
+			clean := p.Expected(e.Name, e.Size)
+			segs := float64(clean) / float64(p.MSS)
+			k := int64(math.Round(nz.lossSeg * segs))
+			pay := clean + k*int64(p.MSS) + nz.residue
+			pk := uint64(math.Max(1, math.Round(nz.pktFactor*segs)))
+			d := nz.rev
+			d.Packets = pk
+			d.Bytes = uint64(pay) + pk*uint64(p.Hdr)
+			out = append(out, Example{Download: d, Files: []string{e.Name}, Sizes: []uint64{e.Size}, Known: true})
+		}
+	}
+	return out
+}
+
+// augment makes lossier copies of labelled single-file downloads. Losses
+// are drawn log-uniformly between 0.1% and 6% of the segments; a copy gets
+// one to three sub-segment retransmissions (residues drawn from the real
+// downloads' residues) with probability one half; the reverse direction
+// grows by the SACK option bytes such losses cause (one byte per 4 to 250
+// retransmitted bytes, the spread seen between near and six-hop paths).
+func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Example {
+	residues := map[int][]int64{} // per profile, non-zero residues of real downloads
+	for i := range examples {
+		ex := &examples[i]
+		if len(ex.Files) != 1 || !ex.Known {
+			continue
+		}
+		pi := m.profilesFor(ex.Download.ServerPort)[0]
+		o := m.observe(pi, &ex.Download)
+		extra := o.payload - m.Profiles[pi].Expected(ex.Files[0], ex.Sizes[0])
+		if extra > 0 && extra%int64(o.seg) != 0 {
+			residues[pi] = append(residues[pi], extra%int64(o.seg))
+		}
+	}
+	logU := func(lo, hi float64) float64 {
+		return math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
+	}
+	var out []Example
+	for i := range examples {
+		ex := &examples[i]
+		if len(ex.Files) != 1 {
+			continue
+		}
+		pi := m.profilesFor(ex.Download.ServerPort)[0]
+		o := m.observe(pi, &ex.Download)
+		if o.payload <= 0 {
+			continue
+		}
+		seg := int64(o.seg)
+		for range copies {
+			d := ex.Download
+			k := int64(math.Round(logU(0.001, 0.06) * float64(o.payload) / float64(seg)))
+			add := k * seg
+			pk := uint64(k)
+			if rs := residues[pi]; rng.IntN(2) == 0 {
+				for range 1 + rng.IntN(3) {
+					if len(rs) > 0 {
+						add += rs[rng.IntN(len(rs))]
+					} else {
+						add += int64(8 * (1 + rng.IntN(int(seg/8)-1)))
+					}
+					pk++
+				}
+			}
+			hdr := uint64(m.Profiles[pi].Hdr)
+			if d.IPv6() {
+				hdr += 20
+			}
+			d.Packets += pk
+			d.Bytes += uint64(add) + pk*hdr
+			if d.HasReverse && add > 0 {
+				sack := uint64(float64(add) / logU(4, 250))
+				d.RevBytes += sack
+				d.RevPackets += uint64(k / 2)
+				d.RevBytes += uint64(k/2) * hdr
+			}
+			out = append(out, Example{Download: d, Files: ex.Files, Sizes: ex.Sizes, Known: ex.Known})
+		}
+	}
+	return out
+}
