@@ -6,6 +6,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/flowio"
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
+	"github.com/fingerflow/fingerflow/datasets/pcapflow"
 )
 
 // newRegistry lists every input format fingerflow reads, in sniffing order:
@@ -18,5 +19,6 @@ func newRegistry() *datasets.Registry {
 		&nfcsv.Reader{},
 		&argus.CSVReader{},
 		flowio.ParquetReader{}, flowio.CSVReader{},
+		pcapflow.New(pcapflow.Config{}), // any pcap/pcapng: the NetFlow-in-pcap reader must come before it
 	)
 }
