@@ -169,9 +169,8 @@ type File struct {
 	recs     uint32 // records left in the current block
 	recIdx   int    // index of the next record in the current block
 	data     []byte // unread part of the current block
-	raw      []byte // reused read buffer
-	buf      []byte // reused decompression buffer
-	zstd     *zstd.Decoder
+	*buffers
+	ownBuffers bool // Close releases the buffers (not pooled by a Reader)
 
 	err error // sticky error of Next
 
@@ -187,6 +186,19 @@ type File struct {
 // fail Open: the flows before the damage are still read, and Next returns
 // the appendix error instead of io.EOF at the end.
 func Open(ctx context.Context, path string) (*File, error) {
+	return open(ctx, path, nil)
+}
+
+// buffers are the block buffers a File reuses from block to block; a
+// Reader also reuses them from file to file.
+type buffers struct {
+	raw  []byte // compressed block
+	buf  []byte // decompressed block
+	zstd *zstd.Decoder
+}
+
+// open opens path with the given buffers, or new ones when b is nil.
+func open(ctx context.Context, path string, b *buffers) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -196,7 +208,7 @@ func Open(ctx context.Context, path string) (*File, error) {
 		f.Close()
 		return nil, err
 	}
-	nf, err := NewFile(ctx, path, f, st.Size())
+	nf, err := newFile(ctx, path, f, st.Size(), b)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -208,7 +220,14 @@ func Open(ctx context.Context, path string) (*File, error) {
 // NewFile reads an nfdump file of size bytes from r; name is used in
 // errors. Close does not close r.
 func NewFile(ctx context.Context, name string, r io.ReaderAt, size int64) (*File, error) {
-	nf := &File{ctx: ctx, name: name, r: r, size: size}
+	return newFile(ctx, name, r, size, nil)
+}
+
+func newFile(ctx context.Context, name string, r io.ReaderAt, size int64, b *buffers) (*File, error) {
+	nf := &File{ctx: ctx, name: name, r: r, size: size, buffers: b}
+	if b == nil {
+		nf.buffers, nf.ownBuffers = new(buffers), true
+	}
 	if err := nf.readHeader(); err != nil {
 		return nil, err
 	}
@@ -218,7 +237,7 @@ func NewFile(ctx context.Context, name string, r io.ReaderAt, size int64) (*File
 
 // Close releases the file.
 func (nf *File) Close() error {
-	if nf.zstd != nil {
+	if nf.ownBuffers && nf.zstd != nil {
 		nf.zstd.Close()
 		nf.zstd = nil
 	}

@@ -58,7 +58,11 @@ func lzo1xDecompress(dst, src []byte, limit int) ([]byte, error) {
 		if len(out)+n > limit {
 			return errLZOOutput
 		}
-		for i := 0; i < n; i++ { // may overlap its own output
+		if pos+n <= len(out) {
+			out = append(out, out[pos:pos+n]...)
+			return nil
+		}
+		for i := 0; i < n; i++ { // overlaps its own output
 			out = append(out, out[pos+i])
 		}
 		return nil
