@@ -26,12 +26,18 @@ func run(t *testing.T, ctx context.Context, args ...string) (stdout, stderr stri
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	err := root.ExecuteContext(ctx)
-	devnull, derr := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if derr != nil {
-		t.Fatal(derr)
+	// exitCode writes the final message where main would: stderr.
+	f, ferr := os.CreateTemp(t.TempDir(), "stderr")
+	if ferr != nil {
+		t.Fatal(ferr)
 	}
-	defer devnull.Close()
-	return out.String(), errb.String(), exitCode(err, devnull)
+	defer f.Close()
+	code = exitCode(err, f)
+	final, ferr := os.ReadFile(f.Name())
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	return out.String(), errb.String() + string(final), code
 }
 
 type infoTotals struct {
@@ -136,8 +142,9 @@ func TestInfoBadInputs(t *testing.T) {
 				t.Errorf("exit %d, want %d", code, exitPartial)
 			}
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
-			if len(lines) != 1 || !strings.Contains(lines[0], tc.path) || !strings.Contains(lines[0], tc.want) {
-				t.Errorf("stderr: want one line naming %s and saying %q, got:\n%s", tc.path, tc.want, stderr)
+			if len(lines) != 2 || !strings.Contains(lines[0], tc.path) || !strings.Contains(lines[0], tc.want) ||
+				lines[1] != "fingerflow: 1 of 2 files: some files were skipped" {
+				t.Errorf("stderr: want one line naming %s and saying %q, then the summary; got:\n%s", tc.path, tc.want, stderr)
 			}
 			if !strings.Contains(out, goodFile+"\n") || !strings.Contains(out, "Flows:       600\n") {
 				t.Errorf("good file not described:\n%s", out)
@@ -165,8 +172,9 @@ func TestInfoDirectory(t *testing.T) {
 	if code != exitPartial {
 		t.Errorf("exit %d, want %d", code, exitPartial)
 	}
-	if !strings.Contains(stderr, filepath.Join(dir, "garbage")) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-		t.Errorf("stderr should be one line naming the bad file:\n%s", stderr)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], filepath.Join(dir, "garbage")) || !strings.HasSuffix(lines[1], "1 of 3 files: some files were skipped") {
+		t.Errorf("stderr should be one line naming the bad file and the summary:\n%s", stderr)
 	}
 	var got []infoTotals
 	if err := json.Unmarshal([]byte(out), &got); err != nil {

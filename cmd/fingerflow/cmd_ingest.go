@@ -57,7 +57,6 @@ skipped; the exit status is then 3.`,
 	f.StringSliceVar(&opts.protos, "proto", nil, "keep these IP protocols, by name (tcp, udp, icmp, icmp6, gre, esp, sctp) or number; repeatable")
 	f.StringSliceVar(&opts.nets, "net", nil, "keep flows with either address in this CIDR (or address); repeatable")
 	f.StringSliceVar(&opts.ports, "port", nil, "keep flows with either port equal to N; repeatable")
-	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
@@ -157,6 +156,9 @@ type ingestStats struct {
 
 func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, args []string) (err error) {
 	started := time.Now()
+	if opts.out == "" {
+		return usagef("ingest: --out FILE.parquet|FILE.csv is needed")
+	}
 	flt, err := parseFilter(opts)
 	if err != nil {
 		return err
