@@ -15,8 +15,8 @@ import (
 // files: every download gets the nearest class. It is trained and scored
 // beside the model so evaluations show both on the same data.
 type Baseline struct {
-	tree  *TreeNode
-	names []string
+	Tree  *TreeNode `json:"tree"`
+	Files []string  `json:"files"` // class index → file name
 }
 
 // baselineRows caps the baseline's training rows: golearn's CART is O(n²).
@@ -34,9 +34,9 @@ func TrainBaseline(examples []Example, seed uint64) (*Baseline, error) {
 		}
 		c, ok := class[ex.Files[0]]
 		if !ok {
-			c = len(b.names)
+			c = len(b.Files)
 			class[ex.Files[0]] = c
-			b.names = append(b.names, ex.Files[0])
+			b.Files = append(b.Files, ex.Files[0])
 		}
 		xs = append(xs, float64(ex.Download.Bytes))
 		ys = append(ys, int64(c))
@@ -64,7 +64,7 @@ func TrainBaseline(examples []Example, seed uint64) (*Baseline, error) {
 	if err := inst.Extend(len(rows)); err != nil {
 		return nil, err
 	}
-	labels := make([]int64, len(b.names))
+	labels := make([]int64, len(b.Files))
 	for i := range labels {
 		labels[i] = int64(i)
 	}
@@ -81,8 +81,8 @@ func TrainBaseline(examples []Example, seed uint64) (*Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.tree = &TreeNode{}
-	if err := json.Unmarshal(raw, b.tree); err != nil {
+	b.Tree = &TreeNode{}
+	if err := json.Unmarshal(raw, b.Tree); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -90,9 +90,9 @@ func TrainBaseline(examples []Example, seed uint64) (*Baseline, error) {
 
 // Classify names the file whose byte-count region the download falls in.
 func (b *Baseline) Classify(d *features.Download) Result {
-	c := b.tree.predict([]float64{float64(d.Bytes)})
-	if c < 0 || int(c) >= len(b.names) {
+	c := b.Tree.predict([]float64{float64(d.Bytes)})
+	if c < 0 || int(c) >= len(b.Files) {
 		return Result{}
 	}
-	return Result{Files: []string{b.names[c]}, Confidence: 1}
+	return Result{Files: []string{b.Files[c]}, Confidence: 1}
 }

@@ -19,6 +19,7 @@ type Model struct {
 	Catalog  *catalog.Catalog
 	Profiles []Profile
 	Verifier *Verifier
+	Baseline *Baseline // the published byte-count tree, for comparison; may be nil
 	Params   Params
 	Summary  Summary
 

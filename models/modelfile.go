@@ -40,6 +40,7 @@ type modelDoc struct {
 	Profiles []Profile       `json:"profiles"`
 	Catalog  []catalog.Entry `json:"catalog"`
 	Verifier *Verifier       `json:"verifier"`
+	Baseline *Baseline       `json:"baseline,omitempty"`
 }
 
 // WriteTo writes the model file to w.
@@ -49,7 +50,7 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	zw.Name = "model.json"
 	doc := modelDoc{
 		Format: ModelFormat, Features: FeatureNames, Summary: m.Summary, Params: m.Params,
-		Profiles: m.Profiles, Catalog: m.Catalog.Entries, Verifier: m.Verifier,
+		Profiles: m.Profiles, Catalog: m.Catalog.Entries, Verifier: m.Verifier, Baseline: m.Baseline,
 	}
 	if _, err := io.WriteString(zw, ModelMagic+"\n"); err != nil {
 		return cw.n, err
@@ -162,7 +163,15 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 	if err != nil {
 		return nil, bad("%v", err)
 	}
-	m := &Model{Catalog: cat, Profiles: doc.Profiles, Verifier: doc.Verifier, Params: doc.Params, Summary: doc.Summary}
+	if b := doc.Baseline; b != nil {
+		if b.Tree == nil || len(b.Files) == 0 {
+			return nil, bad("baseline without tree or files")
+		}
+		if err := b.Tree.checkClasses(0, len(b.Files)); err != nil {
+			return nil, bad("baseline: %v", err)
+		}
+	}
+	m := &Model{Catalog: cat, Profiles: doc.Profiles, Verifier: doc.Verifier, Baseline: doc.Baseline, Params: doc.Params, Summary: doc.Summary}
 	m.buildIndex()
 	return m, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/catalog"
@@ -14,15 +13,14 @@ import (
 
 // Summary describes what a model was trained on; model files carry it.
 type Summary struct {
-	Trained      time.Time `json:"trained"`
-	Version      string    `json:"fingerflow_version"`
-	Examples     int       `json:"examples"`      // labelled downloads used
-	Known        int       `json:"known"`         // of which catalog downloads
-	Synthetic    int       `json:"synthetic"`     // synthesised downloads
-	Rows         int       `json:"rows"`          // verifier training rows
-	CatalogFiles int       `json:"catalog_files"` // entries in the catalog
-	FilesSeen    int       `json:"files_seen"`    // catalog files with labelled downloads
-	Sources      []string  `json:"sources"`       // input files
+	Version      string   `json:"fingerflow_version"`
+	Examples     int      `json:"examples"`      // labelled downloads used
+	Known        int      `json:"known"`         // of which catalog downloads
+	Synthetic    int      `json:"synthetic"`     // synthesised downloads
+	Rows         int      `json:"rows"`          // verifier training rows
+	CatalogFiles int      `json:"catalog_files"` // entries in the catalog
+	FilesSeen    int      `json:"files_seen"`    // catalog files with labelled downloads
+	Sources      []string `json:"sources"`       // input files
 }
 
 // TrainOptions tunes Train.
@@ -95,6 +93,11 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	m.Verifier = v
+	// The published byte-count method, trained on the same downloads, is
+	// kept in the model so evaluations can show both side by side.
+	if b, err := TrainBaseline(train, opts.Seed); err == nil {
+		m.Baseline = b
+	}
 	seen := map[string]bool{}
 	for _, ex := range examples {
 		if ex.Known {

@@ -69,6 +69,30 @@ func (n *TreeNode) predict(x []float64) int64 {
 	}
 }
 
+// checkClasses validates a one-feature tree whose leaves name classes
+// 0..classes-1 (the baseline).
+func (n *TreeNode) checkClasses(depth, classes int) error {
+	if depth > 10000 {
+		return errors.New("tree too deep")
+	}
+	if n.Feature != 0 {
+		return fmt.Errorf("tree splits on feature %d, want 0", n.Feature)
+	}
+	for _, l := range []int64{n.LeftLabel, n.RightLabel} {
+		if l < 0 || l >= int64(classes) {
+			return fmt.Errorf("tree names class %d of %d", l, classes)
+		}
+	}
+	for _, c := range []*TreeNode{n.Left, n.Right} {
+		if c != nil {
+			if err := c.checkClasses(depth+1, classes); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (n *TreeNode) check(depth int) error {
 	if depth > 64 {
 		return errors.New("tree deeper than 64 levels")

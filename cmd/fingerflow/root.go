@@ -63,6 +63,7 @@ flow metadata alone and reports what each host fetched.`,
 	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "log only warnings and errors; no progress bar")
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
+		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
 	// commands are registered here, one cmd_<verb>.go each
 	)
 	return root

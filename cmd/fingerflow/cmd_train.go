@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/catalog"
+)
+
+// trainOptions are the flags of `fingerflow train`.
+type trainOptions struct {
+	flows      []string
+	calibrate  []string
+	labels     []string
+	catalog    string
+	out        string
+	synthesize int
+	augment    int
+	trees      int
+	seed       uint64
+	threshold  float64
+	maxFiles   int
+}
+
+func newTrainCommand(gopts *globalOptions) *cobra.Command {
+	opts := trainOptions{synthesize: -1}
+	cmd := &cobra.Command{
+		Use:   "train --catalog CATALOG (--flows FLOWS | --calibrate FLOWS) --labels LABELS... --out MODEL.ffm",
+		Short: "Train a download classifier from labelled lab flows and a catalog",
+		Long: `train learns how catalog files show up in flow records and writes a model
+file for classify and evaluate.
+
+With --flows, every labelled download of the lab runs is a training example
+(give one --labels file per --flows, in the same order). Labels are either
+the lab format (client_ip,client_port,...,file,... per download) or an
+ordered list of downloaded files (one file name per line, optionally
+"file,start"), matched to the run's downloads by start time.
+
+With --calibrate, a small labelled lab run (whose files need not be in the
+catalog) teaches the network's overhead (header bytes per packet, segment
+size, HTTP/TLS framing, how retransmissions inflate counts) and training
+downloads are synthesised for every catalog entry: train on a catalog of
+thousands of packages without downloading them all.
+
+The catalog is a CSV (file/name, size, optional product, version, os, url),
+a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
+		Example: `  fingerflow train --catalog datasets/lab-dev/cat.csv \
+      --flows datasets/lab-dev/train-near.v9 --labels datasets/lab-dev/train-near.labels.csv \
+      --flows datasets/lab-dev/train-https.v9 --labels datasets/lab-dev/train-https.labels.csv \
+      --out lab.ffm
+  fingerflow train --catalog debian-bookworm-security-amd64.Packages.gz \
+      --calibrate datasets/lab-dev/train-near.v9 --labels datasets/lab-dev/train-near.labels.csv \
+      --out debian.ffm`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTrain(cmd.Context(), opts, gopts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.flows, "flows", nil, "labelled lab flows (file, directory or glob); repeatable, one per --labels")
+	f.StringArrayVar(&opts.calibrate, "calibrate", nil, "small labelled lab run to calibrate overhead from; training downloads are then synthesised for every catalog entry")
+	f.StringArrayVar(&opts.labels, "labels", nil, "ground truth for the matching --flows/--calibrate run; repeatable")
+	f.StringVar(&opts.catalog, "catalog", "", "catalog of known files (CSV, Debian Packages, RPM primary.xml); required")
+	f.StringVarP(&opts.out, "out", "o", "", "model file to write; required")
+	f.IntVar(&opts.synthesize, "synthesize", -1, "synthetic downloads per catalog entry (default 3 with --calibrate, 0 with --flows)")
+	f.IntVar(&opts.augment, "augment", models.DefaultTrainOptions().Augment, "lossier copies made of every labelled download")
+	f.IntVar(&opts.trees, "trees", models.DefaultVerifierConfig().Trees, "golearn CART trees in the verifier bag")
+	f.Uint64Var(&opts.seed, "seed", 1, "random seed (same inputs and seed give the same model file)")
+	f.Float64Var(&opts.threshold, "threshold", models.DefaultParams().Threshold, "verifier score needed to name a file (higher: fewer wrong names, more unknowns)")
+	f.IntVar(&opts.maxFiles, "max-files", models.DefaultParams().MaxFiles, "most files searched for in one connection (1: no multi-file search)")
+	_ = cmd.MarkFlagRequired("catalog")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) error {
+	started := time.Now()
+	if len(opts.flows) > 0 && len(opts.calibrate) > 0 {
+		return usagef("give --flows or --calibrate, not both")
+	}
+	runsFlows := opts.flows
+	synth := opts.synthesize
+	if len(opts.calibrate) > 0 {
+		runsFlows = opts.calibrate
+		if synth < 0 {
+			synth = 3
+		}
+	}
+	if synth < 0 {
+		synth = 0
+	}
+	if opts.threshold <= 0 || opts.threshold > 1 {
+		return usagef("--threshold %v: want a share in (0, 1]", opts.threshold)
+	}
+	if opts.maxFiles < 1 || opts.maxFiles > 8 {
+		return usagef("--max-files %d: want 1 to 8", opts.maxFiles)
+	}
+	runs, err := pairRuns(runsFlows, opts.labels)
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.Load(opts.catalog)
+	if err != nil {
+		return err
+	}
+	var check *catalog.Catalog
+	if len(opts.calibrate) == 0 {
+		check = cat // lab labels must name catalog files; calibration runs need not
+	}
+	examples, skipped, err := loadExamples(ctx, gopts, runs, check)
+	if err != nil {
+		return err
+	}
+	to := models.DefaultTrainOptions()
+	to.Synthesize = synth
+	to.Augment = opts.augment
+	to.Seed = opts.seed
+	to.Verifier.Seed = opts.seed
+	to.Verifier.Trees = opts.trees
+	to.Params.Threshold = opts.threshold
+	to.Params.MaxFiles = opts.maxFiles
+	m, err := models.Train(ctx, examples, cat, to)
+	if err != nil {
+		return err
+	}
+	m.Summary.Version = version
+	for _, r := range runs {
+		m.Summary.Sources = append(m.Summary.Sources, r.flows, r.labels)
+	}
+	m.Summary.Sources = append(m.Summary.Sources, opts.catalog)
+	if err := m.Save(opts.out); err != nil {
+		return err
+	}
+	for _, p := range m.Profiles {
+		tls := "none"
+		if p.RecOverhead > 0 {
+			tls = fmt.Sprintf("%d bytes per %d-byte record", p.RecOverhead, p.RecSize)
+		}
+		fmt.Fprintf(gopts.stdout, "profile %-6s ports %v: %d header bytes/packet, MSS %d, overhead %.0f bytes, TLS framing %s, %d files measured exactly\n",
+			p.Name, p.Ports, p.Hdr, p.MSS, p.Base, tls, len(p.Exact))
+	}
+	s := m.Summary
+	fmt.Fprintf(gopts.stdout, "trained on %d labelled downloads (%d of catalog files, %d files seen) + %d synthetic; %d verifier rows; catalog %d files; %s in %.1fs\n",
+		s.Examples, s.Known, s.FilesSeen, s.Synthetic, s.Rows, s.CatalogFiles, opts.out, time.Since(started).Seconds())
+	if skipped > 0 {
+		return skippedError(skipped)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/models/labels"
+)
+
+// streamDownloads reads every flow file named by args (files, directories,
+// globs) in time order, assembles downloads across them and hands each to
+// visit as soon as it is complete. Unreadable files are reported on stderr
+// and skipped; the returned count says how many.
+func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, cfg features.Config, visit func(*features.Download) error) (skipped int, err error) {
+	files, bad := expandArgs(args, gopts.stderr)
+	reg := newRegistry()
+	ex := features.NewExtractor(cfg)
+	var verr error
+	res, rerr := datasets.ReadFiles(ctx, reg, files, datasets.Filter{}, func(f *datasets.Flow) error {
+		ex.Add(f)
+		for _, d := range ex.Drain() {
+			if err := visit(&d); err != nil {
+				verr = err
+				return err
+			}
+		}
+		return nil
+	})
+	for _, r := range res {
+		if r.Err != nil && ctx.Err() == nil && verr == nil {
+			reportFileError(gopts.stderr, r.Path, r.Err)
+			bad++
+		}
+	}
+	if verr != nil {
+		return bad, verr
+	}
+	if rerr != nil && !errors.Is(rerr, datasets.ErrSkipped) {
+		return bad, rerr
+	}
+	for _, d := range ex.Flush() {
+		if err := visit(&d); err != nil {
+			return bad, err
+		}
+	}
+	return bad, nil
+}
+
+// maxLabelledDownloads bounds the downloads a training or evaluation run
+// holds in memory (a download is about 150 bytes).
+const maxLabelledDownloads = 5_000_000
+
+// labelledRun is one lab run: its flow files and its ground truth.
+type labelledRun struct {
+	flows  string
+	labels string
+}
+
+// pairRuns pairs repeated --flows and --labels flags in order.
+func pairRuns(flows, labelFiles []string) ([]labelledRun, error) {
+	if len(flows) == 0 {
+		return nil, usagef("no --flows given")
+	}
+	if len(flows) != len(labelFiles) {
+		return nil, usagef("%d --flows but %d --labels: give one labels file per flow set, in the same order", len(flows), len(labelFiles))
+	}
+	runs := make([]labelledRun, len(flows))
+	for i := range flows {
+		runs[i] = labelledRun{flows[i], labelFiles[i]}
+	}
+	return runs, nil
+}
+
+// loadExamples reads each run's downloads and joins them with its labels.
+// A labels file that is an ordered list (the published study's way) is
+// matched to the run's downloads by start time. cat, when given, is used
+// to check the labels (a label claiming a catalog file the catalog lacks is
+// an error).
+func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun, cat *catalog.Catalog) ([]models.Example, int, error) {
+	var all []models.Example
+	skipped := 0
+	for _, run := range runs {
+		set, err := labels.Load(run.labels)
+		if err != nil {
+			return nil, skipped, err
+		}
+		if cat != nil && !set.Ordered {
+			if err := set.Check(cat); err != nil {
+				return nil, skipped, err
+			}
+		}
+		var ds []features.Download
+		bad, err := streamDownloads(ctx, gopts, []string{run.flows}, features.DefaultConfig(), func(d *features.Download) error {
+			if len(ds) >= maxLabelledDownloads {
+				return fmt.Errorf("%s: more than %d downloads; split the run", run.flows, maxLabelledDownloads)
+			}
+			ds = append(ds, *d)
+			return nil
+		})
+		skipped += bad
+		if err != nil {
+			return nil, skipped, err
+		}
+		if set.Ordered {
+			set, err = orderedSet(set, ds, cat)
+			if err != nil {
+				return nil, skipped, fmt.Errorf("%s: %w", run.labels, err)
+			}
+		}
+		ex, unlabelled := models.Join(ds, set)
+		if len(ex) == 0 {
+			return nil, skipped, fmt.Errorf("%s: none of the %d downloads in %s has a label (do the client addresses and ports match?)", run.labels, len(ds), run.flows)
+		}
+		gopts.logger.Info("labelled run", "flows", run.flows, "labels", run.labels, "downloads", len(ds), "labelled", len(ex), "unlabelled", len(unlabelled))
+		all = append(all, ex...)
+	}
+	return all, skipped, nil
+}
+
+// orderedSet assigns an ordered list of downloaded files to the run's
+// downloads by start time.
+func orderedSet(set *labels.Set, ds []features.Download, cat *catalog.Catalog) (*labels.Set, error) {
+	sorted := slices.Clone(ds)
+	slices.SortStableFunc(sorted, func(a, b features.Download) int { return a.Start.Compare(b.Start) })
+	starts := make([]time.Time, len(sorted))
+	keys := make([]netip.AddrPort, len(sorted))
+	for i, d := range sorted {
+		starts[i] = d.Start
+		keys[i] = netip.AddrPortFrom(d.Client, d.ClientPort)
+	}
+	if cat != nil {
+		set.Resolve(cat)
+	}
+	ls, err := labels.MatchOrdered(set.Labels, starts, keys)
+	if err != nil {
+		return nil, err
+	}
+	return labels.NewSet(set.Name, ls), nil
+}
+
+// skippedError is the error of a run that finished but skipped unreadable
+// inputs (exit status 3).
+func skippedError(n int) error {
+	return fmt.Errorf("%d input files skipped: %w", n, datasets.ErrSkipped)
+}
