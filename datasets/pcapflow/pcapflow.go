@@ -200,6 +200,10 @@ func (r *Reader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow
 		if errors.Is(err, errStopped) {
 			return
 		}
+		if ctx.Err() != nil {
+			yield(datasets.Flow{}, err)
+			return
+		}
 		tbl.flush()
 		if !emit() {
 			return
@@ -225,8 +229,11 @@ func (r *Reader) Describe(ctx context.Context, path string, info *datasets.FileI
 		}
 		info.Ident += linkName(lt)
 	}
-	info.Notes = append(info.Notes,
-		fmt.Sprintf("snaplen %d", st.snaplen),
+	snap := "no snaplen"
+	if st.snaplen > 0 {
+		snap = fmt.Sprintf("snaplen %d", st.snaplen)
+	}
+	info.Notes = append(info.Notes, snap,
 		fmt.Sprintf("%d packets, %d non-IP skipped", st.packets, st.nonIP))
 	if st.truncated > 0 {
 		info.Notes = append(info.Notes, fmt.Sprintf(
@@ -308,14 +315,14 @@ func scan(ctx context.Context, path string, st *stats, fn func(*packet, time.Tim
 	if ng {
 		ngr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
-			return headerError(path, offset(), err)
+			return headerError(path, err)
 		}
 		src = ngr
 		st.version = "pcapng"
 	} else {
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
-			return headerError(path, offset(), err)
+			return headerError(path, err)
 		}
 		src = pr
 		fixedLink = pr.LinkType()
@@ -333,7 +340,7 @@ func scan(ctx context.Context, path string, st *stats, fn func(*packet, time.Tim
 
 	var p packet
 	for i := 1; ; i++ {
-		if i%4096 == 0 {
+		if i&4095 == 1 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -383,11 +390,11 @@ func containsLink(s []layers.LinkType, lt layers.LinkType) bool {
 	return false
 }
 
-func headerError(path string, off int64, err error) error {
+func headerError(path string, err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: offset %d: file header: %w", path, off, io.ErrUnexpectedEOF)
+		return fmt.Errorf("%s: offset 0: file header: %w", path, io.ErrUnexpectedEOF)
 	}
-	return fmt.Errorf("%s: offset %d: file header: %w: %v", path, off, datasets.ErrCorrupt, err)
+	return fmt.Errorf("%s: offset 0: file header: %w: %v", path, datasets.ErrCorrupt, err)
 }
 
 func packetError(path string, off int64, i int, err error) error {
