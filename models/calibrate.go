@@ -141,16 +141,28 @@ func fitProfile(g []*Example) Profile {
 			p.Exact[ex.Files[0]] = v
 		}
 	}
-	// Typical client→server payload of a single download.
-	var revs []float64
+	// Typical client→server payload of a single download: the most common
+	// value (clean downloads; losses add SACK option bytes). Without
+	// keep-alive examples, a request's length is that less the SYN's extra
+	// option bytes (8 on Linux-like stacks, as for the SYN-ACK).
+	revs := map[int64]int{}
 	for _, ex := range g {
 		if ex.Download.HasReverse {
-			revs = append(revs, float64(ex.Download.RevPayload(p.Hdr)))
+			revs[ex.Download.RevPayload(p.Hdr)]++
 		}
 	}
-	if len(revs) > 0 {
-		sort.Float64s(revs)
-		p.ReqPayload = revs[len(revs)/4] // lower quartile: losses add SACK bytes
+	var mode int64
+	seen := 0
+	for v, c := range revs {
+		if c > seen || (c == seen && v < mode) {
+			mode, seen = v, c
+		}
+	}
+	if seen > 0 {
+		p.ReqPayload = float64(mode)
+		if p.RecOverhead == 0 {
+			p.ReqLen = float64(mode - 8)
+		}
 	}
 	// Without keep-alive examples the split of the fixed overhead between
 	// the connection and each response is not observable; assume the
@@ -161,6 +173,24 @@ func fitProfile(g []*Example) Profile {
 		p.RespOverhead = 260 + float64(p.RecOverhead)
 	}
 	return p
+}
+
+// fillRequestLengths gives TLS profiles, whose single downloads mix the
+// handshake with the request, the plain profile's request length plus one
+// record's overhead.
+func fillRequestLengths(ps []Profile) {
+	var plain float64
+	for _, p := range ps {
+		if p.RecOverhead == 0 && p.ReqLen > 0 {
+			plain = p.ReqLen
+			break
+		}
+	}
+	for i := range ps {
+		if ps[i].ReqLen == 0 && plain > 0 {
+			ps[i].ReqLen = plain + float64(ps[i].RecOverhead)
+		}
+	}
 }
 
 // candidateMSS lists the segment sizes worth trying for a header size: the
@@ -291,6 +321,28 @@ func calibrateMulti(profiles []Profile, examples []Example, cat *catalog.Catalog
 		}
 		if best >= 3 {
 			p.RespOverhead = p.Base - float64(conn)
+		}
+		// Request length: reverse payload beyond a single download's, per
+		// further file, over clean connections.
+		lens := map[int64]int{}
+		for _, ex := range examples {
+			if len(ex.Files) < 2 || !p.ForPort(ex.Download.ServerPort) || !ex.Download.HasReverse {
+				continue
+			}
+			extra := ex.Download.RevPayload(p.Hdr) - int64(p.ReqPayload)
+			if n := int64(len(ex.Files) - 1); extra > 0 && extra%n == 0 {
+				lens[extra/n]++
+			}
+		}
+		var l int64
+		lb := 0
+		for v, c := range lens {
+			if c > lb || (c == lb && v < l) {
+				l, lb = v, c
+			}
+		}
+		if lb >= 3 {
+			p.ReqLen = float64(l)
 		}
 	}
 }

@@ -189,6 +189,11 @@ func (r *Result) Unknown() bool { return len(r.Files) == 0 }
 
 // Classify labels one download.
 func (m *Model) Classify(d *features.Download) Result {
+	if m.Params.MaxFiles > 1 && m.looksMulti(d) {
+		if r, ok := m.multi(d); ok {
+			return r
+		}
+	}
 	var best candidate
 	bestScore := -1.0
 	var buf [16]candidate

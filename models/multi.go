@@ -16,6 +16,41 @@ const multiBudget = 2_000_000
 // ("GET /x HTTP/1.1", a Host header and the blank line).
 const minRequest = 40
 
+// requests estimates how many requests a connection carried from its
+// reverse payload. clean is false when the count is not trustworthy: the
+// excess is not close to a whole number of requests (SACK options from
+// losses, or requests of unknown length).
+func requests(p *Profile, o observation) (n int, clean bool) {
+	if !o.hasRev {
+		return 0, false
+	}
+	if o.revBytes < minRequest/2 {
+		return 1, true
+	}
+	if p.ReqLen <= 0 {
+		return 1 + int(o.revBytes/minRequest), false
+	}
+	f := o.revBytes / p.ReqLen
+	r := math.Round(f)
+	// URLs of different lengths make requests differ by a few bytes.
+	if math.Abs(f-r)*p.ReqLen > 8*math.Max(r, 1) {
+		return 1 + int(r), false
+	}
+	return 1 + int(r), true
+}
+
+// looksMulti reports whether the reverse direction cleanly says the
+// connection carried several requests.
+func (m *Model) looksMulti(d *features.Download) bool {
+	for _, pi := range m.profilesFor(d.ServerPort) {
+		o := m.observe(pi, d)
+		if n, clean := requests(&m.Profiles[pi], o); clean && n >= 2 && n <= m.Params.MaxFiles {
+			return true
+		}
+	}
+	return false
+}
+
 // ConnOverhead is the payload a connection carries once whatever it
 // transfers (TCP option bytes of the SYN-ACK, the TLS handshake).
 func (p *Profile) ConnOverhead() float64 { return p.Base - p.RespOverhead }
@@ -46,14 +81,21 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 		if o.payload <= 0 {
 			continue
 		}
-		// Each further response needs a further request: the reverse
-		// direction must have carried at least minRequest bytes per extra
-		// file (SACK options under loss only add to it).
-		maxN := m.Params.MaxFiles
+		minN, maxN := 2, m.Params.MaxFiles
 		if o.hasRev {
-			maxN = min(maxN, 1+int(math.Max(o.revBytes, 0)/minRequest))
+			n, clean := requests(p, o)
+			if !clean {
+				// Losses (SACK bytes) hide the request count, and
+				// retransmissions hide the exact payload sum.
+				continue
+			}
+			minN, maxN = max(n, 2), min(n, maxN)
+		} else {
+			// Without the reverse direction nothing bounds the file
+			// count; more files make chance sums likelier.
+			maxN = min(maxN, 3)
 		}
-		if maxN < 2 {
+		if minN > maxN {
 			continue
 		}
 		conn := int64(p.ConnOverhead())
@@ -112,7 +154,7 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 				chosen = chosen[:len(chosen)-1]
 			}
 		}
-		for n := 2; n <= maxN; n++ {
+		for n := minN; n <= maxN; n++ {
 			if best != nil && len(best.files) < n {
 				break
 			}

@@ -37,6 +37,9 @@ type Profile struct {
 	// ReqPayload is the typical client→server payload of a single-file
 	// download (handshake and one request); 0 when not calibrated.
 	ReqPayload float64
+	// ReqLen is the client→server payload each further request on a
+	// keep-alive connection adds; 0 when unknown.
+	ReqLen float64
 
 	// Exact holds, for catalog files seen in labelled training flows, the
 	// measured payload of a clean (retransmission-free) download; it

@@ -66,6 +66,7 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 		if err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
+		fillRequestLengths(ps)
 		calibrateMulti(ps, examples, cat)
 		m.Profiles = ps
 	}

@@ -64,16 +64,26 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 		}
 		m.Params.Threshold = opts.threshold
 	}
-	examples, skipped, err := loadExamples(ctx, gopts, runs, nil)
-	if err != nil {
-		return err
-	}
-	reports := []*models.Report{models.Evaluate("fingerflow", m, examples)}
-	if m.Baseline != nil {
-		reports = append(reports, models.Evaluate("bytes-only tree (published method)", m.Baseline, examples))
-	}
 	w := gopts.stdout
-	fmt.Fprintf(w, "%d labelled downloads from %d runs; model %s (fingerflow %s, %d catalog files)\n\n",
+	var examples []models.Example
+	skipped := 0
+	for _, run := range runs {
+		ex, bad, err := loadExamples(ctx, gopts, []labelledRun{run}, nil)
+		skipped += bad
+		if err != nil {
+			return err
+		}
+		examples = append(examples, ex...)
+		if len(runs) > 1 {
+			fmt.Fprintf(w, "%s (%d labelled downloads):\n", run.flows, len(ex))
+			if err := models.WriteTable(w, evaluateBoth(m, ex)...); err != nil {
+				return err
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	reports := evaluateBoth(m, examples)
+	fmt.Fprintf(w, "%d labelled downloads from %d runs; model %s (fingerflow %s, %d catalog files)\n",
 		len(examples), len(runs), opts.model, m.Summary.Version, len(m.Catalog.Entries))
 	if err := models.WriteTable(w, reports...); err != nil {
 		return err
@@ -94,4 +104,14 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 		return skippedError(skipped)
 	}
 	return nil
+}
+
+// evaluateBoth scores the model and, when the model carries it, the
+// published byte-count tree trained on the same data.
+func evaluateBoth(m *models.Model, examples []models.Example) []*models.Report {
+	reports := []*models.Report{models.Evaluate("fingerflow", m, examples)}
+	if m.Baseline != nil {
+		reports = append(reports, models.Evaluate("bytes-only tree (published method)", m.Baseline, examples))
+	}
+	return reports
 }
