@@ -441,7 +441,10 @@ func (nf *File) decompress(src []byte) ([]byte, error) {
 	case LZ4:
 		// Grow the buffer until the block fits: nfdump's blocks are at
 		// most 5 MiB, most far smaller.
-		size := max(cap(nf.buf), 1<<20)
+		// LZ4 expands at most 255-fold, which bounds the growth for
+		// corrupt blocks (the library reports them as a short buffer).
+		limit := min(maxBlock, 255*len(src)+64)
+		size := min(max(cap(nf.buf), 1<<20), limit)
 		for {
 			if cap(nf.buf) < size {
 				nf.buf = make([]byte, size)
@@ -450,10 +453,10 @@ func (nf *File) decompress(src []byte) ([]byte, error) {
 			if err == nil {
 				return nf.buf[:n], nil
 			}
-			if !errors.Is(err, lz4.ErrInvalidSourceShortBuffer) || size >= maxBlock {
+			if !errors.Is(err, lz4.ErrInvalidSourceShortBuffer) || size >= limit {
 				return nil, err
 			}
-			size = min(2*size, maxBlock)
+			size = min(2*size, limit)
 		}
 	case ZSTD:
 		if nf.zstd == nil {
