@@ -38,7 +38,10 @@
 // a 16 MiB limit and the bytes left in the file (a short file gives
 // io.ErrUnexpectedEOF naming the block offset), its record count against
 // its size, every record and element length against the bytes that hold
-// them. Errors name the file, the block's offset and the record index.
+// them. Errors name the file, the block's offset and the record index. A
+// file whose appendix is lost (truncated) still yields its flows, then the
+// error; a file nfcapd never closed (no block count in its header) is read
+// block by block up to its end.
 //
 // Field mapping: msecFirst/msecLast → Start/End (UTC), inPackets/inBytes →
 // Packets/Bytes, outPackets/outBytes → RevPackets/RevBytes (HasReverse when

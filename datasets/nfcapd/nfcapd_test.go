@@ -298,6 +298,8 @@ func TestCorrupt(t *testing.T) {
 		{"short generic element", mod(v9, put16(rec1+12+12+2, 20)), 0, datasets.ErrCorrupt, "element 1 (type 1) of 20 bytes, want 52"},
 		{"too many elements", mod(v9, put16(rec1+4, 60)), 0, datasets.ErrCorrupt, "record 1: element"},
 		{"short exporter record", mod(v9, put16(40+12+2, 8)), 0, datasets.ErrCorrupt, "record 0: exporter record of 8 bytes"},
+		{"unclosed file", mod(v9[:20884], func(b []byte) { clear(b[18:20]); clear(b[24:40]) }), 200, nil, ""},
+		{"unclosed file, truncated", mod(v9[:20000], func(b []byte) { clear(b[18:20]); clear(b[24:40]) }), 0, io.ErrUnexpectedEOF, "offset 40: block of"},
 		{"appendix offset", mod(v9, put32(24, 1<<31)), 200, io.ErrUnexpectedEOF, "appendix beyond the end"},
 		{"lzo garbage", mod(lzo, func(b []byte) {
 			for i := 60; i < 400; i++ {
@@ -312,8 +314,14 @@ func TestCorrupt(t *testing.T) {
 				t.Fatal(err)
 			}
 			flows, err := readAll(t, path)
-			if !errors.Is(err, tc.want) {
+			if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
 				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			if err == nil {
+				if len(flows) != tc.flows {
+					t.Errorf("%d flows, want %d", len(flows), tc.flows)
+				}
+				return
 			}
 			if !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("error %q does not name the file and say %q", err, tc.msg)
@@ -322,6 +330,29 @@ func TestCorrupt(t *testing.T) {
 				t.Errorf("%d flows before the error, want %d", len(flows), tc.flows)
 			}
 		})
+	}
+}
+
+// TestNextAllocs checks that decoding a record allocates nothing.
+func TestNextAllocs(t *testing.T) {
+	for _, name := range []string{"v9", "v9-lzo", "v6", "sampled"} {
+		nf, err := Open(context.Background(), filepath.Join("testdata", name+".nfcapd"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fl datasets.Flow
+		if err := nf.Next(&fl); err != nil { // loads the block
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(10, func() {
+			if err := nf.Next(&fl); err != nil {
+				t.Fatal(err)
+			}
+		})
+		nf.Close()
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per record", name, allocs)
+		}
 	}
 }
 

@@ -115,7 +115,7 @@ func (nf *File) Next(fl *datasets.Flow) error {
 				return nf.fail(nf.errorf(nf.blockOff, "record %d: %w", idx, err))
 			}
 		}
-		if nf.blockNum >= nf.hdr.DataBlocks {
+		if nf.dataDone() {
 			if nf.appxErr != nil {
 				return nf.fail(nf.appxErr)
 			}
@@ -130,6 +130,17 @@ func (nf *File) Next(fl *datasets.Flow) error {
 		nf.blockNum++
 		nf.recs, nf.recIdx, nf.data = nrec, 0, data
 	}
+}
+
+// dataDone reports whether all data blocks have been read. A header with
+// no block count is what nfcapd leaves when it dies before closing the file
+// (it counts blocks at close): then blocks are read up to the end of the
+// file.
+func (nf *File) dataDone() bool {
+	if nf.hdr.DataBlocks > 0 || nf.hdr.AppendixBlocks > 0 {
+		return nf.blockNum >= nf.hdr.DataBlocks
+	}
+	return nf.nextOff >= nf.size
 }
 
 func (nf *File) fail(err error) error {
