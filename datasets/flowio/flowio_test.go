@@ -3,11 +3,13 @@ package flowio
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -295,6 +297,14 @@ func TestReadErrors(t *testing.T) {
 		}
 		return buf.Bytes()
 	}()
+	// A footer declaring a list of 2^32-1 structs: must be refused, not
+	// allocated.
+	hugeList := func() []byte {
+		footer := []byte{0x19, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}
+		b := append([]byte("PAR1"), footer...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(footer)))
+		return append(b, "PAR1"...)
+	}()
 	csvLines := strings.SplitAfter(string(good["csv"]), "\n")
 	for _, tc := range []struct {
 		name    string
@@ -305,6 +315,7 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{"parquet truncated", ParquetReader{}, good["parquet"][:len(good["parquet"])-10], datasets.ErrCorrupt, 0},
 		{"parquet magic only", ParquetReader{}, []byte("PAR1"), datasets.ErrCorrupt, 0},
+		{"parquet footer with huge list", ParquetReader{}, hugeList, datasets.ErrCorrupt, 0},
 		{"parquet of another schema", ParquetReader{}, foreign, datasets.ErrUnsupported, 0},
 		{"csv header only", CSVReader{}, []byte(csvHeader + "\n"), nil, 0},
 		{"csv empty", CSVReader{}, nil, datasets.ErrEmpty, 0},
@@ -472,4 +483,34 @@ type countWriter int
 func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
+}
+
+// TestParquetMutations damages the fixture a few bytes at a time: every
+// read must end, without a panic, either cleanly or with an error naming the
+// file. (parquet-go v0.32.0 panics on some of these inputs; the first
+// mutation of this sequence that did was a corrupt page index.)
+func TestParquetMutations(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join("testdata", "sample.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	path := filepath.Join(t.TempDir(), "damaged.parquet")
+	for i := range 2000 {
+		b := bytes.Clone(orig)
+		for range 1 + r.IntN(4) {
+			b[r.IntN(len(b))] = byte(r.Uint32())
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range (ParquetReader{}).Flows(context.Background(), path) {
+			if err != nil {
+				if !strings.Contains(err.Error(), path) {
+					t.Fatalf("mutation %d: error %q does not name the file", i, err)
+				}
+				break
+			}
+		}
+	}
 }

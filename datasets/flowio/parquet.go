@@ -191,7 +191,15 @@ func openParquet(path string) (*os.File, *parquet.File, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	if err := checkFooter(f, st.Size()); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w: %w", path, datasets.ErrCorrupt, err)
+	}
+	var pf *parquet.File
+	err = safely(func() (err error) {
+		pf, err = parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+		return err
+	})
 	if err != nil {
 		f.Close()
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -224,7 +232,11 @@ func (ParquetReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.
 			return
 		}
 		defer f.Close()
-		r := parquet.NewGenericReader[row](pf)
+		var r *parquet.GenericReader[row]
+		if err := safely(func() error { r = parquet.NewGenericReader[row](pf); return nil }); err != nil {
+			yield(datasets.Flow{}, fmt.Errorf("%s: %w", path, err))
+			return
+		}
 		defer r.Close()
 		buf := make([]row, 1024)
 		var i int64
@@ -233,7 +245,8 @@ func (ParquetReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.
 				yield(datasets.Flow{}, err)
 				return
 			}
-			n, err := r.Read(buf)
+			var n int
+			err := safely(func() (err error) { n, err = r.Read(buf); return err })
 			for _, rw := range buf[:n] {
 				fl, perr := rw.flow()
 				if perr != nil {
@@ -254,6 +267,18 @@ func (ParquetReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.
 			}
 		}
 	}
+}
+
+// safely runs a parquet-go call and turns a panic inside it into an error
+// wrapping datasets.ErrCorrupt: parquet-go v0.32.0 indexes slices with
+// offsets from the file (page index, page headers) without checking them.
+func safely(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: parquet decoder: %v", datasets.ErrCorrupt, r)
+		}
+	}()
+	return f()
 }
 
 func (rw *row) flow() (datasets.Flow, error) {
