@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,6 +168,13 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 		return err
 	}
 	files, badArgs := expandArgs(args, gopts.stderr)
+	// A previous output inside an input directory is not read back in.
+	if outAbs, err := filepath.Abs(opts.out); err == nil {
+		files = slices.DeleteFunc(files, func(f string) bool {
+			abs, err := filepath.Abs(f)
+			return err == nil && abs == outAbs
+		})
+	}
 	reg := newRegistry()
 
 	// Write next to the destination, rename at the end.

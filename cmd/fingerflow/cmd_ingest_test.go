@@ -256,3 +256,26 @@ func TestIngestReplacesAtomically(t *testing.T) {
 	}
 	noLeftovers(t, dir, "f.csv")
 }
+
+// TestIngestIntoInputDirectory: rerunning with the output inside the input
+// directory neither reads the old output nor its temporary file.
+func TestIngestIntoInputDirectory(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(lab, "test-near.v9", "nfcapd.202611221900"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "nfcapd.202611221900"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "all.parquet")
+	for range 2 {
+		if _, stderr, code := run(t, context.Background(), "ingest", dir, "--out", out); code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if _, got := readBack(t, out); len(got) != 600 {
+			t.Errorf("got %d flows, want 600", len(got))
+		}
+	}
+	noLeftovers(t, dir, "all.parquet", "nfcapd.202611221900")
+}
