@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -278,4 +279,25 @@ func TestIngestIntoInputDirectory(t *testing.T) {
 		}
 	}
 	noLeftovers(t, dir, "all.parquet", "nfcapd.202611221900")
+}
+
+// BenchmarkIngest converts the train-near nfcapd file (2,500 flows) end to
+// end: detection, decoding, filtering, writing, rename.
+func BenchmarkIngest(b *testing.B) {
+	in := filepath.Join(lab, "train-near.v9", "nfcapd.202611221900")
+	const flows = 2500
+	for _, ext := range []string{".parquet", ".csv"} {
+		b.Run(ext[1:], func(b *testing.B) {
+			out := filepath.Join(b.TempDir(), "f"+ext)
+			b.ReportAllocs()
+			for b.Loop() {
+				root := newRootCommand(&globalOptions{stdout: io.Discard, stderr: io.Discard})
+				root.SetArgs([]string{"ingest", in, "--out", out, "-q"})
+				if err := root.ExecuteContext(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*flows)/b.Elapsed().Seconds(), "flows/s")
+		})
+	}
 }
