@@ -109,7 +109,7 @@ func TestSoftflowdGolden(t *testing.T) {
 	tests := []struct {
 		capture, golden string
 	}{
-		{samplePcap, "sample.softflowd.csv"},   // Ethernet, snaplen 96
+		{samplePcap, "sample.softflowd.csv"},       // Ethernet, snaplen 96
 		{"testdata/eth.pcap", "eth.softflowd.csv"}, // Ethernet, IPv4+IPv6, fragments, ext. headers
 		{"testdata/vlan.pcap", "eth.softflowd.csv"},
 		{"testdata/vlan.pcapng", "eth.softflowd.csv"},

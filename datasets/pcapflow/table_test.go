@@ -190,7 +190,7 @@ func TestTimeouts(t *testing.T) {
 
 func TestBidirectionalReverse(t *testing.T) {
 	tbl := newTable(Config{Bidirectional: true}.withDefaults())
-	for _, p := range []tp{down(0, syn), up(1, syn | ack), up(2, ack)} {
+	for _, p := range []tp{down(0, syn), up(1, syn|ack), up(2, ack)} {
 		tbl.add(&packet{src: ip4(p.src), dst: ip4(p.dst), sport: p.sport, dport: p.dport, proto: p.proto, flags: p.flags, bytes: p.bytes}, at(p.at))
 	}
 	tbl.flush()
