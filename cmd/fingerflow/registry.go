@@ -4,6 +4,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/argus"
 	"github.com/fingerflow/fingerflow/datasets/flowio"
+	"github.com/fingerflow/fingerflow/datasets/netflow"
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/datasets/pcapflow"
@@ -19,6 +20,7 @@ func newRegistry() *datasets.Registry {
 		&nfcsv.Reader{},
 		&argus.CSVReader{},
 		flowio.ParquetReader{}, flowio.CSVReader{},
+		&netflow.Reader{},               // NetFlow/IPFIX export packets in pcap/pcapng
 		pcapflow.New(pcapflow.Config{}), // any pcap/pcapng: the NetFlow-in-pcap reader must come before it
 	)
 }
