@@ -53,7 +53,7 @@ type Params struct {
 // DefaultParams are the limits the lab measurements support.
 func DefaultParams() Params {
 	return Params{
-		MaxExtra: 0.08, Tolerance: 64, MaxCandidates: 8, Threshold: 0.5,
+		MaxExtra: 0.08, Tolerance: 64, MaxCandidates: 16, Threshold: 0.7,
 		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0,
 	}
 }
@@ -196,7 +196,7 @@ func (m *Model) Classify(d *features.Download) Result {
 	}
 	var best candidate
 	bestScore := -1.0
-	var buf [16]candidate
+	var buf [32]candidate
 	for _, pi := range m.profilesFor(d.ServerPort) {
 		o := m.observe(pi, d)
 		if o.payload <= 0 {

@@ -79,6 +79,7 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 		m.Summary.Synthetic = len(syn)
 		train = append(append([]Example(nil), examples...), syn...)
 	}
+	base := train // the baseline learns from real (and synthesised) downloads only
 	if opts.Augment > 0 {
 		train = append(train[:len(train):len(train)], m.augment(examples, opts.Augment, rng)...)
 	}
@@ -96,7 +97,7 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	m.Verifier = v
 	// The published byte-count method, trained on the same downloads, is
 	// kept in the model so evaluations can show both side by side.
-	if b, err := TrainBaseline(train, opts.Seed); err == nil {
+	if b, err := TrainBaseline(base, opts.Seed); err == nil {
 		m.Baseline = b
 	}
 	seen := map[string]bool{}
@@ -240,7 +241,7 @@ func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []E
 }
 
 // augment makes lossier copies of labelled single-file downloads. Losses
-// are drawn log-uniformly between 0.1% and 6% of the segments; a copy gets
+// are drawn log-uniformly between 0.1% of the segments and Params.MaxExtra; a copy gets
 // one to three sub-segment retransmissions (residues drawn from the real
 // downloads' residues) with probability one half; the reverse direction
 // grows by the SACK option bytes such losses cause (one byte per 4 to 250
@@ -276,7 +277,7 @@ func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Exampl
 		seg := int64(o.seg)
 		for range copies {
 			d := ex.Download
-			k := int64(math.Round(logU(0.001, 0.06) * float64(o.payload) / float64(seg)))
+			k := int64(math.Round(logU(0.001, max(m.Params.MaxExtra, 0.002)) * float64(o.payload) / float64(seg)))
 			add := k * seg
 			pk := uint64(k)
 			if rs := residues[pi]; rng.IntN(2) == 0 {

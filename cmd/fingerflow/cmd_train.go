@@ -24,6 +24,7 @@ type trainOptions struct {
 	seed       uint64
 	threshold  float64
 	maxFiles   int
+	maxExtra   float64
 }
 
 func newTrainCommand(gopts *globalOptions) *cobra.Command {
@@ -72,6 +73,7 @@ a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
 	f.Uint64Var(&opts.seed, "seed", 1, "random seed (same inputs and seed give the same model file)")
 	f.Float64Var(&opts.threshold, "threshold", models.DefaultParams().Threshold, "verifier score needed to name a file (higher: fewer wrong names, more unknowns)")
 	f.IntVar(&opts.maxFiles, "max-files", models.DefaultParams().MaxFiles, "most files searched for in one connection (1: no multi-file search)")
+	f.Float64Var(&opts.maxExtra, "max-extra", models.DefaultParams().MaxExtra, "largest share of a file's size retransmissions may add (lossy paths need more; more admits more chance matches)")
 	_ = cmd.MarkFlagRequired("catalog")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
@@ -123,6 +125,10 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	to.Verifier.Trees = opts.trees
 	to.Params.Threshold = opts.threshold
 	to.Params.MaxFiles = opts.maxFiles
+	if opts.maxExtra <= 0 || opts.maxExtra > 1 {
+		return usagef("--max-extra %v: want a share in (0, 1]", opts.maxExtra)
+	}
+	to.Params.MaxExtra = opts.maxExtra
 	m, err := models.Train(ctx, examples, cat, to)
 	if err != nil {
 		return err
