@@ -158,3 +158,7 @@ softflowd_csv() { # softflowd_csv PCAP CSV
 softflowd_csv ../../lab-dev/sample.pcap sample.softflowd.csv
 for f in eth sll raw; do softflowd_csv $f.pcap $f.softflowd.csv; done
 ls -l ./*.pcap ./*.pcapng ./*.csv
+# New captures have new ports and times: refresh this reader's own goldens
+# (eth.*flows.golden) and the packet counts in TestDescribe after review.
+(cd .. && go test -run TestFlowsGolden -update . >/dev/null) || true
+echo "review: git diff testdata/; then fix packet counts in TestDescribe if go test fails"
