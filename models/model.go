@@ -31,6 +31,9 @@ type Params struct {
 	// MaxExtra is the largest share of a file's size that retransmissions
 	// may add and still be considered (0.08 = 8%).
 	MaxExtra float64
+	// ExtraPerRev bounds the retransmitted bytes per byte of reverse
+	// payload beyond one request (0: no bound). Lab paths show 4 to 250.
+	ExtraPerRev float64
 	// Tolerance is how far (bytes) a flow's payload may fall short of a
 	// candidate's expected payload (lost exports, header variation).
 	Tolerance int64
@@ -53,7 +56,7 @@ type Params struct {
 // DefaultParams are the limits the lab measurements support.
 func DefaultParams() Params {
 	return Params{
-		MaxExtra: 0.08, Tolerance: 64, MaxCandidates: 16, Threshold: 0.7,
+		MaxExtra: 0.15, ExtraPerRev: 300, Tolerance: 64, MaxCandidates: 16, Threshold: 0.7,
 		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0,
 	}
 }
@@ -91,6 +94,7 @@ type candidate struct {
 type observation struct {
 	payload  int64
 	seg      int
+	grain    int     // alignment of sub-segment pieces (see grain)
 	hasRev   bool    // the reverse direction was seen
 	rev      float64 // reverse payload beyond one request, in segments
 	revBytes float64 // reverse payload beyond one request, in bytes
@@ -104,12 +108,25 @@ func (m *Model) observe(pi int, d *features.Download) observation {
 	}
 	pay := d.Payload(hdr)
 	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets)}
+	o.grain = grain(o.seg)
 	if d.HasReverse && p.ReqPayload > 0 {
 		o.hasRev = true
 		o.revBytes = float64(d.RevPayload(hdr)) - p.ReqPayload
 		o.rev = o.revBytes / float64(o.seg)
 	}
 	return o
+}
+
+// grain is the alignment sub-segment retransmissions tend to share: a
+// sender's short segments end at page (4096-byte) boundaries of its buffers,
+// so pieces are multiples of gcd(segment, 4096) bytes: 8 for a 1448-byte
+// segment, 4 for 1228.
+func grain(seg int) int {
+	a, b := seg, 4096
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return max(a, 1)
 }
 
 // modDist folds extra modulo seg to the distance from the nearest multiple.
@@ -121,13 +138,26 @@ func modDist(extra int64, seg int) float64 {
 	return float64(min(r, int64(seg)-r))
 }
 
+// maxExtra is how many bytes retransmissions may have added to a flow: a
+// share of its payload (Params.MaxExtra) and, where the reverse direction
+// was seen, no more than ExtraPerRev bytes per byte of SACK options and
+// other reverse payload beyond one request: a flow whose client never
+// reported a loss cannot hide a megabyte of retransmissions.
+func (m *Model) maxExtra(o observation) int64 {
+	limit := float64(o.payload) * m.Params.MaxExtra / (1 + m.Params.MaxExtra)
+	if o.hasRev && m.Params.ExtraPerRev > 0 {
+		limit = min(limit, m.Params.ExtraPerRev*max(o.revBytes, 0))
+	}
+	return int64(limit) + int64(2*o.seg)
+}
+
 // candidates lists the catalog entries whose expected payload on profile pi
 // fits the observation, largest expected payload first, excluding entry
 // skip (used to make "file not in catalog" training examples).
 func (m *Model) candidates(pi int, o observation, skip int, dst []candidate) []candidate {
 	ix := m.index[pi]
 	hi := o.payload + m.Params.Tolerance
-	lo := o.payload - int64(float64(o.payload)*m.Params.MaxExtra/(1+m.Params.MaxExtra)) - int64(2*o.seg)
+	lo := o.payload - m.maxExtra(o)
 	// first entry above hi
 	j, _ := slices.BinarySearchFunc(ix, hi+1, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
 	rank := 0
@@ -144,7 +174,7 @@ func (m *Model) candidates(pi int, o observation, skip int, dst []candidate) []c
 		if o.hasRev {
 			c.x[featRevExcess] = o.rev
 		}
-		c.x[featAlign] = modDist(extra, 8)
+		c.x[featAlign] = modDist(extra, o.grain) / float64(o.grain)
 		if o.hasRev {
 			c.x[featExtraPerRev] = float64(extra) / math.Max(o.revBytes, 12)
 		}

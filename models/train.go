@@ -242,8 +242,9 @@ func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []E
 
 // augment makes lossier copies of labelled single-file downloads. Losses
 // are drawn log-uniformly between 0.1% of the segments and Params.MaxExtra; a copy gets
-// one to three sub-segment retransmissions (residues drawn from the real
-// downloads' residues) with probability one half; the reverse direction
+// one to three sub-segment retransmissions with probability one half (half
+// of them residues of the real downloads, the rest multiples of the
+// segment's grain or, less often, any size, as other paths show); the reverse direction
 // grows by the SACK option bytes such losses cause (one byte per 4 to 250
 // retransmitted bytes, the spread seen between near and six-hop paths).
 func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Example {
@@ -277,15 +278,18 @@ func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Exampl
 		seg := int64(o.seg)
 		for range copies {
 			d := ex.Download
-			k := int64(math.Round(logU(0.001, max(m.Params.MaxExtra, 0.002)) * float64(o.payload) / float64(seg)))
+			k := int64(math.Round(logU(0.001, max(min(m.Params.MaxExtra, 0.15), 0.002)) * float64(o.payload) / float64(seg)))
 			add := k * seg
 			pk := uint64(k)
 			if rs := residues[pi]; rng.IntN(2) == 0 {
 				for range 1 + rng.IntN(3) {
-					if len(rs) > 0 {
+					switch g := int64(o.grain); {
+					case len(rs) > 0 && rng.IntN(10) < 5:
 						add += rs[rng.IntN(len(rs))]
-					} else {
-						add += int64(8 * (1 + rng.IntN(int(seg/8)-1)))
+					case rng.IntN(10) < 6:
+						add += g * (1 + rng.Int64N(max(seg/g-1, 1)))
+					default:
+						add += 1 + rng.Int64N(seg-1)
 					}
 					pk++
 				}
