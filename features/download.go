@@ -155,31 +155,38 @@ func (e *Extractor) Add(f *datasets.Flow) {
 	if lessEP(dst, src) {
 		k, d = connKey{dst, src}, 1
 	}
+	start, end := f.Start, f.End
+	if end.Before(start) {
+		// Some exporters stamp records with the end before the start
+		// (softflowd's IPFIX export from a capture file); the span is
+		// what matters for pairing and merging.
+		start, end = end, start
+	}
 	c := e.open[k]
-	if c != nil && (f.Start.After(c.end.Add(e.cfg.Gap)) || (c.closed && f.Start.After(c.end))) {
+	if c != nil && (start.After(c.end.Add(e.cfg.Gap)) || (c.closed && start.After(c.end))) {
 		e.finish(c)
 		c = nil
 	}
 	if c == nil {
-		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: f.Start, end: f.End}
+		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end}
 		e.open[k] = c
 	}
 	c.records++
-	c.dir[d].add(f.Start, f.End, f.Packets, f.Bytes, f.TCPFlags)
+	c.dir[d].add(start, end, f.Packets, f.Bytes, f.TCPFlags)
 	if f.HasReverse {
-		c.dir[1-d].add(f.Start, f.End, f.RevPackets, f.RevBytes, f.TCPFlags)
+		c.dir[1-d].add(start, end, f.RevPackets, f.RevBytes, f.TCPFlags)
 	}
 	if f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0 {
 		c.closed = true
 	}
-	if f.Start.Before(c.start) {
-		c.start = f.Start
+	if start.Before(c.start) {
+		c.start = start
 	}
-	if f.End.After(c.end) {
-		c.end = f.End
+	if end.After(c.end) {
+		c.end = end
 	}
-	if f.Start.After(e.water) {
-		e.water = f.Start
+	if start.After(e.water) {
+		e.water = start
 		e.expire(false)
 	}
 }
