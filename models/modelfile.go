@@ -106,6 +106,10 @@ func Load(path string) (*Model, error) {
 // maxModelSize bounds how much a model document may decompress to.
 const maxModelSize = 1 << 30
 
+// maxModelFiles bounds Params.MaxFiles read from a model file: the
+// multi-file search allocates room for that many files per download.
+const maxModelFiles = 64
+
 // ReadModel reads a model file from r; name is used in errors.
 func ReadModel(r io.Reader, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
@@ -142,6 +146,8 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 		return nil, bad("no profiles")
 	case doc.Verifier == nil:
 		return nil, bad("no verifier")
+	case doc.Params.MaxFiles < 0 || doc.Params.MaxFiles > maxModelFiles:
+		return nil, bad("params: %d files per connection, want at most %d", doc.Params.MaxFiles, maxModelFiles)
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return nil, bad("truncated or damaged: %v", err)
