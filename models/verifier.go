@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/sjwhitworth/golearn/base"
 	"github.com/sjwhitworth/golearn/trees"
@@ -178,8 +180,11 @@ func TrainVerifier(X [][]float64, y []int64, cfg VerifierConfig) (*Verifier, err
 }
 
 func trainBag(X [][]float64, y []int64, pos, neg []int, cfg VerifierConfig, rng *rand.Rand) ([]*TreeNode, error) {
-	var bag []*TreeNode
-	for t := 0; t < cfg.Trees; t++ {
+	// Draw every tree's rows first, from the one seeded source, so the bag
+	// is the same whatever the scheduling; then fit the trees in parallel
+	// (golearn's CART is single-threaded and dominates training time).
+	samples := make([][]int, cfg.Trees)
+	for t := range samples {
 		// Stratified bootstrap: half matches, half non-matches, so the
 		// tree sees both sides of the boundary whatever the class ratio.
 		n := min(cfg.Rows, len(X))
@@ -191,13 +196,23 @@ func trainBag(X [][]float64, y []int64, pos, neg []int, cfg VerifierConfig, rng 
 			}
 			rows = append(rows, src[rng.IntN(len(src))])
 		}
-		node, err := fitCART(X, y, rows, cfg.MaxDepth)
-		if err != nil {
-			return nil, err
-		}
-		bag = append(bag, node)
+		samples[t] = rows
 	}
-	return bag, nil
+	bag := make([]*TreeNode, cfg.Trees)
+	errs := make([]error, cfg.Trees)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+	for t := range samples {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			bag[t], errs[t] = fitCART(X, y, samples[t], cfg.MaxDepth)
+		}()
+	}
+	wg.Wait()
+	return bag, errors.Join(errs...)
 }
 
 // fitCART trains one golearn CART classifier on the selected rows and
