@@ -129,6 +129,7 @@ func fitProfile(g []*Example) Profile {
 	p := best.p
 	p.Fill = medianFill(g, p.Hdr, p.MSS)
 	p.Exact = map[string]int64{}
+	p.exactSize = map[string]uint64{}
 	// Exact clean payloads per file: the smallest residual within a few
 	// bytes of the fixed overhead.
 	for _, ex := range g {
@@ -139,8 +140,10 @@ func fitProfile(g []*Example) Profile {
 		v := r + p.body(ex.Sizes[0])
 		if old, ok := p.Exact[ex.Files[0]]; !ok || v < old {
 			p.Exact[ex.Files[0]] = v
+			p.exactSize[ex.Files[0]] = ex.Sizes[0]
 		}
 	}
+	fitDigits(&p)
 	// Typical client→server payload of a single download: the most common
 	// value (clean downloads; losses add SACK option bytes). Without
 	// keep-alive examples, a request's length is that less the SYN's extra
@@ -354,4 +357,57 @@ func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// fitDigits learns how the fixed overhead grows with the digits of the file
+// size from the files measured exactly: the median change per decimal digit
+// (among files with the same hex digit count) and per hex digit (same
+// decimal count). Sizes of a lab catalog span few digit counts; where a
+// count never changes, its coefficient stays 0.
+func fitDigits(p *Profile) {
+	type key struct{ dec, hex int }
+	groups := map[key][]float64{}
+	for name, v := range p.Exact {
+		_ = name
+		s := p.exactSize[name]
+		if s == 0 {
+			continue
+		}
+		dec, hex := sizeDigits(s)
+		groups[key{dec, hex}] = append(groups[key{dec, hex}], float64(v-p.body(s)))
+	}
+	if len(groups) < 2 {
+		return
+	}
+	med := map[key]float64{}
+	var base key
+	bestN := 0
+	for k, vs := range groups {
+		sort.Float64s(vs)
+		med[k] = vs[len(vs)/2]
+		if len(vs) > bestN || (len(vs) == bestN && (k.dec < base.dec || (k.dec == base.dec && k.hex < base.hex))) {
+			base, bestN = k, len(vs)
+		}
+	}
+	var decSteps, hexSteps []float64
+	for a, va := range med {
+		for b, vb := range med {
+			if a.hex == b.hex && b.dec > a.dec {
+				decSteps = append(decSteps, (vb-va)/float64(b.dec-a.dec))
+			}
+			if a.dec == b.dec && b.hex > a.hex {
+				hexSteps = append(hexSteps, (vb-va)/float64(b.hex-a.hex))
+			}
+		}
+	}
+	median := func(v []float64) float64 {
+		if len(v) == 0 {
+			return 0
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	p.DecCoef, p.HexCoef = median(decSteps), median(hexSteps)
+	p.BaseDec, p.BaseHex = base.dec, base.hex
+	p.Base = med[base]
 }

@@ -41,11 +41,20 @@ type Profile struct {
 	// keep-alive connection adds; 0 when unknown.
 	ReqLen float64
 
+	// DecCoef and HexCoef are the bytes the response header grows per
+	// decimal and per hexadecimal digit of the file size (Content-Length,
+	// and ETags that embed the size in hex, as nginx and Apache do); Base
+	// holds for a size of BaseDec decimal and BaseHex hex digits.
+	DecCoef, HexCoef float64
+	BaseDec, BaseHex int
+
 	// Exact holds, for catalog files seen in labelled training flows, the
 	// measured payload of a clean (retransmission-free) download; it
 	// replaces the formula for those files (response headers vary by a few
 	// bytes with the file's name, size and date).
 	Exact map[string]int64
+
+	exactSize map[string]uint64 // sizes of the Exact files, while calibrating
 }
 
 // Expected is the payload a clean download of the named file of size s
@@ -54,7 +63,34 @@ func (p *Profile) Expected(name string, s uint64) int64 {
 	if v, ok := p.Exact[name]; ok {
 		return v
 	}
-	return int64(math.Round(p.Base)) + p.body(s)
+	return int64(math.Round(p.fixed(s))) + p.body(s)
+}
+
+// fixed is the fixed overhead for a file of size s: Base, adjusted for the
+// digits of the size the response header spells out.
+func (p *Profile) fixed(s uint64) float64 {
+	if p.DecCoef == 0 && p.HexCoef == 0 {
+		return p.Base
+	}
+	dec, hex := sizeDigits(s)
+	return p.Base + p.DecCoef*float64(dec-p.BaseDec) + p.HexCoef*float64(hex-p.BaseHex)
+}
+
+// sizeDigits counts the decimal and hexadecimal digits of s.
+func sizeDigits(s uint64) (dec, hex int) {
+	for v := s; ; v /= 10 {
+		dec++
+		if v < 10 {
+			break
+		}
+	}
+	for v := s; ; v >>= 4 {
+		hex++
+		if v < 16 {
+			break
+		}
+	}
+	return dec, hex
 }
 
 func (p *Profile) body(s uint64) int64 {
@@ -68,7 +104,7 @@ func (p *Profile) body(s uint64) int64 {
 // AddResponse is the payload an extra response carrying a file of size s adds
 // to a connection.
 func (p *Profile) AddResponse(s uint64) int64 {
-	return int64(math.Round(p.RespOverhead)) + p.body(s)
+	return int64(math.Round(p.RespOverhead+p.fixed(s)-p.Base)) + p.body(s)
 }
 
 // ForPort reports whether the profile is meant for a server port.
