@@ -144,6 +144,20 @@ func fitProfile(g []*Example) Profile {
 		}
 	}
 	fitDigits(&p)
+	// How much retransmission the reverse direction's SACK bytes allow.
+	var ratios []float64
+	for _, ex := range g {
+		d := &ex.Download
+		extra := d.Payload(p.Hdr) - p.Expected(ex.Files[0], ex.Sizes[0])
+		if !d.HasReverse || extra < int64(2*p.MSS) {
+			continue
+		}
+		ratios = append(ratios, float64(extra)/math.Max(float64(d.RevPayload(p.Hdr))-p.reqPayloadGuess(g), 12))
+	}
+	if len(ratios) >= 10 {
+		sort.Float64s(ratios)
+		p.ExtraPerRev = 2 * ratios[len(ratios)*95/100]
+	}
 	// Typical client→server payload of a single download: the most common
 	// value (clean downloads; losses add SACK option bytes). Without
 	// keep-alive examples, a request's length is that less the SYN's extra
@@ -410,4 +424,27 @@ func fitDigits(p *Profile) {
 	p.DecCoef, p.HexCoef = median(decSteps), median(hexSteps)
 	p.BaseDec, p.BaseHex = base.dec, base.hex
 	p.Base = med[base]
+}
+
+// reqPayloadGuess is the most common reverse payload of the group's
+// downloads (ReqPayload before it is set).
+func (p *Profile) reqPayloadGuess(g []*Example) float64 {
+	if p.ReqPayload > 0 {
+		return p.ReqPayload
+	}
+	counts := map[int64]int{}
+	for _, ex := range g {
+		if ex.Download.HasReverse {
+			counts[ex.Download.RevPayload(p.Hdr)]++
+		}
+	}
+	var mode int64
+	n := 0
+	for v, c := range counts {
+		if c > n || (c == n && v < mode) {
+			mode, n = v, c
+		}
+	}
+	p.ReqPayload = float64(mode)
+	return p.ReqPayload
 }

@@ -31,8 +31,10 @@ type Params struct {
 	// MaxExtra is the largest share of a file's size that retransmissions
 	// may add and still be considered (0.08 = 8%).
 	MaxExtra float64
-	// ExtraPerRev bounds the retransmitted bytes per byte of reverse
-	// payload beyond one request (0: no bound). Lab paths show 4 to 250.
+	// ExtraPerRev is the least bound on retransmitted bytes per byte of
+	// reverse payload beyond one request (0: no bound); a profile's own
+	// calibrated bound, when larger, applies instead. Lab paths show 4 to
+	// 250 for HTTP, up to 700 for HTTPS.
 	ExtraPerRev float64
 	// Tolerance is how far (bytes) a flow's payload may fall short of a
 	// candidate's expected payload (lost exports, header variation).
@@ -92,12 +94,15 @@ type candidate struct {
 
 // observation is what the classifier knows about a download on one profile.
 type observation struct {
-	payload  int64
-	seg      int
-	grain    int     // alignment of sub-segment pieces (see grain)
-	hasRev   bool    // the reverse direction was seen
-	rev      float64 // reverse payload beyond one request, in segments
-	revBytes float64 // reverse payload beyond one request, in bytes
+	payload int64
+	seg     int
+	grain   int // alignment of sub-segment pieces (see grain)
+	// extraPerRev is the profile's calibrated bound on retransmitted bytes
+	// per reverse byte (0: none calibrated).
+	extraPerRev float64
+	hasRev      bool    // the reverse direction was seen
+	rev         float64 // reverse payload beyond one request, in segments
+	revBytes    float64 // reverse payload beyond one request, in bytes
 }
 
 func (m *Model) observe(pi int, d *features.Download) observation {
@@ -109,6 +114,7 @@ func (m *Model) observe(pi int, d *features.Download) observation {
 	pay := d.Payload(hdr)
 	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets)}
 	o.grain = grain(o.seg)
+	o.extraPerRev = p.ExtraPerRev
 	if d.HasReverse && p.ReqPayload > 0 {
 		o.hasRev = true
 		o.revBytes = float64(d.RevPayload(hdr)) - p.ReqPayload
@@ -145,8 +151,8 @@ func modDist(extra int64, seg int) float64 {
 // reported a loss cannot hide a megabyte of retransmissions.
 func (m *Model) maxExtra(o observation) int64 {
 	limit := float64(o.payload) * m.Params.MaxExtra / (1 + m.Params.MaxExtra)
-	if o.hasRev && m.Params.ExtraPerRev > 0 {
-		limit = min(limit, m.Params.ExtraPerRev*max(o.revBytes, 0))
+	if o.hasRev && m.Params.ExtraPerRev > 0 && o.extraPerRev > 0 {
+		limit = min(limit, max(m.Params.ExtraPerRev, o.extraPerRev)*max(o.revBytes, 0))
 	}
 	return int64(limit) + int64(2*o.seg)
 }
@@ -175,6 +181,9 @@ func (m *Model) candidates(pi int, o observation, skip int, dst []candidate) []c
 			c.x[featRevExcess] = o.rev
 		}
 		c.x[featAlign] = modDist(extra, o.grain) / float64(o.grain)
+		if m.Profiles[pi].RecOverhead > 0 {
+			c.x[featTLS] = 1
+		}
 		if o.hasRev {
 			c.x[featExtraPerRev] = float64(extra) / math.Max(o.revBytes, 12)
 		}

@@ -37,6 +37,10 @@ type Profile struct {
 	// ReqPayload is the typical client→server payload of a single-file
 	// download (handshake and one request); 0 when not calibrated.
 	ReqPayload float64
+	// ExtraPerRev is the most retransmitted bytes per byte of reverse
+	// payload beyond one request seen in calibration, with a margin; 0 when
+	// not calibrated.
+	ExtraPerRev float64
 	// ReqLen is the client→server payload each further request on a
 	// keep-alive connection adds; 0 when unknown.
 	ReqLen float64

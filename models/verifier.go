@@ -27,20 +27,21 @@ import (
 // entries never seen in the lab, and "no candidate accepted" is the open-set
 // answer "unknown".
 
-// Candidate feature vector layout (see candidateFeatures).
+// Candidate feature vector layout (see Model.candidates).
 const (
 	featModDist     = iota // |extra mod segment| folded to [0, segment/2], bytes
 	featExtraFrac          // extra / expected payload
 	featExtraSeg           // extra / segment size
 	featRank               // candidates with a larger expected payload that still fit the flow
 	featRevExcess          // reverse payload beyond one request, per segment; 0 unknown
-	featAlign              // residue modulo 8, folded to [0, 4]: sub-segment retransmissions are 8-byte aligned on many stacks
+	featAlign              // residue's distance from a multiple of the segment's grain, as a share of the grain (0..0.5)
 	featExtraPerRev        // extra bytes per reverse byte beyond one request (SACK options grow with losses); 0 unknown
+	featTLS                // 1 when the profile has TLS record framing (short segments at record ends make retransmitted pieces of any size)
 	numFeatures
 )
 
 // FeatureNames names the verifier's features, in vector order.
-var FeatureNames = []string{"mod_dist", "extra_frac", "extra_seg", "rank", "rev_excess", "align8", "extra_per_rev"}
+var FeatureNames = []string{"mod_dist", "extra_frac", "extra_seg", "rank", "rev_excess", "align", "extra_per_rev", "tls"}
 
 // TreeNode is one node of a trained CART tree, in the shape golearn's
 // classifier serialises (its node type is unexported; field names match so
