@@ -87,6 +87,10 @@ func (m *Model) Save(path string) error {
 		tmp.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}

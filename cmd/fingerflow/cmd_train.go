@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,13 +75,19 @@ a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
 	f.Float64Var(&opts.threshold, "threshold", models.DefaultParams().Threshold, "verifier score needed to name a file (higher: fewer wrong names, more unknowns)")
 	f.IntVar(&opts.maxFiles, "max-files", models.DefaultParams().MaxFiles, "most files searched for in one connection (1: no multi-file search)")
 	f.Float64Var(&opts.maxExtra, "max-extra", models.DefaultParams().MaxExtra, "largest share of a file's size retransmissions may add (lossy paths need more; more admits more chance matches)")
-	_ = cmd.MarkFlagRequired("catalog")
-	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
 func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) error {
 	started := time.Now()
+	// Checked here rather than with cobra's MarkFlagRequired, whose error
+	// is not a usage error (exit status 2).
+	if opts.catalog == "" {
+		return usagef("train: --catalog CATALOG is needed")
+	}
+	if opts.out == "" {
+		return usagef("train: --out MODEL.ffm is needed")
+	}
 	if len(opts.flows) > 0 && len(opts.calibrate) > 0 {
 		return usagef("give --flows or --calibrate, not both")
 	}
@@ -134,10 +141,12 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 		return err
 	}
 	m.Summary.Version = version
+	// Base names only: the same inputs give the same model file wherever
+	// they are.
 	for _, r := range runs {
-		m.Summary.Sources = append(m.Summary.Sources, r.flows, r.labels)
+		m.Summary.Sources = append(m.Summary.Sources, filepath.Base(r.flows), filepath.Base(r.labels))
 	}
-	m.Summary.Sources = append(m.Summary.Sources, opts.catalog)
+	m.Summary.Sources = append(m.Summary.Sources, filepath.Base(opts.catalog))
 	if err := m.Save(opts.out); err != nil {
 		return err
 	}
