@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var updateModel = flag.Bool("update-model", false, "retrain datasets/lab-dev/lab.ffm, the model the README's quick start uses")
+
+// shippedModelArgs is the training command the README gives for the shipped
+// model.
+func shippedModelArgs(out string) []string {
+	return []string{"train", "-q", "--catalog", lab + "/cat.csv",
+		"--flows", lab + "/train-near.v9", "--labels", lab + "/train-near.labels.csv",
+		"--flows", lab + "/train-https.v9", "--labels", lab + "/train-https.labels.csv",
+		"--out", out}
+}
+
+// TestShippedModel retrains the quick start's model from the shipped runs
+// and checks it is byte for byte the committed one, so the quick start
+// never runs a model the code would no longer make. Refresh it with
+// go test ./cmd/fingerflow -run TestShippedModel -update-model.
+func TestShippedModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	shipped := filepath.Join(lab, "lab.ffm")
+	out := filepath.Join(t.TempDir(), "lab.ffm")
+	if *updateModel {
+		out = shipped
+	}
+	if _, stderr, code := run(t, context.Background(), shippedModelArgs(out)...); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	if *updateModel {
+		return
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is stale: retraining gives a different model (%d bytes, committed %d); run go test ./cmd/fingerflow -run TestShippedModel -update-model", shipped, len(got), len(want))
+	}
+}
+
+// TestQuickStart runs the README's first command: classify the shipped
+// test run with the shipped model.
+func TestQuickStart(t *testing.T) {
+	stdout, stderr, code := run(t, context.Background(), "classify", "--model", lab+"/lab.ffm", lab+"/test-near.v9")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 301 {
+		t.Fatalf("%d lines, want a header and 300 downloads", len(lines))
+	}
+	if !strings.Contains(stderr, "300 downloads") {
+		t.Errorf("no summary line in %q", stderr)
+	}
+	named := 0
+	for _, l := range lines[1:] {
+		if strings.Contains(l, ",cat-") {
+			named++
+		}
+	}
+	// 250 catalog downloads and 50 unknown ones.
+	if named < 235 || named > 260 {
+		t.Errorf("%d downloads named, want about 250", named)
+	}
+}
