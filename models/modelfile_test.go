@@ -259,9 +259,9 @@ func TestModelFileBad(t *testing.T) {
 			fs := doc["features"].([]any)
 			doc["features"] = fs[:len(fs)-1]
 		}), "retrain"},
-		{"tree splits on feature 7 of 7", edited(t, file, func(doc map[string]any) {
+		{"tree splits on a feature past the last", edited(t, file, func(doc map[string]any) {
 			firstTree(doc)["Feature"] = len(models.FeatureNames)
-		}), "tree splits on feature 7"},
+		}), fmt.Sprintf("tree splits on feature %d,", len(models.FeatureNames))},
 		{"tree splits on feature -1", edited(t, file, func(doc map[string]any) {
 			firstTree(doc)["Feature"] = -1
 		}), "tree splits on feature -1"},
