@@ -49,7 +49,6 @@ without --out) or Parquet, chosen by the --out extension.`,
 	f.StringVarP(&opts.out, "out", "o", "", "output file (.csv or .parquet); default CSV on stdout")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
 	f.BoolVar(&opts.unknown, "unknown", true, "also write downloads labelled unknown")
-	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
 
@@ -158,6 +157,9 @@ func newRowWriter(name string, w io.Writer) (rowWriter, error) {
 
 func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions, args []string) error {
 	started := time.Now()
+	if opts.model == "" {
+		return usagef("classify: --model MODEL.ffm is needed")
+	}
 	if _, err := newRowWriter(opts.out, io.Discard); err != nil {
 		return err
 	}

@@ -45,11 +45,13 @@ precision and recall for every file.`,
 	f.BoolVar(&opts.perFile, "per-file", false, "print precision and recall for every file")
 	f.IntVar(&opts.confusion, "confusions", 15, "most frequent confusions to print")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
-	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
 
 func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions) error {
+	if opts.model == "" {
+		return usagef("evaluate: --model MODEL.ffm is needed")
+	}
 	runs, err := pairRuns(opts.flows, opts.labels)
 	if err != nil {
 		return err
