@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/reports"
 )
 
 // evaluateOptions are the flags of `fingerflow evaluate`.
@@ -17,6 +18,7 @@ type evaluateOptions struct {
 	perFile   bool
 	confusion int
 	threshold float64
+	report    string
 }
 
 func newEvaluateCommand(gopts *globalOptions) *cobra.Command {
@@ -45,6 +47,7 @@ precision and recall for every file.`,
 	f.BoolVar(&opts.perFile, "per-file", false, "print precision and recall for every file")
 	f.IntVar(&opts.confusion, "confusions", 15, "most frequent confusions to print")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
+	f.StringVar(&opts.report, "report", "", "write charts and an HTML report to DIR")
 	return cmd
 }
 
@@ -68,6 +71,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	}
 	w := gopts.stdout
 	var examples []models.Example
+	var perRun []reports.RunResult
 	skipped := 0
 	for _, run := range runs {
 		ex, bad, err := loadExamples(ctx, gopts, []labelledRun{run}, nil)
@@ -76,6 +80,9 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			return err
 		}
 		examples = append(examples, ex...)
+		if opts.report != "" {
+			perRun = append(perRun, reportRun(run.flows, evaluateBoth(m, ex)))
+		}
 		if len(runs) > 1 {
 			fmt.Fprintf(w, "%s (%d labelled downloads):\n", run.flows, len(ex))
 			if err := models.WriteTable(w, evaluateBoth(m, ex)...); err != nil {
@@ -99,6 +106,11 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if opts.perFile {
 		fmt.Fprintf(w, "\nper file (fingerflow):\n")
 		if err := reports[0].WritePerFile(w); err != nil {
+			return err
+		}
+	}
+	if opts.report != "" {
+		if err := writeEvaluationReport(opts.report, withTotal(perRun, reports)); err != nil {
 			return err
 		}
 	}
