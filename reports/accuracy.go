@@ -115,6 +115,9 @@ func accuracyPanel(m metric, runs []RunResult, series int) (*plot.Plot, error) {
 	p.X.Tick.Label.Font.Size = vg.Points(9)
 	if len(runs) > 3 {
 		p.X.Tick.Label.Rotation = math.Pi / 6
+		if len(runs) > 6 {
+			p.X.Tick.Label.Rotation = math.Pi / 4
+		}
 		p.X.Tick.Label.XAlign = draw.XRight
 		p.X.Tick.Label.YAlign = draw.YCenter
 	}
