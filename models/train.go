@@ -79,7 +79,10 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 		m.Summary.Synthetic = len(syn)
 		train = append(append([]Example(nil), examples...), syn...)
 	}
-	base := train // the baseline learns from real (and synthesised) downloads only
+	// The baseline learns from the real labelled downloads: its golearn
+	// tree has a class per file and costs O(rows² × classes), so a
+	// synthesised catalog of thousands of files would dominate training.
+	base := examples
 	if opts.Augment > 0 {
 		train = append(train[:len(train):len(train)], m.augment(examples, opts.Augment, rng)...)
 	}
