@@ -1,7 +1,6 @@
 package models
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -168,17 +167,10 @@ func fitProfile(g []*Example) Profile {
 			revs[ex.Download.RevPayload(p.Hdr)]++
 		}
 	}
-	var mode int64
-	seen := 0
-	for v, c := range revs {
-		if c > seen || (c == seen && v < mode) {
-			mode, seen = v, c
-		}
-	}
-	if seen > 0 {
-		p.ReqPayload = float64(mode)
+	if common, seen := mode(revs); seen > 0 {
+		p.ReqPayload = float64(common)
 		if p.RecOverhead == 0 {
-			p.ReqLen = float64(mode - 8)
+			p.ReqLen = float64(common - 8)
 		}
 	}
 	// Without keep-alive examples the split of the fixed overhead between
@@ -263,13 +255,7 @@ func concentration(g []*Example, p *Profile) (int, int64) {
 		}
 		mods[r%int64(p.MSS)]++
 	}
-	var top int64
-	n := 0
-	for m, c := range mods {
-		if c > n || (c == n && m < top) {
-			top, n = m, c
-		}
-	}
+	top, _ := mode(mods)
 	score := 0
 	near := map[int64]int{}
 	seg := int64(p.MSS)
@@ -288,13 +274,7 @@ func concentration(g []*Example, p *Profile) (int, int64) {
 	}
 	// The fixed overhead is the most common residual (clean downloads);
 	// ties go to the smaller.
-	var base int64
-	bn := 0
-	for r, c := range near {
-		if c > bn || (c == bn && r < base) {
-			base, bn = r, c
-		}
-	}
+	base, _ := mode(near)
 	return score, base
 }
 
@@ -329,14 +309,7 @@ func calibrateMulti(profiles []Profile, examples []Example, cat *catalog.Catalog
 			}
 			counts[diff/n]++
 		}
-		var conn int64
-		best := 0
-		for c, n := range counts {
-			if n > best || (n == best && c < conn) {
-				conn, best = c, n
-			}
-		}
-		if best >= 3 {
+		if conn, best := mode(counts); best >= 3 {
 			p.RespOverhead = p.Base - float64(conn)
 		}
 		// Request length: reverse payload beyond a single download's, per
@@ -351,26 +324,10 @@ func calibrateMulti(profiles []Profile, examples []Example, cat *catalog.Catalog
 				lens[extra/n]++
 			}
 		}
-		var l int64
-		lb := 0
-		for v, c := range lens {
-			if c > lb || (c == lb && v < l) {
-				l, lb = v, c
-			}
-		}
-		if lb >= 3 {
+		if l, lb := mode(lens); lb >= 3 {
 			p.ReqLen = float64(l)
 		}
 	}
-}
-
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // fitDigits learns how the fixed overhead grows with the digits of the file
@@ -438,13 +395,20 @@ func (p *Profile) reqPayloadGuess(g []*Example) float64 {
 			counts[ex.Download.RevPayload(p.Hdr)]++
 		}
 	}
-	var mode int64
+	common, _ := mode(counts)
+	p.ReqPayload = float64(common)
+	return p.ReqPayload
+}
+
+// mode is the most common key of counts and its count; ties go to the
+// smaller key, so results do not depend on map order.
+func mode(counts map[int64]int) (int64, int) {
+	var best int64
 	n := 0
 	for v, c := range counts {
-		if c > n || (c == n && v < mode) {
-			mode, n = v, c
+		if c > n || (c == n && v < best) {
+			best, n = v, c
 		}
 	}
-	p.ReqPayload = float64(mode)
-	return p.ReqPayload
+	return best, n
 }

@@ -63,11 +63,8 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
-	if opts.threshold != 0 {
-		if opts.threshold < 0 || opts.threshold > 1 {
-			return usagef("--threshold %v: want a share in (0, 1]", opts.threshold)
-		}
-		m.Params.Threshold = opts.threshold
+	if err := overrideThreshold(m, opts.threshold); err != nil {
+		return err
 	}
 	w := gopts.stdout
 	var examples []models.Example

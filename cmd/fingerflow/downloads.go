@@ -151,3 +151,15 @@ func orderedSet(set *labels.Set, ds []features.Download, cat *catalog.Catalog) (
 func skippedError(n int) error {
 	return fmt.Errorf("%d input files skipped: %w", n, datasets.ErrSkipped)
 }
+
+// overrideThreshold applies a --threshold flag (0: keep the model's).
+func overrideThreshold(m *models.Model, th float64) error {
+	if th == 0 {
+		return nil
+	}
+	if th < 0 || th > 1 {
+		return usagef("--threshold %v: want a share in (0, 1]", th)
+	}
+	m.Params.Threshold = th
+	return nil
+}
