@@ -123,6 +123,29 @@ func (m *Model) observe(pi int, d *features.Download) observation {
 	return o
 }
 
+// segments lists the segment sizes a download is scored under: the
+// profile's estimate, and for TLS profiles also the smallest common segment
+// that holds the mean packet payload. TLS records end in short segments, so
+// how full packets are depends on the path (a lossy, window-limited path
+// fills them more), which blurs the estimate.
+func (m *Model) segments(pi int, o observation, d *features.Download) []int {
+	p := &m.Profiles[pi]
+	if p.RecOverhead == 0 || d.Packets == 0 {
+		return []int{o.seg}
+	}
+	mean := float64(o.payload) / float64(d.Packets)
+	alt := 0
+	for _, mtu := range commonMTUs {
+		if seg := mtu - p.Hdr; float64(seg) >= mean && (alt == 0 || seg < alt) {
+			alt = seg
+		}
+	}
+	if alt == 0 || alt == o.seg {
+		return []int{o.seg}
+	}
+	return []int{o.seg, alt}
+}
+
 // grain is the alignment sub-segment retransmissions tend to share: a
 // sender's short segments end at page (4096-byte) boundaries of its buffers,
 // so pieces are multiples of gcd(segment, 4096) bytes: 8 for a 1448-byte
@@ -236,25 +259,31 @@ func (m *Model) Classify(d *features.Download) Result {
 	var best candidate
 	bestScore := -1.0
 	var buf [32]candidate
+	var bestPayload int64
 	for _, pi := range m.profilesFor(d.ServerPort) {
 		o := m.observe(pi, d)
 		if o.payload <= 0 {
 			continue
 		}
-		for _, c := range m.candidates(pi, o, -1, buf[:0]) {
-			s := m.Verifier.Score(c.x[:], d.HasReverse)
-			if s > bestScore || (s == bestScore && c.x[featExtraFrac] < best.x[featExtraFrac]) {
-				best, bestScore = c, s
+		for _, seg := range m.segments(pi, o, d) {
+			o.seg, o.grain = seg, grain(seg)
+			if o.hasRev {
+				o.rev = o.revBytes / float64(seg)
+			}
+			for _, c := range m.candidates(pi, o, -1, buf[:0]) {
+				s := m.Verifier.Score(c.x[:], d.HasReverse)
+				if s > bestScore || (s == bestScore && c.x[featExtraFrac] < best.x[featExtraFrac]) {
+					best, bestScore, bestPayload = c, s, o.payload
+				}
 			}
 		}
 	}
 	if bestScore >= m.Params.Threshold {
-		o := m.observe(best.profile, d)
 		return Result{
 			Files:      []string{m.Catalog.Entries[best.entry].Name},
 			Confidence: bestScore,
 			Profile:    m.Profiles[best.profile].Name,
-			Extra:      o.payload - best.expected,
+			Extra:      bestPayload - best.expected,
 		}
 	}
 	if m.Params.MaxFiles > 1 {
