@@ -94,11 +94,11 @@ func confusions(r *models.Report) (top []htmlConfusion, more int) {
 	return all, 0
 }
 
-// WriteHTML writes one self-contained HTML report: for every run the table
-// of models.WriteTable (one column per predictor), fingerflow's per-file
-// precision and recall and its most frequent confusions (collapsed), then
-// the charts, PNG images given by name (accuracy, extra and confusion come
-// first, in that order) inlined as data: URIs. The page loads nothing from
+// WriteHTML writes one self-contained HTML report: the charts first, PNG
+// images given by name (accuracy, extra and confusion lead, in that order)
+// inlined as data: URIs, then for every run the table of models.WriteTable
+// (one column per predictor) and fingerflow's per-file precision and recall
+// and most frequent confusions (collapsed). The page loads nothing from
 // elsewhere. Every string goes through html/template's escaping.
 func WriteHTML(w io.Writer, title string, runs []RunResult, charts map[string][]byte) error {
 	page := htmlPage{Title: title}
@@ -172,6 +172,12 @@ figcaption { color: #555; font-size: 0.9em; }
 </head>
 <body>
 <h1>{{.Title}}</h1>
+{{if .Charts}}<h2>Charts</h2>
+{{range .Charts}}<figure>
+<img src="{{.URI}}" alt="{{.Name}} chart">
+<figcaption>{{.Name}}</figcaption>
+</figure>
+{{end}}{{end}}
 {{range .Runs}}
 <section class="run">
 <h2>{{.Name}}</h2>
@@ -202,12 +208,6 @@ figcaption { color: #555; font-size: 0.9em; }
 </details>
 </section>
 {{end}}
-{{if .Charts}}<h2>Charts</h2>
-{{range .Charts}}<figure>
-<img src="{{.URI}}" alt="{{.Name}} chart">
-<figcaption>{{.Name}}</figcaption>
-</figure>
-{{end}}{{end}}
 </body>
 </html>
 `))
