@@ -43,6 +43,10 @@ type Params struct {
 	MaxCandidates int
 	// Threshold is the verifier score needed to accept a candidate.
 	Threshold float64
+	// ShiftedNegatives adds, for every labelled download, a copy whose
+	// payload is moved by up to 1% as a non-catalog example (a file whose
+	// size is close to a catalog file's).
+	ShiftedNegatives bool
 	// MaxFiles is the most files searched for in one connection (1 turns
 	// multi-file search off).
 	MaxFiles int
@@ -59,7 +63,7 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{
 		MaxExtra: 0.15, ExtraPerRev: 300, Tolerance: 64, MaxCandidates: 16, Threshold: 0.7,
-		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0,
+		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0, ShiftedNegatives: true,
 	}
 }
 

@@ -86,7 +86,7 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	if opts.Augment > 0 {
 		train = append(train[:len(train):len(train)], m.augment(examples, opts.Augment, rng)...)
 	}
-	X, y, err := m.rows(ctx, train)
+	X, y, err := m.rows(ctx, train, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 // download, its true file's candidate (a match) and the other candidates
 // (non-matches); then the same download with its file removed from the
 // catalog, whose candidates are all non-matches (the open-set case).
-func (m *Model) rows(ctx context.Context, examples []Example) ([][]float64, []int64, error) {
+func (m *Model) rows(ctx context.Context, examples []Example, rng *rand.Rand) ([][]float64, []int64, error) {
 	var X [][]float64
 	var y []int64
 	var buf []candidate
@@ -162,6 +162,19 @@ func (m *Model) rows(ctx context.Context, examples []Example) ([][]float64, []in
 				for _, c := range buf {
 					X = append(X, append([]float64(nil), c.x[:]...))
 					y = append(y, 0)
+				}
+				// A file outside the catalog whose size lies close to a
+				// catalog file's: the same download, its payload moved
+				// by a small random amount. Every candidate is wrong.
+				if m.Params.ShiftedNegatives && rng != nil {
+					so := o
+					span := float64(o.payload) * 0.01
+					so.payload += int64((rng.Float64()*2 - 1) * span)
+					buf = m.candidates(pi, so, -1, buf[:0])
+					for _, c := range buf {
+						X = append(X, append([]float64(nil), c.x[:]...))
+						y = append(y, 0)
+					}
 				}
 			}
 		}
