@@ -56,6 +56,22 @@ type Report struct {
 	Confusion map[[2]string]int
 }
 
+// Merge adds o's counts to r (reports of several runs into one).
+func (r *Report) Merge(o *Report) {
+	r.Known += o.Known
+	r.KnownCorrect += o.KnownCorrect
+	r.Unknown += o.Unknown
+	r.UnknownCorrect += o.UnknownCorrect
+	r.MultiFiles += o.MultiFiles
+	r.MultiFound += o.MultiFound
+	r.MultiWrong += o.MultiWrong
+	r.MultiConns += o.MultiConns
+	r.MultiExact += o.MultiExact
+	for k, n := range o.Confusion {
+		r.Confusion[k] += n
+	}
+}
+
 // Accuracy is the share of single-file catalog downloads named correctly.
 func (r *Report) Accuracy() float64 { return ratio(r.KnownCorrect, r.Known) }
 
@@ -74,10 +90,19 @@ func ratio(a, b int) float64 {
 
 // Evaluate runs p over labelled downloads.
 func Evaluate(name string, p Predictor, examples []Example) *Report {
+	return EvaluateFunc(name, p, examples, nil)
+}
+
+// EvaluateFunc is Evaluate that also hands every answer to visit (when not
+// nil), for callers that chart or list them.
+func EvaluateFunc(name string, p Predictor, examples []Example, visit func(ex *Example, res Result)) *Report {
 	r := &Report{Name: name, Confusion: map[[2]string]int{}}
 	for i := range examples {
 		ex := &examples[i]
 		res := p.Classify(&ex.Download)
+		if visit != nil {
+			visit(ex, res)
+		}
 		answer := "unknown"
 		if !res.Unknown() {
 			answer = strings.Join(res.Files, "+")

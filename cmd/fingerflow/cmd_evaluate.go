@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -67,47 +68,65 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 		return err
 	}
 	w := gopts.stdout
-	var examples []models.Example
+	var total []*models.Report
 	var perRun []reports.RunResult
-	skipped := 0
+	var points []reports.ExtraPoint
+	downloads, skipped := 0, 0
 	for _, run := range runs {
 		ex, bad, err := loadExamples(ctx, gopts, []labelledRun{run}, nil)
 		skipped += bad
 		if err != nil {
 			return err
 		}
-		examples = append(examples, ex...)
-		if opts.report != "" {
-			perRun = append(perRun, reportRun(run.flows, evaluateBoth(m, ex)))
+		downloads += len(ex)
+		name := filepath.Base(run.flows)
+		rs := []*models.Report{models.EvaluateFunc("fingerflow", m, ex, func(e *models.Example, res models.Result) {
+			if opts.report != "" {
+				if p, ok := extraPoint(m, name, e, res); ok {
+					points = append(points, p)
+				}
+			}
+		})}
+		if m.Baseline != nil {
+			rs = append(rs, models.Evaluate("bytes-only tree (published method)", m.Baseline, ex))
 		}
+		if total == nil {
+			for _, r := range rs {
+				t := &models.Report{Name: r.Name, Confusion: map[[2]string]int{}}
+				total = append(total, t)
+			}
+		}
+		for i, r := range rs {
+			total[i].Merge(r)
+		}
+		perRun = append(perRun, reportRun(run.flows, rs))
 		if len(runs) > 1 {
 			fmt.Fprintf(w, "%s (%d labelled downloads):\n", run.flows, len(ex))
-			if err := models.WriteTable(w, evaluateBoth(m, ex)...); err != nil {
+			if err := models.WriteTable(w, rs...); err != nil {
 				return err
 			}
 			fmt.Fprintln(w)
 		}
 	}
-	reports := evaluateBoth(m, examples)
 	fmt.Fprintf(w, "%d labelled downloads from %d runs; model %s (fingerflow %s, %d catalog files)\n",
-		len(examples), len(runs), opts.model, m.Summary.Version, len(m.Catalog.Entries))
-	if err := models.WriteTable(w, reports...); err != nil {
+		downloads, len(runs), opts.model, m.Summary.Version, len(m.Catalog.Entries))
+	if err := models.WriteTable(w, total...); err != nil {
 		return err
 	}
 	if opts.confusion > 0 {
 		fmt.Fprintf(w, "\nmost frequent confusions (fingerflow):\n")
-		if err := reports[0].WriteConfusions(w, opts.confusion); err != nil {
+		if err := total[0].WriteConfusions(w, opts.confusion); err != nil {
 			return err
 		}
 	}
 	if opts.perFile {
 		fmt.Fprintf(w, "\nper file (fingerflow):\n")
-		if err := reports[0].WritePerFile(w); err != nil {
+		if err := total[0].WritePerFile(w); err != nil {
 			return err
 		}
 	}
 	if opts.report != "" {
-		if err := writeEvaluationReport(opts.report, withTotal(perRun, reports)); err != nil {
+		if err := writeEvaluationReport(opts.report, withTotal(perRun, total), points...); err != nil {
 			return err
 		}
 	}
@@ -117,12 +136,20 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	return nil
 }
 
-// evaluateBoth scores the model and, when the model carries it, the
-// published byte-count tree trained on the same data.
-func evaluateBoth(m *models.Model, examples []models.Example) []*models.Report {
-	reports := []*models.Report{models.Evaluate("fingerflow", m, examples)}
-	if m.Baseline != nil {
-		reports = append(reports, models.Evaluate("bytes-only tree (published method)", m.Baseline, examples))
+// extraPoint places a named single-file download on the retransmission
+// chart: its payload beyond the named file's expected payload, as a share of
+// that file's size.
+func extraPoint(m *models.Model, run string, ex *models.Example, res models.Result) (reports.ExtraPoint, bool) {
+	if res.Unknown() || len(ex.Files) != 1 {
+		return reports.ExtraPoint{}, false
 	}
-	return reports
+	e, ok := m.Catalog.Lookup(res.Files[0])
+	if !ok || e.Size == 0 {
+		return reports.ExtraPoint{}, false
+	}
+	return reports.ExtraPoint{
+		Run:     run,
+		Extra:   float64(res.Extra) / float64(e.Size),
+		Correct: len(res.Files) == 1 && res.Files[0] == ex.Files[0],
+	}, true
 }

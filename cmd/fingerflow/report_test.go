@@ -64,7 +64,7 @@ func TestEvaluateReport(t *testing.T) {
 	}
 	page := string(read("report.html"))
 	// The overall table's figures, as printed, are in the page; so are the
-	// runs and the two inlined charts.
+	// runs and the three inlined charts.
 	overall := out[strings.LastIndex(out, "labelled downloads from"):]
 	var want []string
 	for _, row := range []string{"catalog downloads named correctly", "unknown downloads rejected"} {
@@ -83,8 +83,11 @@ func TestEvaluateReport(t *testing.T) {
 	if !strings.Contains(page, "0.0% (0/100)") {
 		t.Errorf("report.html lacks the baseline's 0 of 100 background downloads rejected over all runs")
 	}
-	if n := strings.Count(page, `src="data:image/png;base64,`); n != 2 {
-		t.Errorf("report.html inlines %d PNG images, want 2 (accuracy, confusion)", n)
+	if n := strings.Count(page, `src="data:image/png;base64,`); n != 3 {
+		t.Errorf("report.html inlines %d PNG images, want 3 (accuracy, retransmission overhead, confusion)", n)
+	}
+	if _, err := png.Decode(bytes.NewReader(read("extra.png"))); err != nil {
+		t.Errorf("extra.png: %v", err)
 	}
 	if strings.Contains(page, "http://") || strings.Contains(page, "https://") {
 		t.Error("report.html refers to something outside itself")
