@@ -255,7 +255,11 @@ func (r *Result) Unknown() bool { return len(r.Files) == 0 }
 
 // Classify labels one download.
 func (m *Model) Classify(d *features.Download) Result {
+	// When the reverse direction cleanly counts several requests, the
+	// multi-file answer comes first; otherwise it is the fallback.
+	triedMulti := false
 	if m.Params.MaxFiles > 1 && m.looksMulti(d) {
+		triedMulti = true
 		if r, ok := m.multi(d); ok {
 			return r
 		}
@@ -290,7 +294,7 @@ func (m *Model) Classify(d *features.Download) Result {
 			Extra:      bestPayload - best.expected,
 		}
 	}
-	if m.Params.MaxFiles > 1 {
+	if m.Params.MaxFiles > 1 && !triedMulti {
 		if r, ok := m.multi(d); ok {
 			return r
 		}
