@@ -115,9 +115,9 @@ func TestLabAccuracy(t *testing.T) {
 		maxWrongMultiFile int
 	}{
 		{"lab-dev", "test-near", 0.96, 0.84, 0, 0},
-		{"lab-extra", "dev-https", 0.88, 0.90, 0, 0},
-		{"lab-extra", "dev-far", 0.90, 0.70, 0, 0},
-		{"lab-extra", "dev-vpn", 0.83, 0.84, 0, 0},
+		{"lab-extra", "dev-https", 0.93, 0.90, 0, 0},
+		{"lab-extra", "dev-far", 0.91, 0.72, 0, 0},
+		{"lab-extra", "dev-vpn", 0.87, 0.88, 0, 0},
 		{"lab-extra", "dev-mtu1280", 0.78, 0.50, 0, 0},
 		{"lab-extra", "dev-keepalive", 0, 0, 0.22, 20},
 	}
