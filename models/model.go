@@ -208,6 +208,7 @@ func (m *Model) candidates(pi int, o observation, skip int, dst []candidate) []c
 			c.x[featRevExcess] = o.rev
 		}
 		c.x[featAlign] = modDist(extra, o.grain) / float64(o.grain)
+		c.x[featGrain] = float64(o.grain)
 		if m.Profiles[pi].RecOverhead > 0 {
 			c.x[featTLS] = 1
 		}

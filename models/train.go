@@ -256,6 +256,10 @@ func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []E
 	return out
 }
 
+// pathMTUs are the MTUs augmentation moves clean lab downloads to: VPNs and
+// tunnels (1420, 1400, 1380), PPPoE (1492), the IPv6 minimum (1280).
+var pathMTUs = []int{1492, 1420, 1400, 1380, 1280}
+
 // augment makes lossier copies of labelled single-file downloads. Losses
 // are drawn log-uniformly between 0.1% of the segments and Params.MaxExtra
 // (at most 15%). A copy gets one to three sub-segment retransmissions with
@@ -293,15 +297,33 @@ func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Exampl
 		if o.payload <= 0 {
 			continue
 		}
-		seg := int64(o.seg)
+		clean := o.payload == m.Profiles[pi].Expected(ex.Files[0], ex.Sizes[0])
 		for range copies {
 			d := ex.Download
+			seg := int64(o.seg)
+			g := int64(o.grain)
+			rs := residues[pi]
+			hdr := uint64(m.Profiles[pi].Hdr)
+			if d.IPv6() {
+				hdr += 20
+			}
+			// Half the copies of a clean download go over a path with
+			// another MTU (a tunnel, a VPN): as many payload bytes in
+			// smaller or larger segments.
+			if clean && rng.IntN(2) == 0 {
+				mtu := pathMTUs[rng.IntN(len(pathMTUs))]
+				if s2 := int64(mtu) - int64(hdr); s2 != seg && s2 > 256 {
+					d.Packets = uint64(math.Round(float64(d.Packets) * float64(seg) / float64(s2)))
+					d.Bytes = uint64(o.payload) + d.Packets*hdr
+					seg, g, rs = s2, int64(grain(int(s2))), nil
+				}
+			}
 			k := int64(math.Round(logU(0.001, max(min(m.Params.MaxExtra, 0.15), 0.002)) * float64(o.payload) / float64(seg)))
 			add := k * seg
 			pk := uint64(k)
-			if rs := residues[pi]; rng.IntN(2) == 0 {
+			if rng.IntN(2) == 0 {
 				for range 1 + rng.IntN(3) {
-					switch g := int64(o.grain); {
+					switch {
 					case len(rs) > 0 && rng.IntN(10) < 5:
 						add += rs[rng.IntN(len(rs))]
 					case rng.IntN(10) < 6:
@@ -311,10 +333,6 @@ func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Exampl
 					}
 					pk++
 				}
-			}
-			hdr := uint64(m.Profiles[pi].Hdr)
-			if d.IPv6() {
-				hdr += 20
 			}
 			d.Packets += pk
 			d.Bytes += uint64(add) + pk*hdr

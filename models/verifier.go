@@ -37,11 +37,12 @@ const (
 	featAlign              // residue's distance from a multiple of the segment's grain, as a share of the grain (0..0.5)
 	featExtraPerRev        // extra bytes per reverse byte beyond one request (SACK options grow with losses); 0 unknown
 	featTLS                // 1 when the profile has TLS record framing (short segments at record ends make retransmitted pieces of any size)
+	featGrain              // the segment's grain in bytes: alignment to a larger grain is rarer by chance
 	numFeatures
 )
 
 // FeatureNames names the verifier's features, in vector order.
-var FeatureNames = []string{"mod_dist", "extra_frac", "extra_seg", "rank", "rev_excess", "align", "extra_per_rev", "tls"}
+var FeatureNames = []string{"mod_dist", "extra_frac", "extra_seg", "rank", "rev_excess", "align", "extra_per_rev", "tls", "grain"}
 
 // TreeNode is one node of a trained CART tree, in the shape golearn's
 // classifier serialises (its node type is unexported; field names match so
