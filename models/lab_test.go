@@ -248,3 +248,44 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// TestJoinBehindNAT joins the VPN run's downloads, which the server saw from
+// the NAT gateway's address, with labels as the client wrote them (its own
+// address): the ports, which the NAT kept, must join all 300.
+func TestJoinBehindNAT(t *testing.T) {
+	ctx := context.Background()
+	files, _ := filepath.Glob(filepath.Join(labDir, "lab-extra", "dev-vpn.v9", "nfcapd.*"))
+	if len(files) == 0 {
+		t.Fatal("dev-vpn.v9: no nfcapd files")
+	}
+	var ds []features.Download
+	for d, err := range features.Downloads(ctx, features.DefaultConfig(), (&nfcapd.Reader{}).Flows(ctx, files[0])) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	set, err := labels.Load(filepath.Join(labDir, "lab-extra", "dev-vpn.labels.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The labels as the client wrote them, before the NAT: its own address.
+	inner := make([]labels.Label, len(set.Labels))
+	for i, l := range set.Labels {
+		if !l.OrigClient.IsValid() {
+			t.Fatalf("label %d has no inner client address", i)
+		}
+		l.Client, l.ClientPort = l.OrigClient, l.OrigClientPort
+		inner[i] = l
+	}
+	ex, unlabelled := Join(ds, labels.NewSet("inner", inner))
+	if len(ex) != 300 || len(unlabelled) != 0 {
+		t.Fatalf("joined %d downloads, %d unlabelled; want 300 and 0", len(ex), len(unlabelled))
+	}
+	direct, _ := Join(ds, set)
+	for i := range ex {
+		if joinFiles(ex[i].Files) != joinFiles(direct[i].Files) {
+			t.Fatalf("download %d: joined by port to %v, by address to %v", i, ex[i].Files, direct[i].Files)
+		}
+	}
+}
