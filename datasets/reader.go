@@ -161,3 +161,23 @@ func (r *Registry) Inspect(ctx context.Context, path string) (FileInfo, error) {
 	}
 	return info, nil
 }
+
+// StreamFile opens path and streams the flows read decodes from it,
+// closing the file when the iteration ends; read gets path to name in its
+// errors. Readers of plain streams (text formats, record files) use it for
+// their Flows method.
+func StreamFile(path string, read func(name string, r io.Reader) iter.Seq2[Flow, error]) iter.Seq2[Flow, error] {
+	return func(yield func(Flow, error) bool) {
+		f, err := os.Open(path)
+		if err != nil {
+			yield(Flow{}, err) // *PathError names the file
+			return
+		}
+		defer f.Close()
+		for fl, err := range read(path, f) {
+			if !yield(fl, err) || err != nil {
+				return
+			}
+		}
+	}
+}

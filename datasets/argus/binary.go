@@ -119,19 +119,9 @@ func convertHint() string {
 
 // Flows streams the flows of a binary argus file.
 func (r *Reader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
-	return func(yield func(datasets.Flow, error) bool) {
-		f, err := os.Open(path)
-		if err != nil {
-			yield(datasets.Flow{}, err)
-			return
-		}
-		defer f.Close()
-		for fl, err := range readBinary(ctx, path, f) {
-			if !yield(fl, err) || err != nil {
-				return
-			}
-		}
-	}
+	return datasets.StreamFile(path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
+		return readBinary(ctx, name, rd)
+	})
 }
 
 func readBinary(ctx context.Context, name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {

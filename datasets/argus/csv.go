@@ -10,7 +10,6 @@ import (
 	"iter"
 	"math"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -143,19 +142,9 @@ func mapColumns(header []string) (csvCols, error) {
 // Flows streams the flows of an ra text file. Management records (Proto
 // "man") and non-IP flows (ARP, ...) are skipped.
 func (r *CSVReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
-	return func(yield func(datasets.Flow, error) bool) {
-		f, err := os.Open(path)
-		if err != nil {
-			yield(datasets.Flow{}, err)
-			return
-		}
-		defer f.Close()
-		for fl, err := range readCSV(ctx, path, f) {
-			if !yield(fl, err) || err != nil {
-				return
-			}
-		}
-	}
+	return datasets.StreamFile(path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
+		return readCSV(ctx, name, rd)
+	})
 }
 
 func readCSV(ctx context.Context, name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {

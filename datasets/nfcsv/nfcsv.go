@@ -50,7 +50,6 @@ import (
 	"iter"
 	"math"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -163,23 +162,13 @@ func parseHeader(line string) (columns, bool) {
 
 // Flows streams the records of the CSV file at path.
 func (r *Reader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
-	return func(yield func(datasets.Flow, error) bool) {
-		f, err := os.Open(path)
-		if err != nil {
-			yield(datasets.Flow{}, err)
-			return
-		}
-		defer f.Close()
-		loc := r.Location
-		if loc == nil {
-			loc = time.UTC
-		}
-		for fl, err := range read(ctx, path, f, loc) {
-			if !yield(fl, err) || err != nil {
-				return
-			}
-		}
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
 	}
+	return datasets.StreamFile(path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
+		return read(ctx, name, rd, loc)
+	})
 }
 
 // read streams the records of one CSV stream; name is used in errors.
