@@ -86,8 +86,12 @@ type endpoint struct {
 	port uint16
 }
 
+// connKey names a connection as one exporter saw it: two exporters on a
+// path each report the whole transfer, and adding their records up would
+// double its bytes.
 type connKey struct {
-	a, b endpoint // a < b
+	a, b     endpoint // a < b
+	exporter netip.Addr
 }
 
 type half struct {
@@ -152,9 +156,9 @@ func (e *Extractor) Add(f *datasets.Flow) {
 		return
 	}
 	src, dst := endpoint{f.SrcAddr, f.SrcPort}, endpoint{f.DstAddr, f.DstPort}
-	k, d := connKey{src, dst}, 0
+	k, d := connKey{src, dst, f.Exporter}, 0
 	if lessEP(dst, src) {
-		k, d = connKey{dst, src}, 1
+		k, d = connKey{dst, src, f.Exporter}, 1
 	}
 	start, end := f.Start, f.End
 	if end.Before(start) {
@@ -231,7 +235,7 @@ func cmpKey(x, y connKey) int {
 			return c
 		}
 	}
-	return 0
+	return x.exporter.Compare(y.exporter)
 }
 
 // pairNAT joins one-directional connections whose other direction was seen

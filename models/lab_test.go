@@ -289,3 +289,23 @@ func TestJoinBehindNAT(t *testing.T) {
 		}
 	}
 }
+
+// TestSampledUnknown: counters of a packet-sampling exporter are estimates;
+// no file may be named from them.
+func TestSampledUnknown(t *testing.T) {
+	m := labModel(t)
+	named := 0
+	for _, ex := range loadRun(t, "lab-dev", "test-near") {
+		if r := m.Classify(&ex.Download); !r.Unknown() {
+			named++
+		}
+		d := ex.Download
+		d.Sampling = 10
+		if r := m.Classify(&d); !r.Unknown() || r.Profile != ProfileSampled {
+			t.Fatalf("sampled 1:10: %v (profile %q), want unknown (%q)", r.Files, r.Profile, ProfileSampled)
+		}
+	}
+	if named < 240 {
+		t.Fatalf("unsampled: %d named, want the catalog downloads", named)
+	}
+}

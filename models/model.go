@@ -254,8 +254,15 @@ type Result struct {
 // Unknown reports whether no catalog file was recognised.
 func (r *Result) Unknown() bool { return len(r.Files) == 0 }
 
+// ProfileSampled is the Result.Profile of downloads from exporters that
+// sample packets: their counters are estimates, so no file can be named.
+const ProfileSampled = "sampled"
+
 // Classify labels one download.
 func (m *Model) Classify(d *features.Download) Result {
+	if d.Sampling > 1 {
+		return Result{Profile: ProfileSampled}
+	}
 	// When the reverse direction cleanly counts several requests, the
 	// multi-file answer comes first; otherwise it is the fallback.
 	triedMulti := false

@@ -192,10 +192,13 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
-	var downloads, named, multi int
+	var downloads, named, multi, sampled int
 	skipped, err := streamDownloads(ctx, gopts, args, features.DefaultConfig(), func(d *features.Download) error {
 		downloads++
 		r := m.Classify(d)
+		if r.Profile == models.ProfileSampled {
+			sampled++
+		}
 		if !r.Unknown() {
 			named++
 			if len(r.Files) > 1 {
@@ -225,6 +228,10 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	el := time.Since(started)
 	fmt.Fprintf(gopts.stderr, "classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",
 		downloads, named, multi, downloads-named, el.Seconds())
+	if sampled > 0 {
+		fmt.Fprintf(gopts.stderr, "classify: %d downloads came from packet-sampling exporters: their byte counts are estimates, so they are left unknown (profile %q)\n",
+			sampled, models.ProfileSampled)
+	}
 	if skipped > 0 {
 		return skippedError(skipped)
 	}

@@ -78,3 +78,25 @@ func TestQuickStart(t *testing.T) {
 		t.Errorf("%d downloads named, want about 250", named)
 	}
 }
+
+// TestClassifySampled: nfcapd's sampled file (nfreplay into nfcapd -s 10)
+// holds lab downloads with counters scaled by the sampling rate; classify
+// must leave them unknown and say why.
+func TestClassifySampled(t *testing.T) {
+	stdout, stderr, code := run(t, context.Background(), "classify", "--model", lab+"/lab.ffm", "../../datasets/nfcapd/testdata/sampled.nfcapd")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rows := strings.Split(strings.TrimSpace(stdout), "\n")[1:]
+	if len(rows) == 0 {
+		t.Fatal("no downloads")
+	}
+	for _, r := range rows {
+		if !strings.Contains(r, ",unknown,0,") || !strings.Contains(r, ",sampled,") {
+			t.Fatalf("row %q: want unknown with profile sampled", r)
+		}
+	}
+	if !strings.Contains(stderr, "packet-sampling exporters") {
+		t.Errorf("stderr does not say why: %q", stderr)
+	}
+}
