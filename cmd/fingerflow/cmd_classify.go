@@ -24,6 +24,7 @@ type classifyOptions struct {
 	out       string
 	threshold float64
 	unknown   bool
+	filterOptions
 }
 
 func newClassifyCommand(gopts *globalOptions) *cobra.Command {
@@ -38,7 +39,9 @@ several, or "unknown". It streams: memory grows with concurrent
 connections, not with the number of flows. Output is CSV (to stdout
 without --out) or Parquet, chosen by the --out extension.`,
 		Example: `  fingerflow classify --model lab.ffm datasets/lab-dev/test-near.v9
-  fingerflow classify --model lab.ffm /var/cache/nfdump/2027/01/11 --out downloads.parquet`,
+  fingerflow classify --model lab.ffm /var/cache/nfdump/2027/01/11 --out downloads.parquet
+  fingerflow classify --model lab.ffm /var/cache/nfdump --since 2027-01-11 --until 2027-01-12 \
+      --net 10.20.0.0/16 --port 80 --port 443`,
 		Args: atLeastOnePath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runClassify(cmd.Context(), opts, gopts, args)
@@ -49,6 +52,7 @@ without --out) or Parquet, chosen by the --out extension.`,
 	f.StringVarP(&opts.out, "out", "o", "", "output file (.csv or .parquet); default CSV on stdout")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
 	f.BoolVar(&opts.unknown, "unknown", true, "also write downloads labelled unknown")
+	addFilterFlags(f, &opts.filterOptions)
 	return cmd
 }
 
@@ -163,6 +167,10 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if _, err := newRowWriter(opts.out, io.Discard); err != nil {
 		return err
 	}
+	flt, err := parseFilter(opts.filterOptions)
+	if err != nil {
+		return err
+	}
 	m, err := models.Load(opts.model)
 	if err != nil {
 		return err
@@ -193,7 +201,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		return err
 	}
 	var downloads, named, multi, sampled int
-	skipped, err := streamDownloads(ctx, gopts, args, features.DefaultConfig(), func(d *features.Download) error {
+	skipped, err := streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
 		downloads++
 		r := m.Classify(d)
 		if r.Profile == models.ProfileSampled {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/flowio"
@@ -22,12 +23,26 @@ import (
 
 // ingestOptions are the flags of `fingerflow ingest`.
 type ingestOptions struct {
-	out    string
+	out string
+	filterOptions
+}
+
+// filterOptions are the flow filter flags ingest and classify share.
+type filterOptions struct {
 	since  string
 	until  string
 	protos []string
 	nets   []string
 	ports  []string
+}
+
+// addFilterFlags registers the filter flags on a command.
+func addFilterFlags(f *pflag.FlagSet, opts *filterOptions) {
+	f.StringVar(&opts.since, "since", "", `keep flows ending at or after this time (RFC 3339 or "2006-01-02 15:04", UTC)`)
+	f.StringVar(&opts.until, "until", "", "keep flows starting before this time")
+	f.StringSliceVar(&opts.protos, "proto", nil, "keep these IP protocols, by name (tcp, udp, icmp, icmp6, gre, esp, sctp) or number; repeatable")
+	f.StringSliceVar(&opts.nets, "net", nil, "keep flows with either address in this CIDR (or address); repeatable")
+	f.StringSliceVar(&opts.ports, "port", nil, "keep flows with either port equal to N; repeatable")
 }
 
 func newIngestCommand(gopts *globalOptions) *cobra.Command {
@@ -53,17 +68,13 @@ skipped; the exit status is then 3.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.out, "out", "o", "", "output file, .parquet or .csv (required)")
-	f.StringVar(&opts.since, "since", "", `keep flows ending at or after this time (RFC 3339 or "2006-01-02 15:04", UTC)`)
-	f.StringVar(&opts.until, "until", "", "keep flows starting before this time")
-	f.StringSliceVar(&opts.protos, "proto", nil, "keep these IP protocols, by name (tcp, udp, icmp, icmp6, gre, esp, sctp) or number; repeatable")
-	f.StringSliceVar(&opts.nets, "net", nil, "keep flows with either address in this CIDR (or address); repeatable")
-	f.StringSliceVar(&opts.ports, "port", nil, "keep flows with either port equal to N; repeatable")
+	addFilterFlags(f, &opts.filterOptions)
 	return cmd
 }
 
 // parseFilter turns the filter flags into a datasets.Filter; errors are
 // usage errors.
-func parseFilter(opts ingestOptions) (datasets.Filter, error) {
+func parseFilter(opts filterOptions) (datasets.Filter, error) {
 	var flt datasets.Filter
 	var err error
 	if flt.Since, err = parseTimeFlag("--since", opts.since); err != nil {
@@ -160,7 +171,7 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	if opts.out == "" {
 		return usagef("ingest: --out FILE.parquet|FILE.csv is needed")
 	}
-	flt, err := parseFilter(opts)
+	flt, err := parseFilter(opts.filterOptions)
 	if err != nil {
 		return err
 	}

@@ -16,15 +16,15 @@ import (
 )
 
 // streamDownloads reads every flow file named by args (files, directories,
-// globs) in time order, assembles downloads across them and hands each to
+// globs) in time order, keeps the flows flt passes, assembles downloads across them and hands each to
 // visit as soon as it is complete. Unreadable files are reported on stderr
 // and skipped; the returned count says how many.
-func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, cfg features.Config, visit func(*features.Download) error) (skipped int, err error) {
+func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (skipped int, err error) {
 	files, bad := expandArgs(args, gopts.stderr)
 	reg := newRegistry()
 	ex := features.NewExtractor(cfg)
 	var verr error
-	res, rerr := datasets.ReadFiles(ctx, reg, files, datasets.Filter{}, func(f *datasets.Flow) error {
+	res, rerr := datasets.ReadFiles(ctx, reg, files, flt, func(f *datasets.Flow) error {
 		ex.Add(f)
 		for _, d := range ex.Drain() {
 			if err := visit(&d); err != nil {
@@ -98,7 +98,7 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 			}
 		}
 		var ds []features.Download
-		bad, err := streamDownloads(ctx, gopts, []string{run.flows}, features.DefaultConfig(), func(d *features.Download) error {
+		bad, err := streamDownloads(ctx, gopts, []string{run.flows}, datasets.Filter{}, features.DefaultConfig(), func(d *features.Download) error {
 			if len(ds) >= maxLabelledDownloads {
 				return fmt.Errorf("%s: more than %d downloads; split the run", run.flows, maxLabelledDownloads)
 			}

@@ -100,3 +100,26 @@ func TestClassifySampled(t *testing.T) {
 		t.Errorf("stderr does not say why: %q", stderr)
 	}
 }
+
+// TestClassifyFilters: classify takes ingest's flow filters; test-near's
+// downloads all ran from 10.77.1.2 to port 80 and none to port 443.
+func TestClassifyFilters(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--net", "10.77.1.2/32", "--port", "80"}, "classify: 300 downloads"},
+		{[]string{"--port", "443"}, "classify: 0 downloads"},
+		{[]string{"--proto", "udp"}, "classify: 0 downloads"},
+	} {
+		args := append([]string{"classify", "--model", lab + "/lab.ffm", lab + "/test-near.v9"}, c.args...)
+		_, stderr, code := run(t, ctx, args...)
+		if code != 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", c.args, code, stderr, c.want)
+		}
+	}
+	if _, _, code := run(t, ctx, "classify", "--model", lab+"/lab.ffm", lab+"/test-near.v9", "--port", "x"); code != exitUsage {
+		t.Errorf("--port x: exit %d, want %d", code, exitUsage)
+	}
+}
