@@ -206,6 +206,32 @@ func WriteTable(w io.Writer, reports ...*Report) error {
 	return tw.Flush()
 }
 
+// WriteRunSummary prints one row per run: fingerflow's share of catalog
+// downloads named, of unknown downloads rejected and of multi-file
+// catalog files recovered, beside the byte-count baseline's share named
+// (reports[i][0] is fingerflow, reports[i][1], when present, the baseline).
+func WriteRunSummary(w io.Writer, names []string, reports [][]*Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "run\tnamed correctly\tunknown rejected\tmulti-file recovered\tbytes-only tree named\t\n")
+	for i, rs := range reports {
+		base := "-"
+		if len(rs) > 1 {
+			base = pctShort(rs[1].KnownCorrect, rs[1].Known)
+		}
+		r := rs[0]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", names[i], pctShort(r.KnownCorrect, r.Known),
+			pctShort(r.UnknownCorrect, r.Unknown), pctShort(r.MultiFound, r.MultiFiles), base)
+	}
+	return tw.Flush()
+}
+
+func pctShort(a, b int) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(a)/float64(b))
+}
+
 func pct(a, b int) string {
 	if b == 0 {
 		return "-"

@@ -113,6 +113,12 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if err := models.WriteTable(w, total...); err != nil {
 		return err
 	}
+	if len(runs) > 1 {
+		fmt.Fprintf(w, "\nper run:\n")
+		if err := models.WriteRunSummary(w, runNames(runs), perRunReports(perRun)); err != nil {
+			return err
+		}
+	}
 	if opts.confusion > 0 {
 		fmt.Fprintf(w, "\nmost frequent confusions (fingerflow):\n")
 		if err := total[0].WriteConfusions(w, opts.confusion); err != nil {
@@ -152,4 +158,20 @@ func extraPoint(m *models.Model, run string, ex *models.Example, res models.Resu
 		Extra:   float64(res.Extra) / float64(e.Size),
 		Correct: len(res.Files) == 1 && res.Files[0] == ex.Files[0],
 	}, true
+}
+
+func runNames(runs []labelledRun) []string {
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = filepath.Base(r.flows)
+	}
+	return names
+}
+
+func perRunReports(runs []reports.RunResult) [][]*models.Report {
+	out := make([][]*models.Report, len(runs))
+	for i, r := range runs {
+		out[i] = r.Reports
+	}
+	return out
 }

@@ -123,3 +123,27 @@ func TestClassifyFilters(t *testing.T) {
 		t.Errorf("--port x: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestEvaluateRunSummary: with several runs, evaluate ends its tables with
+// one row per run, as the lab targets are stated per condition.
+func TestEvaluateRunSummary(t *testing.T) {
+	stdout, stderr, code := run(t, context.Background(), "evaluate", "-q", "--model", lab+"/lab.ffm",
+		"--flows", lab+"/test-near.v9", "--labels", lab+"/test-near.labels.csv",
+		"--flows", lab+"/test-near.v5", "--labels", lab+"/test-near.labels.csv", "--confusions", "0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	i := strings.Index(stdout, "per run:")
+	if i < 0 {
+		t.Fatalf("no per-run summary in\n%s", stdout)
+	}
+	rows := strings.Split(strings.TrimSpace(stdout[i:]), "\n")
+	if len(rows) != 4 {
+		t.Fatalf("summary %q: want a header and two runs", rows)
+	}
+	// The same downloads exported as v9 and v5 score the same.
+	f9, f5 := strings.Fields(rows[2]), strings.Fields(rows[3])
+	if f9[0] != "test-near.v9" || f5[0] != "test-near.v5" || strings.Join(f9[1:], " ") != strings.Join(f5[1:], " ") {
+		t.Errorf("rows %q and %q: want the two exports of test-near with equal figures", rows[2], rows[3])
+	}
+}
