@@ -32,9 +32,10 @@ type Params struct {
 	// may add and still be considered (0.08 = 8%).
 	MaxExtra float64
 	// ExtraPerRev is the least bound on retransmitted bytes per byte of
-	// reverse payload beyond one request (0: no bound); a profile's own
-	// calibrated bound, when larger, applies instead. Lab paths show 4 to
-	// 250 for HTTP, up to 700 for HTTPS.
+	// reverse payload beyond one request (0: no bound). It applies to
+	// profiles that calibrated a bound of their own (Profile.ExtraPerRev),
+	// the larger of the two being used. Lab paths show 4 to 250 for HTTP,
+	// up to 700 for HTTPS.
 	ExtraPerRev float64
 	// Tolerance is how far (bytes) a flow's payload may fall short of a
 	// candidate's expected payload (lost exports, header variation).
