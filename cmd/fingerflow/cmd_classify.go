@@ -186,7 +186,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 			dir = "."
 		}
 		if tmp, err = os.CreateTemp(dir, "."+base+".tmp-*"); err != nil {
-			return err
+			return fmt.Errorf("--out %s: %w", opts.out, err)
 		}
 		defer func() {
 			if tmp != nil {
