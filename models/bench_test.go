@@ -3,7 +3,6 @@ package models_test
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,27 +11,16 @@ import (
 )
 
 // debianCatalog is the Debian 12 security archive's package index (3,016
-// files), kept outside the repository.
-const debianCatalog = "debian-bookworm-security-amd64.Packages.gz"
+// files), shipped in datasets/catalogs.
+var debianCatalog = filepath.Join("..", "datasets", "catalogs", "debian-bookworm-security-amd64.Packages.gz")
 
 func loadDebian(b *testing.B) *catalog.Catalog {
 	b.Helper()
-	for _, dir := range []string{
-		filepath.Join("..", "..", "shared", "datasets", "catalogs"),
-		"/work/shared/datasets/catalogs",
-	} {
-		path := filepath.Join(dir, debianCatalog)
-		if _, err := os.Stat(path); err != nil {
-			continue
-		}
-		c, err := catalog.Load(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return c
+	c, err := catalog.Load(debianCatalog)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Skipf("%s not found", debianCatalog)
-	return nil
+	return c
 }
 
 // BenchmarkTrainDebian trains on the Debian catalog the way `fingerflow

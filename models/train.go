@@ -103,9 +103,17 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	if b, err := TrainBaseline(base, opts.Seed); err == nil {
 		m.Baseline = b
 	}
+	// Counted against this catalog: a calibration run's files need not
+	// be in it.
 	seen := map[string]bool{}
 	for _, ex := range examples {
-		if ex.Known {
+		in := ex.Known
+		for _, f := range ex.Files {
+			if _, ok := cat.Index(f); !ok {
+				in = false
+			}
+		}
+		if in {
 			m.Summary.Known++
 			for _, f := range ex.Files {
 				seen[f] = true

@@ -54,7 +54,7 @@ a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
       --flows datasets/lab-dev/train-near.v9 --labels datasets/lab-dev/train-near.labels.csv \
       --flows datasets/lab-dev/train-https.v9 --labels datasets/lab-dev/train-https.labels.csv \
       --out lab.ffm
-  fingerflow train --catalog debian-bookworm-security-amd64.Packages.gz \
+  fingerflow train --catalog datasets/catalogs/debian-bookworm-security-amd64.Packages.gz \
       --calibrate datasets/lab-dev/train-near.v9 --labels datasets/lab-dev/train-near.labels.csv \
       --out debian.ffm`,
 		Args: cobra.NoArgs,

@@ -21,20 +21,15 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 const labCatalog = "../../datasets/lab-dev/cat.csv"
 
-// debianIndex finds the shared Debian bookworm-security index: beside the
-// repository (a checkout with shared/ next to it) or at the lab path.
+// debianIndex is the Debian bookworm-security index shipped in
+// datasets/catalogs.
 func debianIndex(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{
-		"../../../shared/datasets/catalogs/debian-bookworm-security-amd64.Packages.gz",
-		"/work/shared/datasets/catalogs/debian-bookworm-security-amd64.Packages.gz",
-	} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	p := "../../datasets/catalogs/debian-bookworm-security-amd64.Packages.gz"
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
 	}
-	t.Skip("shared/datasets/catalogs/debian-bookworm-security-amd64.Packages.gz not found")
-	return ""
+	return p
 }
 
 // sameEntries compares catalogs by their entries only.
