@@ -171,11 +171,8 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
-	m, err := models.Load(opts.model)
+	m, err := loadModel(opts.model, opts.threshold)
 	if err != nil {
-		return err
-	}
-	if err := overrideThreshold(m, opts.threshold); err != nil {
 		return err
 	}
 	out := gopts.stdout

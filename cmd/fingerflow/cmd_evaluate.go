@@ -60,11 +60,8 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
-	m, err := models.Load(opts.model)
+	m, err := loadModel(opts.model, opts.threshold)
 	if err != nil {
-		return err
-	}
-	if err := overrideThreshold(m, opts.threshold); err != nil {
 		return err
 	}
 	w := gopts.stdout

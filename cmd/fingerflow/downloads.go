@@ -152,14 +152,18 @@ func skippedError(n int) error {
 	return fmt.Errorf("%d input files skipped: %w", n, datasets.ErrSkipped)
 }
 
-// overrideThreshold applies a --threshold flag (0: keep the model's).
-func overrideThreshold(m *models.Model, th float64) error {
-	if th == 0 {
-		return nil
+// loadModel reads a model file and applies a --threshold flag (0: keep the
+// model's).
+func loadModel(path string, threshold float64) (*models.Model, error) {
+	if threshold < 0 || threshold > 1 {
+		return nil, usagef("--threshold %v: want a share in (0, 1]", threshold)
 	}
-	if th < 0 || th > 1 {
-		return usagef("--threshold %v: want a share in (0, 1]", th)
+	m, err := models.Load(path)
+	if err != nil {
+		return nil, err
 	}
-	m.Params.Threshold = th
-	return nil
+	if threshold != 0 {
+		m.Params.Threshold = threshold
+	}
+	return m, nil
 }
