@@ -181,3 +181,16 @@ func StreamFile(path string, read func(name string, r io.Reader) iter.Seq2[Flow,
 		}
 	}
 }
+
+// CountingReader counts the bytes read through it, so readers can name the
+// file offset of a decoding error.
+type CountingReader struct {
+	R io.Reader
+	N int64 // bytes read so far
+}
+
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	return n, err
+}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // Capture file magic numbers (first four bytes, as read big-endian).
@@ -75,7 +77,7 @@ func (s *pcapSource) Offset() int64             { return s.off }
 // the bytes consumed from the file so far.
 type ngSource struct {
 	r  *pcapgo.NgReader
-	cr *countingReader
+	cr *datasets.CountingReader
 }
 
 func (s *ngSource) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
@@ -86,18 +88,7 @@ func (s *ngSource) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
 	return data, captureInfo{ci.CaptureLength, ci.Length}, nil
 }
 func (s *ngSource) LinkType() layers.LinkType { return s.r.LinkType() }
-func (s *ngSource) Offset() int64             { return s.cr.n }
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
+func (s *ngSource) Offset() int64             { return s.cr.N }
 
 // openCapture starts reading a pcap or pcapng stream.
 func openCapture(r io.Reader) (packetSource, error) {
@@ -111,7 +102,7 @@ func openCapture(r io.Reader) (packetSource, error) {
 		}
 		return &pcapSource{r: pr, off: 24}, nil
 	case kindPcapng:
-		cr := &countingReader{r: br}
+		cr := &datasets.CountingReader{R: br}
 		nr, err := pcapgo.NewNgReader(cr, pcapgo.NgReaderOptions{})
 		if err != nil {
 			return nil, captureErr(err)

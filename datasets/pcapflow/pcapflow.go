@@ -267,18 +267,6 @@ func linkName(lt layers.LinkType) string {
 // errStopped is returned by scan when its callback asked to stop.
 var errStopped = errors.New("stopped")
 
-// countingReader counts the bytes read from the file.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // packetSource is pcapgo's pcap or pcapng reader.
 type packetSource interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
@@ -292,12 +280,12 @@ func scan(ctx context.Context, path string, st *stats, fn func(*packet, time.Tim
 		return err
 	}
 	defer f.Close()
-	cr := &countingReader{r: f}
+	cr := &datasets.CountingReader{R: f}
 	// pcapgo wraps its input in bufio.NewReader, which reuses a
-	// *bufio.Reader at least as large: so cr.n-br.Buffered() is the offset
+	// *bufio.Reader at least as large: so cr.N-br.Buffered() is the offset
 	// pcapgo has consumed.
 	br := bufio.NewReaderSize(cr, 64<<10)
-	offset := func() int64 { return cr.n - int64(br.Buffered()) }
+	offset := func() int64 { return cr.N - int64(br.Buffered()) }
 
 	magic, err := br.Peek(4)
 	if err != nil {
