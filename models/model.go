@@ -24,6 +24,7 @@ type Model struct {
 	Summary  Summary
 
 	index [][]indexed // per profile: catalog entries by expected payload
+	resp  [][]indexed // per profile: the same, as further responses on a connection
 }
 
 // Params are the classifier's search limits and decision thresholds.
@@ -76,6 +77,7 @@ type indexed struct {
 // buildIndex sorts the catalog by expected payload for each profile.
 func (m *Model) buildIndex() {
 	m.index = make([][]indexed, len(m.Profiles))
+	m.resp = make([][]indexed, len(m.Profiles))
 	for pi := range m.Profiles {
 		p := &m.Profiles[pi]
 		ix := make([]indexed, len(m.Catalog.Entries))
@@ -86,6 +88,14 @@ func (m *Model) buildIndex() {
 			return cmp.Or(cmp.Compare(a.payload, b.payload), cmp.Compare(a.entry, b.entry))
 		})
 		m.index[pi] = ix
+		// A further response carries everything but the connection's
+		// one-time overhead; the order stays the same.
+		conn := int64(p.ConnOverhead())
+		resp := make([]indexed, len(ix))
+		for i, e := range ix {
+			resp[i] = indexed{e.payload - conn, e.entry}
+		}
+		m.resp[pi] = resp
 	}
 }
 

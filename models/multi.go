@@ -99,11 +99,7 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 			continue
 		}
 		conn := int64(p.ConnOverhead())
-		// Response payloads, ascending.
-		resp := make([]indexed, len(m.index[pi]))
-		for i, e := range m.index[pi] {
-			resp[i] = indexed{e.payload - conn, e.entry}
-		}
+		resp := m.resp[pi] // response payloads, ascending
 		target := o.payload - conn
 		hi := target + m.Params.Tolerance
 		lo := target - int64(float64(target)*m.Params.MultiMaxExtra)
