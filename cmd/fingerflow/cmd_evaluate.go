@@ -20,6 +20,7 @@ type evaluateOptions struct {
 	confusion int
 	threshold float64
 	report    string
+	sweep     bool
 }
 
 func newEvaluateCommand(gopts *globalOptions) *cobra.Command {
@@ -33,7 +34,15 @@ files outside the catalog answered "unknown", the catalog files recovered
 from connections that carried several files, and the same figures for the
 published method (a decision tree on flow bytes alone) trained on the same
 data as the model. The most frequent confusions follow; --per-file adds
-precision and recall for every file.`,
+precision and recall for every file.
+
+Lab runs hold few downloads of files outside the catalog, so evaluate also
+moves every catalog download to a random size between half and one and a
+half times its own (same packets per byte, same losses) and reports how
+many of these simulated unknown downloads are answered "unknown".
+--sweep scores every threshold the model's verifier can tell apart, to
+choose the trade between names and rejections (--threshold of train,
+classify and evaluate).`,
 		Example: `  fingerflow evaluate --model lab.ffm \
       --flows datasets/lab-dev/test-near.v9 --labels datasets/lab-dev/test-near.labels.csv`,
 		Args: cobra.NoArgs,
@@ -49,6 +58,7 @@ precision and recall for every file.`,
 	f.IntVar(&opts.confusion, "confusions", 15, "most frequent confusions to print")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
 	f.StringVar(&opts.report, "report", "", "write charts and an HTML report to DIR")
+	f.BoolVar(&opts.sweep, "sweep", false, "also score every verifier threshold (all runs together), to choose --threshold")
 	return cmd
 }
 
@@ -66,6 +76,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	}
 	w := gopts.stdout
 	var total []*models.Report
+	var all []models.Example
 	var perRun []reports.RunResult
 	var points []reports.ExtraPoint
 	downloads, skipped := 0, 0
@@ -76,6 +87,9 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			return err
 		}
 		downloads += len(ex)
+		if opts.sweep {
+			all = append(all, ex...)
+		}
 		name := filepath.Base(run.flows)
 		rs := []*models.Report{models.EvaluateFunc("fingerflow", m, ex, func(e *models.Example, res models.Result) {
 			if opts.report != "" {
@@ -105,14 +119,20 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			fmt.Fprintln(w)
 		}
 	}
-	fmt.Fprintf(w, "%d labelled downloads from %d runs; model %s (fingerflow %s, %d catalog files)\n",
-		downloads, len(runs), opts.model, m.Summary.Version, len(m.Catalog.Entries))
+	fmt.Fprintf(w, "%d labelled downloads from %d %s; model %s (fingerflow %s, %d catalog files)\n",
+		downloads, len(runs), plural(len(runs), "run", "runs"), opts.model, m.Summary.Version, len(m.Catalog.Entries))
 	if err := models.WriteTable(w, total...); err != nil {
 		return err
 	}
 	if len(runs) > 1 {
 		fmt.Fprintf(w, "\nper run:\n")
 		if err := models.WriteRunSummary(w, runNames(runs), perRunReports(perRun)); err != nil {
+			return err
+		}
+	}
+	if opts.sweep {
+		fmt.Fprintf(w, "\nthreshold sweep (fingerflow, all runs; * the model's threshold):\n")
+		if err := models.WriteSweep(w, m.Sweep(all), len(m.Verifier.Trees), m.Params.Threshold); err != nil {
 			return err
 		}
 	}
@@ -171,4 +191,11 @@ func perRunReports(runs []reports.RunResult) [][]*models.Report {
 		out[i] = r.Reports
 	}
 	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

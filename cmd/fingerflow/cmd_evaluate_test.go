@@ -41,12 +41,12 @@ func tableRow(t *testing.T, out, label string) []share {
 
 func TestEvaluate(t *testing.T) {
 	model := labModel(t)
-	out, stderr, code := run(t, context.Background(), "evaluate", "--model", model,
+	out, stderr, code := run(t, context.Background(), "evaluate", "--model", model, "--sweep",
 		"--flows", filepath.Join(lab, "test-near.v9"), "--labels", filepath.Join(lab, "test-near.labels.csv"))
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(out, "300 labelled downloads from 1 runs") {
+	if !strings.Contains(out, "300 labelled downloads from 1 run;") {
 		t.Errorf("output lacks the download count:\n%s", out)
 	}
 	header := ""
@@ -80,6 +80,16 @@ func TestEvaluate(t *testing.T) {
 	if rejected[1].num != 0 {
 		t.Errorf("the bytes-only baseline rejected %d background downloads, want 0", rejected[1].num)
 	}
+	// Every single-file catalog download is also moved to random sizes
+	// outside the catalog, four times each.
+	sim := tableRow(t, out, "simulated unknown downloads rejected")
+	if len(sim) != 2 || sim[0].over != 1000 || sim[1].num != 0 {
+		t.Fatalf("simulated unknown row %+v, want 1,000 per column and none rejected by the baseline", sim)
+	}
+	if sim[0].pct < 85 {
+		t.Errorf("fingerflow rejected %.1f%% of simulated unknown downloads, want at least 85%%", sim[0].pct)
+	}
+	checkSweep(t, out)
 	if !strings.Contains(out, "most frequent confusions (fingerflow):") {
 		t.Errorf("no confusion list:\n%s", out)
 	}
@@ -149,5 +159,51 @@ func TestEvaluateBadInputs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkSweep reads evaluate's threshold sweep: one row per count of
+// agreeing trees, names falling and rejections rising with the threshold,
+// and the model's own threshold marked.
+func checkSweep(t *testing.T, out string) {
+	t.Helper()
+	_, table, ok := strings.Cut(out, "threshold sweep")
+	if !ok {
+		t.Fatalf("--sweep printed no sweep:\n%s", out)
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	var rows [][]string
+	marked := 0
+	for _, line := range strings.Split(table, "\n")[2:] {
+		if strings.Contains(line, "*") {
+			marked++
+			line = strings.Replace(line, " *", "", 1)
+		}
+		rows = append(rows, strings.Fields(line))
+	}
+	if len(rows) == 0 || len(rows[0]) != 8 {
+		t.Fatalf("sweep rows %v, want 8 cells each:\n%s", rows, table)
+	}
+	// From a third of the trees agreeing to all of them.
+	trees, err := strconv.Atoi(rows[0][3])
+	if err != nil || len(rows) != trees-(trees+2)/3+1 || marked != 1 {
+		t.Fatalf("sweep has %d rows (%d marked) for %s trees, want one per count of agreeing trees from a third to all, one marked:\n%s", len(rows), marked, rows[0][3], table)
+	}
+	num := func(s string) float64 {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+		if err != nil {
+			t.Fatalf("sweep cell %q: %v", s, err)
+		}
+		return v
+	}
+	for i := 1; i < len(rows); i++ {
+		// threshold, "k", "of", "15", named, rejected, simulated, multi
+		prev, cur := rows[i-1], rows[i]
+		if num(cur[4]) > num(prev[4]) || num(cur[6]) < num(prev[6]) {
+			t.Errorf("sweep row %v after %v: a higher threshold must not name more or reject fewer", cur, prev)
+		}
+	}
+	if first, last := rows[0], rows[len(rows)-1]; num(last[6]) <= num(first[6]) {
+		t.Errorf("sweep from %v to %v rejects no more at the highest threshold", first, last)
 	}
 }
