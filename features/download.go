@@ -44,16 +44,31 @@ type Download struct {
 // IPv6 reports whether the transfer ran over IPv6.
 func (d *Download) IPv6() bool { return d.Server.Is6() && !d.Server.Is4In6() }
 
-// Payload is the server→client byte count less a per-packet header of hdr
-// bytes: the transport payload when hdr matches the path's IP+TCP header
-// size. It is negative when hdr is too large for the flow.
-func (d *Download) Payload(hdr int) int64 {
-	return int64(d.Bytes) - int64(d.Packets)*int64(hdr)
+// IPv6Extra is how many more header bytes an IPv6 packet carries than an
+// IPv4 one with the same TCP options (40-byte fixed header against 20).
+const IPv6Extra = 20
+
+// Header is the per-packet header size of this transfer for a path whose
+// IPv4 + TCP header is hdr bytes: hdr, or hdr + IPv6Extra over IPv6.
+func (d *Download) Header(hdr int) int {
+	if d.IPv6() {
+		return hdr + IPv6Extra
+	}
+	return hdr
 }
 
-// RevPayload is the client→server byte count less hdr bytes per packet.
+// Payload is the server→client byte count less a per-packet header: the
+// transport payload when hdr is the path's IPv4 + TCP header size (IPv6
+// transfers are charged IPv6Extra more per packet, see Header). It is
+// negative when hdr is too large for the flow.
+func (d *Download) Payload(hdr int) int64 {
+	return int64(d.Bytes) - int64(d.Packets)*int64(d.Header(hdr))
+}
+
+// RevPayload is the client→server byte count less the same per-packet
+// header.
 func (d *Download) RevPayload(hdr int) int64 {
-	return int64(d.RevBytes) - int64(d.RevPackets)*int64(hdr)
+	return int64(d.RevBytes) - int64(d.RevPackets)*int64(d.Header(hdr))
 }
 
 // Config tunes download extraction. The zero value is not useful; start from

@@ -579,3 +579,28 @@ func BenchmarkExtract(b *testing.B) {
 		})
 	}
 }
+
+// TestPayloadIPv6: header sizes are given for IPv4; an IPv6 transfer is
+// charged 20 bytes more per packet in both directions.
+func TestPayloadIPv6(t *testing.T) {
+	v4 := features.Download{Server: netip.MustParseAddr("10.0.0.1"), Packets: 10, Bytes: 15000, RevPackets: 4, RevBytes: 300}
+	v6 := v4
+	v6.Server = netip.MustParseAddr("fd77::1")
+	mapped := v4
+	mapped.Server = netip.MustParseAddr("::ffff:10.0.0.1")
+	for _, c := range []struct {
+		d        features.Download
+		pay, rev int64
+	}{
+		{v4, 15000 - 10*52, 300 - 4*52},
+		{v6, 15000 - 10*72, 300 - 4*72},
+		{mapped, 15000 - 10*52, 300 - 4*52}, // IPv4-mapped addresses are IPv4 traffic
+	} {
+		if got := c.d.Payload(52); got != c.pay {
+			t.Errorf("%v: payload %d, want %d", c.d.Server, got, c.pay)
+		}
+		if got := c.d.RevPayload(52); got != c.rev {
+			t.Errorf("%v: reverse payload %d, want %d", c.d.Server, got, c.rev)
+		}
+	}
+}

@@ -44,7 +44,7 @@ func Calibrate(examples []Example, minExamples int) ([]Profile, error) {
 	groups := map[uint16][]*Example{}
 	for i := range examples {
 		ex := &examples[i]
-		if len(ex.Files) != 1 || ex.Download.IPv6() {
+		if len(ex.Files) != 1 {
 			continue
 		}
 		groups[ex.Download.ServerPort] = append(groups[ex.Download.ServerPort], ex)
@@ -210,7 +210,7 @@ func candidateMSS(g []*Example, hdr int) []int {
 	for _, ex := range g {
 		d := &ex.Download
 		if d.Packets > 0 {
-			maxMean = max(maxMean, float64(d.Payload(hdr))/float64(d.Packets))
+			maxMean = max(maxMean, ipv4Mean(d, hdr))
 		}
 	}
 	var out []int
@@ -225,13 +225,24 @@ func candidateMSS(g []*Example, hdr int) []int {
 	return out
 }
 
+// ipv4Mean is a download's mean payload per packet as it would be over IPv4
+// on the same links: an IPv6 packet of the same size carries IPv6Extra
+// bytes less payload.
+func ipv4Mean(d *features.Download, hdr int) float64 {
+	m := float64(d.Payload(hdr)) / float64(d.Packets)
+	if d.IPv6() {
+		m += features.IPv6Extra
+	}
+	return m
+}
+
 // medianFill is the median of mean payload per packet over MSS.
 func medianFill(g []*Example, hdr, mss int) float64 {
 	var fs []float64
 	for _, ex := range g {
 		d := &ex.Download
 		if d.Packets > 0 {
-			fs = append(fs, float64(d.Payload(hdr))/float64(d.Packets)/float64(mss))
+			fs = append(fs, ipv4Mean(d, hdr)/float64(mss))
 		}
 	}
 	if len(fs) == 0 {

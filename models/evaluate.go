@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -174,7 +175,7 @@ func EvaluateFunc(name string, p Predictor, examples []Example, visit func(ex *E
 				r.KnownCorrect++
 			}
 			r.Confusion[[2]string{ex.Files[0], answer}]++
-			rng := rand.New(rand.NewPCG(uint64(i), simSeed))
+			rng := rand.New(rand.NewPCG(simKey(&ex.Download), simSeed))
 			for range SimulatedPerDownload {
 				d := SimulateUnknown(ex.Download, 0.5+rng.Float64())
 				r.SimUnknown++
@@ -198,6 +199,19 @@ func EvaluateFunc(name string, p Predictor, examples []Example, visit func(ex *E
 const SimulatedPerDownload = 4
 
 const simSeed = 0x756e6b6e6f776e
+
+// simKey seeds a download's simulated sizes from its endpoints, so that
+// the same downloads read from another format, or in another order, are
+// moved alike.
+func simKey(d *features.Download) uint64 {
+	h := fnv.New64a()
+	b := d.Client.As16()
+	h.Write(b[:])
+	b = d.Server.As16()
+	h.Write(b[:])
+	h.Write([]byte{byte(d.ClientPort >> 8), byte(d.ClientPort), byte(d.ServerPort >> 8), byte(d.ServerPort)})
+	return h.Sum64()
+}
 
 // SimulateUnknown turns a real download into one of a file outside the
 // catalog: its byte and packet counts scaled by f (Evaluate draws f from

@@ -127,11 +127,8 @@ type observation struct {
 func (m *Model) observe(pi int, d *features.Download) observation {
 	p := &m.Profiles[pi]
 	hdr := p.Hdr
-	if d.IPv6() {
-		hdr += 20
-	}
 	pay := d.Payload(hdr)
-	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets)}
+	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets, d.IPv6())}
 	o.grain = grain(o.seg)
 	o.extraPerRev = p.ExtraPerRev
 	if d.HasReverse && p.ReqPayload > 0 {
@@ -155,7 +152,7 @@ func (m *Model) segments(pi int, o observation, d *features.Download) []int {
 	mean := float64(o.payload) / float64(d.Packets)
 	alt := 0
 	for _, mtu := range commonMTUs {
-		if seg := mtu - p.Hdr; float64(seg) >= mean && (alt == 0 || seg < alt) {
+		if seg := mtu - d.Header(p.Hdr); float64(seg) >= mean && (alt == 0 || seg < alt) {
 			alt = seg
 		}
 	}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"github.com/fingerflow/fingerflow/features"
 	"math"
 	"slices"
 )
@@ -137,22 +138,28 @@ var commonMTUs = []int{9000, 1500, 1492, 1480, 1472, 1460, 1450, 1440, 1420, 140
 // per packet divided by the profile's Fill gives an estimate, and the
 // calibrated MSS is kept when the estimate is within 1.5% of it; otherwise
 // the segment of the nearest common MTU is used (a VPN or tunnel on the
-// path lowers it, jumbo frames raise it).
-func (p *Profile) SegmentSize(payload int64, packets uint64) int {
+// path lowers it, jumbo frames raise it). MSS and Hdr are IPv4 figures: an
+// IPv6 flow over the same links has segments IPv6Extra bytes shorter.
+func (p *Profile) SegmentSize(payload int64, packets uint64, ipv6 bool) int {
+	mss, hdr := p.MSS, p.Hdr
+	if ipv6 {
+		mss -= features.IPv6Extra
+		hdr += features.IPv6Extra
+	}
 	if packets == 0 || payload <= 0 {
-		return p.MSS
+		return mss
 	}
 	fill := p.Fill
 	if fill <= 0 || fill > 1 {
 		fill = 1
 	}
 	est := float64(payload) / float64(packets) / fill
-	if math.Abs(est-float64(p.MSS)) <= 0.015*float64(p.MSS) {
-		return p.MSS
+	if math.Abs(est-float64(mss)) <= 0.015*float64(mss) {
+		return mss
 	}
-	best, bestD := p.MSS, math.Inf(1)
+	best, bestD := mss, math.Inf(1)
 	for _, mtu := range commonMTUs {
-		seg := mtu - p.Hdr
+		seg := mtu - hdr
 		if d := math.Abs(float64(seg) - est); d < bestD {
 			best, bestD = seg, d
 		}

@@ -311,10 +311,7 @@ func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Exampl
 			seg := int64(o.seg)
 			g := int64(o.grain)
 			rs := residues[pi]
-			hdr := uint64(m.Profiles[pi].Hdr)
-			if d.IPv6() {
-				hdr += 20
-			}
+			hdr := uint64(d.Header(m.Profiles[pi].Hdr))
 			// Half the copies of a clean download go over a path with
 			// another MTU (a tunnel, a VPN): as many payload bytes in
 			// smaller or larger segments.

@@ -172,20 +172,32 @@ func TestClassifyParquet(t *testing.T) {
 
 // TestClassifyFormatsAgree: NetFlow v5, v9, IPFIX, nfdump CSV and Argus
 // records of the same downloads must give the same answer for every
-// download (a product requirement).
+// download (a product requirement), over IPv4 and IPv6 (NetFlow v5 cannot
+// carry IPv6 addresses).
 func TestClassifyFormatsAgree(t *testing.T) {
 	model := labModel(t)
-	want := byPort(t, classifyCSV(t, model, filepath.Join(lab, "test-near.v9")))
-	if len(want) != 300 {
-		t.Fatalf("v9: %d downloads, want 300", len(want))
-	}
-	for _, src := range []string{"test-near.v5", "test-near.ipfix", "test-near.nfdump.csv", "test-near.argus"} {
-		t.Run(src, func(t *testing.T) {
-			got := byPort(t, classifyCSV(t, model, filepath.Join(lab, src)))
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("answers by client port (-v9 +%s):\n%s", src, diff)
-			}
-		})
+	extra := filepath.Join(lab, "..", "lab-extra")
+	for _, c := range []struct {
+		dir, run  string
+		downloads int
+		formats   []string
+	}{
+		{lab, "test-near", 300, []string{"v5", "ipfix", "nfdump.csv", "argus"}},
+		{extra, "dev-ipv6", 180, []string{"ipfix", "nfdump.csv", "argus"}},
+	} {
+		want := byPort(t, classifyCSV(t, model, filepath.Join(c.dir, c.run+".v9")))
+		if len(want) != c.downloads {
+			t.Fatalf("%s.v9: %d downloads, want %d", c.run, len(want), c.downloads)
+		}
+		for _, f := range c.formats {
+			src := c.run + "." + f
+			t.Run(src, func(t *testing.T) {
+				got := byPort(t, classifyCSV(t, model, filepath.Join(c.dir, src)))
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("answers by client port (-v9 +%s):\n%s", src, diff)
+				}
+			})
+		}
 	}
 }
 

@@ -290,7 +290,7 @@ func measure(ctx context.Context, path string, profiles []models.Profile) ([]dow
 	name := strings.TrimSuffix(filepath.Base(path), ".nfdump.csv")
 	var out []download
 	for _, e := range ex {
-		if len(e.Files) != 1 || e.Download.IPv6() {
+		if len(e.Files) != 1 {
 			continue
 		}
 		d := &e.Download
@@ -307,7 +307,7 @@ func measure(ctx context.Context, path string, profiles []models.Profile) ([]dow
 			Run: name, Port: int(d.ServerPort), File: e.Files[0], Size: int(e.Sizes[0]),
 			Packets: int(d.Packets), Payload: int(pay), Excess: int(pay) - int(e.Sizes[0]),
 			Expected: int(exp), Extra: int(pay - exp),
-			Hdr: p.Hdr, Seg: p.SegmentSize(pay, d.Packets), Base: int(math.Round(p.Base)),
+			Hdr: d.Header(p.Hdr), Seg: p.SegmentSize(pay, d.Packets, d.IPv6()), Base: int(math.Round(p.Base)),
 		})
 	}
 	return out, nil
