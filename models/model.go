@@ -233,6 +233,17 @@ func (m *Model) candidates(pi int, o observation, skip int, dst []candidate) []c
 	return dst
 }
 
+// closer breaks a tie between equally scored candidates: the one whose
+// residue is nearer a whole number of segments (most downloads' extra is
+// whole retransmitted segments, a wrong file's rarely), then the one with
+// less extra.
+func closer(a, b *candidate) bool {
+	if a.x[featModDist] != b.x[featModDist] {
+		return a.x[featModDist] < b.x[featModDist]
+	}
+	return a.x[featExtraFrac] < b.x[featExtraFrac]
+}
+
 // profilesFor lists the profiles to try for a server port: those meant for
 // it, or all when none is.
 func (m *Model) profilesFor(port uint16) []int {
@@ -300,7 +311,7 @@ func (m *Model) Classify(d *features.Download) Result {
 			}
 			for _, c := range m.candidates(pi, o, -1, buf[:0]) {
 				s := m.Verifier.Score(c.x[:], d.HasReverse)
-				if s > bestScore || (s == bestScore && c.x[featExtraFrac] < best.x[featExtraFrac]) {
+				if s > bestScore || (s == bestScore && closer(&c, &best)) {
 					best, bestScore, bestPayload = c, s, o.payload
 				}
 			}
