@@ -411,3 +411,44 @@ func TestSegmentSizeIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestCandidates: the candidate list explains Classify's single-file
+// answers: its first entry is the file named, and when nothing is named
+// every candidate scored below the threshold.
+func TestCandidates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	m := labModel(t)
+	m.Params.MaxFiles = 1 // single-file answers only
+	named, listed := 0, 0
+	for _, ex := range loadRun(t, "lab-dev", "test-near") {
+		r := m.Classify(&ex.Download)
+		cs := m.Candidates(&ex.Download)
+		for i := 1; i < len(cs); i++ {
+			if cs[i].Score > cs[i-1].Score {
+				t.Fatalf("candidates not best first: %+v", cs)
+			}
+		}
+		listed += len(cs)
+		if r.Unknown() {
+			for _, c := range cs {
+				if c.Score >= m.Params.Threshold {
+					t.Errorf("client port %d: unknown, but %s scored %.2f", ex.Download.ClientPort, c.File, c.Score)
+				}
+			}
+			continue
+		}
+		named++
+		c := cs[0]
+		if c.File != r.Files[0] || c.Score != r.Confidence || c.Extra != r.Extra || c.Profile != r.Profile {
+			t.Errorf("client port %d: named %s (%.2f, extra %d), first candidate %+v", ex.Download.ClientPort, r.Files[0], r.Confidence, r.Extra, c)
+		}
+		if c.Expected+c.Extra != ex.Download.Payload(52) || c.Segment != 1448 {
+			t.Errorf("client port %d: candidate %+v does not add up to the payload %d in 1448-byte segments", ex.Download.ClientPort, c, ex.Download.Payload(52))
+		}
+	}
+	if named < 250 || listed < 300 {
+		t.Errorf("%d named, %d candidates listed; want the 250 catalog downloads and more", named, listed)
+	}
+}
