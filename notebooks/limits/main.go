@@ -1,0 +1,519 @@
+// Limits: how far can flow counters go?
+//
+// fingerflow names a download's file from the bytes and packets of its flow.
+// The payload (bytes less the headers) is the file, a fixed overhead, and
+// every segment TCP sent twice. When the resent segments were all full, the
+// payload less a catalog file's expected payload is a whole number of
+// segments: a sharp test, which a download of some other file passes only
+// by chance (a few bytes in a segment of 1448). When a short segment was
+// resent (the sender's page and buffer boundaries, a TLS record's end),
+// the difference is any multiple of the sender's grain (8 bytes for 1448-
+// byte segments), and a download of another file shows such a difference
+// to some catalog file far more often.
+//
+// This notebook measures both sides on the shipped lab runs with the
+// shipped model (datasets/lab-dev/lab.ffm):
+//
+//   - catalog downloads: the share whose difference to their own file is
+//     whole segments ("whole"), a multiple of the grain ("aligned") or
+//     neither;
+//   - unknown downloads (the runs' downloads of files outside the catalog,
+//     and every catalog download moved to four random sizes, as fingerflow
+//     evaluate does): the share for which some catalog file within the
+//     model's reach (models.Model.Candidates) leaves whole segments, and
+//     the share for which one leaves whole segments or an aligned rest;
+//   - two policies that decide by the residue alone, beside fingerflow:
+//     "whole only" names the whole-segment downloads and rejects unknowns
+//     without a whole-segment candidate; "whole or aligned" also names the
+//     aligned ones and rejects only unknowns without either candidate.
+//     fingerflow's verifier sits between them: it accepts an aligned rest
+//     where the retransmitted share and the SACK bytes make it likely;
+//   - keep-alive connections (dev-keepalive): how many were lossless (the
+//     reverse direction counts the requests and the files add up exactly),
+//     how many fingerflow answers exactly, and, for the lossy ones whose
+//     retransmissions were whole segments, how many combinations of that
+//     many catalog files fit the payload as well as the truth does, even
+//     when the number of files is known.
+//
+// It prints the tables as gota dataframes and draws frontier.png: named
+// against rejected per run for fingerflow and the two policies.
+//
+// What it shows (numbers in notebooks/README.md): on the one-hop run a
+// policy naming only whole-segment downloads stays below the 97% target,
+// and naming the aligned ones too costs rejections that fingerflow mostly
+// avoids; on lossy paths most downloads have an aligned rest, and unknown
+// downloads find such a candidate most of the time, which bounds what any
+// classifier of these counters can reject. Lossy keep-alive connections of
+// three or more files fit dozens of file combinations equally well.
+//
+// Run it from the repository root:
+//
+//	go run ./notebooks/limits -out /tmp/nb
+//
+// main_test.go runs it on the shipped data and checks the figures quoted in
+// notebooks/README.md.
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"image/color"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/go-gota/gota/dataframe"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/fingerflow/fingerflow/datasets/nfcsv"
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/labels"
+)
+
+func main() {
+	data := flag.String("data", "datasets", "directory holding lab-dev/ and lab-extra/")
+	model := flag.String("model", "", "model file (default: DATA/lab-dev/lab.ffm)")
+	out := flag.String("out", "", "directory for the chart (default: a new temporary directory)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	dir := *out
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "limits-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	path := *model
+	if path == "" {
+		path = filepath.Join(*data, "lab-dev", "lab.ffm")
+	}
+	if _, err := analyse(ctx, os.Stdout, *data, path, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "limits:", err)
+		os.Exit(1)
+	}
+}
+
+// singleRuns are the runs of one file per connection, by data set.
+var singleRuns = [][2]string{
+	{"lab-dev", "test-near"},
+	{"lab-extra", "dev-https"},
+	{"lab-extra", "dev-far"},
+	{"lab-extra", "dev-vpn"},
+	{"lab-extra", "dev-mtu1280"},
+	{"lab-extra", "dev-loss2"},
+	{"lab-extra", "dev-vpn-https"},
+	{"lab-extra", "dev-ipv6"},
+}
+
+// simulated is how many moved copies of each catalog download stand in for
+// unknown downloads (as in fingerflow evaluate).
+const simulated = models.SimulatedPerDownload
+
+// runRow is the per-run table's row; shares are 0..1.
+type runRow struct {
+	Run      string
+	Catalog  int     // single-file catalog downloads
+	Whole    float64 // differ from their file's expected payload by whole segments
+	Aligned  float64 // by a multiple of the grain that is not whole segments
+	Other    float64
+	Named    float64 // named correctly by fingerflow
+	Unknowns int     // real and simulated downloads of non-catalog files
+	// WithWhole: some candidate leaves whole segments; WithAligned: some
+	// candidate leaves whole segments or an aligned rest.
+	WithWhole, WithAligned float64
+	Rejected               float64 // answered unknown by fingerflow
+	// The residue-only policies: "whole only" names Whole and rejects
+	// 1 − WithWhole; "whole or aligned" names Whole+Aligned and rejects
+	// 1 − WithAligned.
+	WholeOnlyNamed, WholeOnlyRejected float64
+	AlignedNamed, AlignedRejected     float64
+}
+
+// keepAliveRow is the keep-alive table's row, per number of files.
+type keepAliveRow struct {
+	Files      int
+	Conns      int // connections that carried only catalog files
+	Lossless   int // payload exactly the files' sum, reverse counts the requests
+	Exact      int // answered exactly by fingerflow
+	LossyWhole int // lossy, retransmissions whole segments
+	// MedianFits is the median, over LossyWhole connections, of the file
+	// combinations of that size that fit the payload as well as the truth.
+	MedianFits int
+}
+
+type result struct {
+	Runs      []runRow
+	KeepAlive []keepAliveRow
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// grain is the alignment of short segments for a segment size:
+// gcd(segment, 4096), as the verifier uses it.
+func grain(seg int) int64 {
+	a, b := seg, 4096
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return int64(max(a, 1))
+}
+
+// residueClass sorts a payload difference: 0 whole segments (within 8
+// bytes), 1 a positive multiple of the grain, 2 anything else.
+func residueClass(extra int64, seg int) int {
+	s := int64(seg)
+	r := ((extra % s) + s) % s
+	switch {
+	case extra >= -8 && (r <= 8 || r >= s-8):
+		return 0
+	case extra > 0 && extra%grain(seg) == 0:
+		return 1
+	}
+	return 2
+}
+
+// profileFor is the model's profile for a server port (the first that
+// claims it, else the first).
+func profileFor(m *models.Model, port uint16) *models.Profile {
+	for i := range m.Profiles {
+		if m.Profiles[i].ForPort(port) {
+			return &m.Profiles[i]
+		}
+	}
+	return &m.Profiles[0]
+}
+
+func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string) (*result, error) {
+	m, err := models.Load(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	res := &result{}
+	for _, r := range singleRuns {
+		path := filepath.Join(dataDir, r[0], r[1]+".nfdump.csv")
+		if _, err := os.Stat(path); err != nil {
+			continue // lab-extra is optional
+		}
+		ex, err := examples(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		res.Runs = append(res.Runs, measureRun(m, r[1], ex))
+	}
+	if len(res.Runs) == 0 {
+		return nil, fmt.Errorf("%s: no lab runs", dataDir)
+	}
+	fmt.Fprintf(w, "# How far can flow counters go?\n\nmodel %s, %d catalog files\n\n", modelPath, len(m.Catalog.Entries))
+	t := dataframe.LoadStructs(res.Runs)
+	if t.Err != nil {
+		return nil, t.Err
+	}
+	fmt.Fprintf(w, "Catalog downloads: difference to their file's expected payload (whole segments,\n"+
+		"an aligned rest, other) and the share fingerflow names:\n%v\n",
+		t.Select([]string{"Run", "Catalog", "Whole", "Aligned", "Other", "Named"}))
+	fmt.Fprintf(w, "Unknown downloads (real and simulated): share with a candidate leaving whole\n"+
+		"segments, or whole segments or an aligned rest; share fingerflow rejects:\n%v\n",
+		t.Select([]string{"Run", "Unknowns", "WithWhole", "WithAligned", "Rejected"}))
+	fmt.Fprintf(w, "Deciding by the residue alone, beside fingerflow (named, rejected):\n%v\n",
+		t.Select([]string{"Run", "WholeOnlyNamed", "WholeOnlyRejected", "AlignedNamed", "AlignedRejected", "Named", "Rejected"}))
+
+	ka := filepath.Join(dataDir, "lab-extra", "dev-keepalive.nfdump.csv")
+	if _, err := os.Stat(ka); err == nil {
+		ex, err := examples(ctx, ka)
+		if err != nil {
+			return nil, err
+		}
+		if res.KeepAlive, err = keepAlive(ctx, m, ex); err != nil {
+			return nil, err
+		}
+		k := dataframe.LoadStructs(res.KeepAlive)
+		if k.Err != nil {
+			return nil, k.Err
+		}
+		fmt.Fprintf(w, "dev-keepalive, connections of catalog files only, by number of files:\n%v\n", k)
+	}
+
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	chart := filepath.Join(outDir, "frontier.png")
+	if err := drawFrontier(chart, res.Runs); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "chart: %s\n", chart)
+	return res, nil
+}
+
+// measureRun fills a run's row.
+func measureRun(m *models.Model, name string, ex []models.Example) runRow {
+	row := runRow{Run: name}
+	var class [3]int
+	var named, unknowns, withWhole, withAligned, rejected int
+	unknown := func(d *features.Download) {
+		unknowns++
+		whole, aligned := false, false
+		for _, c := range m.Candidates(d) {
+			switch residueClass(c.Extra, c.Segment) {
+			case 0:
+				whole = true
+			case 1:
+				aligned = true
+			}
+		}
+		if whole {
+			withWhole++
+		}
+		if whole || aligned {
+			withAligned++
+		}
+		if r := m.Classify(d); r.Unknown() {
+			rejected++
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range ex {
+		e := &ex[i]
+		if len(e.Files) != 1 {
+			continue
+		}
+		d := &e.Download
+		if !e.Known {
+			unknown(d)
+			continue
+		}
+		row.Catalog++
+		p := profileFor(m, d.ServerPort)
+		pay := d.Payload(p.Hdr)
+		seg := p.SegmentSize(pay, d.Packets, d.IPv6())
+		class[residueClass(pay-p.Expected(e.Files[0], e.Sizes[0]), seg)]++
+		if r := m.Classify(d); len(r.Files) == 1 && r.Files[0] == e.Files[0] {
+			named++
+		}
+		for range simulated {
+			s := models.SimulateUnknown(*d, 0.5+rng.Float64())
+			unknown(&s)
+		}
+	}
+	row.Whole = ratio(class[0], row.Catalog)
+	row.Aligned = ratio(class[1], row.Catalog)
+	row.Other = ratio(class[2], row.Catalog)
+	row.Named = ratio(named, row.Catalog)
+	row.Unknowns = unknowns
+	row.WithWhole = ratio(withWhole, unknowns)
+	row.WithAligned = ratio(withAligned, unknowns)
+	row.Rejected = ratio(rejected, unknowns)
+	row.WholeOnlyNamed, row.WholeOnlyRejected = row.Whole, 1-row.WithWhole
+	row.AlignedNamed, row.AlignedRejected = row.Whole+row.Aligned, 1-row.WithAligned
+	return row
+}
+
+// keepAlive fills the keep-alive table from a run's labelled connections.
+func keepAlive(ctx context.Context, m *models.Model, ex []models.Example) ([]keepAliveRow, error) {
+	rows := map[int]*keepAliveRow{}
+	fits := map[int][]int{}
+	for i := range ex {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e := &ex[i]
+		n := len(e.Files)
+		if n < 2 || !e.Known {
+			continue
+		}
+		d := &e.Download
+		p := profileFor(m, d.ServerPort)
+		r := rows[n]
+		if r == nil {
+			r = &keepAliveRow{Files: n}
+			rows[n] = r
+		}
+		r.Conns++
+		// The files' responses on one connection: the first with the
+		// connection's one-time overhead, the others without.
+		var sum int64
+		for k, f := range e.Files {
+			sum += p.Expected(f, e.Sizes[k])
+			if k > 0 {
+				sum -= int64(p.ConnOverhead())
+			}
+		}
+		pay := d.Payload(p.Hdr)
+		seg := p.SegmentSize(pay, d.Packets, d.IPv6())
+		extra := pay - sum
+		rev := float64(d.RevPayload(p.Hdr)) - p.ReqPayload - float64(n-1)*p.ReqLen
+		if extra >= -int64(3*n) && extra <= int64(3*n) && rev > -float64(8*n) && rev < float64(8*n) {
+			r.Lossless++
+		}
+		if got := m.Classify(d); sameFiles(got.Files, e.Files) {
+			r.Exact++
+		}
+		if extra > int64(3*n) && residueClass(extra, seg) == 0 {
+			r.LossyWhole++
+			fits[n] = append(fits[n], countFits(m, p, n, pay, seg))
+		}
+	}
+	var out []keepAliveRow
+	for n, r := range rows {
+		if f := fits[n]; len(f) > 0 {
+			slices.Sort(f)
+			r.MedianFits = f[len(f)/2]
+		}
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b keepAliveRow) int { return cmp.Compare(a.Files, b.Files) })
+	return out, nil
+}
+
+// countFits counts the combinations of n different catalog files whose
+// responses on one connection leave the payload a whole number of segments
+// (within 3 bytes a file) and no more than the model's largest
+// retransmitted share: answers as good as the truth for a lossy connection
+// whose file count is known.
+func countFits(m *models.Model, p *models.Profile, n int, pay int64, seg int) int {
+	conn := int64(p.ConnOverhead())
+	resp := make([]int64, len(m.Catalog.Entries))
+	for i, e := range m.Catalog.Entries {
+		resp[i] = p.Expected(e.Name, e.Size) - conn
+	}
+	slices.Sort(resp)
+	target := pay - conn
+	lo := target - int64(float64(target)*m.Params.MaxExtra/(1+m.Params.MaxExtra))
+	hi := target + int64(3*n)
+	count := 0
+	var walk func(start, left int, sum int64)
+	walk = func(start, left int, sum int64) {
+		for k := start; k < len(resp); k++ {
+			s := sum + resp[k]
+			if s+int64(left-1)*resp[k] > hi {
+				return
+			}
+			if left > 1 {
+				walk(k+1, left-1, s)
+				continue
+			}
+			if s >= lo {
+				x := target - s
+				r := ((x % int64(seg)) + int64(seg)) % int64(seg)
+				if r <= int64(3*n) || r >= int64(seg-3*n) {
+					count++
+				}
+			}
+		}
+	}
+	walk(0, n, 0)
+	return count
+}
+
+func sameFiles(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// examples reads RUN.nfdump.csv and RUN.labels.csv beside it and joins
+// the run's downloads with their labels.
+func examples(ctx context.Context, path string) ([]models.Example, error) {
+	var ds []features.Download
+	for d, err := range features.Downloads(ctx, features.DefaultConfig(), (&nfcsv.Reader{}).Flows(ctx, path)) {
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	set, err := labels.Load(strings.TrimSuffix(path, ".nfdump.csv") + ".labels.csv")
+	if err != nil {
+		return nil, err
+	}
+	ex, _ := models.Join(ds, set)
+	return ex, nil
+}
+
+// drawFrontier plots named against rejected for every run: fingerflow and
+// the two residue-only policies, joined by a line per run.
+func drawFrontier(path string, runs []runRow) error {
+	p := plot.New()
+	p.Title.Text = "Names against rejections: fingerflow and residue-only policies"
+	p.Title.Padding = vg.Points(8)
+	p.X.Label.Text = "unknown downloads rejected (%, real and simulated)"
+	p.Y.Label.Text = "catalog downloads named (%)"
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 40, 100, 0, 100
+	p.Add(plotter.NewGrid())
+	pts := func(f func(r runRow) (float64, float64)) plotter.XYs {
+		xy := make(plotter.XYs, len(runs))
+		for i, r := range runs {
+			x, y := f(r)
+			xy[i].X, xy[i].Y = 100*x, 100*y
+		}
+		return xy
+	}
+	for _, r := range runs {
+		line, err := plotter.NewLine(plotter.XYs{
+			{X: 100 * r.WholeOnlyRejected, Y: 100 * r.WholeOnlyNamed},
+			{X: 100 * r.Rejected, Y: 100 * r.Named},
+			{X: 100 * r.AlignedRejected, Y: 100 * r.AlignedNamed},
+		})
+		if err != nil {
+			return err
+		}
+		line.Color = color.Gray{Y: 190}
+		p.Add(line)
+	}
+	series := []struct {
+		name  string
+		shape draw.GlyphDrawer
+		col   color.Color
+		xy    plotter.XYs
+	}{
+		{"whole segments only", draw.TriangleGlyph{}, color.RGBA{R: 200, G: 120, A: 255},
+			pts(func(r runRow) (float64, float64) { return r.WholeOnlyRejected, r.WholeOnlyNamed })},
+		{"whole or aligned", draw.BoxGlyph{}, color.RGBA{R: 120, G: 120, B: 200, A: 255},
+			pts(func(r runRow) (float64, float64) { return r.AlignedRejected, r.AlignedNamed })},
+		{"fingerflow", draw.CircleGlyph{}, color.RGBA{G: 130, B: 60, A: 255},
+			pts(func(r runRow) (float64, float64) { return r.Rejected, r.Named })},
+	}
+	for _, s := range series {
+		sc, err := plotter.NewScatter(s.xy)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Shape, sc.GlyphStyle.Color, sc.GlyphStyle.Radius = s.shape, s.col, vg.Points(4)
+		p.Add(sc)
+		p.Legend.Add(s.name, sc)
+	}
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.Run
+	}
+	lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: series[2].xy, Labels: names})
+	if err != nil {
+		return err
+	}
+	for i := range lbl.TextStyle {
+		lbl.TextStyle[i].Font.Size = vg.Points(8)
+		lbl.TextStyle[i].XAlign = draw.XRight
+	}
+	p.Add(lbl)
+	p.Legend.Left, p.Legend.Top = true, false
+	return p.Save(8*vg.Inch, 6*vg.Inch, path)
+}
