@@ -66,6 +66,7 @@ func tableRows(reports []*models.Report) []htmlRow {
 	return []htmlRow{
 		row("catalog downloads named correctly", func(r *models.Report) string { return pct(r.KnownCorrect, r.Known) }),
 		row("unknown downloads rejected", func(r *models.Report) string { return pct(r.UnknownCorrect, r.Unknown) }),
+		row("simulated unknown downloads rejected", func(r *models.Report) string { return pct(r.SimUnknownCorrect, r.SimUnknown) }),
 		row("files recovered from multi-file connections", func(r *models.Report) string { return pct(r.MultiFound, r.MultiFiles) }),
 		row("multi-file connections answered exactly", func(r *models.Report) string { return pct(r.MultiExact, r.MultiConns) }),
 		row("files wrongly named in multi-file connections", func(r *models.Report) string {

@@ -345,6 +345,7 @@ func TestWriteHTML(t *testing.T) {
 	want := []string{"fingerflow & the lab", `<script>alert("x")</script>`, ff.Name, bl.Name,
 		pct(ff.KnownCorrect, ff.Known), pct(bl.KnownCorrect, bl.Known),
 		pct(ff.UnknownCorrect, ff.Unknown), pct(bl.UnknownCorrect, bl.Unknown),
+		"simulated unknown downloads rejected", pct(ff.SimUnknownCorrect, ff.SimUnknown),
 		"cat-000.bin", "Per-file precision and recall"}
 	for _, r := range l.runs {
 		want = append(want, r.Name)
