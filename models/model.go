@@ -25,6 +25,9 @@ type Model struct {
 
 	index [][]indexed // per profile: catalog entries by expected payload
 	resp  [][]indexed // per profile: the same, as further responses on a connection
+	// offsets are servers' payload offsets learned by adaptation
+	// (WithOffsets); nil for the model as trained.
+	offsets map[ServerKey]int64
 }
 
 // Params are the classifier's search limits and decision thresholds.
@@ -128,6 +131,9 @@ func (m *Model) observe(pi int, d *features.Download) observation {
 	p := &m.Profiles[pi]
 	hdr := p.Hdr
 	pay := d.Payload(hdr)
+	if m.offsets != nil {
+		pay -= m.offsets[ServerKey{d.Server, d.ServerPort}]
+	}
 	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets, d.IPv6())}
 	o.grain = grain(o.seg)
 	o.extraPerRev = p.ExtraPerRev

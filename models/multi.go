@@ -100,9 +100,10 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 		}
 		conn := int64(p.ConnOverhead())
 		resp := m.resp[pi] // response payloads, ascending
-		target := o.payload - conn
-		hi := target + m.Params.Tolerance
-		lo := target - int64(float64(target)*m.Params.MultiMaxExtra)
+		// An adapted server's offset (observe took one off) comes with
+		// every response.
+		off := m.offsets[ServerKey{d.Server, d.ServerPort}]
+		var target, hi, lo int64
 		budget := multiBudget
 		chosen := make([]int, 0, m.Params.MaxFiles)
 		var walk func(start, left int, sum int64)
@@ -154,6 +155,9 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 			if best != nil && len(best.files) < n {
 				break
 			}
+			target = o.payload - conn - int64(n-1)*off
+			hi = target + m.Params.Tolerance
+			lo = target - int64(float64(target)*m.Params.MultiMaxExtra)
 			walk(0, n, 0)
 		}
 	}

@@ -1,0 +1,235 @@
+package models
+
+import (
+	"cmp"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/fingerflow/fingerflow/features"
+)
+
+// Server adaptation. A model's expected payloads hold the fixed overhead
+// of the servers its lab run downloaded from: nginx's response header, the
+// TLS handshake with the lab's certificate. A mirror with other headers
+// (another Server line, a cache header, a longer ETag) or another
+// certificate chain sends every file with the same number of bytes more or
+// less, and then no download from it leaves an exact residue: on a lab
+// mirror with 63 more header bytes the shipped model named 7% of HTTP
+// downloads. The offset is visible in unlabelled traffic. A download
+// without retransmissions carries exactly its file's expected payload plus
+// the offset, and its client sent only the request (no SACK options), so
+// the downloads with the smallest client→server payload of a server each
+// vote for P − expected(f) of every catalog file f within MaxOffset bytes;
+// the catalog files actually downloaded put their votes on the one true
+// offset, others scatter theirs.
+
+// MaxOffset is the largest server offset (bytes, either way) adaptation
+// looks for: header differences are tens to hundreds of bytes, a different
+// certificate chain a few thousand.
+const MaxOffset = 8192
+
+const (
+	// adaptSample bounds the downloads kept per server.
+	adaptSample = 4096
+	// adaptMin is the fewest downloads without retransmissions that must
+	// agree on an offset.
+	adaptMin = 3
+	// cleanSlack is how far (bytes) above a server's lowest client→server
+	// payloads a download's may lie and still count as free of SACK
+	// options: requests for longer URLs are longer.
+	cleanSlack = 48
+)
+
+// ServerKey names a server for adaptation: address and port.
+type ServerKey struct {
+	Addr netip.Addr
+	Port uint16
+}
+
+// ServerOffset is what adaptation learned about one server.
+type ServerOffset struct {
+	Server ServerKey
+	// Offset is added to every expected payload of the server's downloads.
+	Offset int64
+	// Downloads were seen; Clean of them looked free of retransmissions;
+	// Votes of those a catalog file explains exactly at Offset, Zero at
+	// offset 0 (the model as trained).
+	Downloads, Clean, Votes, Zero int
+}
+
+// Adapter gathers unlabelled downloads per server and finds each server's
+// payload offset (see Model.NewAdapter).
+type Adapter struct {
+	m       *Model
+	servers map[ServerKey]*adaptServer
+}
+
+type adaptServer struct {
+	seen int
+	obs  []adaptObs
+}
+
+type adaptObs struct {
+	profile int
+	payload int64
+	rev     int64
+}
+
+// NewAdapter starts an adaptation of m to the servers of a batch of
+// downloads: Add them all, then Offsets, then WithOffsets.
+func (m *Model) NewAdapter() *Adapter {
+	return &Adapter{m: m, servers: map[ServerKey]*adaptServer{}}
+}
+
+// Add takes one download into account. Only downloads with the reverse
+// direction count (it tells which were free of losses); at most a few
+// thousand per server are kept, so memory grows with servers.
+func (a *Adapter) Add(d *features.Download) {
+	if d.Sampling > 1 || !d.HasReverse {
+		return
+	}
+	ps := a.m.profilesFor(d.ServerPort)
+	if len(ps) == 0 {
+		return
+	}
+	pi := ps[0]
+	hdr := a.m.Profiles[pi].Hdr
+	k := ServerKey{d.Server, d.ServerPort}
+	s := a.servers[k]
+	if s == nil {
+		s = &adaptServer{}
+		a.servers[k] = s
+	}
+	s.seen++
+	if len(s.obs) < adaptSample {
+		s.obs = append(s.obs, adaptObs{pi, d.Payload(hdr), d.RevPayload(hdr)})
+	}
+}
+
+// Offsets decides every server's offset, in server order. A server keeps
+// offset 0 unless enough of its loss-free downloads agree on another one,
+// clearly more than on any third value.
+func (a *Adapter) Offsets() []ServerOffset {
+	keys := slices.SortedFunc(maps.Keys(a.servers), func(x, y ServerKey) int {
+		return cmp.Or(x.Addr.Compare(y.Addr), cmp.Compare(x.Port, y.Port))
+	})
+	out := make([]ServerOffset, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, a.decide(k, a.servers[k]))
+	}
+	return out
+}
+
+func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
+	res := ServerOffset{Server: k, Downloads: s.seen}
+	revs := make([]int64, len(s.obs))
+	for i, o := range s.obs {
+		revs[i] = o.rev
+	}
+	slices.Sort(revs)
+	if len(revs) == 0 {
+		return res
+	}
+	// The lowest tenth of client→server payloads: requests without SACK
+	// options, when the path lost nothing for a tenth of the downloads.
+	limit := revs[len(revs)/10] + cleanSlack
+	votes := map[int64]int{}
+	seen := map[int64]bool{}
+	for _, o := range s.obs {
+		if o.rev > limit || o.payload <= 0 {
+			continue
+		}
+		res.Clean++
+		clear(seen)
+		ix := a.m.index[o.profile]
+		i, _ := slices.BinarySearchFunc(ix, o.payload-MaxOffset, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
+		for ; i < len(ix) && ix[i].payload <= o.payload+MaxOffset; i++ {
+			off := o.payload - ix[i].payload
+			if !seen[off] {
+				seen[off] = true
+				votes[off]++
+			}
+		}
+	}
+	// Votes within 2 bytes count together (header fields of a few
+	// lengths); the best offset must beat every other by two to one.
+	near := func(off int64) int {
+		n := 0
+		for d := int64(-2); d <= 2; d++ {
+			n += votes[off+d]
+		}
+		return n
+	}
+	res.Zero = near(0)
+	var best int64
+	bestN := res.Zero
+	for off := range votes {
+		n := near(off)
+		if n > bestN || (n == bestN && abs64(off) < abs64(best)) {
+			best, bestN = off, n
+		}
+	}
+	if bestN < adaptMin || 4*bestN < res.Clean {
+		res.Votes = res.Zero
+		return res
+	}
+	for off := range votes {
+		if abs64(off-best) > 4 && 2*near(off) > bestN {
+			res.Votes = res.Zero
+			return res
+		}
+	}
+	// The offset itself is the most common exact value in the winning
+	// neighbourhood (which may be a byte or two from 0).
+	exact := best
+	for d := int64(-2); d <= 2; d++ {
+		if v := votes[best+d]; v > votes[exact] || (v == votes[exact] && abs64(best+d) < abs64(exact)) {
+			exact = best + d
+		}
+	}
+	if exact != 0 && votes[exact] <= votes[0] {
+		exact = 0
+	}
+	res.Offset, res.Votes = exact, bestN
+	if exact == 0 {
+		res.Votes = res.Zero
+	}
+	return res
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// WithOffsets returns a copy of m that subtracts each listed server's
+// offset from its downloads' payloads before classifying them (m itself is
+// unchanged). Offsets of 0 are left out.
+func (m *Model) WithOffsets(offs []ServerOffset) *Model {
+	c := *m
+	c.offsets = nil
+	for _, o := range offs {
+		if o.Offset == 0 {
+			continue
+		}
+		if c.offsets == nil {
+			c.offsets = map[ServerKey]int64{}
+		}
+		c.offsets[o.Server] = o.Offset
+	}
+	return &c
+}
+
+// Adapt is NewAdapter, Add for every download, Offsets and WithOffsets in
+// one call, for downloads already in memory.
+func (m *Model) Adapt(ds []features.Download) (*Model, []ServerOffset) {
+	a := m.NewAdapter()
+	for i := range ds {
+		a.Add(&ds[i])
+	}
+	offs := a.Offsets()
+	return m.WithOffsets(offs), offs
+}
