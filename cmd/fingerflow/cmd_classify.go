@@ -24,11 +24,12 @@ type classifyOptions struct {
 	out       string
 	threshold float64
 	unknown   bool
+	adapt     bool
 	filterOptions
 }
 
 func newClassifyCommand(gopts *globalOptions) *cobra.Command {
-	opts := classifyOptions{unknown: true}
+	opts := classifyOptions{unknown: true, adapt: true}
 	cmd := &cobra.Command{
 		Use:   "classify --model MODEL.ffm FLOWS... [--out FILE.csv|FILE.parquet]",
 		Short: "Label every download in flow files with a catalog file or unknown",
@@ -37,7 +38,15 @@ its reverse direction where present) in the flow files and labels it with the
 catalog file it carried, several files for a connection that carried
 several, or "unknown". It streams: memory grows with concurrent
 connections, not with the number of flows. Output is CSV (to stdout
-without --out) or Parquet, chosen by the --out extension.`,
+without --out) or Parquet, chosen by the --out extension.
+
+A server whose responses carry more or fewer bytes than the lab server's
+(other HTTP headers, another certificate chain) would match no catalog
+file. So classify learns each server's offset from the input's own
+downloads without retransmissions, reports the offsets it adopts, and
+classifies after the whole input is read, keeping the downloads in a
+temporary file meanwhile ($TMPDIR; --adapt=false uses the model as trained
+and writes each download as it is found).`,
 		Example: `  fingerflow classify --model lab.ffm datasets/lab-dev/test-near.v9
   fingerflow classify --model lab.ffm /var/cache/nfdump/2027/01/11 --out downloads.parquet
   fingerflow classify --model lab.ffm /var/cache/nfdump --since 2027-01-11 --until 2027-01-12 \
@@ -52,6 +61,7 @@ without --out) or Parquet, chosen by the --out extension.`,
 	f.StringVarP(&opts.out, "out", "o", "", "output file (.csv or .parquet); default CSV on stdout")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
 	f.BoolVar(&opts.unknown, "unknown", true, "also write downloads labelled unknown")
+	f.BoolVar(&opts.adapt, "adapt", true, "learn each server's payload offset from the input before classifying")
 	addFilterFlags(f, &opts.filterOptions)
 	return cmd
 }
@@ -198,7 +208,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		return err
 	}
 	var downloads, named, multi, sampled int
-	skipped, err := streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
+	label := func(d *features.Download) error {
 		downloads++
 		r := m.Classify(d)
 		if r.Profile == models.ProfileSampled {
@@ -214,8 +224,32 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		}
 		row := newClassifiedRow(d, r)
 		return rw.write(&row)
-	})
-	if err != nil {
+	}
+	var skipped int
+	if opts.adapt {
+		// One pass over the flows: downloads go to the adapter and to a
+		// temporary file, which is classified once every server's
+		// offset is known. Extraction dominates the run time, and the
+		// file keeps memory independent of the number of downloads.
+		ad := m.NewAdapter()
+		sp, err := newDownloadSpill()
+		if err != nil {
+			return err
+		}
+		defer sp.remove()
+		if skipped, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
+			ad.Add(d)
+			return sp.write(d)
+		}); err != nil {
+			return err
+		}
+		offs := ad.Offsets()
+		reportOffsets(gopts.stderr, "classify", offs)
+		m = m.WithOffsets(offs)
+		if err := sp.each(ctx, label); err != nil {
+			return err
+		}
+	} else if skipped, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), label); err != nil {
 		return err
 	}
 	if err := rw.close(); err != nil {

@@ -295,9 +295,57 @@ func TestClassifyBadInputs(t *testing.T) {
 				t.Errorf("stderr does not report %s skipped:\n%s", name, stderr)
 			}
 		}
+		// classify reads its input twice (adaptation, then answers) but
+		// reports each bad file once.
+		for _, name := range []string{"nfcapd.202611221905", "nfcapd.202611221910"} {
+			if n := strings.Count(stderr, filepath.Join(in, name)); n != 1 {
+				t.Errorf("%s reported %d times, want once:\n%s", name, n, stderr)
+			}
+		}
 		if !strings.Contains(stderr, "2 input files skipped") {
 			t.Errorf("stderr lacks the skipped count:\n%s", stderr)
 		}
 		checkAnswers(t, readCSVAnswers(t, out))
 	})
+}
+
+// TestClassifyAdapts: dev-mirror's server sends 63 header bytes more than
+// the lab server the model was trained on. classify learns that from the
+// input, says so, and names the catalog downloads; --adapt=false does not.
+func TestClassifyAdapts(t *testing.T) {
+	model := labModel(t)
+	flows := filepath.Join(lab, "..", "lab-extra", "dev-mirror.v9")
+	set, err := labels.Load(filepath.Join(lab, "..", "lab-extra", "dev-mirror.labels.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := func(args ...string) (int, string) {
+		out, stderr, code := run(t, context.Background(), append([]string{"classify", "--model", model}, args...)...)
+		if code != exitOK {
+			t.Fatalf("classify %v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+		n := 0
+		for _, a := range readCSVAnswers(t, out) {
+			if ls := set.ByClient(netip.MustParseAddr(a.Client), uint16(a.ClientPort)); len(ls) == 1 && ls[0].Known && ls[0].File == a.Files {
+				n++
+			}
+		}
+		return n, stderr
+	}
+	adapted, stderr := named(flows)
+	if !strings.Contains(stderr, "server 10.77.0.1:80 sends +63 bytes per download") {
+		t.Errorf("stderr does not report the server's offset:\n%s", stderr)
+	}
+	plain, stderr2 := named("--adapt=false", flows)
+	if strings.Contains(stderr2, "sends") {
+		t.Errorf("--adapt=false reported an offset:\n%s", stderr2)
+	}
+	t.Logf("catalog downloads named: %d adapted, %d as trained", adapted, plain)
+	if adapted < 140 || plain > 40 {
+		t.Errorf("%d of 150 catalog downloads named adapted (want ≥ 140), %d as trained (want ≤ 40)", adapted, plain)
+	}
+	// The lab's own server needs no offset.
+	if _, stderr := named(filepath.Join(lab, "test-near.v9")); strings.Contains(stderr, "sends") {
+		t.Errorf("an offset reported for the lab server:\n%s", stderr)
+	}
 }

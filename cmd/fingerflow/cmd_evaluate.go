@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
 	"github.com/fingerflow/fingerflow/reports"
 )
@@ -21,10 +22,11 @@ type evaluateOptions struct {
 	threshold float64
 	report    string
 	sweep     bool
+	adapt     bool
 }
 
 func newEvaluateCommand(gopts *globalOptions) *cobra.Command {
-	var opts evaluateOptions
+	opts := evaluateOptions{adapt: true}
 	cmd := &cobra.Command{
 		Use:   "evaluate --model MODEL.ffm --flows FLOWS --labels LABELS...",
 		Short: "Score a model on labelled flows, beside the published byte-count method",
@@ -42,7 +44,12 @@ half times its own (same packets per byte, same losses) and reports how
 many of these simulated unknown downloads are answered "unknown".
 --sweep scores every threshold the model's verifier can tell apart, to
 choose the trade between names and rejections (--threshold of train,
-classify and evaluate).`,
+classify and evaluate).
+
+As classify does, evaluate first learns each server's payload offset from
+the run's own downloads (a server whose headers or certificate differ from
+the lab server's) and says which offsets it adopts; --adapt=false scores
+the model as trained.`,
 		Example: `  fingerflow evaluate --model lab.ffm \
       --flows datasets/lab-dev/test-near.v9 --labels datasets/lab-dev/test-near.labels.csv`,
 		Args: cobra.NoArgs,
@@ -59,6 +66,7 @@ classify and evaluate).`,
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
 	f.StringVar(&opts.report, "report", "", "write charts and an HTML report to DIR")
 	f.BoolVar(&opts.sweep, "sweep", false, "also score every verifier threshold (all runs together), to choose --threshold")
+	f.BoolVar(&opts.adapt, "adapt", true, "learn each server's payload offset from the run's downloads first")
 	return cmd
 }
 
@@ -76,7 +84,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	}
 	w := gopts.stdout
 	var total []*models.Report
-	var all []models.Example
+	var sweep []models.SweepPoint
 	var perRun []reports.RunResult
 	var points []reports.ExtraPoint
 	downloads, skipped := 0, 0
@@ -87,13 +95,23 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			return err
 		}
 		downloads += len(ex)
-		if opts.sweep {
-			all = append(all, ex...)
-		}
 		name := filepath.Base(run.flows)
-		rs := []*models.Report{models.EvaluateFunc("fingerflow", m, ex, func(e *models.Example, res models.Result) {
+		rm := m
+		if opts.adapt {
+			ds := make([]features.Download, len(ex))
+			for i := range ex {
+				ds[i] = ex[i].Download
+			}
+			var offs []models.ServerOffset
+			rm, offs = m.Adapt(ds)
+			reportOffsets(w, name, offs)
+		}
+		if opts.sweep {
+			sweep = mergeSweep(sweep, rm.Sweep(ex))
+		}
+		rs := []*models.Report{models.EvaluateFunc("fingerflow", rm, ex, func(e *models.Example, res models.Result) {
 			if opts.report != "" {
-				if p, ok := extraPoint(m, name, e, res); ok {
+				if p, ok := extraPoint(rm, name, e, res); ok {
 					points = append(points, p)
 				}
 			}
@@ -132,7 +150,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	}
 	if opts.sweep {
 		fmt.Fprintf(w, "\nthreshold sweep (fingerflow, all runs; * the model's threshold):\n")
-		if err := models.WriteSweep(w, m.Sweep(all), len(m.Verifier.Trees), m.Params.Threshold); err != nil {
+		if err := models.WriteSweep(w, sweep, len(m.Verifier.Trees), m.Params.Threshold); err != nil {
 			return err
 		}
 	}
@@ -198,4 +216,19 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// mergeSweep adds a run's sweep to the total, point by point (every run is
+// swept over the same thresholds).
+func mergeSweep(total, run []models.SweepPoint) []models.SweepPoint {
+	if total == nil {
+		for _, p := range run {
+			total = append(total, models.SweepPoint{Threshold: p.Threshold, Votes: p.Votes,
+				Report: &models.Report{Name: p.Report.Name, Confusion: map[[2]string]int{}}})
+		}
+	}
+	for i, p := range run {
+		total[i].Report.Merge(p.Report)
+	}
+	return total
 }
