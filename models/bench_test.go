@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fingerflow/fingerflow/datasets/nfcsv"
+	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
 	"github.com/fingerflow/fingerflow/models/catalog"
 )
@@ -14,7 +16,7 @@ import (
 // files), shipped in datasets/catalogs.
 var debianCatalog = filepath.Join("..", "datasets", "catalogs", "debian-bookworm-security-amd64.Packages.gz")
 
-func loadDebian(b *testing.B) *catalog.Catalog {
+func loadDebian(b testing.TB) *catalog.Catalog {
 	b.Helper()
 	c, err := catalog.Load(debianCatalog)
 	if err != nil {
@@ -68,4 +70,55 @@ func BenchmarkClassify(b *testing.B) {
 		b.Fatal("no download named")
 	}
 	b.ReportMetric(float64(len(test)*b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// TestDebianOpenSet: with Debian's 3,016 packages as the catalog (dense:
+// 4.5 million pairs of packages), downloads of the lab's files, none of
+// which is a Debian package, must come out unknown, single downloads and
+// keep-alive connections alike: no chance sum of packages may be passed
+// off as a multi-file answer.
+func TestDebianOpenSet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	opts := models.DefaultTrainOptions()
+	opts.Synthesize = 3
+	m, err := models.Train(context.Background(), labExamples(t, "train-near"), loadDebian(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []string{"test-near", "../lab-extra/dev-keepalive", "../lab-extra/dev-far"} {
+		ex := runDownloads(t, run)
+		named, multi := 0, 0
+		for i := range ex {
+			if r := m.Classify(&ex[i]); !r.Unknown() {
+				named++
+				if len(r.Files) > 1 {
+					multi++
+				}
+			}
+		}
+		t.Logf("%s: %d of %d downloads named (%d multi-file)", run, named, len(ex), multi)
+		if multi > 0 || named > len(ex)/25 {
+			t.Errorf("%s: %d of %d downloads named as Debian packages (%d as several), want none as several and at most 4%%", run, named, len(ex), multi)
+		}
+	}
+}
+
+// runDownloads reads the downloads of a lab run's nfdump CSV (the path
+// relative to datasets/lab-dev, without .nfdump.csv), labelled or not.
+func runDownloads(t testing.TB, run string) []features.Download {
+	t.Helper()
+	ctx := context.Background()
+	var ds []features.Download
+	for d, err := range features.Downloads(ctx, features.DefaultConfig(), (&nfcsv.Reader{}).Flows(ctx, filepath.Join(labDev, run+".nfdump.csv"))) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	if len(ds) == 0 {
+		t.Fatalf("%s: no downloads", run)
+	}
+	return ds
 }

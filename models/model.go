@@ -25,6 +25,7 @@ type Model struct {
 
 	index [][]indexed // per profile: catalog entries by expected payload
 	resp  [][]indexed // per profile: the same, as further responses on a connection
+	tol   [][]int64   // per profile and catalog entry: residual allowed in a multi-file sum
 	// offsets are servers' payload offsets learned by adaptation
 	// (WithOffsets); nil for the model as trained.
 	offsets map[ServerKey]int64
@@ -66,13 +67,17 @@ type Params struct {
 	// a multi-file answer; combinations multiply chance matches, so it is
 	// stricter than MaxExtra.
 	MultiMaxExtra float64
+	// MultiMaxChance is the most combinations expected to fit a
+	// connection's payload by chance for a multi-file answer to be given
+	// (0: the default, 0.2).
+	MultiMaxChance float64
 }
 
 // DefaultParams are the limits the lab measurements support.
 func DefaultParams() Params {
 	return Params{
 		MaxExtra: 0.15, ExtraPerRev: 300, Tolerance: 64, MaxCandidates: 16, Threshold: 0.65,
-		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0, ShiftedNegatives: true,
+		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0, MultiMaxChance: defaultMultiMaxChance, ShiftedNegatives: true,
 	}
 }
 
@@ -85,6 +90,7 @@ type indexed struct {
 func (m *Model) buildIndex() {
 	m.index = make([][]indexed, len(m.Profiles))
 	m.resp = make([][]indexed, len(m.Profiles))
+	m.tol = make([][]int64, len(m.Profiles))
 	for pi := range m.Profiles {
 		p := &m.Profiles[pi]
 		ix := make([]indexed, len(m.Catalog.Entries))
@@ -103,6 +109,14 @@ func (m *Model) buildIndex() {
 			resp[i] = indexed{e.payload - conn, e.entry}
 		}
 		m.resp[pi] = resp
+		tol := make([]int64, len(m.Catalog.Entries))
+		for i, e := range m.Catalog.Entries {
+			tol[i] = m.Params.MultiTolerance
+			if _, ok := p.Exact[e.Name]; ok {
+				tol[i] = multiExactTol
+			}
+		}
+		m.tol[pi] = tol
 	}
 }
 

@@ -55,18 +55,72 @@ func (m *Model) looksMulti(d *features.Download) bool {
 // transfers (TCP option bytes of the SYN-ACK, the TLS handshake).
 func (p *Profile) ConnOverhead() float64 { return p.Base - p.RespOverhead }
 
+// multiExactTol is the residual (bytes) allowed for a file whose clean
+// payload was measured in the lab (Profile.Exact): a lossless connection
+// carries exactly the measured payloads, so more slack only admits chance
+// sums. Files whose payload comes from the overhead formula get
+// Params.MultiTolerance.
+const multiExactTol = 1
+
+// multiChanceWindow is the half-width (bytes) of the window around a
+// connection's payload in which the search counts file combinations, to
+// estimate how many would fit the payload by chance.
+const multiChanceWindow = 1 << 14
+
+// countBudget bounds the prefixes countNear visits.
+const countBudget = 400_000
+
+// defaultMultiMaxChance is the chance-match estimate above which no
+// multi-file answer is given, for models that do not set one.
+const defaultMultiMaxChance = 0.2
+
+// countNear counts the combinations of n different entries of resp
+// (ascending) whose payloads sum to within w of target. It gives up after
+// budget prefixes (ok false): so many combinations lie near that chance
+// fits are likely anyway.
+func countNear(resp []indexed, n int, target, w int64, budget int) (count int, ok bool) {
+	search := func(e indexed, t int64) int { return cmp.Compare(e.payload, t) }
+	var walk func(start, left int, sum int64)
+	walk = func(start, left int, sum int64) {
+		if left == 1 {
+			a, _ := slices.BinarySearchFunc(resp[start:], target-w-sum, search)
+			b, _ := slices.BinarySearchFunc(resp[start:], target+w-sum+1, search)
+			count += b - a
+			return
+		}
+		for k := start; k < len(resp) && budget > 0; k++ {
+			budget--
+			s := sum + resp[k].payload
+			if s+int64(left-1)*resp[k].payload > target+w {
+				return
+			}
+			walk(k+1, left-1, s)
+		}
+	}
+	walk(0, n, 0)
+	return count, budget > 0
+}
+
 // multi looks for 2..MaxFiles catalog files whose responses add up to the
-// download's payload on one connection (HTTP keep-alive). A combination is
-// accepted when the remaining bytes are a whole number of segments
-// (retransmissions) within MultiMaxExtra; the answer with the fewest files,
-// then the smallest residual, wins.
+// download's payload on one connection (HTTP keep-alive). A combination
+// fits when the remaining bytes are a whole number of segments
+// (retransmissions) within MultiMaxExtra, give or take each file's
+// tolerance; the answer with the fewest files, then the smallest residual,
+// wins. It is given only when it is the only best fit and when few
+// combinations would fit by chance: the search counts the combinations of
+// that many files whose sum lies near the payload, and their density
+// times the fitting width estimates the chance fits (a 50-file catalog has
+// 2 million five-file combinations; a 3,000-file one 4.5 million pairs).
+// The confidence is 1/(1+that estimate).
 func (m *Model) multi(d *features.Download) (Result, bool) {
 	type answer struct {
 		files   []int
 		profile int
 		dist    float64
 		extra   int64
+		tol     int64
 		ties    int
+		chance  float64
 	}
 	var best *answer
 	better := func(a *answer) bool {
@@ -75,6 +129,7 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 		}
 		return cmp.Or(cmp.Compare(len(a.files), len(best.files)), cmp.Compare(a.dist, best.dist), cmp.Compare(a.extra, best.extra)) < 0
 	}
+	search := func(e indexed, t int64) int { return cmp.Compare(e.payload, t) }
 	for _, pi := range m.profilesFor(d.ServerPort) {
 		p := &m.Profiles[pi]
 		o := m.observe(pi, d)
@@ -100,30 +155,31 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 		}
 		conn := int64(p.ConnOverhead())
 		resp := m.resp[pi] // response payloads, ascending
+		tols := m.tol[pi]  // per catalog entry
 		// An adapted server's offset (observe took one off) comes with
 		// every response.
 		off := m.offsets[ServerKey{d.Server, d.ServerPort}]
 		var target, hi, lo int64
 		budget := multiBudget
 		chosen := make([]int, 0, m.Params.MaxFiles)
-		var walk func(start, left int, sum int64)
-		walk = func(start, left int, sum int64) {
+		var walk func(start, left int, sum, tol int64)
+		walk = func(start, left int, sum, tol int64) {
 			if budget <= 0 {
 				return
 			}
 			if left == 1 {
 				// The last file's payload must fall in [lo-sum, hi-sum].
-				a, _ := slices.BinarySearchFunc(resp[start:], lo-sum, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
+				a, _ := slices.BinarySearchFunc(resp[start:], lo-sum, search)
 				for k := start + a; k < len(resp) && resp[k].payload <= hi-sum; k++ {
 					budget--
 					extra := target - sum - resp[k].payload
 					dist := modDist(extra, o.seg)
-					n := len(chosen) + 1
-					if dist > float64(m.Params.MultiTolerance*int64(n)) {
+					t := tol + tols[resp[k].entry]
+					if dist > float64(t) {
 						continue
 					}
 					files := append(append([]int(nil), chosen...), resp[k].entry)
-					a := &answer{files: files, profile: pi, dist: dist, extra: extra}
+					a := &answer{files: files, profile: pi, dist: dist, extra: extra, tol: t}
 					if best != nil && len(a.files) == len(best.files) && a.dist == best.dist {
 						best.ties++
 						if better(a) {
@@ -147,7 +203,7 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 					return
 				}
 				chosen = append(chosen, resp[k].entry)
-				walk(k+1, left-1, s)
+				walk(k+1, left-1, s, tol+tols[resp[k].entry])
 				chosen = chosen[:len(chosen)-1]
 			}
 		}
@@ -158,10 +214,24 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 			target = o.payload - conn - int64(n-1)*off
 			hi = target + m.Params.Tolerance
 			lo = target - int64(float64(target)*m.Params.MultiMaxExtra)
-			walk(0, n, 0)
+			prev := best
+			walk(0, n, 0, 0)
+			if best != prev && best != nil && len(best.files) == n {
+				// Totals that fit: every whole number of segments in
+				// [lo, hi], give or take the answer's tolerance.
+				fits := float64((hi-lo)/int64(o.seg)+1) * float64(2*best.tol+1)
+				best.chance = math.Inf(1)
+				if wide, ok := countNear(resp, n, target, multiChanceWindow, countBudget); ok {
+					best.chance = float64(wide) * fits / float64(2*multiChanceWindow+1)
+				}
+			}
 		}
 	}
-	if best == nil {
+	maxChance := m.Params.MultiMaxChance
+	if maxChance == 0 {
+		maxChance = defaultMultiMaxChance
+	}
+	if best == nil || best.ties > 0 || best.chance > maxChance {
 		return Result{}, false
 	}
 	names := make([]string, len(best.files))
@@ -171,7 +241,7 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 	}
 	return Result{
 		Files:      names,
-		Confidence: 1 / float64(1+best.ties),
+		Confidence: 1 / (1 + best.chance),
 		Profile:    m.Profiles[best.profile].Name,
 		Extra:      best.extra,
 	}, true

@@ -65,13 +65,15 @@ func TestNotebook(t *testing.T) {
 			t.Errorf("%s: aligned share %.3f (want ≥ 0.6), unknowns with an aligned candidate %.3f (want ≥ 0.3)", run, r.Aligned, r.WithAligned)
 		}
 	}
-	// Keep-alive: fingerflow answers every lossless connection exactly;
-	// a lossy one of three or more files fits many combinations.
+	// Keep-alive: fingerflow answers every lossless connection of up to
+	// four files exactly, and some of five (five-file sums of 50 files lie
+	// so densely that an exact fit may be chance, and is then refused); a
+	// lossy connection of three or more files fits many combinations.
 	if len(res.KeepAlive) != 4 {
 		t.Fatalf("keep-alive rows %+v, want 2 to 5 files", res.KeepAlive)
 	}
 	for _, k := range res.KeepAlive {
-		if k.Exact < k.Lossless || k.Lossless == 0 {
+		if k.Lossless == 0 || k.Exact > k.Lossless || (k.Files <= 4 && k.Exact < k.Lossless) || k.Exact == 0 {
 			t.Errorf("%d files: %d lossless connections, %d answered exactly", k.Files, k.Lossless, k.Exact)
 		}
 		if k.Files >= 3 && k.LossyWhole > 0 && k.MedianFits < 10 {
