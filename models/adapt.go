@@ -165,8 +165,10 @@ func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
 	var best int64
 	bestN := res.Zero
 	for off := range votes {
+		// Ties go to the offset nearer 0, then the lower: the same
+		// answer whatever the map's order.
 		n := near(off)
-		if n > bestN || (n == bestN && abs64(off) < abs64(best)) {
+		if n > bestN || (n == bestN && cmp.Or(cmp.Compare(abs64(off), abs64(best)), cmp.Compare(off, best)) < 0) {
 			best, bestN = off, n
 		}
 	}
@@ -184,8 +186,9 @@ func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
 	// neighbourhood (which may be a byte or two from 0).
 	exact := best
 	for d := int64(-2); d <= 2; d++ {
-		if v := votes[best+d]; v > votes[exact] || (v == votes[exact] && abs64(best+d) < abs64(exact)) {
-			exact = best + d
+		o := best + d
+		if v := votes[o]; v > votes[exact] || (v == votes[exact] && cmp.Or(cmp.Compare(abs64(o), abs64(exact)), cmp.Compare(o, exact)) < 0) {
+			exact = o
 		}
 	}
 	if exact != 0 && votes[exact] <= votes[0] {

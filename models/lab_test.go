@@ -502,6 +502,32 @@ func TestAdaptMirror(t *testing.T) {
 	}
 }
 
+// TestAdaptNeedsEvidence: without the reverse direction the loss-free
+// downloads cannot be told, and with too few of them nothing is adopted;
+// the model as trained is kept.
+func TestAdaptNeedsEvidence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	m := labModel(t)
+	ex := loadRun(t, "lab-extra", "dev-mirror")
+	oneWay := make([]features.Download, len(ex))
+	for i := range ex {
+		oneWay[i] = ex[i].Download
+		oneWay[i].HasReverse, oneWay[i].RevBytes, oneWay[i].RevPackets = false, 0, 0
+	}
+	if _, offs := m.Adapt(oneWay); len(offs) != 0 {
+		t.Errorf("one-way flows: offsets %+v, want none", offs)
+	}
+	few := make([]features.Download, 0, 8)
+	for i := range ex[:8] {
+		few = append(few, ex[i].Download)
+	}
+	if _, offs := m.Adapt(few); len(offs) != 1 || offs[0].Offset != 0 {
+		t.Errorf("8 downloads: offsets %+v, want the server kept at 0", offs)
+	}
+}
+
 // TestAdaptKeepAlive: a server offset comes with every response of a
 // keep-alive connection. dev-keepalive's connections and test-near's
 // single downloads, each response made 63 bytes longer (the header
