@@ -264,6 +264,19 @@ func closer(a, b *candidate) bool {
 	return a.x[featExtraFrac] < b.x[featExtraFrac]
 }
 
+// Calibrated reports whether some profile was calibrated on the server
+// port. Downloads to other ports are scored with every profile, which fits
+// them only if their framing is one of those (plain HTTP on another port,
+// not TLS).
+func (m *Model) Calibrated(port uint16) bool {
+	for i := range m.Profiles {
+		if m.Profiles[i].ForPort(port) {
+			return true
+		}
+	}
+	return false
+}
+
 // profilesFor lists the profiles to try for a server port: those meant for
 // it, or all when none is.
 func (m *Model) profilesFor(port uint16) []int {

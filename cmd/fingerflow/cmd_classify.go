@@ -208,8 +208,10 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		return err
 	}
 	var downloads, named, multi, sampled int
+	unclaimed := uncalibratedPorts{}
 	label := func(d *features.Download) error {
 		downloads++
+		unclaimed.add(m, d)
 		r := m.Classify(d)
 		if r.Profile == models.ProfileSampled {
 			sampled++
@@ -267,6 +269,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	el := time.Since(started)
 	fmt.Fprintf(gopts.stderr, "classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",
 		downloads, named, multi, downloads-named, el.Seconds())
+	unclaimed.report(gopts.stderr, "classify")
 	if sampled > 0 {
 		fmt.Fprintf(gopts.stderr, "classify: %d downloads came from packet-sampling exporters: their byte counts are estimates, so they are left unknown (profile %q)\n",
 			sampled, models.ProfileSampled)

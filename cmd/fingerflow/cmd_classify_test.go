@@ -349,3 +349,25 @@ func TestClassifyAdapts(t *testing.T) {
 		t.Errorf("an offset reported for the lab server:\n%s", stderr)
 	}
 }
+
+// TestClassifyUncalibratedPort: a model calibrated on HTTP only says that
+// the HTTPS downloads it was given went to a port it has no profile for;
+// the shipped model, calibrated on both, says nothing.
+func TestClassifyUncalibratedPort(t *testing.T) {
+	httpOnly := labModel(t)
+	flows := filepath.Join(lab, "..", "lab-extra", "dev-https.v9")
+	const note = "300 downloads went to server ports the model has no profile for (443: 300)"
+	_, stderr, code := run(t, context.Background(), "classify", "--model", httpOnly, flows)
+	if code != exitOK || !strings.Contains(stderr, note) {
+		t.Errorf("HTTP-only model: exit %d, stderr lacks %q:\n%s", code, note, stderr)
+	}
+	out, _, code := run(t, context.Background(), "evaluate", "--model", httpOnly, "--flows", flows,
+		"--labels", filepath.Join(lab, "..", "lab-extra", "dev-https.labels.csv"))
+	if code != exitOK || !strings.Contains(out, "dev-https.v9: "+note) {
+		t.Errorf("evaluate: exit %d, output lacks the note:\n%s", code, out)
+	}
+	_, stderr, code = run(t, context.Background(), "classify", "--model", filepath.Join(lab, "lab.ffm"), flows)
+	if code != exitOK || strings.Contains(stderr, "no profile for") {
+		t.Errorf("shipped model: exit %d, stderr:\n%s", code, stderr)
+	}
+}

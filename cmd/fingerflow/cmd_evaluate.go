@@ -96,6 +96,11 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 		}
 		downloads += len(ex)
 		name := filepath.Base(run.flows)
+		unclaimed := uncalibratedPorts{}
+		for i := range ex {
+			unclaimed.add(m, &ex[i].Download)
+		}
+		unclaimed.report(w, name)
 		rm := m
 		if opts.adapt {
 			ds := make([]features.Download, len(ex))

@@ -2,14 +2,17 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
@@ -240,4 +243,36 @@ func (s *downloadSpill) each(ctx context.Context, visit func(*features.Download)
 func (s *downloadSpill) remove() {
 	s.f.Close()
 	os.Remove(s.f.Name())
+}
+
+// uncalibratedPorts counts downloads to server ports no profile of the
+// model was calibrated on.
+type uncalibratedPorts map[uint16]int
+
+func (u uncalibratedPorts) add(m *models.Model, d *features.Download) {
+	if !m.Calibrated(d.ServerPort) {
+		u[d.ServerPort]++
+	}
+}
+
+// report says how many downloads went to such ports, busiest first.
+func (u uncalibratedPorts) report(w io.Writer, cmd string) {
+	if len(u) == 0 {
+		return
+	}
+	ports := slices.Collect(maps.Keys(u))
+	slices.SortFunc(ports, func(a, b uint16) int { return cmp.Or(cmp.Compare(u[b], u[a]), cmp.Compare(a, b)) })
+	total := 0
+	var list []string
+	for i, p := range ports {
+		total += u[p]
+		if i < 5 {
+			list = append(list, fmt.Sprintf("%d: %d", p, u[p]))
+		}
+	}
+	if len(ports) > 5 {
+		list = append(list, fmt.Sprintf("%d more ports", len(ports)-5))
+	}
+	fmt.Fprintf(w, "%s: %d downloads went to server ports the model has no profile for (%s); they were scored with every profile, right for plain HTTP on another port but not for TLS: train with a lab run on those ports\n",
+		cmd, total, strings.Join(list, ", "))
 }
