@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
@@ -61,15 +62,29 @@ func labCatalog(t testing.TB) *catalog.Catalog {
 	return c
 }
 
-// labModel trains on the shipped lab runs (HTTP and HTTPS, one hop).
+var (
+	labModelOnce sync.Once
+	labModelVal  *Model
+)
+
+// labModel is the model trained on the shipped lab runs (HTTP and HTTPS,
+// one hop), trained once for all the tests: it is read-only, so a test
+// that changes a parameter changes a copy.
 func labModel(t testing.TB) *Model {
 	t.Helper()
-	train := append(loadRun(t, "lab-dev", "train-near"), loadRun(t, "lab-dev", "train-https")...)
-	m, err := Train(context.Background(), train, labCatalog(t), DefaultTrainOptions())
-	if err != nil {
-		t.Fatal(err)
+	labModelOnce.Do(func() {
+		train := append(loadRun(t, "lab-dev", "train-near"), loadRun(t, "lab-dev", "train-https")...)
+		m, err := Train(context.Background(), train, labCatalog(t), DefaultTrainOptions())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		labModelVal = m
+	})
+	if labModelVal == nil {
+		t.Fatal("training the lab model failed")
 	}
-	return m
+	return labModelVal
 }
 
 func TestCalibrateLab(t *testing.T) {
@@ -419,7 +434,8 @@ func TestCandidates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
 	}
-	m := labModel(t)
+	m := new(Model)
+	*m = *labModel(t)
 	m.Params.MaxFiles = 1 // single-file answers only
 	named, listed := 0, 0
 	for _, ex := range loadRun(t, "lab-dev", "test-near") {
