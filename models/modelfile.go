@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,9 +25,10 @@ import (
 // ModelMagic is the first line of an uncompressed model document.
 const ModelMagic = "fingerflow-model"
 
-// ModelFormat is the version of the model file layout this code reads and
-// writes.
-const ModelFormat = 1
+// ModelFormat is the version of the model file layout this code writes. It
+// reads this one and every older one: format 2 added
+// Params.MultiMaxChance, which format 1 files lack (they get the default).
+const ModelFormat = 2
 
 // ErrModelFile marks model files that are not usable (corrupt, foreign,
 // from an incompatible version).
@@ -128,18 +130,35 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 	if err != nil || line != ModelMagic+"\n" {
 		return nil, bad("missing %q header line", ModelMagic)
 	}
-	var doc modelDoc
-	dec := json.NewDecoder(br)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	// The layout version is read first and leniently, so that a file from
+	// a newer fingerflow is named as such rather than by its first field
+	// this version does not know.
+	var raw json.RawMessage
+	if err := json.NewDecoder(br).Decode(&raw); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) {
 			return nil, bad("truncated or damaged: %v", err)
 		}
 		return nil, bad("%v", err)
 	}
+	var head struct {
+		Format  int `json:"format"`
+		Summary struct {
+			Version string `json:"fingerflow_version"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, bad("%v", err)
+	}
+	if head.Format > ModelFormat {
+		return nil, bad("layout version %d is newer than this fingerflow reads (%d); it was made by fingerflow %s", head.Format, ModelFormat, head.Summary.Version)
+	}
+	var doc modelDoc
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, bad("%v", err)
+	}
 	switch {
-	case doc.Format > ModelFormat:
-		return nil, bad("layout version %d is newer than this fingerflow reads (%d); it was made by fingerflow %s", doc.Format, ModelFormat, doc.Summary.Version)
 	case doc.Format < 1:
 		return nil, bad("layout version %d", doc.Format)
 	case !slices.Equal(doc.Features, FeatureNames):
@@ -152,6 +171,8 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 		return nil, bad("no verifier")
 	case doc.Params.MaxFiles < 0 || doc.Params.MaxFiles > maxModelFiles:
 		return nil, bad("params: %d files per connection, want at most %d", doc.Params.MaxFiles, maxModelFiles)
+	case doc.Params.MultiMaxChance < 0 || math.IsNaN(doc.Params.MultiMaxChance):
+		return nil, bad("params: multi-file chance bound %v, want 0 or more", doc.Params.MultiMaxChance)
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return nil, bad("truncated or damaged: %v", err)

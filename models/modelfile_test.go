@@ -250,7 +250,16 @@ func TestModelFileBad(t *testing.T) {
 		{"one byte flipped in the middle", flip(mid), ""},
 		{"one byte flipped in the checksum", flip(len(file) - 6), "truncated or damaged"},
 		{"format version 99", edited(t, file, func(doc map[string]any) { doc["format"] = 99 }),
-			"layout version 99 is newer than this fingerflow reads (1)"},
+			fmt.Sprintf("layout version 99 is newer than this fingerflow reads (%d)", models.ModelFormat)},
+		// A newer layout with fields this version does not know is named
+		// by its version, not by the first unknown field.
+		{"newer format with a new field", edited(t, file, func(doc map[string]any) {
+			doc["format"] = models.ModelFormat + 1
+			doc["params"].(map[string]any)["Something"] = 1
+		}), fmt.Sprintf("layout version %d is newer", models.ModelFormat+1)},
+		{"negative multi-file chance bound", edited(t, file, func(doc map[string]any) {
+			doc["params"].(map[string]any)["MultiMaxChance"] = -1
+		}), "multi-file chance bound -1"},
 		{"format version 0", edited(t, file, func(doc map[string]any) { doc["format"] = 0 }), "layout version 0"},
 		{"features renamed", edited(t, file, func(doc map[string]any) {
 			doc["features"].([]any)[0] = "mod_distance"
@@ -336,4 +345,30 @@ func ExampleReadModel() {
 	// Output:
 	// true
 	// cat.csv: not a usable fingerflow model file: no gzip header (gzip: invalid header)
+}
+
+// TestModelFileFormat1: a model written before Params.MultiMaxChance
+// existed (layout 1) still loads, with the default bound, and answers as a
+// layout-2 file with the default does.
+func TestModelFileFormat1(t *testing.T) {
+	m, file := shared(t)
+	old := edited(t, file, func(doc map[string]any) {
+		doc["format"] = 1
+		delete(doc["params"].(map[string]any), "MultiMaxChance")
+	})
+	path := filepath.Join(t.TempDir(), "old.ffm")
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m1, err := models.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.Params.MultiMaxChance != 0 || m.Params.MultiMaxChance != models.DefaultParams().MultiMaxChance {
+		t.Fatalf("bounds %v (layout 1) and %v (layout 2)", m1.Params.MultiMaxChance, m.Params.MultiMaxChance)
+	}
+	ex := labExamples(t, "test-near")
+	if diff := cmp.Diff(classifyAll(m, ex), classifyAll(m1, ex)); diff != "" {
+		t.Errorf("answers differ (-layout 2 +layout 1):\n%s", diff)
+	}
 }
