@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -580,5 +581,40 @@ func TestAdaptKeepAlive(t *testing.T) {
 	}
 	if unadapted := Evaluate("m", m, ska); unadapted.MultiFound >= want.MultiFound {
 		t.Errorf("shifted, unadapted: %d files recovered, no fewer than the original %d", unadapted.MultiFound, want.MultiFound)
+	}
+}
+
+// TestTrainTwoServers: a lab run that downloaded from two mirrors whose
+// responses differ by 63 header bytes (train-near and dev-mirror, the
+// latter given its own address) trains a model as good on other paths as
+// one mirror does: training finds the second mirror's offset and learns
+// from its downloads adjusted. With both mirrors at one address the offset
+// cannot be told apart, the second mirror's downloads teach the verifier a
+// residue that is only the servers' difference, and the far path suffers.
+func TestTrainTwoServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two models")
+	}
+	near := loadRun(t, "lab-dev", "train-near")
+	far := loadRun(t, "lab-extra", "dev-far")
+	train := func(addr string) (*Model, float64) {
+		mirror := loadRun(t, "lab-extra", "dev-mirror")
+		for i := range mirror {
+			mirror[i].Download.Server = netip.MustParseAddr(addr)
+		}
+		m, err := Train(context.Background(), append(slices.Clone(near), mirror...), labCatalog(t), DefaultTrainOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, Evaluate("m", m, far).Accuracy()
+	}
+	m, two := train("10.77.0.9")
+	if len(m.Summary.Adapted) != 1 || m.Summary.Adapted[0].Offset != 63 || m.Summary.Adapted[0].Server.Addr != netip.MustParseAddr("10.77.0.9") {
+		t.Fatalf("adapted servers %+v, want 10.77.0.9 at +63", m.Summary.Adapted)
+	}
+	same, one := train("10.77.0.1")
+	t.Logf("dev-far named: %.3f with the mirrors apart, %.3f at one address", two, one)
+	if len(same.Summary.Adapted) != 0 || two < 0.93 || two <= one {
+		t.Errorf("dev-far named %.3f with the mirrors apart (want ≥ 0.93 and above %.3f at one address); adapted %+v", two, one, same.Summary.Adapted)
 	}
 }

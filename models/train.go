@@ -21,6 +21,9 @@ type Summary struct {
 	CatalogFiles int      `json:"catalog_files"` // entries in the catalog
 	FilesSeen    int      `json:"files_seen"`    // catalog files with labelled downloads
 	Sources      []string `json:"sources"`       // input files
+	// Adapted are the training servers whose downloads sat at an offset
+	// from the calibrated payloads (see Train).
+	Adapted []ServerOffset `json:"adapted,omitempty"`
 }
 
 // TrainOptions tunes Train.
@@ -72,10 +75,29 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	}
 	m.buildIndex()
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x7472616e))
+	// Lab runs may download from servers whose overhead differs from the
+	// one calibrated (a second mirror): their downloads are brought to
+	// the calibrated payloads with the offsets adaptation finds, so the
+	// verifier learns from them what it learns from the rest, not a
+	// residue that is the servers' difference.
+	rm := m
+	if len(opts.Profiles) == 0 {
+		ds := make([]features.Download, len(examples))
+		for i := range examples {
+			ds[i] = examples[i].Download
+		}
+		var offs []ServerOffset
+		rm, offs = m.Adapt(ds)
+		for _, o := range offs {
+			if o.Offset != 0 {
+				m.Summary.Adapted = append(m.Summary.Adapted, o)
+			}
+		}
+	}
 
 	train := examples
 	if opts.Synthesize > 0 {
-		syn := m.synthesize(examples, opts.Synthesize, rng)
+		syn := rm.synthesize(examples, opts.Synthesize, rng)
 		m.Summary.Synthetic = len(syn)
 		train = append(append([]Example(nil), examples...), syn...)
 	}
@@ -84,9 +106,9 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	// synthesised catalog of thousands of files would dominate training.
 	base := examples
 	if opts.Augment > 0 {
-		train = append(train[:len(train):len(train)], m.augment(examples, opts.Augment, rng)...)
+		train = append(train[:len(train):len(train)], rm.augment(examples, opts.Augment, rng)...)
 	}
-	X, y, err := m.rows(ctx, train, rng)
+	X, y, err := rm.rows(ctx, train, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +275,9 @@ func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []E
 			clean := p.Expected(e.Name, e.Size)
 			segs := float64(clean) / float64(p.MSS)
 			k := int64(math.Round(nz.lossSeg * segs))
-			pay := clean + k*int64(p.MSS) + nz.residue
+			// In the payloads of the noise download's server (its
+			// adapted offset, if any).
+			pay := clean + k*int64(p.MSS) + nz.residue + m.offsets[ServerKey{nz.rev.Server, nz.rev.ServerPort}]
 			pk := uint64(math.Max(1, math.Round(nz.pktFactor*segs)))
 			d := nz.rev
 			d.Packets = pk

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -159,6 +160,10 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 			p.Name, p.Ports, p.Hdr, p.MSS, p.Base, tls, len(p.Exact))
 	}
 	s := m.Summary
+	for _, o := range s.Adapted {
+		fmt.Fprintf(gopts.stdout, "server %s: downloads %+d bytes from the calibrated payloads (%d of %d loss-free downloads agree); trained on them adjusted\n",
+			netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Offset, o.Votes, o.Clean)
+	}
 	fmt.Fprintf(gopts.stdout, "trained on %d labelled downloads (%d of catalog files, %d files seen) + %d synthetic; %d verifier rows; catalog %d files; %s in %.1fs\n",
 		s.Examples, s.Known, s.FilesSeen, s.Synthetic, s.Rows, s.CatalogFiles, opts.out, time.Since(started).Seconds())
 	if skipped > 0 {
