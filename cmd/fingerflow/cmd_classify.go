@@ -228,16 +228,18 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		return rw.write(&row)
 	}
 	var skipped int
+	var sp *downloadSpill
 	if opts.adapt {
+		if sp, err = newDownloadSpill(); err != nil {
+			fmt.Fprintf(gopts.stderr, "classify: %v: classifying with the model as trained, without server offsets\n", err)
+		}
+	}
+	if sp != nil {
 		// One pass over the flows: downloads go to the adapter and to a
 		// temporary file, which is classified once every server's
 		// offset is known. Extraction dominates the run time, and the
 		// file keeps memory independent of the number of downloads.
 		ad := m.NewAdapter()
-		sp, err := newDownloadSpill()
-		if err != nil {
-			return err
-		}
 		defer sp.remove()
 		if skipped, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
 			ad.Add(d)

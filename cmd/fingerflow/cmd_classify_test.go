@@ -348,6 +348,12 @@ func TestClassifyAdapts(t *testing.T) {
 	if _, stderr := named(filepath.Join(lab, "test-near.v9")); strings.Contains(stderr, "sends") {
 		t.Errorf("an offset reported for the lab server:\n%s", stderr)
 	}
+	// Without a usable temporary directory the downloads cannot wait for
+	// adaptation: classify says so and answers with the model as trained.
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	if n, stderr := named(flows); n != plain || !strings.Contains(stderr, "classifying with the model as trained") {
+		t.Errorf("no temporary directory: %d named (want %d, as with --adapt=false), stderr:\n%s", n, plain, stderr)
+	}
 }
 
 // TestClassifyUncalibratedPort: a model calibrated on HTTP only says that
