@@ -56,6 +56,10 @@ type ServerOffset struct {
 	// Votes of those a catalog file explains exactly at Offset, Zero at
 	// offset 0 (the model as trained).
 	Downloads, Clean, Votes, Zero int
+	// Pooled is set when the server had too few loss-free downloads of its
+	// own and took the offset its network shares (the counts are then the
+	// network's): the many addresses of a CDN or a mirror pool.
+	Pooled bool
 }
 
 // Adapter gathers unlabelled downloads per server and finds each server's
@@ -109,16 +113,67 @@ func (a *Adapter) Add(d *features.Download) {
 
 // Offsets decides every server's offset, in server order. A server keeps
 // offset 0 unless enough of its loss-free downloads agree on another one,
-// clearly more than on any third value.
+// clearly more than on any third value. A server with too few to tell
+// takes the offset its network (/24, or /48 for IPv6, same port) shows
+// when the network's servers' downloads are pooled: a CDN spreads the
+// same files, with the same headers, over many addresses.
 func (a *Adapter) Offsets() []ServerOffset {
 	keys := slices.SortedFunc(maps.Keys(a.servers), func(x, y ServerKey) int {
 		return cmp.Or(x.Addr.Compare(y.Addr), cmp.Compare(x.Port, y.Port))
 	})
 	out := make([]ServerOffset, 0, len(keys))
+	nets := map[ServerKey][]int{} // network → indexes into out
 	for _, k := range keys {
 		out = append(out, a.decide(k, a.servers[k]))
+		n := ServerKey{networkOf(k.Addr), k.Port}
+		nets[n] = append(nets[n], len(out)-1)
+	}
+	for _, n := range slices.SortedFunc(maps.Keys(nets), func(x, y ServerKey) int {
+		return cmp.Or(x.Addr.Compare(y.Addr), cmp.Compare(x.Port, y.Port))
+	}) {
+		idx := nets[n]
+		if len(idx) < 2 {
+			continue
+		}
+		pool := &adaptServer{}
+		for _, i := range idx {
+			s := a.servers[out[i].Server]
+			pool.seen += s.seen
+			pool.obs = append(pool.obs, s.obs[:min(len(s.obs), adaptSample-len(pool.obs))]...)
+		}
+		g := a.decide(n, pool)
+		if g.Offset == 0 {
+			continue
+		}
+		for _, i := range idx {
+			if o := &out[i]; o.Offset == 0 && o.Zero < adaptMin {
+				*o = ServerOffset{Server: o.Server, Offset: g.Offset, Downloads: g.Downloads,
+					Clean: g.Clean, Votes: g.Votes, Zero: g.Zero, Pooled: true}
+			}
+		}
 	}
 	return out
+}
+
+// networkOf is the network a server address is pooled in: its /24, or
+// /48 for IPv6.
+func networkOf(a netip.Addr) netip.Addr {
+	return NetworkOf(a).Addr()
+}
+
+// NetworkOf is the network adaptation pools a server address in: its /24,
+// or /48 for IPv6.
+func NetworkOf(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return netip.PrefixFrom(a, a.BitLen())
+	}
+	return p
 }
 
 func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {

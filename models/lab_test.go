@@ -618,3 +618,44 @@ func TestTrainTwoServers(t *testing.T) {
 		t.Errorf("dev-far named %.3f with the mirrors apart (want ≥ 0.93 and above %.3f at one address); adapted %+v", two, one, same.Summary.Adapted)
 	}
 }
+
+// TestAdaptPooled: dev-mirror's downloads spread over 40 addresses of one
+// /24, as a CDN serves them, leave each address too few loss-free
+// downloads to show its offset; pooled by network they show +63, which
+// every address takes. The lab server's downloads spread the same way keep
+// offset 0.
+func TestAdaptPooled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	m := labModel(t)
+	spread := func(ex []Example) []features.Download {
+		ds := make([]features.Download, len(ex))
+		for i := range ex {
+			ds[i] = ex[i].Download
+			ds[i].Server = netip.AddrFrom4([4]byte{10, 77, 0, byte(10 + i%40)})
+		}
+		return ds
+	}
+	mirror := loadRun(t, "lab-extra", "dev-mirror")
+	ds := spread(mirror)
+	am, offs := m.Adapt(ds)
+	if len(offs) != 40 {
+		t.Fatalf("%d servers, want 40", len(offs))
+	}
+	for _, o := range offs {
+		if o.Offset != 63 || !o.Pooled || o.Clean < 10 {
+			t.Errorf("server %v: %+v, want +63 pooled from the network's loss-free downloads", o.Server, o)
+		}
+	}
+	spreadEx := slices.Clone(mirror)
+	for i := range spreadEx {
+		spreadEx[i].Download = ds[i]
+	}
+	if r := Evaluate("m", am, spreadEx); r.Accuracy() < 0.96 {
+		t.Errorf("named %.3f adapted, want ≥ 0.96", r.Accuracy())
+	}
+	if _, offs := m.Adapt(spread(loadRun(t, "lab-dev", "test-near"))); slices.ContainsFunc(offs, func(o ServerOffset) bool { return o.Offset != 0 }) {
+		t.Errorf("the lab server spread over a network: offsets %+v, want 0", offs)
+	}
+}

@@ -176,14 +176,36 @@ func loadModel(path string, threshold float64) (*models.Model, error) {
 }
 
 // reportOffsets says which servers' payloads adaptation shifts, and by how
-// much.
+// much: a line per server that showed its own offset, one per network
+// whose servers took the offset they show together.
 func reportOffsets(w io.Writer, cmd string, offs []models.ServerOffset) {
+	type group struct {
+		net     netip.Prefix
+		port    uint16
+		offset  int64
+		servers int
+		o       models.ServerOffset
+	}
+	var groups []*group
 	for _, o := range offs {
 		if o.Offset == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%s: server %s sends %+d bytes per download against the model's lab server (%d of its %d loss-free downloads agree, %d at the lab's payloads); adjusted\n",
-			cmd, netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Offset, o.Votes, o.Clean, o.Zero)
+		if !o.Pooled {
+			fmt.Fprintf(w, "%s: server %s sends %+d bytes per download against the model's lab server (%d of its %d loss-free downloads agree, %d at the lab's payloads); adjusted\n",
+				cmd, netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Offset, o.Votes, o.Clean, o.Zero)
+			continue
+		}
+		n := models.NetworkOf(o.Server.Addr)
+		if k := len(groups); k > 0 && groups[k-1].net == n && groups[k-1].port == o.Server.Port && groups[k-1].offset == o.Offset {
+			groups[k-1].servers++
+			continue
+		}
+		groups = append(groups, &group{n, o.Server.Port, o.Offset, 1, o})
+	}
+	for _, g := range groups {
+		fmt.Fprintf(w, "%s: %d servers in %s port %d, with too few loss-free downloads each, send %+d bytes per download together (%d of their %d loss-free downloads agree); adjusted\n",
+			cmd, g.servers, g.net, g.port, g.offset, g.o.Votes, g.o.Clean)
 	}
 }
 
