@@ -60,6 +60,11 @@ type ServerOffset struct {
 	// own and took the offset its network shares (the counts are then the
 	// network's): the many addresses of a CDN or a mirror pool.
 	Pooled bool
+	// Profile names the assumed profile the server's downloads fit (a TLS
+	// framing no lab run calibrated), with Request its client→server
+	// payload of a single download; empty for calibrated profiles.
+	Profile string `json:",omitempty"`
+	Request int64  `json:",omitempty"`
 }
 
 // Adapter gathers unlabelled downloads per server and finds each server's
@@ -70,12 +75,12 @@ type Adapter struct {
 }
 
 type adaptServer struct {
-	seen int
-	obs  []adaptObs
+	seen     int
+	profiles []int // profiles to fit, sharing a header size
+	obs      []adaptObs
 }
 
 type adaptObs struct {
-	profile int
 	payload int64
 	rev     int64
 }
@@ -93,22 +98,44 @@ func (a *Adapter) Add(d *features.Download) {
 	if d.Sampling > 1 || !d.HasReverse {
 		return
 	}
-	ps := a.m.profilesFor(d.ServerPort)
+	ps := a.m.adaptProfiles(d.ServerPort)
 	if len(ps) == 0 {
 		return
 	}
-	pi := ps[0]
-	hdr := a.m.Profiles[pi].Hdr
+	hdr := a.m.Profiles[ps[0]].Hdr
 	k := ServerKey{d.Server, d.ServerPort}
 	s := a.servers[k]
 	if s == nil {
-		s = &adaptServer{}
+		s = &adaptServer{profiles: ps}
 		a.servers[k] = s
 	}
 	s.seen++
 	if len(s.obs) < adaptSample {
-		s.obs = append(s.obs, adaptObs{pi, d.Payload(hdr), d.RevPayload(hdr)})
+		s.obs = append(s.obs, adaptObs{d.Payload(hdr), d.RevPayload(hdr)})
 	}
+}
+
+// adaptProfiles lists the profiles a server on port is fitted to: the
+// assumed ones meant for the port when no calibrated profile is, else the
+// first calibrated one.
+func (m *Model) adaptProfiles(port uint16) []int {
+	var assumed []int
+	for i := range m.Profiles {
+		p := &m.Profiles[i]
+		if len(p.Ports) > 0 && p.ForPort(port) {
+			if !p.Assumed {
+				return []int{i}
+			}
+			assumed = append(assumed, i)
+		}
+	}
+	if len(assumed) > 0 {
+		return assumed
+	}
+	if ps := m.profilesFor(port); len(ps) > 0 {
+		return ps[:1]
+	}
+	return nil
 }
 
 // Offsets decides every server's offset, in server order. A server keeps
@@ -135,20 +162,20 @@ func (a *Adapter) Offsets() []ServerOffset {
 		if len(idx) < 2 {
 			continue
 		}
-		pool := &adaptServer{}
+		pool := &adaptServer{profiles: a.servers[out[idx[0]].Server].profiles}
 		for _, i := range idx {
 			s := a.servers[out[i].Server]
 			pool.seen += s.seen
 			pool.obs = append(pool.obs, s.obs[:min(len(s.obs), adaptSample-len(pool.obs))]...)
 		}
 		g := a.decide(n, pool)
-		if g.Offset == 0 {
+		if g.Offset == 0 && g.Profile == "" {
 			continue
 		}
 		for _, i := range idx {
-			if o := &out[i]; o.Offset == 0 && o.Zero < adaptMin {
+			if o := &out[i]; o.Offset == 0 && o.Profile == "" && o.Zero < adaptMin {
 				*o = ServerOffset{Server: o.Server, Offset: g.Offset, Downloads: g.Downloads,
-					Clean: g.Clean, Votes: g.Votes, Zero: g.Zero, Pooled: true}
+					Clean: g.Clean, Votes: g.Votes, Zero: g.Zero, Pooled: true, Profile: g.Profile, Request: g.Request}
 			}
 		}
 	}
@@ -177,18 +204,39 @@ func NetworkOf(a netip.Addr) netip.Prefix {
 }
 
 func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
-	res := ServerOffset{Server: k, Downloads: s.seen}
+	if len(s.profiles) == 1 && !a.m.Profiles[s.profiles[0]].Assumed {
+		res, _ := a.fit(k, s, s.profiles[0])
+		res.Request = 0 // the profile's own is calibrated
+		return res
+	}
+	// Assumed profiles: the one the most loss-free downloads fit, if any
+	// fits at all (its offset, even 0, must be adopted on evidence).
+	best := ServerOffset{Server: k, Downloads: s.seen}
+	for _, pi := range s.profiles {
+		if res, ok := a.fit(k, s, pi); ok && (best.Profile == "" || res.Votes > best.Votes) {
+			best = res
+			best.Profile = a.m.Profiles[pi].Name
+		}
+	}
+	return best
+}
+
+// fit finds the server's offset on profile pi; adopted reports whether the
+// loss-free downloads agreed on it (an offset of 0 is then evidence too).
+func (a *Adapter) fit(k ServerKey, s *adaptServer, pi int) (res ServerOffset, adopted bool) {
+	res = ServerOffset{Server: k, Downloads: s.seen}
 	revs := make([]int64, len(s.obs))
 	for i, o := range s.obs {
 		revs[i] = o.rev
 	}
 	slices.Sort(revs)
 	if len(revs) == 0 {
-		return res
+		return res, false
 	}
 	// The lowest tenth of client→server payloads: requests without SACK
 	// options, when the path lost nothing for a tenth of the downloads.
-	limit := revs[len(revs)/10] + cleanSlack
+	res.Request = revs[len(revs)/10]
+	limit := res.Request + cleanSlack
 	votes := map[int64]int{}
 	seen := map[int64]bool{}
 	for _, o := range s.obs {
@@ -197,7 +245,7 @@ func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
 		}
 		res.Clean++
 		clear(seen)
-		ix := a.m.index[o.profile]
+		ix := a.m.index[pi]
 		i, _ := slices.BinarySearchFunc(ix, o.payload-MaxOffset, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
 		for ; i < len(ix) && ix[i].payload <= o.payload+MaxOffset; i++ {
 			off := o.payload - ix[i].payload
@@ -229,12 +277,12 @@ func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
 	}
 	if bestN < adaptMin || 4*bestN < res.Clean {
 		res.Votes = res.Zero
-		return res
+		return res, false
 	}
 	for off := range votes {
 		if abs64(off-best) > 4 && 2*near(off) > bestN {
 			res.Votes = res.Zero
-			return res
+			return res, false
 		}
 	}
 	// The offset itself is the most common exact value in the winning
@@ -253,7 +301,7 @@ func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
 	if exact == 0 {
 		res.Votes = res.Zero
 	}
-	return res
+	return res, true
 }
 
 func abs64(v int64) int64 {
@@ -268,15 +316,25 @@ func abs64(v int64) int64 {
 // unchanged). Offsets of 0 are left out.
 func (m *Model) WithOffsets(offs []ServerOffset) *Model {
 	c := *m
-	c.offsets = nil
+	c.offsets, c.chosen, c.requests = nil, nil, nil
 	for _, o := range offs {
-		if o.Offset == 0 {
+		if o.Offset == 0 && o.Profile == "" {
 			continue
 		}
 		if c.offsets == nil {
 			c.offsets = map[ServerKey]int64{}
+			c.chosen = map[ServerKey]int{}
+			c.requests = map[ServerKey]int64{}
 		}
 		c.offsets[o.Server] = o.Offset
+		if o.Profile != "" {
+			for i := range m.Profiles {
+				if m.Profiles[i].Name == o.Profile {
+					c.chosen[o.Server] = i
+				}
+			}
+			c.requests[o.Server] = o.Request
+		}
 	}
 	return &c
 }

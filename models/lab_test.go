@@ -659,3 +659,53 @@ func TestAdaptPooled(t *testing.T) {
 		t.Errorf("the lab server spread over a network: offsets %+v, want 0", offs)
 	}
 }
+
+// TestAssumedTLS: a model calibrated on HTTP only gets assumed TLS
+// profiles for port 443. Adapted to dev-https, its server fits TLS 1.2
+// framing with the lab's 1,262-byte handshake; to dev-mirror-https, the
+// same framing with the larger certificate's 2,093 bytes. Either is then
+// named almost as by a model calibrated on HTTPS. The model as trained
+// leaves port 443 unknown rather than scoring TLS with the HTTP profile.
+func TestAssumedTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	m, err := Train(context.Background(), loadRun(t, "lab-dev", "train-near"), labCatalog(t), DefaultTrainOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assumed := 0
+	for _, p := range m.Profiles {
+		if p.Assumed {
+			assumed++
+		}
+	}
+	if assumed != len(assumedTLS) || len(labModel(t).Profiles) != 2 {
+		t.Fatalf("%d assumed profiles (want %d); the HTTPS-calibrated model has %d profiles (want 2)", assumed, len(assumedTLS), len(labModel(t).Profiles))
+	}
+	for _, c := range []struct {
+		run    string
+		offset int64
+	}{{"dev-https", 1262}, {"dev-mirror-https", 2093}} {
+		ex := loadRun(t, "lab-extra", c.run)
+		ds := make([]features.Download, len(ex))
+		for i := range ex {
+			ds[i] = ex[i].Download
+		}
+		am, offs := m.Adapt(ds)
+		if len(offs) != 1 || offs[0].Profile != "https-tls12-16383" || offs[0].Offset != c.offset {
+			t.Errorf("%s: %+v, want https-tls12-16383 at %+d", c.run, offs, c.offset)
+			continue
+		}
+		r := Evaluate("m", am, ex)
+		t.Logf("%s: named %.3f, rejected %.3f (simulated %.3f)", c.run, r.Accuracy(), r.Rejection(), r.SimRejection())
+		if r.Accuracy() < 0.88 || r.Rejection() < 0.9 {
+			t.Errorf("%s: named %.3f (want ≥ 0.88), rejected %.3f (want ≥ 0.9)", c.run, r.Accuracy(), r.Rejection())
+		}
+		for i := range ex {
+			if res := m.Classify(&ex[i].Download); !res.Unknown() {
+				t.Fatalf("%s unadapted: a port-443 download named %v", c.run, res.Files)
+			}
+		}
+	}
+}

@@ -27,8 +27,12 @@ type Model struct {
 	resp  [][]indexed // per profile: the same, as further responses on a connection
 	tol   [][]int64   // per profile and catalog entry: residual allowed in a multi-file sum
 	// offsets are servers' payload offsets learned by adaptation
-	// (WithOffsets); nil for the model as trained.
-	offsets map[ServerKey]int64
+	// (WithOffsets); nil for the model as trained. chosen are the assumed
+	// profiles adaptation fitted servers to, and requests those servers'
+	// client→server payloads of a single download.
+	offsets  map[ServerKey]int64
+	chosen   map[ServerKey]int
+	requests map[ServerKey]int64
 }
 
 // Params are the classifier's search limits and decision thresholds.
@@ -145,15 +149,20 @@ func (m *Model) observe(pi int, d *features.Download) observation {
 	p := &m.Profiles[pi]
 	hdr := p.Hdr
 	pay := d.Payload(hdr)
+	req := p.ReqPayload
 	if m.offsets != nil {
-		pay -= m.offsets[ServerKey{d.Server, d.ServerPort}]
+		k := ServerKey{d.Server, d.ServerPort}
+		pay -= m.offsets[k]
+		if req == 0 {
+			req = float64(m.requests[k])
+		}
 	}
 	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets, d.IPv6())}
 	o.grain = grain(o.seg)
 	o.extraPerRev = p.ExtraPerRev
-	if d.HasReverse && p.ReqPayload > 0 {
+	if d.HasReverse && req > 0 {
 		o.hasRev = true
-		o.revBytes = float64(d.RevPayload(hdr)) - p.ReqPayload
+		o.revBytes = float64(d.RevPayload(hdr)) - req
 		o.rev = o.revBytes / float64(o.seg)
 	}
 	return o
@@ -264,34 +273,61 @@ func closer(a, b *candidate) bool {
 	return a.x[featExtraFrac] < b.x[featExtraFrac]
 }
 
-// Calibrated reports whether some profile was calibrated on the server
-// port. Downloads to other ports are scored with every profile, which fits
+// Calibrated reports whether some profile was calibrated on the
+// download's server port, or adaptation fitted its server to an assumed
+// one. Downloads to other ports are scored with every profile, which fits
 // them only if their framing is one of those (plain HTTP on another port,
 // not TLS).
-func (m *Model) Calibrated(port uint16) bool {
+func (m *Model) Calibrated(d *features.Download) bool {
+	if _, ok := m.chosen[ServerKey{d.Server, d.ServerPort}]; ok {
+		return true
+	}
 	for i := range m.Profiles {
-		if m.Profiles[i].ForPort(port) {
+		if !m.Profiles[i].Assumed && m.Profiles[i].ForPort(d.ServerPort) {
 			return true
 		}
 	}
 	return false
 }
 
-// profilesFor lists the profiles to try for a server port: those meant for
-// it, or all when none is.
+// profilesFor lists the calibrated profiles to try for a server port:
+// those meant for it, or all when none is. Assumed profiles are left out,
+// and a port only they are meant for gets none: its downloads (TLS, by
+// the assumption) fit no calibrated profile, and stay unknown unless
+// adaptation fitted their server (profilesOf).
 func (m *Model) profilesFor(port uint16) []int {
 	var out []int
+	assumed := false
 	for i := range m.Profiles {
-		if len(m.Profiles[i].Ports) > 0 && m.Profiles[i].ForPort(port) {
+		p := &m.Profiles[i]
+		if len(p.Ports) > 0 && p.ForPort(port) {
+			if p.Assumed {
+				assumed = true
+				continue
+			}
 			out = append(out, i)
 		}
+	}
+	if len(out) == 0 && assumed {
+		return nil
 	}
 	if len(out) == 0 {
 		for i := range m.Profiles {
-			out = append(out, i)
+			if !m.Profiles[i].Assumed {
+				out = append(out, i)
+			}
 		}
 	}
 	return out
+}
+
+// profilesOf lists the profiles to try for a download: the one adaptation
+// fitted its server to, or those of its port.
+func (m *Model) profilesOf(d *features.Download) []int {
+	if pi, ok := m.chosen[ServerKey{d.Server, d.ServerPort}]; ok {
+		return []int{pi}
+	}
+	return m.profilesFor(d.ServerPort)
 }
 
 // Result is the classifier's answer for one download.
@@ -323,7 +359,7 @@ type view struct {
 // views lists the (profile, segment size) pairings a download is scored
 // under.
 func (m *Model) views(d *features.Download, dst []view) []view {
-	for _, pi := range m.profilesFor(d.ServerPort) {
+	for _, pi := range m.profilesOf(d) {
 		o := m.observe(pi, d)
 		if o.payload <= 0 {
 			continue
@@ -365,7 +401,7 @@ func (m *Model) Candidates(d *features.Download) []Candidate {
 	var sc []scored
 	for _, v := range m.views(d, nil) {
 		for _, c := range m.candidates(v.profile, v.o, -1, nil) {
-			sc = append(sc, scored{c, v.o.seg, v.o.payload, m.Verifier.Score(c.x[:], d.HasReverse)})
+			sc = append(sc, scored{c, v.o.seg, v.o.payload, m.Verifier.Score(c.x[:], v.o.hasRev)})
 		}
 	}
 	slices.SortStableFunc(sc, func(a, b scored) int {
@@ -409,7 +445,7 @@ func (m *Model) Classify(d *features.Download) Result {
 	bestScore := -1.0
 	var buf [32]candidate
 	var bestPayload int64
-	for _, pi := range m.profilesFor(d.ServerPort) {
+	for _, pi := range m.profilesOf(d) {
 		o := m.observe(pi, d)
 		if o.payload <= 0 {
 			continue
@@ -420,7 +456,7 @@ func (m *Model) Classify(d *features.Download) Result {
 				o.rev = o.revBytes / float64(seg)
 			}
 			for _, c := range m.candidates(pi, o, -1, buf[:0]) {
-				s := m.Verifier.Score(c.x[:], d.HasReverse)
+				s := m.Verifier.Score(c.x[:], o.hasRev)
 				if s > bestScore || (s == bestScore && closer(&c, &best)) {
 					best, bestScore, bestPayload = c, s, o.payload
 				}

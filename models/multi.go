@@ -42,7 +42,7 @@ func requests(p *Profile, o observation) (n int, clean bool) {
 // looksMulti reports whether the reverse direction cleanly says the
 // connection carried several requests.
 func (m *Model) looksMulti(d *features.Download) bool {
-	for _, pi := range m.profilesFor(d.ServerPort) {
+	for _, pi := range m.profilesOf(d) {
 		o := m.observe(pi, d)
 		if n, clean := requests(&m.Profiles[pi], o); clean && n >= 2 && n <= m.Params.MaxFiles {
 			return true
@@ -130,10 +130,12 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 		return cmp.Or(cmp.Compare(len(a.files), len(best.files)), cmp.Compare(a.dist, best.dist), cmp.Compare(a.extra, best.extra)) < 0
 	}
 	search := func(e indexed, t int64) int { return cmp.Compare(e.payload, t) }
-	for _, pi := range m.profilesFor(d.ServerPort) {
+	for _, pi := range m.profilesOf(d) {
 		p := &m.Profiles[pi]
 		o := m.observe(pi, d)
-		if o.payload <= 0 {
+		if o.payload <= 0 || p.Assumed {
+			// An assumed profile's offset mixes the handshake (once a
+			// connection) with header differences (once a response).
 			continue
 		}
 		minN, maxN := 2, m.Params.MaxFiles

@@ -71,7 +71,7 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 		}
 		fillRequestLengths(ps)
 		calibrateMulti(ps, examples, cat)
-		m.Profiles = ps
+		m.Profiles = withAssumedTLS(ps)
 	}
 	m.buildIndex()
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x7472616e))
@@ -147,6 +147,25 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	m.Summary.CatalogFiles = len(cat.Entries)
 	m.Summary.FilesSeen = len(seen)
 	return m, nil
+}
+
+// withAssumedTLS adds AssumedTLSProfiles for port 443 when no calibrated
+// profile claims it and a plain HTTP one exists: HTTPS downloads can then
+// be named once adaptation has fitted their servers.
+func withAssumedTLS(ps []Profile) []Profile {
+	var http *Profile
+	for i := range ps {
+		if ps[i].ForPort(443) && len(ps[i].Ports) > 0 {
+			return ps
+		}
+		if http == nil && ps[i].RecOverhead == 0 {
+			http = &ps[i]
+		}
+	}
+	if http == nil {
+		return ps
+	}
+	return append(ps, AssumedTLSProfiles(*http)...)
 }
 
 // rows turns labelled single-file downloads into verifier rows: for each

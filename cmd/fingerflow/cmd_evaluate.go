@@ -96,11 +96,6 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 		}
 		downloads += len(ex)
 		name := filepath.Base(run.flows)
-		unclaimed := uncalibratedPorts{}
-		for i := range ex {
-			unclaimed.add(m, &ex[i].Download)
-		}
-		unclaimed.report(w, name)
 		rm := m
 		if opts.adapt {
 			ds := make([]features.Download, len(ex))
@@ -111,6 +106,11 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			rm, offs = m.Adapt(ds)
 			reportOffsets(w, name, offs)
 		}
+		unclaimed := uncalibratedPorts{}
+		for i := range ex {
+			unclaimed.add(rm, &ex[i].Download)
+		}
+		unclaimed.report(w, name)
 		if opts.sweep {
 			sweep = mergeSweep(sweep, rm.Sweep(ex))
 		}

@@ -156,6 +156,11 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 		if p.RecOverhead > 0 {
 			tls = fmt.Sprintf("%d bytes per %d-byte record", p.RecOverhead, p.RecSize)
 		}
+		if p.Assumed {
+			fmt.Fprintf(gopts.stdout, "profile %-6s ports %v: assumed, not calibrated (no HTTPS lab run): TLS framing %s on the http profile's path; classify fits it, and the handshake's size, to each server's downloads\n",
+				p.Name, p.Ports, tls)
+			continue
+		}
 		fmt.Fprintf(gopts.stdout, "profile %-6s ports %v: %d header bytes/packet, MSS %d, overhead %.0f bytes, TLS framing %s, %d files measured exactly\n",
 			p.Name, p.Ports, p.Hdr, p.MSS, p.Base, tls, len(p.Exact))
 	}

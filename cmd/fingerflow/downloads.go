@@ -188,7 +188,12 @@ func reportOffsets(w io.Writer, cmd string, offs []models.ServerOffset) {
 	}
 	var groups []*group
 	for _, o := range offs {
-		if o.Offset == 0 {
+		if o.Offset == 0 && o.Profile == "" {
+			continue
+		}
+		if o.Profile != "" {
+			fmt.Fprintf(w, "%s: server %s fits assumed profile %s, %+d bytes from its placeholder overhead (the TLS handshake; %d of its %d loss-free downloads agree)%s\n",
+				cmd, netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Profile, o.Offset, o.Votes, o.Clean, map[bool]string{true: ", as its network shows", false: ""}[o.Pooled])
 			continue
 		}
 		if !o.Pooled {
@@ -272,7 +277,7 @@ func (s *downloadSpill) remove() {
 type uncalibratedPorts map[uint16]int
 
 func (u uncalibratedPorts) add(m *models.Model, d *features.Download) {
-	if !m.Calibrated(d.ServerPort) {
+	if !m.Calibrated(d) {
 		u[d.ServerPort]++
 	}
 }
@@ -295,6 +300,6 @@ func (u uncalibratedPorts) report(w io.Writer, cmd string) {
 	if len(ports) > 5 {
 		list = append(list, fmt.Sprintf("%d more ports", len(ports)-5))
 	}
-	fmt.Fprintf(w, "%s: %d downloads went to server ports the model has no profile for (%s); they were scored with every profile, right for plain HTTP on another port but not for TLS: train with a lab run on those ports\n",
+	fmt.Fprintf(w, "%s: %d downloads went to server ports no calibrated profile covers (%s); they were scored with every calibrated profile, right for plain HTTP on another port, or, where the port has only assumed TLS profiles and adaptation could not fit the server, left unknown: train with a lab run on those ports\n",
 		cmd, total, strings.Join(list, ", "))
 }
