@@ -63,10 +63,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/go-gota/gota/dataframe"
 	"gonum.org/v1/plot"
@@ -74,35 +72,21 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/notebooks/internal/labrun"
 )
 
 func main() {
-	data := flag.String("data", "datasets", "directory holding lab-dev/ and lab-extra/")
 	model := flag.String("model", "", "model file (default: DATA/lab-dev/lab.ffm)")
-	out := flag.String("out", "", "directory for the chart (default: a new temporary directory)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	dir := *out
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "limits-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+	labrun.Main("limits", func(ctx context.Context, dataDir, outDir string) error {
+		path := *model
+		if path == "" {
+			path = filepath.Join(dataDir, "lab-dev", "lab.ffm")
 		}
-	}
-	path := *model
-	if path == "" {
-		path = filepath.Join(*data, "lab-dev", "lab.ffm")
-	}
-	if _, err := analyse(ctx, os.Stdout, *data, path, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "limits:", err)
-		os.Exit(1)
-	}
+		_, err := analyse(ctx, os.Stdout, dataDir, path, outDir)
+		return err
+	})
 }
 
 // singleRuns are the runs of one file per connection, by data set.
@@ -211,7 +195,7 @@ func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string
 		if _, err := os.Stat(path); err != nil {
 			continue // lab-extra is optional
 		}
-		ex, err := examples(ctx, path)
+		ex, err := labrun.Examples(ctx, path)
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +220,7 @@ func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string
 
 	ka := filepath.Join(dataDir, "lab-extra", "dev-keepalive.nfdump.csv")
 	if _, err := os.Stat(ka); err == nil {
-		ex, err := examples(ctx, ka)
+		ex, err := labrun.Examples(ctx, ka)
 		if err != nil {
 			return nil, err
 		}
@@ -429,24 +413,6 @@ func sameFiles(a, b []string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
-}
-
-// examples reads RUN.nfdump.csv and RUN.labels.csv beside it and joins
-// the run's downloads with their labels.
-func examples(ctx context.Context, path string) ([]models.Example, error) {
-	var ds []features.Download
-	for d, err := range features.Downloads(ctx, features.DefaultConfig(), (&nfcsv.Reader{}).Flows(ctx, path)) {
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
-	}
-	set, err := labels.Load(strings.TrimSuffix(path, ".nfdump.csv") + ".labels.csv")
-	if err != nil {
-		return nil, err
-	}
-	ex, _ := models.Join(ds, set)
-	return ex, nil
 }
 
 // drawFrontier plots named against rejected for every run: fingerflow and

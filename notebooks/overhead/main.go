@@ -53,13 +53,11 @@ package main
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"image/color"
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -71,30 +69,14 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/fingerflow/fingerflow/datasets/nfcsv"
-	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/notebooks/internal/labrun"
 )
 
 func main() {
-	data := flag.String("data", "datasets", "directory holding lab-dev/ and lab-extra/")
-	out := flag.String("out", "", "directory for the chart (default: a new temporary directory)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	dir := *out
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "overhead-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
-	if err := run(ctx, os.Stdout, *data, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "overhead:", err)
-		os.Exit(1)
-	}
+	labrun.Main("overhead", func(ctx context.Context, dataDir, outDir string) error {
+		return run(ctx, os.Stdout, dataDir, outDir)
+	})
 }
 
 // fallback header and segment sizes (IPv4 with TCP timestamps on a
@@ -172,7 +154,7 @@ func analyse(ctx context.Context, w io.Writer, dataDir, outDir string) (*result,
 	// (HTTP and HTTPS), then measure every run against that calibration.
 	var calib []models.Example
 	for _, r := range []string{"train-near", "train-https"} {
-		ex, err := examples(ctx, filepath.Join(dataDir, "lab-dev", r+".nfdump.csv"))
+		ex, err := labrun.Examples(ctx, filepath.Join(dataDir, "lab-dev", r+".nfdump.csv"))
 		if err != nil {
 			return nil, fmt.Errorf("calibration run: %w", err)
 		}
@@ -259,31 +241,13 @@ func analyse(ctx context.Context, w io.Writer, dataDir, outDir string) (*result,
 	return res, nil
 }
 
-// examples reads RUN.nfdump.csv and RUN.labels.csv beside it and joins
-// the run's downloads with their labels.
-func examples(ctx context.Context, path string) ([]models.Example, error) {
-	var ds []features.Download
-	for d, err := range features.Downloads(ctx, features.DefaultConfig(), (&nfcsv.Reader{}).Flows(ctx, path)) {
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
-	}
-	set, err := labels.Load(strings.TrimSuffix(path, ".nfdump.csv") + ".labels.csv")
-	if err != nil {
-		return nil, err
-	}
-	ex, _ := models.Join(ds, set)
-	return ex, nil
-}
-
 // measure returns a run's labelled single-file downloads, measured against
 // the calibrated overhead formula (header size, fixed HTTP overhead with
 // its size-digit terms, TLS record framing) of the profile for the
 // download's server port, with the segment size the profile estimates for
 // the download's path (a VPN or a smaller MTU lowers it).
 func measure(ctx context.Context, path string, profiles []models.Profile) ([]download, error) {
-	ex, err := examples(ctx, path)
+	ex, err := labrun.Examples(ctx, path)
 	if err != nil {
 		return nil, err
 	}
