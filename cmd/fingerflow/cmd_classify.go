@@ -43,7 +43,9 @@ without --out) or Parquet, chosen by the --out extension.
 A server whose responses carry more or fewer bytes than the lab server's
 (other HTTP headers, another certificate chain) would match no catalog
 file. So classify learns each server's offset from the input's own
-downloads without retransmissions, reports the offsets it adopts, and
+downloads without retransmissions (for a model trained without an HTTPS
+run, also which assumed TLS framing a port-443 server uses and its
+handshake's size), reports the offsets it adopts, and
 classifies after the whole input is read, keeping the downloads in a
 temporary file meanwhile ($TMPDIR; --adapt=false uses the model as trained
 and writes each download as it is found).`,
