@@ -116,26 +116,19 @@ func (a *Adapter) Add(d *features.Download) {
 }
 
 // adaptProfiles lists the profiles a server on port is fitted to: the
-// assumed ones meant for the port when no calibrated profile is, else the
-// first calibrated one.
+// first calibrated one for the port, if any, then the assumed ones meant
+// for it.
 func (m *Model) adaptProfiles(port uint16) []int {
-	var assumed []int
+	var out []int
+	if ps := m.profilesFor(port); len(ps) > 0 {
+		out = append(out, ps[0])
+	}
 	for i := range m.Profiles {
-		p := &m.Profiles[i]
-		if len(p.Ports) > 0 && p.ForPort(port) {
-			if !p.Assumed {
-				return []int{i}
-			}
-			assumed = append(assumed, i)
+		if p := &m.Profiles[i]; p.Assumed && len(p.Ports) > 0 && p.ForPort(port) {
+			out = append(out, i)
 		}
 	}
-	if len(assumed) > 0 {
-		return assumed
-	}
-	if ps := m.profilesFor(port); len(ps) > 0 {
-		return ps[:1]
-	}
-	return nil
+	return out
 }
 
 // Offsets decides every server's offset, in server order. A server keeps
@@ -204,15 +197,24 @@ func NetworkOf(a netip.Addr) netip.Prefix {
 }
 
 func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
-	if len(s.profiles) == 1 && !a.m.Profiles[s.profiles[0]].Assumed {
-		res, _ := a.fit(k, s, s.profiles[0])
+	// The calibrated profile first: when the server's loss-free downloads
+	// agree on an offset to it (0 included), that is the answer.
+	ps := s.profiles
+	var calibrated ServerOffset
+	if first := ps[0]; !a.m.Profiles[first].Assumed {
+		res, ok := a.fit(k, s, first)
 		res.Request = 0 // the profile's own is calibrated
-		return res
+		if ok || len(ps) == 1 {
+			return res
+		}
+		calibrated, ps = res, ps[1:]
+	} else {
+		calibrated = ServerOffset{Server: k, Downloads: s.seen}
 	}
-	// Assumed profiles: the one the most loss-free downloads fit, if any
-	// fits at all (its offset, even 0, must be adopted on evidence).
-	best := ServerOffset{Server: k, Downloads: s.seen}
-	for _, pi := range s.profiles {
+	// Otherwise the assumed profile the most loss-free downloads fit, if
+	// any fits at all (its offset, even 0, must be adopted on evidence).
+	best := calibrated
+	for _, pi := range ps {
 		if res, ok := a.fit(k, s, pi); ok && (best.Profile == "" || res.Votes > best.Votes) {
 			best = res
 			best.Profile = a.m.Profiles[pi].Name

@@ -149,23 +149,35 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	return m, nil
 }
 
-// withAssumedTLS adds AssumedTLSProfiles for port 443 when no calibrated
-// profile claims it and a plain HTTP one exists: HTTPS downloads can then
-// be named once adaptation has fitted their servers.
+// withAssumedTLS adds AssumedTLSProfiles for port 443 from the plain HTTP
+// profile, leaving out the framing an HTTPS lab run calibrated: servers
+// whose TLS differs from the lab's (TLS 1.3 against the lab's 1.2, other
+// record sizes) can then be fitted by adaptation, and without an HTTPS
+// run HTTPS downloads can be named at all.
 func withAssumedTLS(ps []Profile) []Profile {
-	var http *Profile
+	var http, tls *Profile
 	for i := range ps {
-		if ps[i].ForPort(443) && len(ps[i].Ports) > 0 {
-			return ps
-		}
-		if http == nil && ps[i].RecOverhead == 0 {
-			http = &ps[i]
+		p := &ps[i]
+		switch {
+		case p.RecOverhead > 0 && len(p.Ports) > 0 && p.ForPort(443):
+			tls = p
+		case p.RecOverhead == 0 && http == nil:
+			http = p
+		case p.RecOverhead == 0 && len(p.Ports) > 0 && p.ForPort(443):
+			return ps // plain HTTP calibrated on 443: nothing to assume
 		}
 	}
 	if http == nil {
 		return ps
 	}
-	return append(ps, AssumedTLSProfiles(*http)...)
+	out := ps
+	for _, a := range AssumedTLSProfiles(*http) {
+		if tls != nil && a.RecOverhead == tls.RecOverhead && a.RecSize == tls.RecSize {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // rows turns labelled single-file downloads into verifier rows: for each

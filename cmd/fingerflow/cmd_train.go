@@ -157,7 +157,7 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 			tls = fmt.Sprintf("%d bytes per %d-byte record", p.RecOverhead, p.RecSize)
 		}
 		if p.Assumed {
-			fmt.Fprintf(gopts.stdout, "profile %-6s ports %v: assumed, not calibrated (no HTTPS lab run): TLS framing %s on the http profile's path; classify fits it, and the handshake's size, to each server's downloads\n",
+			fmt.Fprintf(gopts.stdout, "profile %-6s ports %v: assumed, not calibrated: TLS framing %s on the http profile's path, for servers whose downloads fit no calibrated profile (classify fits the framing and the handshake's size per server)\n",
 				p.Name, p.Ports, tls)
 			continue
 		}
