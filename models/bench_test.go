@@ -72,6 +72,24 @@ func BenchmarkClassify(b *testing.B) {
 	b.ReportMetric(float64(len(test)*b.N)/b.Elapsed().Seconds(), "flows/s")
 }
 
+// BenchmarkAdapt measures server adaptation: test-near's 300 downloads
+// added to an adapter and every server's offset decided.
+func BenchmarkAdapt(b *testing.B) {
+	m, _ := shared(b)
+	test := labExamples(b, "test-near")
+	b.ReportAllocs()
+	for b.Loop() {
+		a := m.NewAdapter()
+		for i := range test {
+			a.Add(&test[i].Download)
+		}
+		if offs := a.Offsets(); len(offs) != 1 || offs[0].Offset != 0 {
+			b.Fatalf("offsets %+v, want the lab server at 0", offs)
+		}
+	}
+	b.ReportMetric(float64(len(test)*b.N)/b.Elapsed().Seconds(), "downloads/s")
+}
+
 // TestDebianOpenSet: with Debian's 3,016 packages as the catalog (dense:
 // 4.5 million pairs of packages), downloads of the lab's files, none of
 // which is a Debian package, must come out unknown, single downloads and
