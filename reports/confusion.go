@@ -46,41 +46,21 @@ func (g *confusionGrid) Max() float64  { return g.max }
 // topFiles picks the maxFiles files with the most downloads (truth
 // counts), ties broken by the confusions they take part in, then by name.
 func topFiles(r *models.Report, maxFiles int) []string {
-	type file struct {
-		name           string
-		support, wrong int
-	}
-	st := map[string]*file{}
-	get := func(n string) *file {
-		if st[n] == nil {
-			st[n] = &file{name: n}
-		}
-		return st[n]
-	}
-	for k, n := range r.Confusion {
-		truth, answer := k[0], k[1]
-		if truth != unknownName {
-			get(truth).support += n
-		}
-		if truth != answer {
-			if truth != unknownName {
-				get(truth).wrong += n
-			}
-			if answer != unknownName {
-				get(answer).wrong += n
-			}
+	var fs []models.FileStats
+	for _, f := range r.PerFile() {
+		if f.File != unknownName {
+			fs = append(fs, f)
 		}
 	}
-	fs := make([]*file, 0, len(st))
-	for _, f := range st {
-		fs = append(fs, f)
-	}
-	slices.SortFunc(fs, func(a, b *file) int {
-		return cmp.Or(cmp.Compare(b.support, a.support), cmp.Compare(b.wrong, a.wrong), cmp.Compare(a.name, b.name))
+	// Confusions a file takes part in: as the truth answered otherwise,
+	// and as the answer for another truth.
+	wrong := func(f models.FileStats) int { return f.Support + f.Predicted - 2*f.TruePos }
+	slices.SortFunc(fs, func(a, b models.FileStats) int {
+		return cmp.Or(cmp.Compare(b.Support, a.Support), cmp.Compare(wrong(b), wrong(a)), cmp.Compare(a.File, b.File))
 	})
 	var out []string
 	for _, f := range fs[:min(len(fs), maxFiles)] {
-		out = append(out, f.name)
+		out = append(out, f.File)
 	}
 	slices.Sort(out)
 	return out
