@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -188,21 +187,12 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		return err
 	}
 	out := gopts.stdout
-	var tmp *os.File
+	var tmp *atomicFile
 	if opts.out != "" {
-		dir, base := filepath.Split(opts.out)
-		if dir == "" {
-			dir = "."
+		if tmp, err = createAtomic(opts.out); err != nil {
+			return fmt.Errorf("--out: %w", err)
 		}
-		if tmp, err = os.CreateTemp(dir, "."+base+".tmp-*"); err != nil {
-			return fmt.Errorf("--out %s: %w", opts.out, err)
-		}
-		defer func() {
-			if tmp != nil {
-				tmp.Close()
-				os.Remove(tmp.Name())
-			}
-		}()
+		defer tmp.abort()
 		out = tmp
 	}
 	rw, err := newRowWriter(opts.out, out)
@@ -262,13 +252,9 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		return err
 	}
 	if tmp != nil {
-		if err := tmp.Close(); err != nil {
+		if err := tmp.commit(); err != nil {
 			return err
 		}
-		if err := os.Rename(tmp.Name(), opts.out); err != nil {
-			return err
-		}
-		tmp = nil
 	}
 	el := time.Since(started)
 	fmt.Fprintf(gopts.stderr, "classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",

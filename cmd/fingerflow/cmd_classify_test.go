@@ -169,6 +169,10 @@ func TestClassifyParquet(t *testing.T) {
 		t.Errorf("Parquet rows differ from CSV rows (-csv +parquet):\n%s", diff)
 	}
 	noLeftovers(t, filepath.Dir(path), "downloads.parquet")
+	// Readable like any other output, not private like a temporary file.
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("%s: mode %v (%v), want -rw-r--r--", path, st.Mode(), err)
+	}
 }
 
 // TestClassifyFormatsAgree: NetFlow v5, v9, IPFIX, nfdump CSV and Argus

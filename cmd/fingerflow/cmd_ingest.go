@@ -188,21 +188,11 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	}
 	reg := newRegistry()
 
-	// Write next to the destination, rename at the end.
-	dir, base := filepath.Split(opts.out)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := createAtomic(opts.out)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.abort()
 	fw, _ := newFlowWriter(opts.out, tmp)
 
 	var total int64
@@ -267,20 +257,10 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	if err := fw.Close(); err != nil {
 		return fmt.Errorf("%s: %w", opts.out, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", opts.out, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("%s: %w", opts.out, err)
-	}
 	outSize, _ := tmp.Seek(0, io.SeekCurrent)
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", opts.out, err)
-	}
-	if err := os.Rename(tmp.Name(), opts.out); err != nil {
+	if err := tmp.commit(); err != nil {
 		return err
 	}
-	tmp = nil
 
 	elapsed := time.Since(started)
 	if !gopts.quiet {
