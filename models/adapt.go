@@ -197,60 +197,62 @@ func NetworkOf(a netip.Addr) netip.Prefix {
 }
 
 func (a *Adapter) decide(k ServerKey, s *adaptServer) ServerOffset {
-	// The calibrated profile first: when the server's loss-free downloads
-	// agree on an offset to it (0 included), that is the answer.
-	ps := s.profiles
-	var calibrated ServerOffset
-	if first := ps[0]; !a.m.Profiles[first].Assumed {
-		res, ok := a.fit(k, s, first)
-		res.Request = 0 // the profile's own is calibrated
-		if ok || len(ps) == 1 {
-			return res
-		}
-		calibrated, ps = res, ps[1:]
-	} else {
-		calibrated = ServerOffset{Server: k, Downloads: s.seen}
+	none := ServerOffset{Server: k, Downloads: s.seen}
+	if len(s.obs) == 0 {
+		return none
 	}
-	// Otherwise the assumed profile the most loss-free downloads fit, if
-	// any fits at all (its offset, even 0, must be adopted on evidence).
-	best := calibrated
-	for _, pi := range ps {
-		if res, ok := a.fit(k, s, pi); ok && (best.Profile == "" || res.Votes > best.Votes) {
-			best = res
-			best.Profile = a.m.Profiles[pi].Name
-		}
-	}
-	return best
-}
-
-// fit finds the server's offset on profile pi; adopted reports whether the
-// loss-free downloads agreed on it (an offset of 0 is then evidence too).
-func (a *Adapter) fit(k ServerKey, s *adaptServer, pi int) (res ServerOffset, adopted bool) {
-	res = ServerOffset{Server: k, Downloads: s.seen}
+	// The lowest tenth of client→server payloads: requests without SACK
+	// options, when the path lost nothing for a tenth of the downloads.
+	// Those downloads carry a catalog file's payload plus the offset.
 	revs := make([]int64, len(s.obs))
 	for i, o := range s.obs {
 		revs[i] = o.rev
 	}
 	slices.Sort(revs)
-	if len(revs) == 0 {
-		return res, false
+	request := revs[len(revs)/10]
+	var clean []int64
+	for _, o := range s.obs {
+		if o.rev <= request+cleanSlack && o.payload > 0 {
+			clean = append(clean, o.payload)
+		}
 	}
-	// The lowest tenth of client→server payloads: requests without SACK
-	// options, when the path lost nothing for a tenth of the downloads.
-	res.Request = revs[len(revs)/10]
-	limit := res.Request + cleanSlack
+	// The calibrated profile first: when the server's loss-free downloads
+	// agree on an offset to it (0 included), that is the answer.
+	ps := s.profiles
+	best := none
+	if first := ps[0]; !a.m.Profiles[first].Assumed {
+		res, ok := a.fit(none, clean, first)
+		if ok || len(ps) == 1 {
+			return res
+		}
+		best, ps = res, ps[1:]
+	}
+	// Otherwise the assumed profile the most loss-free downloads fit, if
+	// any fits at all (its offset, even 0, must be adopted on evidence);
+	// its request size is the server's, not calibrated.
+	for _, pi := range ps {
+		if res, ok := a.fit(none, clean, pi); ok && (best.Profile == "" || res.Votes > best.Votes) {
+			best = res
+			best.Profile, best.Request = a.m.Profiles[pi].Name, request
+		}
+	}
+	return best
+}
+
+// fit finds a server's offset on profile pi from the payloads of its
+// loss-free downloads; adopted reports whether they agreed on it (an
+// offset of 0 is then evidence too). res starts as base.
+func (a *Adapter) fit(base ServerOffset, clean []int64, pi int) (res ServerOffset, adopted bool) {
+	res = base
+	res.Clean = len(clean)
 	votes := map[int64]int{}
 	seen := map[int64]bool{}
-	for _, o := range s.obs {
-		if o.rev > limit || o.payload <= 0 {
-			continue
-		}
-		res.Clean++
+	ix := a.m.index[pi]
+	for _, pay := range clean {
 		clear(seen)
-		ix := a.m.index[pi]
-		i, _ := slices.BinarySearchFunc(ix, o.payload-MaxOffset, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
-		for ; i < len(ix) && ix[i].payload <= o.payload+MaxOffset; i++ {
-			off := o.payload - ix[i].payload
+		i, _ := slices.BinarySearchFunc(ix, pay-MaxOffset, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
+		for ; i < len(ix) && ix[i].payload <= pay+MaxOffset; i++ {
+			off := pay - ix[i].payload
 			if !seen[off] {
 				seen[off] = true
 				votes[off]++

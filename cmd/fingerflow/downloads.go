@@ -192,8 +192,12 @@ func reportOffsets(w io.Writer, cmd string, offs []models.ServerOffset) {
 			continue
 		}
 		if o.Profile != "" {
+			network := ""
+			if o.Pooled {
+				network = ", as its network shows"
+			}
 			fmt.Fprintf(w, "%s: server %s fits assumed profile %s, %+d bytes from its placeholder overhead (the TLS handshake; %d of its %d loss-free downloads agree)%s\n",
-				cmd, netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Profile, o.Offset, o.Votes, o.Clean, map[bool]string{true: ", as its network shows", false: ""}[o.Pooled])
+				cmd, netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Profile, o.Offset, o.Votes, o.Clean, network)
 			continue
 		}
 		if !o.Pooled {
