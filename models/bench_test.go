@@ -69,7 +69,7 @@ func BenchmarkClassify(b *testing.B) {
 	if n == 0 {
 		b.Fatal("no download named")
 	}
-	b.ReportMetric(float64(len(test)*b.N)/b.Elapsed().Seconds(), "flows/s")
+	b.ReportMetric(float64(len(test)*b.N)/b.Elapsed().Seconds(), "downloads/s")
 }
 
 // BenchmarkAdapt measures server adaptation: test-near's 300 downloads
