@@ -21,7 +21,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // lab is the labelled lab data shipped with the project.

@@ -9,7 +9,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // debianCatalog is the Debian 12 security archive's package index (3,016

@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // Example is one labelled download: the flow and the catalog files it

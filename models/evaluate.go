@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // Join pairs downloads with their ground truth by client address and port.

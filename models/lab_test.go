@@ -12,8 +12,8 @@ import (
 
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models/catalog"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // labDir is where the lab data sets live.

@@ -11,7 +11,7 @@ import (
 	"slices"
 
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // Model recognises catalog file downloads in flow records.

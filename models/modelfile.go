@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // Model files are gzip-compressed JSON documents that start with a fixed

@@ -19,8 +19,8 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/catalog"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // labDev holds the labelled lab runs.

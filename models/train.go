@@ -8,7 +8,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // Summary describes what a model was trained on; model files carry it.

@@ -10,8 +10,8 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/catalog"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // labDir holds the shipped lab data sets.

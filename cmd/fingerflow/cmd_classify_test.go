@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/fingerflow/fingerflow/models/catalog"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // answer is what the tests read back from one classify output row.

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // trainOptions are the flags of `fingerflow train`.

@@ -18,8 +18,8 @@ import (
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/catalog"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // streamDownloads reads every flow file named by args (files, directories,

@@ -14,7 +14,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/models/labels"
+	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
 // Examples reads RUN.nfdump.csv and RUN.labels.csv beside it and joins

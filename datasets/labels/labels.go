@@ -1,23 +1,11 @@
-// Package labels reads the ground truth of a run: which file each download
-// carried. Two formats are read, told apart by their header:
-//
-//   - the lab format (datasets/lab-dev/*.labels.csv): one row per downloaded
-//     file with the client address and port of the connection that carried
-//     it (client_ip, client_port, server_port, file, size, known, conn, pos,
-//     rep). Only client_ip, client_port and file are required; when a run
-//     went through NAT, nat_ip/nat_port (or server_side_ip/server_side_port)
-//     columns give the address the flows show, and the original is kept in
-//     OrigClient/OrigClientPort. Files already rewritten to the server-side
-//     address (datasets/lab-extra/natjoin.py) keep the client's own address
-//     in inner_client_ip/inner_client_port, read into the same fields.
-//   - the ordered list used by the published study's method: one downloaded
-//     file per line in download order, optionally with an RFC 3339 start time
-//     ("file" or "file,start"). Such labels carry no address; MatchOrdered
-//     assigns them to download flows by start order.
-//
-// Files are read with encoding/csv, one record at a time. Errors name the file
-// and line; every Label remembers its line so that later checks (Check
-// against a catalog) can point at it.
+// Package labels reads the ground truth of a lab run: which file each
+// download carried. Two formats are read, told apart by their header: the
+// lab format (datasets/lab-dev/*.labels.csv), one row per downloaded file
+// with the client address and port of its connection (and, behind NAT, the
+// address the flows show), and the published study's ordered list, one
+// file per line in download order (optionally "file,start"), which
+// MatchOrdered assigns to downloads by start time. Errors name the file and
+// line, and every Label keeps its line for later checks.
 package labels
 
 import (
@@ -28,7 +16,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // Sentinel errors callers test with errors.Is.

@@ -16,15 +16,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/fingerflow/fingerflow/models/catalog"
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
 // addrEq compares netip.Addr values by ==.
 var addrEq = cmpopts.EquateComparable(netip.Addr{})
 
 const (
-	labDev   = "../../datasets/lab-dev"
-	labExtra = "../../datasets/lab-extra"
+	labDev   = "../lab-dev"
+	labExtra = "../lab-extra"
 )
 
 // TestLoadLab loads the real lab label files. The counts come from
@@ -58,7 +58,7 @@ func TestLoadLab(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			path := filepath.Join("../../datasets", tt.file)
+			path := filepath.Join("..", tt.file)
 			s, err := Load(path)
 			if err != nil {
 				t.Fatal(err)

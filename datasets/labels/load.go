@@ -30,6 +30,14 @@ var natColumns = [][2]string{{"nat_ip", "nat_port"}, {"server_side_ip", "server_
 
 // Load reads the labels at path, in the lab format or as an ordered list
 // (see the package comment); the header decides.
+//
+// Lab columns: client_ip, client_port and file are required; server_port,
+// size, known, conn, pos and rep are optional. When a run went through NAT,
+// nat_ip/nat_port (or server_side_ip/server_side_port) give the address the
+// flows show and the client's own is kept in OrigClient/OrigClientPort;
+// files already rewritten to the server-side address
+// (datasets/lab-extra/natjoin.py) keep the client's own address in
+// inner_client_ip/inner_client_port.
 func Load(path string) (*Set, error) {
 	f, err := os.Open(path)
 	if err != nil {
