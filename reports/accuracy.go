@@ -11,20 +11,20 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
-// metric is one row of models.WriteTable that the accuracy chart draws.
+// metric is one row of WriteTable that the accuracy chart draws.
 type metric struct {
 	title string
-	frac  func(r *models.Report) (num, den int)
+	frac  func(r *downloads.Report) (num, den int)
 }
 
 // accuracyMetrics are the shares drawn by AccuracyChart, in panel order.
 var accuracyMetrics = []metric{
-	{"catalog downloads named correctly", func(r *models.Report) (int, int) { return r.KnownCorrect, r.Known }},
-	{"unknown downloads rejected", func(r *models.Report) (int, int) { return r.UnknownCorrect, r.Unknown }},
-	{"files recovered from multi-file connections", func(r *models.Report) (int, int) { return r.MultiFound, r.MultiFiles }},
+	{"catalog downloads named correctly", func(r *downloads.Report) (int, int) { return r.KnownCorrect, r.Known }},
+	{"unknown downloads rejected", func(r *downloads.Report) (int, int) { return r.UnknownCorrect, r.Unknown }},
+	{"files recovered from multi-file connections", func(r *downloads.Report) (int, int) { return r.MultiFound, r.MultiFiles }},
 }
 
 // ErrNoData is returned when there is nothing to draw.

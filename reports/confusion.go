@@ -15,7 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // Names of the heat map's catch-all rows and columns.
@@ -45,8 +45,8 @@ func (g *confusionGrid) Max() float64  { return g.max }
 
 // topFiles picks the maxFiles files with the most downloads (truth
 // counts), ties broken by the confusions they take part in, then by name.
-func topFiles(r *models.Report, maxFiles int) []string {
-	var fs []models.FileStats
+func topFiles(r *downloads.Report, maxFiles int) []string {
+	var fs []downloads.FileStats
 	for _, f := range r.PerFile() {
 		if f.File != unknownName {
 			fs = append(fs, f)
@@ -54,8 +54,8 @@ func topFiles(r *models.Report, maxFiles int) []string {
 	}
 	// Confusions a file takes part in: as the truth answered otherwise,
 	// and as the answer for another truth.
-	wrong := func(f models.FileStats) int { return f.Support + f.Predicted - 2*f.TruePos }
-	slices.SortFunc(fs, func(a, b models.FileStats) int {
+	wrong := func(f downloads.FileStats) int { return f.Support + f.Predicted - 2*f.TruePos }
+	slices.SortFunc(fs, func(a, b downloads.FileStats) int {
 		return cmp.Or(cmp.Compare(b.Support, a.Support), cmp.Compare(wrong(b), wrong(a)), cmp.Compare(a.File, b.File))
 	})
 	var out []string
@@ -72,7 +72,7 @@ func topFiles(r *models.Report, maxFiles int) []string {
 // plus "unknown" (a file outside the catalog, or no answer) and, when any
 // download falls outside those, "(other files)". Cells carry their count.
 // format is "png" or "svg"; the image is HeatmapWidth × HeatmapHeight.
-func ConfusionHeatmap(w io.Writer, format string, r *models.Report, maxFiles int) error {
+func ConfusionHeatmap(w io.Writer, format string, r *downloads.Report, maxFiles int) error {
 	if r == nil || len(r.Confusion) == 0 {
 		return fmt.Errorf("confusion heat map: no single-file downloads: %w", ErrNoData)
 	}

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // pngMagic starts every PNG file.
@@ -38,7 +38,7 @@ type htmlRun struct {
 	Columns    []string
 	Rows       []htmlRow
 	Predictor  string // name of Reports[0]
-	PerFile    []models.FileStats
+	PerFile    []downloads.FileStats
 	Confusions []htmlConfusion
 	More       int // confusion pairs not listed
 }
@@ -54,9 +54,9 @@ type htmlPage struct {
 	Charts []htmlChart
 }
 
-// tableRows are the rows of models.WriteTable.
-func tableRows(reports []*models.Report) []htmlRow {
-	row := func(label string, f func(r *models.Report) string) htmlRow {
+// tableRows are the rows of WriteTable.
+func tableRows(reports []*downloads.Report) []htmlRow {
+	row := func(label string, f func(r *downloads.Report) string) htmlRow {
 		h := htmlRow{Label: label}
 		for _, r := range reports {
 			h.Cells = append(h.Cells, f(r))
@@ -64,12 +64,12 @@ func tableRows(reports []*models.Report) []htmlRow {
 		return h
 	}
 	return []htmlRow{
-		row("catalog downloads named correctly", func(r *models.Report) string { return pct(r.KnownCorrect, r.Known) }),
-		row("unknown downloads rejected", func(r *models.Report) string { return pct(r.UnknownCorrect, r.Unknown) }),
-		row("simulated unknown downloads rejected", func(r *models.Report) string { return pct(r.SimUnknownCorrect, r.SimUnknown) }),
-		row("files recovered from multi-file connections", func(r *models.Report) string { return pct(r.MultiFound, r.MultiFiles) }),
-		row("multi-file connections answered exactly", func(r *models.Report) string { return pct(r.MultiExact, r.MultiConns) }),
-		row("files wrongly named in multi-file connections", func(r *models.Report) string {
+		row("catalog downloads named correctly", func(r *downloads.Report) string { return pct(r.KnownCorrect, r.Known) }),
+		row("unknown downloads rejected", func(r *downloads.Report) string { return pct(r.UnknownCorrect, r.Unknown) }),
+		row("simulated unknown downloads rejected", func(r *downloads.Report) string { return pct(r.SimUnknownCorrect, r.SimUnknown) }),
+		row("files recovered from multi-file connections", func(r *downloads.Report) string { return pct(r.MultiFound, r.MultiFiles) }),
+		row("multi-file connections answered exactly", func(r *downloads.Report) string { return pct(r.MultiExact, r.MultiConns) }),
+		row("files wrongly named in multi-file connections", func(r *downloads.Report) string {
 			if r.MultiFiles == 0 {
 				return "-"
 			}
@@ -79,7 +79,7 @@ func tableRows(reports []*models.Report) []htmlRow {
 }
 
 // confusions lists r's off-diagonal pairs, most frequent first.
-func confusions(r *models.Report) (top []htmlConfusion, more int) {
+func confusions(r *downloads.Report) (top []htmlConfusion, more int) {
 	var all []htmlConfusion
 	for k, n := range r.Confusion {
 		if k[0] != k[1] {
@@ -97,7 +97,7 @@ func confusions(r *models.Report) (top []htmlConfusion, more int) {
 
 // WriteHTML writes one self-contained HTML report: the charts first, PNG
 // images given by name (accuracy, extra and confusion lead, in that order)
-// inlined as data: URIs, then for every run the table of models.WriteTable
+// inlined as data: URIs, then for every run the table of WriteTable
 // (one column per predictor) and fingerflow's per-file precision and recall
 // and most frequent confusions (collapsed). The page loads nothing from
 // elsewhere. Every string goes through html/template's escaping.

@@ -7,11 +7,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fingerflow/fingerflow/datasets/nfcsv"
-	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/datasets/labels"
+	"github.com/fingerflow/fingerflow/datasets/nfcsv"
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // labDir holds the shipped lab data sets.
@@ -19,7 +19,7 @@ var labDir = filepath.Join("..", "datasets")
 
 // loadRun reads DIR/RUN.nfdump.csv, assembles its downloads and joins them
 // with DIR/RUN.labels.csv, the way fingerflow train and evaluate do.
-func loadRun(t testing.TB, dir, run string) []models.Example {
+func loadRun(t testing.TB, dir, run string) []downloads.Example {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(labDir, dir, run+".nfdump.csv")
@@ -37,7 +37,7 @@ func loadRun(t testing.TB, dir, run string) []models.Example {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, _ := models.Join(ds, set)
+	ex, _ := downloads.Join(ds, set)
 	if len(ex) == 0 {
 		t.Fatalf("%s: no labelled downloads", path)
 	}
@@ -47,9 +47,9 @@ func loadRun(t testing.TB, dir, run string) []models.Example {
 // labEval is a small model trained on lab-dev train-near and its
 // evaluation, shared by the tests (training takes a few seconds).
 type labEval struct {
-	model  *models.Model
-	test   []models.Example // lab-dev test-near
-	runs   []RunResult      // test-near, and dev-keepalive when lab-extra is present
+	model  *downloads.Model
+	test   []downloads.Example // lab-dev test-near
+	runs   []RunResult         // test-near, and dev-keepalive when lab-extra is present
 	points []ExtraPoint
 }
 
@@ -68,9 +68,9 @@ func labResults(t testing.TB) *labEval {
 			return
 		}
 		train := loadRun(t, "lab-dev", "train-near")
-		opts := models.DefaultTrainOptions()
+		opts := downloads.DefaultTrainOptions()
 		opts.Verifier.Trees = 3
-		m, err := models.Train(context.Background(), train, cat, opts)
+		m, err := downloads.Train(context.Background(), train, cat, opts)
 		if err != nil {
 			labErr = err
 			return
@@ -114,10 +114,10 @@ func labResults(t testing.TB) *labEval {
 	return &lab
 }
 
-func evaluateBoth(m *models.Model, ex []models.Example) []*models.Report {
-	rs := []*models.Report{models.Evaluate("fingerflow", m, ex)}
+func evaluateBoth(m *downloads.Model, ex []downloads.Example) []*downloads.Report {
+	rs := []*downloads.Report{downloads.Evaluate("fingerflow", m, ex)}
 	if m.Baseline != nil {
-		rs = append(rs, models.Evaluate("bytes-only tree (published method)", m.Baseline, ex))
+		rs = append(rs, downloads.Evaluate("bytes-only tree (published method)", m.Baseline, ex))
 	}
 	return rs
 }

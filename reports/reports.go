@@ -21,7 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // RunResult is the evaluation of one run (one test condition: a lab path,
@@ -31,7 +31,7 @@ type RunResult struct {
 	Name string
 	// Reports are the predictors' results on the run: Reports[0] is
 	// fingerflow, Reports[1], when present, the bytes-only baseline.
-	Reports []*models.Report
+	Reports []*downloads.Report
 }
 
 // Chart sizes. PNG images are drawn at DPI dots per inch, so an accuracy
@@ -47,8 +47,9 @@ const (
 	HeatmapHeight  = 8 * vg.Inch
 )
 
-// ErrFormat is returned for an image format other than "png" or "svg".
-var ErrFormat = errors.New("unsupported image format")
+// ErrFormat is returned for an output format this package does not write
+// (images: "png" or "svg"; downloads: "csv" or "parquet").
+var ErrFormat = errors.New("unsupported output format")
 
 // Colours of the predictors and answers, from the Okabe–Ito palette (told
 // apart also by readers with colour-blindness).
@@ -169,7 +170,7 @@ func titleStyle() draw.TextStyle {
 	return st
 }
 
-// pct formats a/b the way models.WriteTable does.
+// pct formats a/b as a percentage with its counts: "98.0% (245/250)".
 func pct(a, b int) string {
 	if b == 0 {
 		return "-"

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // out, when set, keeps the rendered charts and report for a look:
@@ -203,7 +203,7 @@ func TestConfusionHeatmap(t *testing.T) {
 }
 
 func TestTopFiles(t *testing.T) {
-	r := &models.Report{Confusion: map[[2]string]int{
+	r := &downloads.Report{Confusion: map[[2]string]int{
 		{"a", "a"}: 5, {"b", "b"}: 3, {"b", "c"}: 1, {"c", "c"}: 5, {"d", "d"}: 5,
 		{"unknown", "unknown"}: 9, {"unknown", "e"}: 2,
 	}}
@@ -236,10 +236,10 @@ func TestChartErrors(t *testing.T) {
 		{"accuracy no runs", func(w io.Writer) error { return AccuracyChart(w, "png", nil) }, ErrNoData},
 		{"accuracy no reports", func(w io.Writer) error { return AccuracyChart(w, "png", []RunResult{{Name: "x"}}) }, ErrNoData},
 		{"accuracy empty reports", func(w io.Writer) error {
-			return AccuracyChart(w, "png", []RunResult{{Name: "x", Reports: []*models.Report{{Name: "f"}}}})
+			return AccuracyChart(w, "png", []RunResult{{Name: "x", Reports: []*downloads.Report{{Name: "f"}}}})
 		}, ErrNoData},
 		{"extra no points", func(w io.Writer) error { return ExtraChart(w, "png", nil) }, ErrNoData},
-		{"heat map empty", func(w io.Writer) error { return ConfusionHeatmap(w, "png", &models.Report{}, 5) }, ErrNoData},
+		{"heat map empty", func(w io.Writer) error { return ConfusionHeatmap(w, "png", &downloads.Report{}, 5) }, ErrNoData},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer

@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
+	"github.com/fingerflow/fingerflow/reports"
 )
 
 // classifyOptions are the flags of `fingerflow classify`.
@@ -67,107 +64,16 @@ and writes each download as it is found).`,
 	return cmd
 }
 
-// classifiedRow is one output row.
-type classifiedRow struct {
-	Start      time.Time `parquet:"start,timestamp(microsecond)"`
-	End        time.Time `parquet:"end,timestamp(microsecond)"`
-	Client     string    `parquet:"client,dict"`
-	ClientPort int32     `parquet:"client_port"`
-	Server     string    `parquet:"server,dict"`
-	ServerPort int32     `parquet:"server_port"`
-	Packets    int64     `parquet:"packets"`
-	Bytes      int64     `parquet:"bytes"`
-	RevPackets int64     `parquet:"rev_packets"`
-	RevBytes   int64     `parquet:"rev_bytes"`
-	Files      string    `parquet:"files,dict"` // catalog files joined by "+", or "unknown"
-	NumFiles   int32     `parquet:"num_files"`
-	Confidence float64   `parquet:"confidence"`
-	Profile    string    `parquet:"profile,dict"`
-	Extra      int64     `parquet:"extra_bytes"`
-}
-
-var classifyHeader = []string{"start", "end", "client", "client_port", "server", "server_port", "packets", "bytes", "rev_packets", "rev_bytes", "files", "num_files", "confidence", "profile", "extra_bytes"}
-
-func newClassifiedRow(d *features.Download, r models.Result) classifiedRow {
-	files := "unknown"
-	if !r.Unknown() {
-		files = strings.Join(r.Files, "+")
-	}
-	return classifiedRow{
-		Start: d.Start.UTC(), End: d.End.UTC(),
-		Client: d.Client.String(), ClientPort: int32(d.ClientPort),
-		Server: d.Server.String(), ServerPort: int32(d.ServerPort),
-		Packets: int64(d.Packets), Bytes: int64(d.Bytes), RevPackets: int64(d.RevPackets), RevBytes: int64(d.RevBytes),
-		Files: files, NumFiles: int32(len(r.Files)), Confidence: r.Confidence, Profile: r.Profile, Extra: r.Extra,
-	}
-}
-
-func (r *classifiedRow) record() []string {
-	return []string{
-		r.Start.Format(time.RFC3339Nano), r.End.Format(time.RFC3339Nano),
-		r.Client, strconv.Itoa(int(r.ClientPort)), r.Server, strconv.Itoa(int(r.ServerPort)),
-		strconv.FormatInt(r.Packets, 10), strconv.FormatInt(r.Bytes, 10),
-		strconv.FormatInt(r.RevPackets, 10), strconv.FormatInt(r.RevBytes, 10),
-		r.Files, strconv.Itoa(int(r.NumFiles)), strconv.FormatFloat(r.Confidence, 'f', 3, 64),
-		r.Profile, strconv.FormatInt(r.Extra, 10),
-	}
-}
-
-// rowWriter writes classified rows as CSV or Parquet.
-type rowWriter interface {
-	write(r *classifiedRow) error
-	close() error
-}
-
-type csvRows struct{ w *csv.Writer }
-
-func (c *csvRows) write(r *classifiedRow) error { return c.w.Write(r.record()) }
-func (c *csvRows) close() error                 { c.w.Flush(); return c.w.Error() }
-
-type parquetRows struct {
-	w   *parquet.GenericWriter[classifiedRow]
-	buf []classifiedRow
-}
-
-func (p *parquetRows) write(r *classifiedRow) error {
-	p.buf = append(p.buf, *r)
-	if len(p.buf) == cap(p.buf) {
-		return p.flush()
-	}
-	return nil
-}
-
-func (p *parquetRows) flush() error {
-	if len(p.buf) == 0 {
-		return nil
-	}
-	_, err := p.w.Write(p.buf)
-	p.buf = p.buf[:0]
-	return err
-}
-
-func (p *parquetRows) close() error {
-	if err := p.flush(); err != nil {
-		return err
-	}
-	return p.w.Close()
-}
-
-func newRowWriter(name string, w io.Writer) (rowWriter, error) {
-	switch strings.ToLower(filepath.Ext(name)) {
+// downloadFormat picks classify's output format from the --out name:
+// CSV on stdout without one.
+func downloadFormat(out string) (string, error) {
+	switch strings.ToLower(filepath.Ext(out)) {
 	case "", ".csv":
-		cw := csv.NewWriter(w)
-		if err := cw.Write(classifyHeader); err != nil {
-			return nil, err
-		}
-		return &csvRows{cw}, nil
+		return reports.FormatCSV, nil
 	case ".parquet":
-		return &parquetRows{
-			w:   parquet.NewGenericWriter[classifiedRow](w, parquet.Compression(&parquet.Zstd)),
-			buf: make([]classifiedRow, 0, 4096),
-		}, nil
+		return reports.FormatParquet, nil
 	}
-	return nil, usagef("--out %s: want a .csv or .parquet file", name)
+	return "", usagef("--out %s: want a .csv or .parquet file", out)
 }
 
 func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions, args []string) error {
@@ -175,14 +81,18 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if opts.model == "" {
 		return usagef("classify: --model MODEL.ffm is needed")
 	}
-	if _, err := newRowWriter(opts.out, io.Discard); err != nil {
+	format, err := downloadFormat(opts.out)
+	if err != nil {
 		return err
 	}
 	flt, err := parseFilter(opts.filterOptions)
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(opts.model, opts.threshold)
+	if err := checkThreshold(opts.threshold); err != nil {
+		return err
+	}
+	m, err := loadModel(opts.model)
 	if err != nil {
 		return err
 	}
@@ -195,17 +105,18 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		defer tmp.abort()
 		out = tmp
 	}
-	rw, err := newRowWriter(opts.out, out)
+	rw, err := reports.NewDownloadWriter(out, format)
 	if err != nil {
 		return err
 	}
-	var downloads, named, multi, sampled int
+	cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
+	var found, named, multi, sampled int
 	unclaimed := uncalibratedPorts{}
 	label := func(d *features.Download) error {
-		downloads++
-		unclaimed.add(m, d)
-		r := m.Classify(d)
-		if r.Profile == models.ProfileSampled {
+		found++
+		unclaimed.add(cl, d)
+		r := cl.Classify(d)
+		if r.Profile == downloads.ProfileSampled {
 			sampled++
 		}
 		if !r.Unknown() {
@@ -216,10 +127,10 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		} else if !opts.unknown {
 			return nil
 		}
-		row := newClassifiedRow(d, r)
-		return rw.write(&row)
+		row := reports.NewDownloadRow(d, r)
+		return rw.Write(&row)
 	}
-	var skipped int
+	var count inputCount
 	var sp *downloadSpill
 	if opts.adapt {
 		if sp, err = newDownloadSpill(); err != nil {
@@ -233,22 +144,26 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		// file keeps memory independent of the number of downloads.
 		ad := m.NewAdapter()
 		defer sp.remove()
-		if skipped, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
+		if count, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
 			ad.Add(d)
 			return sp.write(d)
 		}); err != nil {
 			return err
 		}
 		offs := ad.Offsets()
-		reportOffsets(gopts.stderr, "classify", offs)
-		m = m.WithOffsets(offs)
+		if !gopts.quiet {
+			if err := reports.WriteOffsets(gopts.stderr, "classify", offs); err != nil {
+				return err
+			}
+		}
+		cl = m.Classifier(downloads.Options{Threshold: opts.threshold, Offsets: offs})
 		if err := sp.each(ctx, label); err != nil {
 			return err
 		}
-	} else if skipped, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), label); err != nil {
+	} else if count, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), label); err != nil {
 		return err
 	}
-	if err := rw.close(); err != nil {
+	if err := rw.Close(); err != nil {
 		return err
 	}
 	if tmp != nil {
@@ -257,15 +172,16 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		}
 	}
 	el := time.Since(started)
-	fmt.Fprintf(gopts.stderr, "classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",
-		downloads, named, multi, downloads-named, el.Seconds())
-	unclaimed.report(gopts.stderr, "classify")
+	gopts.infof("classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",
+		found, named, multi, found-named, el.Seconds())
+	if !gopts.quiet {
+		if err := unclaimed.report(gopts.stderr, "classify"); err != nil {
+			return err
+		}
+	}
 	if sampled > 0 {
-		fmt.Fprintf(gopts.stderr, "classify: %d downloads came from packet-sampling exporters: their byte counts are estimates, so they are left unknown (profile %q)\n",
-			sampled, models.ProfileSampled)
+		gopts.infof("classify: %d downloads came from packet-sampling exporters: their byte counts are estimates, so they are left unknown (profile %q)\n",
+			sampled, downloads.ProfileSampled)
 	}
-	if skipped > 0 {
-		return skippedError(skipped)
-	}
-	return nil
+	return count.err()
 }

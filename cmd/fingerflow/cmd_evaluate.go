@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/reports"
 )
 
@@ -78,55 +78,64 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(opts.model, opts.threshold)
+	if err := checkThreshold(opts.threshold); err != nil {
+		return err
+	}
+	m, err := loadModel(opts.model)
 	if err != nil {
 		return err
 	}
 	w := gopts.stdout
-	var total []*models.Report
-	var sweep []models.SweepPoint
+	var total []*downloads.Report
+	var sweep []downloads.SweepPoint
 	var perRun []reports.RunResult
 	var points []reports.ExtraPoint
-	downloads, skipped := 0, 0
+	labelled := 0
+	var count inputCount
+	cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
 	for _, run := range runs {
-		ex, bad, err := loadExamples(ctx, gopts, []labelledRun{run}, nil)
-		skipped += bad
+		ex, n, err := loadExamples(ctx, gopts, []labelledRun{run}, nil)
+		count.add(n)
 		if err != nil {
 			return err
 		}
-		downloads += len(ex)
+		labelled += len(ex)
 		name := filepath.Base(run.flows)
-		rm := m
+		rc := cl
 		if opts.adapt {
 			ds := make([]features.Download, len(ex))
 			for i := range ex {
 				ds[i] = ex[i].Download
 			}
-			var offs []models.ServerOffset
-			rm, offs = m.Adapt(ds)
-			reportOffsets(w, name, offs)
+			offs := m.Adapt(ds)
+			rc = m.Classifier(downloads.Options{Threshold: opts.threshold, Offsets: offs})
+			if err := reports.WriteOffsets(w, name, offs); err != nil {
+				return err
+			}
 		}
 		unclaimed := uncalibratedPorts{}
 		for i := range ex {
-			unclaimed.add(rm, &ex[i].Download)
+			unclaimed.add(rc, &ex[i].Download)
 		}
-		unclaimed.report(w, name)
+		if err := unclaimed.report(w, name); err != nil {
+			return err
+		}
 		if opts.sweep {
-			sweep = mergeSweep(sweep, rm.Sweep(ex))
+			sweep = mergeSweep(sweep, rc.Sweep(ex))
 		}
-		rs := []*models.Report{models.EvaluateFunc("fingerflow", rm, ex, func(e *models.Example, res models.Result) {
+		rs := []*downloads.Report{downloads.EvaluateFunc("fingerflow", rc, ex, func(e *downloads.Example, res downloads.Result) {
 			if opts.report != "" {
-				if p, ok := extraPoint(rm, name, e, res); ok {
+				if p, ok := extraPoint(m, name, e, res); ok {
 					points = append(points, p)
 				}
 			}
 		})}
 		if m.Baseline != nil {
-			rs = append(rs, models.Evaluate("bytes-only tree (published method)", m.Baseline, ex))
+			rs = append(rs, downloads.Evaluate("bytes-only tree (published method)", m.Baseline, ex))
 		}
 		if total == nil {
 			for _, r := range rs {
-				t := &models.Report{Name: r.Name, Confusion: map[[2]string]int{}}
+				t := &downloads.Report{Name: r.Name, Confusion: map[[2]string]int{}}
 				total = append(total, t)
 			}
 		}
@@ -136,38 +145,38 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 		perRun = append(perRun, reportRun(run.flows, rs))
 		if len(runs) > 1 {
 			fmt.Fprintf(w, "%s (%d labelled downloads):\n", run.flows, len(ex))
-			if err := models.WriteTable(w, rs...); err != nil {
+			if err := reports.WriteTable(w, rs...); err != nil {
 				return err
 			}
 			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintf(w, "%d labelled downloads from %d %s; model %s (fingerflow %s, %d catalog files)\n",
-		downloads, len(runs), plural(len(runs), "run", "runs"), opts.model, m.Summary.Version, len(m.Catalog.Entries))
-	if err := models.WriteTable(w, total...); err != nil {
+		labelled, len(runs), plural(len(runs), "run", "runs"), opts.model, m.Summary.Version, len(m.Catalog.Entries))
+	if err := reports.WriteTable(w, total...); err != nil {
 		return err
 	}
 	if len(runs) > 1 {
 		fmt.Fprintf(w, "\nper run:\n")
-		if err := models.WriteRunSummary(w, runNames(runs), perRunReports(perRun)); err != nil {
+		if err := reports.WriteRunSummary(w, runNames(runs), perRunReports(perRun)); err != nil {
 			return err
 		}
 	}
 	if opts.sweep {
 		fmt.Fprintf(w, "\nthreshold sweep (fingerflow, all runs; * the model's threshold):\n")
-		if err := models.WriteSweep(w, sweep, len(m.Verifier.Trees), m.Params.Threshold); err != nil {
+		if err := reports.WriteSweep(w, sweep, len(m.Verifier.Trees), cl.Threshold()); err != nil {
 			return err
 		}
 	}
 	if opts.confusion > 0 {
 		fmt.Fprintf(w, "\nmost frequent confusions (fingerflow):\n")
-		if err := total[0].WriteConfusions(w, opts.confusion); err != nil {
+		if err := reports.WriteConfusions(w, total[0], opts.confusion); err != nil {
 			return err
 		}
 	}
 	if opts.perFile {
 		fmt.Fprintf(w, "\nper file (fingerflow):\n")
-		if err := total[0].WritePerFile(w); err != nil {
+		if err := reports.WritePerFile(w, total[0]); err != nil {
 			return err
 		}
 	}
@@ -176,16 +185,13 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			return err
 		}
 	}
-	if skipped > 0 {
-		return skippedError(skipped)
-	}
-	return nil
+	return count.err()
 }
 
 // extraPoint places a named single-file download on the retransmission
 // chart: its payload beyond the named file's expected payload, as a share of
 // that file's size.
-func extraPoint(m *models.Model, run string, ex *models.Example, res models.Result) (reports.ExtraPoint, bool) {
+func extraPoint(m *downloads.Model, run string, ex *downloads.Example, res downloads.Result) (reports.ExtraPoint, bool) {
 	if res.Unknown() || len(ex.Files) != 1 {
 		return reports.ExtraPoint{}, false
 	}
@@ -208,8 +214,8 @@ func runNames(runs []labelledRun) []string {
 	return names
 }
 
-func perRunReports(runs []reports.RunResult) [][]*models.Report {
-	out := make([][]*models.Report, len(runs))
+func perRunReports(runs []reports.RunResult) [][]*downloads.Report {
+	out := make([][]*downloads.Report, len(runs))
 	for i, r := range runs {
 		out[i] = r.Reports
 	}
@@ -225,11 +231,11 @@ func plural(n int, one, many string) string {
 
 // mergeSweep adds a run's sweep to the total, point by point (every run is
 // swept over the same thresholds).
-func mergeSweep(total, run []models.SweepPoint) []models.SweepPoint {
+func mergeSweep(total, run []downloads.SweepPoint) []downloads.SweepPoint {
 	if total == nil {
 		for _, p := range run {
-			total = append(total, models.SweepPoint{Threshold: p.Threshold, Votes: p.Votes,
-				Report: &models.Report{Name: p.Report.Name, Confusion: map[[2]string]int{}}})
+			total = append(total, downloads.SweepPoint{Threshold: p.Threshold, Votes: p.Votes,
+				Report: &downloads.Report{Name: p.Report.Name, Confusion: map[[2]string]int{}}})
 		}
 	}
 	for i, p := range run {

@@ -60,9 +60,9 @@ type fileInfoJSON struct {
 }
 
 func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args []string) error {
-	reg := newRegistry()
+	reg := newRegistry(gopts.logger)
 	files, bad := expandArgs(args, gopts.stderr)
-	total := len(files) + bad
+	count := inputCount{total: len(files) + bad, skipped: bad}
 	var out []fileInfoJSON
 	for i, path := range files {
 		if err := ctx.Err(); err != nil {
@@ -74,7 +74,7 @@ func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args [
 				return ctx.Err()
 			}
 			reportFileError(gopts.stderr, path, err)
-			bad++
+			count.skipped++
 			continue
 		}
 		if opts.json {
@@ -96,49 +96,7 @@ func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args [
 			return err
 		}
 	}
-	if bad > 0 {
-		return fmt.Errorf("%d of %d files: %w", bad, total, datasets.ErrSkipped)
-	}
-	return nil
-}
-
-// atLeastOnePath is a cobra.PositionalArgs that makes a missing PATH a
-// usage error.
-func atLeastOnePath(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return usagef("%s: at least one PATH is needed", cmd.Name())
-	}
-	return nil
-}
-
-// expandArgs expands each argument on its own so one that names nothing is
-// reported and counted, and the rest are still processed.
-func expandArgs(args []string, stderr io.Writer) (files []string, bad int) {
-	seen := map[string]bool{}
-	for _, a := range args {
-		fs, err := datasets.Expand([]string{a})
-		if err != nil {
-			fmt.Fprintf(stderr, "fingerflow: %v\n", err)
-			bad++
-			continue
-		}
-		for _, f := range fs {
-			if !seen[f] {
-				seen[f] = true
-				files = append(files, f)
-			}
-		}
-	}
-	return files, bad
-}
-
-// reportFileError writes one line naming the file.
-func reportFileError(w io.Writer, path string, err error) {
-	msg := err.Error()
-	if !strings.Contains(msg, path) {
-		msg = path + ": " + msg
-	}
-	fmt.Fprintf(w, "fingerflow: skipped %s\n", msg)
+	return count.err()
 }
 
 func sortedProtocols(m map[uint8]uint64) []uint8 {
@@ -231,18 +189,4 @@ func toJSON(info datasets.FileInfo) fileInfoJSON {
 		j.Protocols[datasets.ProtoName(p)] = n
 	}
 	return j
-}
-
-// humanBytes renders n in binary units (7.3 GiB).
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

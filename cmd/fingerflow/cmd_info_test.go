@@ -143,7 +143,7 @@ func TestInfoBadInputs(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			if len(lines) != 2 || !strings.Contains(lines[0], tc.path) || !strings.Contains(lines[0], tc.want) ||
-				lines[1] != "fingerflow: 1 of 2 files: some files were skipped" {
+				lines[1] != "fingerflow: 1 of 2 input files skipped" {
 				t.Errorf("stderr: want one line naming %s and saying %q, then the summary; got:\n%s", tc.path, tc.want, stderr)
 			}
 			if !strings.Contains(out, goodFile+"\n") || !strings.Contains(out, "Flows:       600\n") {
@@ -173,7 +173,7 @@ func TestInfoDirectory(t *testing.T) {
 		t.Errorf("exit %d, want %d", code, exitPartial)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], filepath.Join(dir, "garbage")) || !strings.HasSuffix(lines[1], "1 of 3 files: some files were skipped") {
+	if len(lines) != 2 || !strings.Contains(lines[0], filepath.Join(dir, "garbage")) || !strings.HasSuffix(lines[1], "1 of 3 input files skipped") {
 		t.Errorf("stderr should be one line naming the bad file and the summary:\n%s", stderr)
 	}
 	var got []infoTotals

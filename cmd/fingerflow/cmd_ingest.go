@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/flowio"
@@ -25,24 +22,6 @@ import (
 type ingestOptions struct {
 	out string
 	filterOptions
-}
-
-// filterOptions are the flow filter flags ingest and classify share.
-type filterOptions struct {
-	since  string
-	until  string
-	protos []string
-	nets   []string
-	ports  []string
-}
-
-// addFilterFlags registers the filter flags on a command.
-func addFilterFlags(f *pflag.FlagSet, opts *filterOptions) {
-	f.StringVar(&opts.since, "since", "", `keep flows ending at or after this time (RFC 3339 or "2006-01-02 15:04", UTC)`)
-	f.StringVar(&opts.until, "until", "", "keep flows starting before this time")
-	f.StringSliceVar(&opts.protos, "proto", nil, "keep these IP protocols, by name (tcp, udp, icmp, icmp6, gre, esp, sctp) or number; repeatable")
-	f.StringSliceVar(&opts.nets, "net", nil, "keep flows with either address in this CIDR (or address); repeatable")
-	f.StringSliceVar(&opts.ports, "port", nil, "keep flows with either port equal to N; repeatable")
 }
 
 func newIngestCommand(gopts *globalOptions) *cobra.Command {
@@ -70,81 +49,6 @@ skipped; the exit status is then 3.`,
 	f.StringVarP(&opts.out, "out", "o", "", "output file, .parquet or .csv (required)")
 	addFilterFlags(f, &opts.filterOptions)
 	return cmd
-}
-
-// parseFilter turns the filter flags into a datasets.Filter; errors are
-// usage errors.
-func parseFilter(opts filterOptions) (datasets.Filter, error) {
-	var flt datasets.Filter
-	var err error
-	if flt.Since, err = parseTimeFlag("--since", opts.since); err != nil {
-		return flt, err
-	}
-	if flt.Until, err = parseTimeFlag("--until", opts.until); err != nil {
-		return flt, err
-	}
-	if !flt.Since.IsZero() && !flt.Until.IsZero() && !flt.Until.After(flt.Since) {
-		return flt, usagef("--until %s is not after --since %s", opts.until, opts.since)
-	}
-	for _, p := range opts.protos {
-		n, err := parseProto(p)
-		if err != nil {
-			return flt, err
-		}
-		flt.Protos = append(flt.Protos, n)
-	}
-	for _, s := range opts.nets {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return flt, usagef("--net %q: not a CIDR prefix or address", s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		flt.Nets = append(flt.Nets, p.Masked())
-	}
-	for _, s := range opts.ports {
-		n, err := strconv.ParseUint(s, 10, 16)
-		if err != nil {
-			return flt, usagef("--port %q: not a port number 0-65535", s)
-		}
-		flt.Ports = append(flt.Ports, uint16(n))
-	}
-	return flt, nil
-}
-
-// timeLayouts are the accepted --since/--until forms; times without a zone
-// are UTC.
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"}
-
-func parseTimeFlag(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usagef(`%s %q: want RFC 3339 (2027-01-11T12:00:00Z) or "2006-01-02 15:04"`, name, s)
-}
-
-var protoNames = map[string]uint8{
-	"icmp": datasets.ProtoICMP, "tcp": datasets.ProtoTCP, "udp": datasets.ProtoUDP,
-	"icmp6": datasets.ProtoICMPv6, "ipv6-icmp": datasets.ProtoICMPv6, "icmpv6": datasets.ProtoICMPv6,
-	"gre": 47, "esp": 50, "ah": 51, "sctp": 132,
-}
-
-func parseProto(s string) (uint8, error) {
-	if n, ok := protoNames[strings.ToLower(s)]; ok {
-		return n, nil
-	}
-	n, err := strconv.ParseUint(s, 10, 8)
-	if err != nil {
-		return 0, usagef("--proto %q: not a protocol name or number 0-255", s)
-	}
-	return uint8(n), nil
 }
 
 // newFlowWriter picks the output format from the file name.
@@ -186,7 +90,7 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 			return err == nil && abs == outAbs
 		})
 	}
-	reg := newRegistry()
+	reg := newRegistry(gopts.logger)
 
 	tmp, err := createAtomic(opts.out)
 	if err != nil {
@@ -252,7 +156,7 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 		_ = bar.Finish()
 	}
 	if st.files == 0 && st.skipped > 0 {
-		return fmt.Errorf("%s not written: all %d inputs skipped: %w", opts.out, st.skipped, datasets.ErrSkipped)
+		return fmt.Errorf("%s not written: %w", opts.out, inputCount{total: len(files) + badArgs, skipped: st.skipped}.err())
 	}
 	if err := fw.Close(); err != nil {
 		return fmt.Errorf("%s: %w", opts.out, err)
@@ -272,8 +176,5 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 			st.files, st.skipped, outside, humanBytes(uint64(st.inBytes)), st.flowsIn, st.kept,
 			opts.out, humanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.flowsIn)/max(elapsed.Seconds(), 1e-9))
 	}
-	if st.skipped > 0 {
-		return fmt.Errorf("%d of %d files: %w", st.skipped, len(files)+badArgs, datasets.ErrSkipped)
-	}
-	return nil
+	return inputCount{total: len(files) + badArgs, skipped: st.skipped}.err()
 }

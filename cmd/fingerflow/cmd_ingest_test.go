@@ -21,7 +21,7 @@ var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 // readBack reads every flow of path with the registry the commands use.
 func readBack(t *testing.T, path string) (string, []datasets.Flow) {
 	t.Helper()
-	reg := newRegistry()
+	reg := newRegistry(nil)
 	rd, err := reg.Detect(path)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestIngestBadInputs(t *testing.T) {
 	// The truncated copy's leading flows are delivered before its error:
 	// the output holds those and the good file's 600.
 	lead := 0
-	rd, err := newRegistry().Detect(good)
+	rd, err := newRegistry(nil).Detect(good)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/fingerflow/fingerflow/models"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // trainOptions are the flags of `fingerflow train`.
@@ -70,12 +71,12 @@ a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
 	f.StringVar(&opts.catalog, "catalog", "", "catalog of known files (CSV, Debian Packages, RPM primary.xml); required")
 	f.StringVarP(&opts.out, "out", "o", "", "model file to write; required")
 	f.IntVar(&opts.synthesize, "synthesize", -1, "synthetic downloads per catalog entry (default 3 with --calibrate, 0 with --flows)")
-	f.IntVar(&opts.augment, "augment", models.DefaultTrainOptions().Augment, "lossier copies made of every labelled download")
-	f.IntVar(&opts.trees, "trees", models.DefaultVerifierConfig().Trees, "golearn CART trees in the verifier bag")
+	f.IntVar(&opts.augment, "augment", downloads.DefaultTrainOptions().Augment, "lossier copies made of every labelled download")
+	f.IntVar(&opts.trees, "trees", downloads.DefaultVerifierConfig().Trees, "golearn CART trees in the verifier bag")
 	f.Uint64Var(&opts.seed, "seed", 1, "random seed (same inputs and seed give the same model file)")
-	f.Float64Var(&opts.threshold, "threshold", models.DefaultParams().Threshold, "verifier score needed to name a file (higher: fewer wrong names, more unknowns)")
-	f.IntVar(&opts.maxFiles, "max-files", models.DefaultParams().MaxFiles, "most files searched for in one connection (1: no multi-file search)")
-	f.Float64Var(&opts.maxExtra, "max-extra", models.DefaultParams().MaxExtra, "largest share of a file's size retransmissions may add (lossy paths need more; more admits more chance matches)")
+	f.Float64Var(&opts.threshold, "threshold", downloads.DefaultParams().Threshold, "verifier score needed to name a file (higher: fewer wrong names, more unknowns)")
+	f.IntVar(&opts.maxFiles, "max-files", downloads.DefaultParams().MaxFiles, "most files searched for in one connection (1: no multi-file search)")
+	f.Float64Var(&opts.maxExtra, "max-extra", downloads.DefaultParams().MaxExtra, "largest share of a file's size retransmissions may add (lossy paths need more; more admits more chance matches)")
 	return cmd
 }
 
@@ -121,11 +122,11 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if len(opts.calibrate) == 0 {
 		check = cat // lab labels must name catalog files; calibration runs need not
 	}
-	examples, skipped, err := loadExamples(ctx, gopts, runs, check)
+	examples, count, err := loadExamples(ctx, gopts, runs, check)
 	if err != nil {
 		return err
 	}
-	to := models.DefaultTrainOptions()
+	to := downloads.DefaultTrainOptions()
 	to.Synthesize = synth
 	to.Augment = opts.augment
 	to.Seed = opts.seed
@@ -137,7 +138,7 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 		return usagef("--max-extra %v: want a share in (0, 1]", opts.maxExtra)
 	}
 	to.Params.MaxExtra = opts.maxExtra
-	m, err := models.Train(ctx, examples, cat, to)
+	m, err := downloads.Train(ctx, examples, cat, to)
 	if err != nil {
 		return err
 	}
@@ -151,28 +152,33 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if err := m.Save(opts.out); err != nil {
 		return err
 	}
+	if !gopts.quiet {
+		printTrained(gopts.stdout, m, opts.out, time.Since(started))
+	}
+	return count.err()
+}
+
+// printTrained says what training learned of the network: its profiles,
+// the servers whose downloads it adjusted, and the training set.
+func printTrained(w io.Writer, m *downloads.Model, out string, elapsed time.Duration) {
 	for _, p := range m.Profiles {
 		tls := "none"
 		if p.RecOverhead > 0 {
 			tls = fmt.Sprintf("%d bytes per %d-byte record", p.RecOverhead, p.RecSize)
 		}
 		if p.Assumed {
-			fmt.Fprintf(gopts.stdout, "profile %-6s ports %v: assumed, not calibrated: TLS framing %s on the http profile's path, for servers whose downloads fit no calibrated profile (classify fits the framing and the handshake's size per server)\n",
+			fmt.Fprintf(w, "profile %-6s ports %v: assumed, not calibrated: TLS framing %s on the http profile's path, for servers whose downloads fit no calibrated profile (classify fits the framing and the handshake's size per server)\n",
 				p.Name, p.Ports, tls)
 			continue
 		}
-		fmt.Fprintf(gopts.stdout, "profile %-6s ports %v: %d header bytes/packet, MSS %d, overhead %.0f bytes, TLS framing %s, %d files measured exactly\n",
+		fmt.Fprintf(w, "profile %-6s ports %v: %d header bytes/packet, MSS %d, overhead %.0f bytes, TLS framing %s, %d files measured exactly\n",
 			p.Name, p.Ports, p.Hdr, p.MSS, p.Base, tls, len(p.Exact))
 	}
 	s := m.Summary
 	for _, o := range s.Adapted {
-		fmt.Fprintf(gopts.stdout, "server %s: downloads %+d bytes from the calibrated payloads (%d of %d loss-free downloads agree); trained on them adjusted\n",
+		fmt.Fprintf(w, "server %s: downloads %+d bytes from the calibrated payloads (%d of %d loss-free downloads agree); trained on them adjusted\n",
 			netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Offset, o.Votes, o.Clean)
 	}
-	fmt.Fprintf(gopts.stdout, "trained on %d labelled downloads (%d of catalog files, %d files seen) + %d synthetic; %d verifier rows; catalog %d files; %s in %.1fs\n",
-		s.Examples, s.Known, s.FilesSeen, s.Synthetic, s.Rows, s.CatalogFiles, opts.out, time.Since(started).Seconds())
-	if skipped > 0 {
-		return skippedError(skipped)
-	}
-	return nil
+	fmt.Fprintf(w, "trained on %d labelled downloads (%d of catalog files, %d files seen) + %d synthetic; %d verifier rows; catalog %d files; %s in %.1fs\n",
+		s.Examples, s.Known, s.FilesSeen, s.Synthetic, s.Rows, s.CatalogFiles, out, elapsed.Seconds())
 }

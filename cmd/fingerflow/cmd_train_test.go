@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // trainArgs train a small model (three trees) on lab-dev's train-near run.
@@ -68,7 +68,7 @@ func TestTrain(t *testing.T) {
 			t.Errorf("train output lacks %q:\n%s", want, labModelOut)
 		}
 	}
-	m, err := models.Load(path)
+	m, err := downloads.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

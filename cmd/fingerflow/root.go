@@ -12,13 +12,21 @@ import (
 // version is the fingerflow release; model files record it.
 const version = "0.1.0"
 
-// globalOptions are the flags every command shares.
+// globalOptions are the flags every command shares, and what they set up.
 type globalOptions struct {
 	verbose bool
 	quiet   bool
 	stdout  io.Writer
 	stderr  io.Writer
 	logger  *slog.Logger
+}
+
+// infof prints an informational line (a summary, what was learned) on
+// stderr unless -q asked for warnings and errors only.
+func (g *globalOptions) infof(format string, args ...any) {
+	if !g.quiet {
+		fmt.Fprintf(g.stderr, format, args...)
+	}
 }
 
 // usageError marks errors in how the command was called (exit status 2).
@@ -60,11 +68,10 @@ flow metadata alone and reports what each host fetched.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().BoolVarP(&gopts.verbose, "verbose", "v", false, "log debugging detail")
-	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "log only warnings and errors; no progress bar")
+	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "print only warnings and errors: no summaries, no progress bar")
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
-	// commands are registered here, one cmd_<verb>.go each
 	)
 	return root
 }

@@ -20,7 +20,7 @@
 //   - unknown downloads (the runs' downloads of files outside the catalog,
 //     and every catalog download moved to four random sizes, as fingerflow
 //     evaluate does): the share for which some catalog file within the
-//     model's reach (models.Model.Candidates) leaves whole segments, and
+//     model's reach (downloads.Model.Candidates) leaves whole segments, and
 //     the share for which one leaves whole segments or an aligned rest;
 //   - two policies that decide by the residue alone, beside fingerflow:
 //     "whole only" names the whole-segment downloads and rejects unknowns
@@ -73,7 +73,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/notebooks/internal/labrun"
 )
 
@@ -103,7 +103,7 @@ var singleRuns = [][2]string{
 
 // simulated is how many moved copies of each catalog download stand in for
 // unknown downloads (as in fingerflow evaluate).
-const simulated = models.SimulatedPerDownload
+const simulated = downloads.SimulatedPerDownload
 
 // runRow is the per-run table's row; shares are 0..1.
 type runRow struct {
@@ -175,7 +175,7 @@ func residueClass(extra int64, seg int) int {
 
 // profileFor is the model's profile for a server port (the first that
 // claims it, else the first).
-func profileFor(m *models.Model, port uint16) *models.Profile {
+func profileFor(m *downloads.Model, port uint16) *downloads.Profile {
 	for i := range m.Profiles {
 		if m.Profiles[i].ForPort(port) {
 			return &m.Profiles[i]
@@ -185,7 +185,7 @@ func profileFor(m *models.Model, port uint16) *models.Profile {
 }
 
 func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string) (*result, error) {
-	m, err := models.Load(modelPath)
+	m, err := downloads.Load(modelPath)
 	if err != nil {
 		return nil, err
 	}
@@ -246,14 +246,15 @@ func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string
 }
 
 // measureRun fills a run's row.
-func measureRun(m *models.Model, name string, ex []models.Example) runRow {
+func measureRun(m *downloads.Model, name string, ex []downloads.Example) runRow {
 	row := runRow{Run: name}
 	var class [3]int
 	var named, unknowns, withWhole, withAligned, rejected int
+	cl := m.Classifier(downloads.Options{})
 	unknown := func(d *features.Download) {
 		unknowns++
 		whole, aligned := false, false
-		for _, c := range m.Candidates(d) {
+		for _, c := range cl.Candidates(d) {
 			switch residueClass(c.Extra, c.Segment) {
 			case 0:
 				whole = true
@@ -291,7 +292,7 @@ func measureRun(m *models.Model, name string, ex []models.Example) runRow {
 			named++
 		}
 		for range simulated {
-			s := models.SimulateUnknown(*d, 0.5+rng.Float64())
+			s := downloads.SimulateUnknown(*d, 0.5+rng.Float64())
 			unknown(&s)
 		}
 	}
@@ -309,7 +310,7 @@ func measureRun(m *models.Model, name string, ex []models.Example) runRow {
 }
 
 // keepAlive fills the keep-alive table from a run's labelled connections.
-func keepAlive(ctx context.Context, m *models.Model, ex []models.Example) ([]keepAliveRow, error) {
+func keepAlive(ctx context.Context, m *downloads.Model, ex []downloads.Example) ([]keepAliveRow, error) {
 	rows := map[int]*keepAliveRow{}
 	fits := map[int][]int{}
 	for i := range ex {
@@ -370,7 +371,7 @@ func keepAlive(ctx context.Context, m *models.Model, ex []models.Example) ([]kee
 // (within 3 bytes a file) and no more than the model's largest
 // retransmitted share: answers as good as the truth for a lossy connection
 // whose file count is known.
-func countFits(m *models.Model, p *models.Profile, n int, pay int64, seg int) int {
+func countFits(m *downloads.Model, p *downloads.Profile, n int, pay int64, seg int) int {
 	conn := int64(p.ConnOverhead())
 	resp := make([]int64, len(m.Catalog.Entries))
 	for i, e := range m.Catalog.Entries {

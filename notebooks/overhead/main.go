@@ -16,7 +16,7 @@
 // plausible when the residue it leaves is small.
 //
 // This notebook measures it on the shipped lab runs (lab-dev, and
-// lab-extra when present). models.Calibrate fits the overhead formula on
+// lab-extra when present). downloads.Calibrate fits the overhead formula on
 // lab-dev's clean training runs (train-near over HTTP, train-https over
 // HTTPS), as fingerflow train does; then, for every labelled single-file
 // download of every run, the notebook compares the payload with the
@@ -69,7 +69,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/notebooks/internal/labrun"
 )
 
@@ -109,7 +109,7 @@ type runSummary struct {
 	Hdr       int     // IP+TCP header bytes per packet
 	Seg       int     // full segment payload (the run's most common estimate)
 	Mode      int     // most common payload − size
-	Base      int     // calibrated fixed overhead (models.Calibrate on lab-dev)
+	Base      int     // calibrated fixed overhead (downloads.Calibrate on lab-dev)
 	Clean     float64 // share with payload = expected (nothing resent)
 	Whole     float64 // share with (payload − expected) mod Seg = 0
 	Near      float64 // share with that residue within ±8 bytes
@@ -152,7 +152,7 @@ func analyse(ctx context.Context, w io.Writer, dataDir, outDir string) (*result,
 	}
 	// Calibrate as fingerflow train does: on lab-dev's clean training runs
 	// (HTTP and HTTPS), then measure every run against that calibration.
-	var calib []models.Example
+	var calib []downloads.Example
 	for _, r := range []string{"train-near", "train-https"} {
 		ex, err := labrun.Examples(ctx, filepath.Join(dataDir, "lab-dev", r+".nfdump.csv"))
 		if err != nil {
@@ -160,7 +160,7 @@ func analyse(ctx context.Context, w io.Writer, dataDir, outDir string) (*result,
 		}
 		calib = append(calib, ex...)
 	}
-	profiles, err := models.Calibrate(calib, 10)
+	profiles, err := downloads.Calibrate(calib, 10)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate on lab-dev: %w", err)
 	}
@@ -246,7 +246,7 @@ func analyse(ctx context.Context, w io.Writer, dataDir, outDir string) (*result,
 // its size-digit terms, TLS record framing) of the profile for the
 // download's server port, with the segment size the profile estimates for
 // the download's path (a VPN or a smaller MTU lowers it).
-func measure(ctx context.Context, path string, profiles []models.Profile) ([]download, error) {
+func measure(ctx context.Context, path string, profiles []downloads.Profile) ([]download, error) {
 	ex, err := labrun.Examples(ctx, path)
 	if err != nil {
 		return nil, err

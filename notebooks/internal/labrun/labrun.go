@@ -11,16 +11,16 @@ import (
 	"os/signal"
 	"strings"
 
+	"github.com/fingerflow/fingerflow/datasets/labels"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/datasets/labels"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // Examples reads RUN.nfdump.csv and RUN.labels.csv beside it and joins
 // the run's downloads with their labels (downloads without a label are
 // left out).
-func Examples(ctx context.Context, path string) ([]models.Example, error) {
+func Examples(ctx context.Context, path string) ([]downloads.Example, error) {
 	var ds []features.Download
 	for d, err := range features.Downloads(ctx, features.DefaultConfig(), (&nfcsv.Reader{}).Flows(ctx, path)) {
 		if err != nil {
@@ -32,7 +32,7 @@ func Examples(ctx context.Context, path string) ([]models.Example, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, _ := models.Join(ds, set)
+	ex, _ := downloads.Join(ds, set)
 	return ex, nil
 }
 

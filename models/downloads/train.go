@@ -1,4 +1,4 @@
-package models
+package downloads
 
 import (
 	"context"
@@ -7,24 +7,9 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/features"
 )
-
-// Summary describes what a model was trained on; model files carry it.
-type Summary struct {
-	Version      string   `json:"fingerflow_version"`
-	Examples     int      `json:"examples"`      // labelled downloads used
-	Known        int      `json:"known"`         // of which catalog downloads
-	Synthetic    int      `json:"synthetic"`     // synthesised downloads
-	Rows         int      `json:"rows"`          // verifier training rows
-	CatalogFiles int      `json:"catalog_files"` // entries in the catalog
-	FilesSeen    int      `json:"files_seen"`    // catalog files with labelled downloads
-	Sources      []string `json:"sources"`       // input files
-	// Adapted are the training servers whose downloads sat at an offset
-	// from the calibrated payloads (see Train).
-	Adapted []ServerOffset `json:"adapted,omitempty"`
-}
 
 // TrainOptions tunes Train.
 type TrainOptions struct {
@@ -80,20 +65,20 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	// the calibrated payloads with the offsets adaptation finds, so the
 	// verifier learns from them what it learns from the rest, not a
 	// residue that is the servers' difference.
-	rm := m
+	var offs []ServerOffset
 	if len(opts.Profiles) == 0 {
 		ds := make([]features.Download, len(examples))
 		for i := range examples {
 			ds[i] = examples[i].Download
 		}
-		var offs []ServerOffset
-		rm, offs = m.Adapt(ds)
+		offs = m.Adapt(ds)
 		for _, o := range offs {
 			if o.Offset != 0 {
 				m.Summary.Adapted = append(m.Summary.Adapted, o)
 			}
 		}
 	}
+	rm := m.Classifier(Options{Offsets: offs})
 
 	train := examples
 	if opts.Synthesize > 0 {
@@ -184,7 +169,7 @@ func withAssumedTLS(ps []Profile) []Profile {
 // download, its true file's candidate (a match) and the other candidates
 // (non-matches); then the same download with its file removed from the
 // catalog, whose candidates are all non-matches (the open-set case).
-func (m *Model) rows(ctx context.Context, examples []Example, rng *rand.Rand) ([][]float64, []int64, error) {
+func (cl *Classifier) rows(ctx context.Context, examples []Example, rng *rand.Rand) ([][]float64, []int64, error) {
 	var X [][]float64
 	var y []int64
 	var buf []candidate
@@ -200,16 +185,16 @@ func (m *Model) rows(ctx context.Context, examples []Example, rng *rand.Rand) ([
 		}
 		truth := -1
 		if ex.Known {
-			if k, ok := m.Catalog.Index(ex.Files[0]); ok {
+			if k, ok := cl.Catalog.Index(ex.Files[0]); ok {
 				truth = k
 			}
 		}
-		for _, pi := range m.profilesFor(ex.Download.ServerPort) {
-			o := m.observe(pi, &ex.Download)
+		for _, pi := range cl.profilesFor(ex.Download.ServerPort) {
+			o := cl.observe(pi, &ex.Download)
 			if o.payload <= 0 {
 				continue
 			}
-			buf = m.candidates(pi, o, -1, buf[:0])
+			buf = cl.candidates(pi, o, -1, buf[:0])
 			for _, c := range buf {
 				X = append(X, append([]float64(nil), c.x[:]...))
 				if c.entry == truth {
@@ -219,7 +204,7 @@ func (m *Model) rows(ctx context.Context, examples []Example, rng *rand.Rand) ([
 				}
 			}
 			if truth >= 0 {
-				buf = m.candidates(pi, o, truth, buf[:0])
+				buf = cl.candidates(pi, o, truth, buf[:0])
 				for _, c := range buf {
 					X = append(X, append([]float64(nil), c.x[:]...))
 					y = append(y, 0)
@@ -227,11 +212,11 @@ func (m *Model) rows(ctx context.Context, examples []Example, rng *rand.Rand) ([
 				// A file outside the catalog whose size lies close to a
 				// catalog file's: the same download, its payload moved
 				// by a small random amount. Every candidate is wrong.
-				if m.Params.ShiftedNegatives && rng != nil {
+				if cl.Params.ShiftedNegatives && rng != nil {
 					so := o
 					span := float64(o.payload) * 0.01
 					so.payload += int64((rng.Float64()*2 - 1) * span)
-					buf = m.candidates(pi, so, -1, buf[:0])
+					buf = cl.candidates(pi, so, -1, buf[:0])
 					for _, c := range buf {
 						X = append(X, append([]float64(nil), c.x[:]...))
 						y = append(y, 0)
@@ -261,7 +246,7 @@ func sampleRows(X [][]float64, y []int64, n int, rng *rand.Rand) ([][]float64, [
 // randomly drawn real labelled download (its whole retransmitted segments,
 // scaled by file size, and its sub-segment residue), so the verifier learns
 // the real noise against the real catalog density.
-func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []Example {
+func (cl *Classifier) synthesize(examples []Example, perEntry int, rng *rand.Rand) []Example {
 	type noise struct {
 		port      uint16
 		lossSeg   float64 // retransmitted whole segments per expected segment
@@ -275,12 +260,12 @@ func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []E
 		if len(ex.Files) != 1 || !ex.Known {
 			continue
 		}
-		for _, pi := range m.profilesFor(ex.Download.ServerPort) {
-			p := &m.Profiles[pi]
-			o := m.observe(pi, &ex.Download)
+		for _, pi := range cl.profilesFor(ex.Download.ServerPort) {
+			p := &cl.Profiles[pi]
+			o := cl.observe(pi, &ex.Download)
 			e := p.Expected(ex.Files[0], ex.Sizes[0])
 			extra := o.payload - e
-			if extra < 0 || float64(extra) > m.Params.MaxExtra*float64(e) {
+			if extra < 0 || float64(extra) > cl.Params.MaxExtra*float64(e) {
 				continue
 			}
 			segs := float64(e) / float64(o.seg)
@@ -298,17 +283,17 @@ func (m *Model) synthesize(examples []Example, perEntry int, rng *rand.Rand) []E
 		return nil
 	}
 	var out []Example
-	for _, e := range m.Catalog.Entries {
+	for _, e := range cl.Catalog.Entries {
 		for range perEntry {
 			nz := pool[rng.IntN(len(pool))]
-			pi := m.profilesFor(nz.port)[0]
-			p := &m.Profiles[pi]
+			pi := cl.profilesFor(nz.port)[0]
+			p := &cl.Profiles[pi]
 			clean := p.Expected(e.Name, e.Size)
 			segs := float64(clean) / float64(p.MSS)
 			k := int64(math.Round(nz.lossSeg * segs))
 			// In the payloads of the noise download's server (its
 			// adapted offset, if any).
-			pay := clean + k*int64(p.MSS) + nz.residue + m.offsets[ServerKey{nz.rev.Server, nz.rev.ServerPort}]
+			pay := clean + k*int64(p.MSS) + nz.residue + cl.offsets[ServerKey{nz.rev.Server, nz.rev.ServerPort}]
 			pk := uint64(math.Max(1, math.Round(nz.pktFactor*segs)))
 			d := nz.rev
 			d.Packets = pk
@@ -332,16 +317,16 @@ var pathMTUs = []int{1492, 1420, 1400, 1380, 1280}
 // losses cause: one byte per 1 to 400 retransmitted bytes (lab paths show
 // about 20 to 230 one hop away, 4 to 45 six hops away, and about 3 behind a
 // NAT that drops in both directions).
-func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Example {
+func (cl *Classifier) augment(examples []Example, copies int, rng *rand.Rand) []Example {
 	residues := map[int][]int64{} // per profile, non-zero residues of real downloads
 	for i := range examples {
 		ex := &examples[i]
 		if len(ex.Files) != 1 || !ex.Known {
 			continue
 		}
-		pi := m.profilesFor(ex.Download.ServerPort)[0]
-		o := m.observe(pi, &ex.Download)
-		extra := o.payload - m.Profiles[pi].Expected(ex.Files[0], ex.Sizes[0])
+		pi := cl.profilesFor(ex.Download.ServerPort)[0]
+		o := cl.observe(pi, &ex.Download)
+		extra := o.payload - cl.Profiles[pi].Expected(ex.Files[0], ex.Sizes[0])
 		if extra > 0 && extra%int64(o.seg) != 0 {
 			residues[pi] = append(residues[pi], extra%int64(o.seg))
 		}
@@ -355,18 +340,18 @@ func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Exampl
 		if len(ex.Files) != 1 {
 			continue
 		}
-		pi := m.profilesFor(ex.Download.ServerPort)[0]
-		o := m.observe(pi, &ex.Download)
+		pi := cl.profilesFor(ex.Download.ServerPort)[0]
+		o := cl.observe(pi, &ex.Download)
 		if o.payload <= 0 {
 			continue
 		}
-		clean := o.payload == m.Profiles[pi].Expected(ex.Files[0], ex.Sizes[0])
+		clean := o.payload == cl.Profiles[pi].Expected(ex.Files[0], ex.Sizes[0])
 		for range copies {
 			d := ex.Download
 			seg := int64(o.seg)
 			g := int64(o.grain)
 			rs := residues[pi]
-			hdr := uint64(d.Header(m.Profiles[pi].Hdr))
+			hdr := uint64(d.Header(cl.Profiles[pi].Hdr))
 			// Half the copies of a clean download go over a path with
 			// another MTU (a tunnel, a VPN): as many payload bytes in
 			// smaller or larger segments.
@@ -378,7 +363,7 @@ func (m *Model) augment(examples []Example, copies int, rng *rand.Rand) []Exampl
 					seg, g, rs = s2, int64(grain(int(s2))), nil
 				}
 			}
-			k := int64(math.Round(logU(0.001, max(min(m.Params.MaxExtra, 0.15), 0.002)) * float64(o.payload) / float64(seg)))
+			k := int64(math.Round(logU(0.001, max(min(cl.Params.MaxExtra, 0.15), 0.002)) * float64(o.payload) / float64(seg)))
 			add := k * seg
 			pk := uint64(k)
 			if rng.IntN(2) == 0 {

@@ -1,4 +1,4 @@
-package models
+package downloads
 
 import (
 	"fmt"
@@ -7,20 +7,9 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/features"
 )
-
-// Example is one labelled download: the flow and the catalog files it
-// carried, in order (several for a keep-alive connection). Known is false for
-// downloads of files outside the catalog (background traffic).
-type Example struct {
-	Download features.Download
-	Files    []string
-	Sizes    []uint64
-	Known    bool   // every file is in the catalog
-	InCat    []bool // per file: in the catalog
-}
 
 // headerSizes are the per-packet IP+TCP header sizes Calibrate tries: IPv4
 // with TCP timestamps (Linux, macOS), without (Windows), and with more TCP

@@ -1,4 +1,4 @@
-package models_test
+package downloads_test
 
 import (
 	"bytes"
@@ -16,19 +16,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fingerflow/fingerflow/datasets/nfcsv"
-	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/datasets/labels"
+	"github.com/fingerflow/fingerflow/datasets/nfcsv"
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // labDev holds the labelled lab runs.
-const labDev = "../datasets/lab-dev"
+const labDev = "../../datasets/lab-dev"
 
 // labExamples reads RUN.nfdump.csv, extracts its downloads and joins them
 // with RUN.labels.csv.
-func labExamples(t testing.TB, run string) []models.Example {
+func labExamples(t testing.TB, run string) []downloads.Example {
 	t.Helper()
 	ctx := context.Background()
 	var ds []features.Download
@@ -43,7 +43,7 @@ func labExamples(t testing.TB, run string) []models.Example {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, unlabelled := models.Join(ds, set)
+	ex, unlabelled := downloads.Join(ds, set)
 	if len(ex) != set.Len() || len(unlabelled) != 0 {
 		t.Fatalf("%s: %d labelled and %d unlabelled downloads for %d labels", run, len(ex), len(unlabelled), set.Len())
 	}
@@ -61,16 +61,16 @@ func labCatalog(t testing.TB) *catalog.Catalog {
 
 // smallOptions are the default training options with a smaller verifier
 // bag, to keep the tests quick.
-func smallOptions() models.TrainOptions {
-	o := models.DefaultTrainOptions()
+func smallOptions() downloads.TrainOptions {
+	o := downloads.DefaultTrainOptions()
 	o.Verifier.Trees = 3
 	return o
 }
 
 // trainSmall trains a model on train-near and returns it with its file.
-func trainSmall(t testing.TB) (*models.Model, []byte) {
+func trainSmall(t testing.TB) (*downloads.Model, []byte) {
 	t.Helper()
-	m, err := models.Train(context.Background(), labExamples(t, "train-near"), labCatalog(t), smallOptions())
+	m, err := downloads.Train(context.Background(), labExamples(t, "train-near"), labCatalog(t), smallOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +89,11 @@ func trainSmall(t testing.TB) (*models.Model, []byte) {
 // seconds).
 var (
 	sharedOnce  sync.Once
-	sharedModel *models.Model
+	sharedModel *downloads.Model
 	sharedFile  []byte
 )
 
-func shared(t testing.TB) (*models.Model, []byte) {
+func shared(t testing.TB) (*downloads.Model, []byte) {
 	t.Helper()
 	sharedOnce.Do(func() { sharedModel, sharedFile = trainSmall(t) })
 	if sharedModel == nil {
@@ -102,8 +102,8 @@ func shared(t testing.TB) (*models.Model, []byte) {
 	return sharedModel, sharedFile
 }
 
-func classifyAll(m *models.Model, ex []models.Example) []models.Result {
-	out := make([]models.Result, len(ex))
+func classifyAll(m *downloads.Model, ex []downloads.Example) []downloads.Result {
+	out := make([]downloads.Result, len(ex))
 	for i := range ex {
 		out[i] = m.Classify(&ex[i].Download)
 	}
@@ -117,11 +117,11 @@ func TestModelFileRoundTrip(t *testing.T) {
 	test := labExamples(t, "test-near")
 	want := classifyAll(m, test)
 	// The answers must be worth comparing: most catalog downloads named.
-	if r := models.Evaluate("model", m, test); r.Accuracy() < 0.9 {
+	if r := downloads.Evaluate("model", m, test); r.Accuracy() < 0.9 {
 		t.Fatalf("accuracy on test-near %.3f, want at least 0.9", r.Accuracy())
 	}
 
-	got, err := models.ReadModel(bytes.NewReader(file), "small.ffm")
+	got, err := downloads.ReadModel(bytes.NewReader(file), "small.ffm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestModelFileRoundTrip(t *testing.T) {
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := models.Load(path)
+	loaded, err := downloads.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func firstTree(doc map[string]any) map[string]any {
 }
 
 // TestModelFileBad: files that are not usable models give an error that
-// wraps models.ErrModelFile, names the file and says what is wrong.
+// wraps downloads.ErrModelFile, names the file and says what is wrong.
 func TestModelFileBad(t *testing.T) {
 	_, file := shared(t)
 	mid := len(file) / 2
@@ -240,7 +240,7 @@ func TestModelFileBad(t *testing.T) {
 		{"plain text", []byte("file,size\ncat-000.bin,8587060\n"), "no gzip header"},
 		{"gzip of something else", gzipped("file,size\ncat-000.bin,8587060\n"), `missing "fingerflow-model" header line`},
 		{"gzip of an empty file", gzipped(""), `missing "fingerflow-model" header line`},
-		{"magic line only", gzipped(models.ModelMagic + "\n"), "EOF"},
+		{"magic line only", gzipped(downloads.ModelMagic + "\n"), "EOF"},
 		{"cut in the gzip header", file[:5], "no gzip header"},
 		{"cut after the gzip header", file[:10+len("model.json")+1+2], "header line"},
 		{"cut at a quarter", file[:len(file)/4], "truncated"},
@@ -250,13 +250,13 @@ func TestModelFileBad(t *testing.T) {
 		{"one byte flipped in the middle", flip(mid), ""},
 		{"one byte flipped in the checksum", flip(len(file) - 6), "truncated or damaged"},
 		{"format version 99", edited(t, file, func(doc map[string]any) { doc["format"] = 99 }),
-			fmt.Sprintf("layout version 99 is newer than this fingerflow reads (%d)", models.ModelFormat)},
+			fmt.Sprintf("layout version 99 is newer than this fingerflow reads (%d)", downloads.ModelFormat)},
 		// A newer layout with fields this version does not know is named
 		// by its version, not by the first unknown field.
 		{"newer format with a new field", edited(t, file, func(doc map[string]any) {
-			doc["format"] = models.ModelFormat + 1
+			doc["format"] = downloads.ModelFormat + 1
 			doc["params"].(map[string]any)["Something"] = 1
-		}), fmt.Sprintf("layout version %d is newer", models.ModelFormat+1)},
+		}), fmt.Sprintf("layout version %d is newer", downloads.ModelFormat+1)},
 		{"negative multi-file chance bound", edited(t, file, func(doc map[string]any) {
 			doc["params"].(map[string]any)["MultiMaxChance"] = -1
 		}), "multi-file chance bound -1"},
@@ -269,8 +269,8 @@ func TestModelFileBad(t *testing.T) {
 			doc["features"] = fs[:len(fs)-1]
 		}), "retrain"},
 		{"tree splits on a feature past the last", edited(t, file, func(doc map[string]any) {
-			firstTree(doc)["Feature"] = len(models.FeatureNames)
-		}), fmt.Sprintf("tree splits on feature %d,", len(models.FeatureNames))},
+			firstTree(doc)["Feature"] = len(downloads.FeatureNames)
+		}), fmt.Sprintf("tree splits on feature %d,", len(downloads.FeatureNames))},
 		{"tree splits on feature -1", edited(t, file, func(doc map[string]any) {
 			firstTree(doc)["Feature"] = -1
 		}), "tree splits on feature -1"},
@@ -298,11 +298,11 @@ func TestModelFileBad(t *testing.T) {
 			if err := os.WriteFile(path, tt.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			m, err := models.Load(path)
+			m, err := downloads.Load(path)
 			if err == nil {
 				t.Fatalf("loaded a model (%d catalog files)", len(m.Catalog.Entries))
 			}
-			if !errors.Is(err, models.ErrModelFile) {
+			if !errors.Is(err, downloads.ErrModelFile) {
 				t.Errorf("error %q does not wrap ErrModelFile", err)
 			}
 			if !strings.HasPrefix(err.Error(), path+": ") {
@@ -324,14 +324,14 @@ func TestModelFileFlips(t *testing.T) {
 	for at := 0; at < len(file); at += step {
 		b := bytes.Clone(file)
 		b[at] ^= 0x01
-		if _, err := models.ReadModel(bytes.NewReader(b), "flipped.ffm"); err == nil {
+		if _, err := downloads.ReadModel(bytes.NewReader(b), "flipped.ffm"); err == nil {
 			// A flip in the gzip header's time, OS or name fields
 			// leaves the document intact.
 			if at >= 4 && at < 10+len("model.json")+1 {
 				continue
 			}
 			t.Errorf("byte %d of %d flipped: loaded without error", at, len(file))
-		} else if !errors.Is(err, models.ErrModelFile) {
+		} else if !errors.Is(err, downloads.ErrModelFile) {
 			t.Errorf("byte %d flipped: %v does not wrap ErrModelFile", at, err)
 		}
 	}
@@ -339,8 +339,8 @@ func TestModelFileFlips(t *testing.T) {
 
 // ExampleReadModel shows what a file that is not a model gives.
 func ExampleReadModel() {
-	_, err := models.ReadModel(strings.NewReader("file,size\ncat-000.bin,8587060\n"), "cat.csv")
-	fmt.Println(errors.Is(err, models.ErrModelFile))
+	_, err := downloads.ReadModel(strings.NewReader("file,size\ncat-000.bin,8587060\n"), "cat.csv")
+	fmt.Println(errors.Is(err, downloads.ErrModelFile))
 	fmt.Println(err)
 	// Output:
 	// true
@@ -360,11 +360,11 @@ func TestModelFileFormat1(t *testing.T) {
 	if err := os.WriteFile(path, old, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m1, err := models.Load(path)
+	m1, err := downloads.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m1.Params.MultiMaxChance != 0 || m.Params.MultiMaxChance != models.DefaultParams().MultiMaxChance {
+	if m1.Params.MultiMaxChance != 0 || m.Params.MultiMaxChance != downloads.DefaultParams().MultiMaxChance {
 		t.Fatalf("bounds %v (layout 1) and %v (layout 2)", m1.Params.MultiMaxChance, m.Params.MultiMaxChance)
 	}
 	ex := labExamples(t, "test-near")

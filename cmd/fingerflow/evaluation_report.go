@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/fingerflow/fingerflow/models"
+	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/reports"
 )
 
@@ -15,12 +15,12 @@ const reportConfusionFiles = 25
 
 // reportRun names one run's reports for the report: the flow files' base
 // name (test-near.v9), which is what sets runs apart on a chart.
-func reportRun(flows string, rs []*models.Report) reports.RunResult {
+func reportRun(flows string, rs []*downloads.Report) reports.RunResult {
 	return reports.RunResult{Name: filepath.Base(filepath.Clean(flows)), Reports: rs}
 }
 
 // withTotal appends the evaluation over all runs when there are several.
-func withTotal(runs []reports.RunResult, total []*models.Report) []reports.RunResult {
+func withTotal(runs []reports.RunResult, total []*downloads.Report) []reports.RunResult {
 	if len(runs) == 1 {
 		return runs
 	}

@@ -1,20 +1,17 @@
-// Package models holds fingerflow's learning: the download classifier
-// (candidate narrowing by expected payload, a golearn CART verifier that
-// accepts or rejects each candidate, open-set "unknown" answers, multi-file
-// connections), overhead calibration from a small labelled lab run, the
-// published byte-count baseline, evaluation, and versioned model files.
-package models
+package downloads
 
 import (
 	"cmp"
 	"math"
 	"slices"
 
-	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/features"
 )
 
-// Model recognises catalog file downloads in flow records.
+// Model recognises catalog file downloads in flow records. A model is not
+// changed once trained or loaded: run-time choices (another threshold,
+// servers' offsets) are Options of a Classifier.
 type Model struct {
 	Catalog  *catalog.Catalog
 	Profiles []Profile
@@ -26,13 +23,21 @@ type Model struct {
 	index [][]indexed // per profile: catalog entries by expected payload
 	resp  [][]indexed // per profile: the same, as further responses on a connection
 	tol   [][]int64   // per profile and catalog entry: residual allowed in a multi-file sum
-	// offsets are servers' payload offsets learned by adaptation
-	// (WithOffsets); nil for the model as trained. chosen are the assumed
-	// profiles adaptation fitted servers to, and requests those servers'
-	// client→server payloads of a single download.
-	offsets  map[ServerKey]int64
-	chosen   map[ServerKey]int
-	requests map[ServerKey]int64
+}
+
+// Summary describes what a model was trained on; model files carry it.
+type Summary struct {
+	Version      string   `json:"fingerflow_version"`
+	Examples     int      `json:"examples"`      // labelled downloads used
+	Known        int      `json:"known"`         // of which catalog downloads
+	Synthetic    int      `json:"synthetic"`     // synthesised downloads
+	Rows         int      `json:"rows"`          // verifier training rows
+	CatalogFiles int      `json:"catalog_files"` // entries in the catalog
+	FilesSeen    int      `json:"files_seen"`    // catalog files with labelled downloads
+	Sources      []string `json:"sources"`       // input files
+	// Adapted are the training servers whose downloads sat at an offset
+	// from the calibrated payloads (see Train).
+	Adapted []ServerOffset `json:"adapted,omitempty"`
 }
 
 // Params are the classifier's search limits and decision thresholds.
@@ -145,29 +150,6 @@ type observation struct {
 	revBytes    float64 // reverse payload beyond one request, in bytes
 }
 
-func (m *Model) observe(pi int, d *features.Download) observation {
-	p := &m.Profiles[pi]
-	hdr := p.Hdr
-	pay := d.Payload(hdr)
-	req := p.ReqPayload
-	if m.offsets != nil {
-		k := ServerKey{d.Server, d.ServerPort}
-		pay -= m.offsets[k]
-		if req == 0 {
-			req = float64(m.requests[k])
-		}
-	}
-	o := observation{payload: pay, seg: p.SegmentSize(pay, d.Packets, d.IPv6())}
-	o.grain = grain(o.seg)
-	o.extraPerRev = p.ExtraPerRev
-	if d.HasReverse && req > 0 {
-		o.hasRev = true
-		o.revBytes = float64(d.RevPayload(hdr)) - req
-		o.rev = o.revBytes / float64(o.seg)
-	}
-	return o
-}
-
 // segments lists the segment sizes a download is scored under: the
 // profile's estimate, and for TLS profiles also the smallest common segment
 // that holds the mean packet payload. TLS records end in short segments, so
@@ -273,23 +255,6 @@ func closer(a, b *candidate) bool {
 	return a.x[featExtraFrac] < b.x[featExtraFrac]
 }
 
-// Calibrated reports whether some profile was calibrated on the
-// download's server port, or adaptation fitted its server to an assumed
-// one. Downloads to other ports are scored with every profile, which fits
-// them only if their framing is one of those (plain HTTP on another port,
-// not TLS).
-func (m *Model) Calibrated(d *features.Download) bool {
-	if _, ok := m.chosen[ServerKey{d.Server, d.ServerPort}]; ok {
-		return true
-	}
-	for i := range m.Profiles {
-		if !m.Profiles[i].Assumed && m.Profiles[i].ForPort(d.ServerPort) {
-			return true
-		}
-	}
-	return false
-}
-
 // profilesFor lists the calibrated profiles to try for a server port:
 // those meant for it, or all when none is. Assumed profiles are left out,
 // and a port only they are meant for gets none: its downloads (TLS, by
@@ -321,15 +286,6 @@ func (m *Model) profilesFor(port uint16) []int {
 	return out
 }
 
-// profilesOf lists the profiles to try for a download: the one adaptation
-// fitted its server to, or those of its port.
-func (m *Model) profilesOf(d *features.Download) []int {
-	if pi, ok := m.chosen[ServerKey{d.Server, d.ServerPort}]; ok {
-		return []int{pi}
-	}
-	return m.profilesFor(d.ServerPort)
-}
-
 // Result is the classifier's answer for one download.
 type Result struct {
 	// Files are the catalog files recognised, in catalog order of the
@@ -349,132 +305,3 @@ func (r *Result) Unknown() bool { return len(r.Files) == 0 }
 // ProfileSampled is the Result.Profile of downloads from exporters that
 // sample packets: their counters are estimates, so no file can be named.
 const ProfileSampled = "sampled"
-
-// view is a download as seen on one profile under one segment size.
-type view struct {
-	profile int
-	o       observation
-}
-
-// views lists the (profile, segment size) pairings a download is scored
-// under.
-func (m *Model) views(d *features.Download, dst []view) []view {
-	for _, pi := range m.profilesOf(d) {
-		o := m.observe(pi, d)
-		if o.payload <= 0 {
-			continue
-		}
-		for _, seg := range m.segments(pi, o, d) {
-			o.seg, o.grain = seg, grain(seg)
-			if o.hasRev {
-				o.rev = o.revBytes / float64(seg)
-			}
-			dst = append(dst, view{pi, o})
-		}
-	}
-	return dst
-}
-
-// Candidate is a catalog file whose expected payload fits a download, as
-// the verifier scored it.
-type Candidate struct {
-	File     string
-	Profile  string
-	Segment  int     // segment size the download was scored under
-	Expected int64   // the file's clean payload on the profile
-	Extra    int64   // the download's payload beyond Expected
-	Score    float64 // share of verifier trees calling it a match
-}
-
-// Candidates lists the catalog files the verifier scores for a
-// single-file answer to d, best first (Classify names the first when its
-// score reaches the threshold and no multi-file answer comes first). It
-// shows why a download got its answer, and what an unknown download's
-// counters could be mistaken for.
-func (m *Model) Candidates(d *features.Download) []Candidate {
-	type scored struct {
-		c       candidate
-		seg     int
-		payload int64
-		score   float64
-	}
-	var sc []scored
-	for _, v := range m.views(d, nil) {
-		for _, c := range m.candidates(v.profile, v.o, -1, nil) {
-			sc = append(sc, scored{c, v.o.seg, v.o.payload, m.Verifier.Score(c.x[:], v.o.hasRev)})
-		}
-	}
-	slices.SortStableFunc(sc, func(a, b scored) int {
-		switch {
-		case a.score != b.score:
-			return cmp.Compare(b.score, a.score)
-		case closer(&a.c, &b.c):
-			return -1
-		case closer(&b.c, &a.c):
-			return 1
-		}
-		return 0
-	})
-	out := make([]Candidate, len(sc))
-	for i, s := range sc {
-		out[i] = Candidate{
-			File: m.Catalog.Entries[s.c.entry].Name, Profile: m.Profiles[s.c.profile].Name,
-			Segment: s.seg, Expected: s.c.expected, Extra: s.payload - s.c.expected, Score: s.score,
-		}
-	}
-	return out
-}
-
-// Classify labels one download.
-func (m *Model) Classify(d *features.Download) Result {
-	if d.Sampling > 1 {
-		return Result{Profile: ProfileSampled}
-	}
-	// When the reverse direction cleanly counts several requests, the
-	// multi-file answer comes first; otherwise it is the fallback.
-	triedMulti := false
-	if m.Params.MaxFiles > 1 && m.looksMulti(d) {
-		triedMulti = true
-		if r, ok := m.multi(d); ok {
-			return r
-		}
-	}
-	// The same pairings as views, walked inline: building the list of
-	// views first costs Classify a tenth of its speed (BenchmarkClassify).
-	var best candidate
-	bestScore := -1.0
-	var buf [32]candidate
-	var bestPayload int64
-	for _, pi := range m.profilesOf(d) {
-		o := m.observe(pi, d)
-		if o.payload <= 0 {
-			continue
-		}
-		for _, seg := range m.segments(pi, o, d) {
-			o.seg, o.grain = seg, grain(seg)
-			if o.hasRev {
-				o.rev = o.revBytes / float64(seg)
-			}
-			for _, c := range m.candidates(pi, o, -1, buf[:0]) {
-				s := m.Verifier.Score(c.x[:], o.hasRev)
-				if s > bestScore || (s == bestScore && closer(&c, &best)) {
-					best, bestScore, bestPayload = c, s, o.payload
-				}
-			}
-		}
-	}
-	if bestScore >= m.Params.Threshold {
-		return Result{
-			Files:      []string{m.Catalog.Entries[best.entry].Name},
-			Confidence: bestScore,
-			Profile:    m.Profiles[best.profile].Name,
-			Extra:      bestPayload - best.expected,
-		}
-	}
-	if m.Params.MaxFiles > 1 && !triedMulti {
-		if r, ok := m.multi(d); ok {
-			return r
-		}
-	}
-	return Result{Confidence: 1 - math.Max(bestScore, 0)}
-}

@@ -1,4 +1,4 @@
-package models
+package downloads
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package models_test
+package downloads_test
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models"
-	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // debianCatalog is the Debian 12 security archive's package index (3,016
@@ -32,12 +32,12 @@ func loadDebian(b testing.TB) *catalog.Catalog {
 func BenchmarkTrainDebian(b *testing.B) {
 	cat := loadDebian(b)
 	calib := labExamples(b, "train-near")
-	opts := models.DefaultTrainOptions()
+	opts := downloads.DefaultTrainOptions()
 	opts.Synthesize = int(math.Ceil(100_000 / float64(len(cat.Entries))))
 	b.ReportAllocs()
 	var examples, rows int
 	for b.Loop() {
-		m, err := models.Train(context.Background(), calib, cat, opts)
+		m, err := downloads.Train(context.Background(), calib, cat, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,9 +99,9 @@ func TestDebianOpenSet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
 	}
-	opts := models.DefaultTrainOptions()
+	opts := downloads.DefaultTrainOptions()
 	opts.Synthesize = 3
-	m, err := models.Train(context.Background(), labExamples(t, "train-near"), loadDebian(t), opts)
+	m, err := downloads.Train(context.Background(), labExamples(t, "train-near"), loadDebian(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package models
+package downloads
 
 import (
 	"cmp"
@@ -41,19 +41,15 @@ func requests(p *Profile, o observation) (n int, clean bool) {
 
 // looksMulti reports whether the reverse direction cleanly says the
 // connection carried several requests.
-func (m *Model) looksMulti(d *features.Download) bool {
-	for _, pi := range m.profilesOf(d) {
-		o := m.observe(pi, d)
-		if n, clean := requests(&m.Profiles[pi], o); clean && n >= 2 && n <= m.Params.MaxFiles {
+func (cl *Classifier) looksMulti(d *features.Download) bool {
+	for _, pi := range cl.profilesOf(d) {
+		o := cl.observe(pi, d)
+		if n, clean := requests(&cl.Profiles[pi], o); clean && n >= 2 && n <= cl.Params.MaxFiles {
 			return true
 		}
 	}
 	return false
 }
-
-// ConnOverhead is the payload a connection carries once whatever it
-// transfers (TCP option bytes of the SYN-ACK, the TLS handshake).
-func (p *Profile) ConnOverhead() float64 { return p.Base - p.RespOverhead }
 
 // multiExactTol is the residual (bytes) allowed for a file whose clean
 // payload was measured in the lab (Profile.Exact): a lossless connection
@@ -112,7 +108,7 @@ func countNear(resp []indexed, n int, target, w int64, budget int) (count int, o
 // times the fitting width estimates the chance fits (a 50-file catalog has
 // 2 million five-file combinations; a 3,000-file one 4.5 million pairs).
 // The confidence is 1/(1+that estimate).
-func (m *Model) multi(d *features.Download) (Result, bool) {
+func (cl *Classifier) multi(d *features.Download) (Result, bool) {
 	type answer struct {
 		files   []int
 		profile int
@@ -130,15 +126,15 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 		return cmp.Or(cmp.Compare(len(a.files), len(best.files)), cmp.Compare(a.dist, best.dist), cmp.Compare(a.extra, best.extra)) < 0
 	}
 	search := func(e indexed, t int64) int { return cmp.Compare(e.payload, t) }
-	for _, pi := range m.profilesOf(d) {
-		p := &m.Profiles[pi]
-		o := m.observe(pi, d)
+	for _, pi := range cl.profilesOf(d) {
+		p := &cl.Profiles[pi]
+		o := cl.observe(pi, d)
 		if o.payload <= 0 || p.Assumed {
 			// An assumed profile's offset mixes the handshake (once a
 			// connection) with header differences (once a response).
 			continue
 		}
-		minN, maxN := 2, m.Params.MaxFiles
+		minN, maxN := 2, cl.Params.MaxFiles
 		if o.hasRev {
 			n, clean := requests(p, o)
 			if !clean {
@@ -156,14 +152,14 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 			continue
 		}
 		conn := int64(p.ConnOverhead())
-		resp := m.resp[pi] // response payloads, ascending
-		tols := m.tol[pi]  // per catalog entry
+		resp := cl.resp[pi] // response payloads, ascending
+		tols := cl.tol[pi]  // per catalog entry
 		// An adapted server's offset (observe took one off) comes with
 		// every response.
-		off := m.offsets[ServerKey{d.Server, d.ServerPort}]
+		off := cl.offsets[ServerKey{d.Server, d.ServerPort}]
 		var target, hi, lo int64
 		budget := multiBudget
-		chosen := make([]int, 0, m.Params.MaxFiles)
+		chosen := make([]int, 0, cl.Params.MaxFiles)
 		var walk func(start, left int, sum, tol int64)
 		walk = func(start, left int, sum, tol int64) {
 			if budget <= 0 {
@@ -214,8 +210,8 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 				break
 			}
 			target = o.payload - conn - int64(n-1)*off
-			hi = target + m.Params.Tolerance
-			lo = target - int64(float64(target)*m.Params.MultiMaxExtra)
+			hi = target + cl.Params.Tolerance
+			lo = target - int64(float64(target)*cl.Params.MultiMaxExtra)
 			prev := best
 			walk(0, n, 0, 0)
 			if best != prev && best != nil && len(best.files) == n {
@@ -229,7 +225,7 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 			}
 		}
 	}
-	maxChance := m.Params.MultiMaxChance
+	maxChance := cl.Params.MultiMaxChance
 	if maxChance == 0 {
 		maxChance = defaultMultiMaxChance
 	}
@@ -239,12 +235,12 @@ func (m *Model) multi(d *features.Download) (Result, bool) {
 	names := make([]string, len(best.files))
 	slices.Sort(best.files)
 	for i, e := range best.files {
-		names[i] = m.Catalog.Entries[e].Name
+		names[i] = cl.Catalog.Entries[e].Name
 	}
 	return Result{
 		Files:      names,
 		Confidence: 1 / (1 + best.chance),
-		Profile:    m.Profiles[best.profile].Name,
+		Profile:    cl.Profiles[best.profile].Name,
 		Extra:      best.extra,
 	}, true
 }

@@ -1,4 +1,4 @@
-package models
+package downloads
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fingerflow/fingerflow/datasets/nfcapd"
-	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/datasets/labels"
+	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+	"github.com/fingerflow/fingerflow/features"
 )
 
 // labDir is where the lab data sets live.
-var labDir = filepath.Join("..", "datasets")
+var labDir = filepath.Join("..", "..", "datasets")
 
 // loadRun reads the NetFlow v9 nfcapd files of a lab run and joins their
 // downloads with RUN.labels.csv.
@@ -454,7 +454,7 @@ func TestCandidates(t *testing.T) {
 	named, listed := 0, 0
 	for _, ex := range loadRun(t, "lab-dev", "test-near") {
 		r := m.Classify(&ex.Download)
-		cs := m.Candidates(&ex.Download)
+		cs := m.Classifier(Options{}).Candidates(&ex.Download)
 		for i := 1; i < len(cs); i++ {
 			if cs[i].Score > cs[i-1].Score {
 				t.Fatalf("candidates not best first: %+v", cs)
@@ -514,7 +514,8 @@ func TestAdaptMirror(t *testing.T) {
 			for i := range ex {
 				ds[i] = ex[i].Download
 			}
-			am, offs := m.Adapt(ds)
+			offs := m.Adapt(ds)
+			am := m.Classifier(Options{Offsets: offs})
 			if len(offs) != 1 || offs[0].Offset != c.offset {
 				t.Fatalf("offsets %+v, want one server at %+d", offs, c.offset)
 			}
@@ -552,14 +553,14 @@ func TestAdaptNeedsEvidence(t *testing.T) {
 		oneWay[i] = ex[i].Download
 		oneWay[i].HasReverse, oneWay[i].RevBytes, oneWay[i].RevPackets = false, 0, 0
 	}
-	if _, offs := m.Adapt(oneWay); len(offs) != 0 {
+	if offs := m.Adapt(oneWay); len(offs) != 0 {
 		t.Errorf("one-way flows: offsets %+v, want none", offs)
 	}
 	few := make([]features.Download, 0, 8)
 	for i := range ex[:8] {
 		few = append(few, ex[i].Download)
 	}
-	if _, offs := m.Adapt(few); len(offs) != 1 || offs[0].Offset != 0 {
+	if offs := m.Adapt(few); len(offs) != 1 || offs[0].Offset != 0 {
 		t.Errorf("8 downloads: offsets %+v, want the server kept at 0", offs)
 	}
 }
@@ -587,7 +588,8 @@ func TestAdaptKeepAlive(t *testing.T) {
 	for _, e := range append(slices.Clone(snear), ska...) {
 		ds = append(ds, e.Download)
 	}
-	am, offs := m.Adapt(ds)
+	offs := m.Adapt(ds)
+	am := m.Classifier(Options{Offsets: offs})
 	if len(offs) != 1 || offs[0].Offset != 63 {
 		t.Fatalf("offsets %+v, want +63", offs)
 	}
@@ -658,7 +660,8 @@ func TestAdaptPooled(t *testing.T) {
 	}
 	mirror := loadRun(t, "lab-extra", "dev-mirror")
 	ds := spread(mirror)
-	am, offs := m.Adapt(ds)
+	offs := m.Adapt(ds)
+	am := m.Classifier(Options{Offsets: offs})
 	if len(offs) != 40 {
 		t.Fatalf("%d servers, want 40", len(offs))
 	}
@@ -674,7 +677,7 @@ func TestAdaptPooled(t *testing.T) {
 	if r := Evaluate("m", am, spreadEx); r.Accuracy() < 0.96 {
 		t.Errorf("named %.3f adapted, want ≥ 0.96", r.Accuracy())
 	}
-	if _, offs := m.Adapt(spread(loadRun(t, "lab-dev", "test-near"))); slices.ContainsFunc(offs, func(o ServerOffset) bool { return o.Offset != 0 }) {
+	if offs := m.Adapt(spread(loadRun(t, "lab-dev", "test-near"))); slices.ContainsFunc(offs, func(o ServerOffset) bool { return o.Offset != 0 }) {
 		t.Errorf("the lab server spread over a network: offsets %+v, want 0", offs)
 	}
 }
@@ -711,7 +714,8 @@ func TestAssumedTLS(t *testing.T) {
 		for i := range ex {
 			ds[i] = ex[i].Download
 		}
-		am, offs := m.Adapt(ds)
+		offs := m.Adapt(ds)
+		am := m.Classifier(Options{Offsets: offs})
 		if len(offs) != 1 || offs[0].Profile != "https-tls12-16383" || offs[0].Offset != c.offset {
 			t.Errorf("%s: %+v, want https-tls12-16383 at %+d", c.run, offs, c.offset)
 			continue

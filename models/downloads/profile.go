@@ -1,4 +1,4 @@
-package models
+package downloads
 
 import (
 	"fmt"
@@ -117,6 +117,10 @@ func (p *Profile) body(s uint64) int64 {
 func (p *Profile) AddResponse(s uint64) int64 {
 	return int64(math.Round(p.RespOverhead+p.fixed(s)-p.Base)) + p.body(s)
 }
+
+// ConnOverhead is the payload a connection carries once whatever it
+// transfers (TCP option bytes of the SYN-ACK, the TLS handshake).
+func (p *Profile) ConnOverhead() float64 { return p.Base - p.RespOverhead }
 
 // ForPort reports whether the profile is meant for a server port.
 func (p *Profile) ForPort(port uint16) bool {

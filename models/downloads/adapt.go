@@ -1,4 +1,4 @@
-package models
+package downloads
 
 import (
 	"cmp"
@@ -41,12 +41,6 @@ const (
 	cleanSlack = 48
 )
 
-// ServerKey names a server for adaptation: address and port.
-type ServerKey struct {
-	Addr netip.Addr
-	Port uint16
-}
-
 // ServerOffset is what adaptation learned about one server.
 type ServerOffset struct {
 	Server ServerKey
@@ -86,7 +80,7 @@ type adaptObs struct {
 }
 
 // NewAdapter starts an adaptation of m to the servers of a batch of
-// downloads: Add them all, then Offsets, then WithOffsets.
+// downloads: Add them all, then pass Offsets to m.Classifier.
 func (m *Model) NewAdapter() *Adapter {
 	return &Adapter{m: m, servers: map[ServerKey]*adaptServer{}}
 }
@@ -315,41 +309,12 @@ func abs64(v int64) int64 {
 	return v
 }
 
-// WithOffsets returns a copy of m that subtracts each listed server's
-// offset from its downloads' payloads before classifying them (m itself is
-// unchanged). Offsets of 0 are left out.
-func (m *Model) WithOffsets(offs []ServerOffset) *Model {
-	c := *m
-	c.offsets, c.chosen, c.requests = nil, nil, nil
-	for _, o := range offs {
-		if o.Offset == 0 && o.Profile == "" {
-			continue
-		}
-		if c.offsets == nil {
-			c.offsets = map[ServerKey]int64{}
-			c.chosen = map[ServerKey]int{}
-			c.requests = map[ServerKey]int64{}
-		}
-		c.offsets[o.Server] = o.Offset
-		if o.Profile != "" {
-			for i := range m.Profiles {
-				if m.Profiles[i].Name == o.Profile {
-					c.chosen[o.Server] = i
-				}
-			}
-			c.requests[o.Server] = o.Request
-		}
-	}
-	return &c
-}
-
-// Adapt is NewAdapter, Add for every download, Offsets and WithOffsets in
-// one call, for downloads already in memory.
-func (m *Model) Adapt(ds []features.Download) (*Model, []ServerOffset) {
+// Adapt is NewAdapter, Add for every download and Offsets in one call,
+// for downloads already in memory.
+func (m *Model) Adapt(ds []features.Download) []ServerOffset {
 	a := m.NewAdapter()
 	for i := range ds {
 		a.Add(&ds[i])
 	}
-	offs := a.Offsets()
-	return m.WithOffsets(offs), offs
+	return a.Offsets()
 }
