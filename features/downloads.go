@@ -1,10 +1,9 @@
-// Package features turns flow records into the rows the classifier works on:
-// download extraction (server→client bulk TCP transfers), pairing of the two
-// directions of a connection (also behind NAT where only the ports match),
-// merging of records that an exporter's active timeout split, and the
-// header-overhead normalisation that recovers a transfer's payload from its
-// byte and packet counts. Bounded tables (training sets) are exchanged as
-// gota dataframes (see Frame).
+// Package features turns flow records into the rows the models work on,
+// one file per kind of row. downloads.go extracts downloads: server→client
+// bulk TCP transfers, with the two directions of a connection paired (also
+// behind NAT, where only the ports match), the records an exporter's
+// active timeout split merged, and the payload recovered from byte and
+// packet counts by header-overhead normalisation.
 package features
 
 import (
