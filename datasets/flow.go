@@ -9,7 +9,6 @@ package datasets
 
 import (
 	"net/netip"
-	"strconv"
 	"time"
 )
 
@@ -93,25 +92,4 @@ func FlagString(flags uint8) string {
 		}
 	}
 	return string(b)
-}
-
-// ProtoName is the usual name of an IP protocol number, or its number.
-func ProtoName(p uint8) string {
-	switch p {
-	case ProtoICMP:
-		return "ICMP"
-	case ProtoTCP:
-		return "TCP"
-	case ProtoUDP:
-		return "UDP"
-	case ProtoICMPv6:
-		return "ICMP6"
-	case 47:
-		return "GRE"
-	case 50:
-		return "ESP"
-	case 132:
-		return "SCTP"
-	}
-	return strconv.Itoa(int(p))
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -25,7 +24,7 @@ type filterOptions struct {
 func addFilterFlags(f *pflag.FlagSet, opts *filterOptions) {
 	f.StringVar(&opts.since, "since", "", `keep flows ending at or after this time (RFC 3339 or "2006-01-02 15:04", UTC)`)
 	f.StringVar(&opts.until, "until", "", "keep flows starting before this time")
-	f.StringSliceVar(&opts.protos, "proto", nil, "keep these IP protocols, by name (tcp, udp, icmp, icmp6, gre, esp, sctp) or number; repeatable")
+	f.StringSliceVar(&opts.protos, "proto", nil, "keep these IP protocols, by name (tcp, udp, icmp, icmp6, gre, esp, ah, sctp, ...) or number; repeatable")
 	f.StringSliceVar(&opts.nets, "net", nil, "keep flows with either address in this CIDR (or address); repeatable")
 	f.StringSliceVar(&opts.ports, "port", nil, "keep flows with either port equal to N; repeatable")
 }
@@ -88,19 +87,10 @@ func parseTimeFlag(name, s string) (time.Time, error) {
 	return time.Time{}, usagef(`%s %q: want RFC 3339 (2027-01-11T12:00:00Z) or "2006-01-02 15:04"`, name, s)
 }
 
-var protoNames = map[string]uint8{
-	"icmp": datasets.ProtoICMP, "tcp": datasets.ProtoTCP, "udp": datasets.ProtoUDP,
-	"icmp6": datasets.ProtoICMPv6, "ipv6-icmp": datasets.ProtoICMPv6, "icmpv6": datasets.ProtoICMPv6,
-	"gre": 47, "esp": 50, "ah": 51, "sctp": 132,
-}
-
 func parseProto(s string) (uint8, error) {
-	if n, ok := protoNames[strings.ToLower(s)]; ok {
-		return n, nil
-	}
-	n, err := strconv.ParseUint(s, 10, 8)
-	if err != nil {
+	n, ok := datasets.ParseProto(s)
+	if !ok {
 		return 0, usagef("--proto %q: not a protocol name or number 0-255", s)
 	}
-	return uint8(n), nil
+	return n, nil
 }

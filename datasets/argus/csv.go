@@ -241,13 +241,6 @@ func corrupt(col, v string, err error) error {
 var nonIP = map[string]bool{"man": true, "arp": true, "rarp": true, "llc": true, "lcp": true,
 	"isis": true, "stp": true, "ipx": true, "cdp": true, "lldp": true, "ib_local": true, "ib_global": true}
 
-var protoNames = map[string]uint8{
-	"icmp": 1, "igmp": 2, "ipnip": 4, "ipip": 4, "tcp": 6, "egp": 8, "igp": 9, "udp": 17,
-	"ipv6": 41, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51, "ipv6-icmp": 58, "icmp6": 58,
-	"ipv6-nonxt": 59, "ospf": 89, "ospfigp": 89, "pim": 103, "vrrp": 112, "l2tp": 115,
-	"sctp": 132, "udplite": 136,
-}
-
 func parseRow(row []string, c *csvCols) (datasets.Flow, bool, error) {
 	var fl datasets.Flow
 	if len(row) < c.n {
@@ -257,15 +250,11 @@ func parseRow(row []string, c *csvCols) (datasets.Flow, bool, error) {
 	if nonIP[ps] {
 		return fl, true, nil
 	}
-	if p, ok := protoNames[ps]; ok {
-		fl.Proto = p
-	} else {
-		p, err := strconv.ParseUint(ps, 10, 8)
-		if err != nil {
-			return fl, false, corrupt(colProto, ps, nil)
-		}
-		fl.Proto = uint8(p)
+	p, ok := datasets.ParseProto(ps)
+	if !ok {
+		return fl, false, corrupt(colProto, ps, nil)
 	}
+	fl.Proto = p
 	var err error
 	if fl.SrcAddr, err = parseAddr(field(row, c.saddr)); err != nil {
 		return fl, false, corrupt(colSrcAddr, field(row, c.saddr), err)

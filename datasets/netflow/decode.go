@@ -16,7 +16,7 @@ import (
 
 // Stats counts what Decode saw in a capture besides the flows.
 type Stats struct {
-	LinkType string // capture link type ("Ethernet", "LinuxSLL2", ...)
+	LinkType string // capture link types ("Ethernet", "Linux cooked v2", ...)
 
 	Frames   uint64            // capture records read
 	Versions map[uint16]uint64 // export packets decoded, by NetFlow version (10 = IPFIX)

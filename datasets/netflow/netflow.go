@@ -1,26 +1,11 @@
-// Package netflow reads NetFlow v1, v5, v9 and IPFIX export packets recorded
-// in a pcap or pcapng capture (tcpdump of a collector's UDP port) as flows.
-//
-// Captures are read with gopacket's pcapgo (no cgo). Link (Ethernet with
-// VLAN tags, Linux SLL and SLL2, raw IP, BSD loopback), IPv4/IPv6 and UDP
-// headers are walked by hand: only the source address and UDP payload are
-// needed, and IP fragments are not reassembled but skipped and counted.
-// NetFlow v5, v9 and IPFIX are decoded with goflow2 (decoders/netflowlegacy,
-// decoders/netflow); NetFlow v1, which goflow2 does not read, is decoded here
-// (see decodeV1 for the layout).
-//
-// Template state lives in one template store per exporter address (goflow2
-// keys by version, observation domain and template ID inside it), created
-// per Decode call, never global. Data sets that arrive before their template
-// are dropped and counted (Stats.NoTemplateSets), not an error. Options
-// records carrying a sampling interval (v9 fields 34, 48–50; IPFIX 34, 302,
-// 305, 306) set Flow.SamplingRate for later flows of that exporter and
-// domain, per sampler ID where the flows name one.
-//
-// An export packet that does not decode is skipped and counted
-// (Stats.Corrupt); the other packets of the capture are still read. Only a
-// damaged capture file (truncated record, bad header) ends iteration with an
-// error naming the file and offset.
+// Package netflow reads NetFlow v1, v5, v9 and IPFIX export packets
+// recorded in a pcap or pcapng capture (tcpdump of a collector's UDP port)
+// as flows. Captures are read through datasets/capture; v5, v9 and IPFIX
+// are decoded with goflow2, v1 here. Template and sampling state is kept
+// per exporter address and per capture, never globally; data that arrives
+// before its template, and export packets that do not decode, are skipped
+// and counted (Stats), and the Reader's Logger says so. Only a damaged
+// capture file ends iteration with an error.
 package netflow
 
 import (
@@ -35,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/capture"
 )
 
 // Format is the name this reader registers under.
@@ -62,21 +48,20 @@ const sniffPackets = 4
 // datagrams carry NetFlow v1/v5/v9 or IPFIX headers with counts and lengths
 // that agree with the datagram. An ordinary packet capture is refused.
 func (*Reader) Sniff(head []byte) bool {
-	if captureKind(head) == 0 {
+	if capture.Sniff(head) == capture.NotCapture {
 		return false
 	}
-	src, err := openCapture(bytes.NewReader(head))
+	cr, err := capture.NewReader(bytes.NewReader(head))
 	if err != nil {
 		return false
 	}
-	lt := src.LinkType()
 	seen := 0
 	for i := 0; i < 64 && seen < sniffPackets; i++ {
-		data, _, err := src.ZeroCopyReadPacketData()
+		pk, err := cr.Next()
 		if err != nil {
 			break
 		}
-		u, skip := decodeFrame(lt, data)
+		u, skip := decodeFrame(pk.LinkType, pk.Data)
 		if skip == skipNotUDP || skip == skipFragment {
 			return false // a collector capture holds UDP datagrams only
 		}
@@ -122,20 +107,21 @@ func (r *Reader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow
 // Decode reads a capture from rd (name is used in errors) and passes each
 // flow to emit, which returns false to stop early. The Flow passed to emit
 // is only valid during the call. It returns what it saw besides the flows;
-// the error, if any, names the file, the capture offset and the packet, and
-// wraps io.ErrUnexpectedEOF for a truncated capture or datasets.ErrCorrupt
-// for a damaged one.
-func (r *Reader) Decode(ctx context.Context, name string, rd io.Reader, emit func(*datasets.Flow) bool) (Stats, error) {
-	var st Stats
-	src, err := openCapture(rd)
+// the error, if any, names the file, the capture offset and the packet
+// (from 1), and wraps io.ErrUnexpectedEOF for a truncated capture or
+// datasets.ErrCorrupt for a damaged one.
+func (r *Reader) Decode(ctx context.Context, name string, rd io.Reader, emit func(*datasets.Flow) bool) (st Stats, err error) {
+	cr, err := capture.NewReader(rd)
 	if err != nil {
-		return st, fmt.Errorf("%s: offset 0: %w", name, wrapCaptureErr(err))
+		return st, fmt.Errorf("%s: %w", name, err)
 	}
-	lt := src.LinkType()
-	st.LinkType = lt.String()
-	if lt == linkTypeLinuxSLL2 {
-		st.LinkType = "LinuxSLL2"
-	}
+	defer func() {
+		var names []string
+		for _, lt := range cr.LinkTypes() {
+			names = append(names, capture.LinkName(lt))
+		}
+		st.LinkType = strings.Join(names, ", ")
+	}()
 	d := newDecoder(&st)
 	for i := 0; ; i++ {
 		if i%1024 == 0 {
@@ -143,16 +129,15 @@ func (r *Reader) Decode(ctx context.Context, name string, rd io.Reader, emit fun
 				return st, err
 			}
 		}
-		off := src.Offset()
-		data, _, err := src.ZeroCopyReadPacketData()
+		pk, err := cr.Next()
 		if errors.Is(err, io.EOF) {
 			return st, nil
 		}
 		if err != nil {
-			return st, fmt.Errorf("%s: offset %d: packet %d: %w", name, off, i, wrapCaptureErr(err))
+			return st, fmt.Errorf("%s: %w", name, err)
 		}
 		st.Frames++
-		u, skip := decodeFrame(lt, data)
+		u, skip := decodeFrame(pk.LinkType, pk.Data)
 		switch skip {
 		case skipLink:
 			st.NotIP++
@@ -175,17 +160,6 @@ func (r *Reader) Decode(ctx context.Context, name string, rd io.Reader, emit fun
 			return st, nil
 		}
 	}
-}
-
-func wrapCaptureErr(err error) error {
-	err = captureErr(err)
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return err
-	case errors.Is(err, errCorruptCapture), errors.Is(err, errNotCapture):
-		return fmt.Errorf("%w: %v", datasets.ErrCorrupt, err)
-	}
-	return err
 }
 
 // Describe reads the whole capture and fills the NetFlow versions seen

@@ -38,7 +38,7 @@ var fixtures = []struct {
 }{
 	{"v1.pcap", "v1.nfdump.csv", 1, "Ethernet", 0},
 	{"v5.pcap", "v5.nfdump.csv", 5, "Ethernet", 0},
-	{"v9.pcap", "v9.nfdump.csv", 9, "LinuxSLL2", 1},
+	{"v9.pcap", "v9.nfdump.csv", 9, "Linux cooked v2", 1},
 	{"ipfix.pcap", "ipfix.nfdump.csv", 10, "Ethernet", 1},
 	{"ipfix.pcapng", "ipfix.nfdump.csv", 10, "Ethernet", 1},
 	{"v9-sampled.pcap", "v9-sampled.nfdump.csv", 9, "Ethernet", 4},
@@ -581,7 +581,7 @@ func TestTruncatedCapture(t *testing.T) {
 			}
 			wantOff := "offset 0"
 			if cut > 24 {
-				wantOff = fmt.Sprintf("offset %d: packet 2", third)
+				wantOff = fmt.Sprintf("offset %d: packet 3", third) // packets count from 1
 			}
 			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), wantOff) {
 				t.Errorf("error %q does not name the file and %s", err, wantOff)

@@ -329,13 +329,9 @@ func (p *parser) record(line []byte, f *datasets.Flow) error {
 		}
 	}
 	if v, ok := get(colPR); ok {
-		n, ok := protoNumber(v)
+		n, ok := datasets.ParseProto(v)
 		if !ok {
-			u, err := strconv.ParseUint(v, 10, 8)
-			if err != nil {
-				return bad("pr", v, errors.New("unknown protocol"))
-			}
-			n = uint8(u)
+			return bad("pr", v, errors.New("unknown protocol"))
 		}
 		f.Proto = n
 	}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/fingerflow/fingerflow/datasets/capture"
 )
 
 // packet is what the flow table needs from one captured packet.
@@ -20,34 +22,6 @@ type packet struct {
 	bytes    uint64 // IP length (header included), from the IP header
 }
 
-// Ethernet types seen on the way to the IP header.
-const (
-	etherIPv4  = 0x0800
-	etherIPv6  = 0x86dd
-	ether8021Q = 0x8100
-	ether8021A = 0x88a8 // QinQ service tag
-	etherQinQ  = 0x9100 // pre-standard QinQ
-)
-
-// Link types that gopacket has no constant for under these names.
-const (
-	linkTypeRawAlt1 layers.LinkType = 12 // DLT_RAW on OpenBSD
-	linkTypeRawAlt2 layers.LinkType = 14 // DLT_RAW on BSD/OS
-	linkTypeIPv4    layers.LinkType = 228
-	linkTypeIPv6    layers.LinkType = 229
-)
-
-// supportedLink reports whether decode understands link type lt.
-func supportedLink(lt layers.LinkType) bool {
-	switch lt {
-	case layers.LinkTypeEthernet, layers.LinkTypeNull, layers.LinkTypeLoop,
-		layers.LinkTypeRaw, linkTypeRawAlt1, linkTypeRawAlt2, linkTypeIPv4, linkTypeIPv6,
-		layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2:
-		return true
-	}
-	return false
-}
-
 // decode fills p from one captured frame of link type lt and reports whether
 // it carried IPv4 or IPv6. wire is the frame's original length on the wire,
 // used only when the IP header's own length is zero (a segment captured
@@ -55,80 +29,15 @@ func supportedLink(lt layers.LinkType) bool {
 // ports and flags zero; the packet still counts.
 func decode(lt layers.LinkType, data []byte, wire int, p *packet) bool {
 	*p = packet{}
-	var etype uint16
-	var off int
-	switch lt {
-	case layers.LinkTypeEthernet:
-		if len(data) < 14 {
-			return false
-		}
-		etype, off = binary.BigEndian.Uint16(data[12:14]), 14
-	case layers.LinkTypeLinuxSLL:
-		if len(data) < 16 {
-			return false
-		}
-		etype, off = binary.BigEndian.Uint16(data[14:16]), 16
-	case layers.LinkTypeLinuxSLL2:
-		if len(data) < 20 {
-			return false
-		}
-		etype, off = binary.BigEndian.Uint16(data[0:2]), 20
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		if len(data) < 4 {
-			return false
-		}
-		// DLT_NULL's family is in the byte order of the capturing host;
-		// DLT_LOOP's is big-endian. Families are small numbers, so a zero
-		// first byte means big-endian.
-		fam := binary.LittleEndian.Uint32(data[0:4])
-		if data[0] == 0 {
-			fam = binary.BigEndian.Uint32(data[0:4])
-		}
-		switch fam {
-		case 2:
-			etype = etherIPv4
-		case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, Darwin
-			etype = etherIPv6
-		default:
-			return false
-		}
-		off = 4
-	case layers.LinkTypeRaw, linkTypeRawAlt1, linkTypeRawAlt2, linkTypeIPv4, linkTypeIPv6:
-		if len(data) < 1 {
-			return false
-		}
-		switch data[0] >> 4 {
-		case 4:
-			etype = etherIPv4
-		case 6:
-			etype = etherIPv6
-		default:
-			return false
-		}
-	default:
+	f, skip := capture.DecodeLink(lt, data)
+	if skip != capture.SkipNone {
 		return false
 	}
-	linkLen := off
-	// VLAN tags (802.1Q, QinQ) between the link header and IP.
-	for depth := 0; etype == ether8021Q || etype == ether8021A || etype == etherQinQ; depth++ {
-		if len(data) < off+4 || depth == 8 {
-			return false
-		}
-		if depth < 2 {
-			p.vlan = p.vlan<<12 | uint32(binary.BigEndian.Uint16(data[off:off+2])&0x0fff)
-		}
-		etype = binary.BigEndian.Uint16(data[off+2 : off+4])
-		off += 4
-		linkLen = off
+	p.vlan = f.VLAN
+	if f.Version == 4 {
+		return decodeIPv4(f.IP, wire-f.LinkLen, p)
 	}
-	ip := data[off:]
-	switch etype {
-	case etherIPv4:
-		return decodeIPv4(ip, wire-linkLen, p)
-	case etherIPv6:
-		return decodeIPv6(ip, wire-linkLen, p)
-	}
-	return false
+	return decodeIPv6(f.IP, wire-f.LinkLen, p)
 }
 
 func decodeIPv4(ip []byte, wire int, p *packet) bool {

@@ -1,46 +1,27 @@
-// Package pcapflow turns packet captures (pcap and pcapng) into flow records
-// the way a software NetFlow exporter does (softflowd, nfpcapd): packets are
-// grouped by 5-tuple into unidirectional flows, one per direction, which end
-// on TCP RST or FIN seen both ways, when idle, or when active too long.
-//
-// Files are read with gopacket's pcapgo readers (pure Go, no libpcap).
-// Link, IP and transport headers are decoded by hand rather than with
-// gopacket's layers: only a few fields are needed, snaplen-truncated packets
-// must still yield their IP length field, and the hand decoder allocates
-// nothing per packet.
-//
-// Link types: Ethernet (with 802.1Q, 802.1ad and QinQ tags), Linux cooked
-// capture v1 and v2, raw IP, BSD loopback (null and loop). IPv4 and IPv6
-// (extension headers skipped to reach TCP, UDP, ICMP; later fragments carry
-// no ports). Other frames (ARP, LLDP, ...) are skipped and counted.
-//
-// Counting follows the NetFlow convention and softflowd: a packet's bytes
-// are its IP total length (IP header included, link header excluded), taken
-// from the IP header, so a capture truncated by its snaplen still counts the
-// original sizes. On the lab capture (datasets/lab-dev/sample.pcap) every flow
-// agrees with softflowd 1.1.0 on packets, bytes and TCP flags
-// (testdata/sample.softflowd.csv).
-//
-// The flow table holds only the flows active at the current capture time;
-// expired flows are emitted as the capture advances, ordered by first packet,
-// so memory grows with concurrent flows, never with the capture's length.
+// Package pcapflow turns packet captures (pcap and pcapng, read through
+// datasets/capture) into flow records the way a software NetFlow exporter
+// does (softflowd, nfpcapd): packets are grouped by 5-tuple into
+// unidirectional flows, or biflows, which end on TCP RST or FIN seen both
+// ways, when idle, or when active too long. A packet's bytes are its IP
+// total length, as NetFlow counts them, so a capture cut by its snaplen
+// still counts the original sizes. Only the flows active at the current
+// capture time are held, so memory grows with concurrent flows, never with
+// the capture's length.
 package pcapflow
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"iter"
 	"os"
 	"time"
 
-	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/capture"
 )
 
 // Format is the name this reader registers under.
@@ -131,36 +112,10 @@ func New(cfg Config) *Reader {
 // Format returns "pcap".
 func (r *Reader) Format() string { return Format }
 
-// Magic numbers of pcap (both byte orders, micro- and nanosecond) and pcapng.
-var (
-	pcapMagics = [][4]byte{
-		{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4},
-		{0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d},
-	}
-	ngMagic = [4]byte{0x0a, 0x0d, 0x0d, 0x0a}
-)
-
 // Sniff reports whether head starts like a pcap file (magic and version 2)
 // or a pcapng section header (with its byte-order magic).
 func (r *Reader) Sniff(head []byte) bool {
-	if len(head) < 12 {
-		return false
-	}
-	m := [4]byte(head[0:4])
-	if m == ngMagic {
-		bo := [4]byte(head[8:12])
-		return bo == [4]byte{0x1a, 0x2b, 0x3c, 0x4d} || bo == [4]byte{0x4d, 0x3c, 0x2b, 0x1a}
-	}
-	for i, pm := range pcapMagics {
-		if m == pm {
-			major := uint16(head[4]) | uint16(head[5])<<8 // little-endian file
-			if i%2 == 1 {
-				major = uint16(head[4])<<8 | uint16(head[5])
-			}
-			return major == 2 && len(head) >= 24
-		}
-	}
-	return false
+	return capture.Sniff(head) != capture.NotCapture
 }
 
 // stats is what a pass over a capture learns besides flows.
@@ -227,7 +182,7 @@ func (r *Reader) Describe(ctx context.Context, path string, info *datasets.FileI
 		if i > 0 {
 			info.Ident += ", "
 		}
-		info.Ident += linkName(lt)
+		info.Ident += capture.LinkName(lt)
 	}
 	snap := "no snaplen"
 	if st.snaplen > 0 {
@@ -242,35 +197,8 @@ func (r *Reader) Describe(ctx context.Context, path string, info *datasets.FileI
 	return nil
 }
 
-func linkName(lt layers.LinkType) string {
-	switch lt {
-	case layers.LinkTypeLinuxSLL:
-		return "Linux cooked v1"
-	case layers.LinkTypeLinuxSLL2:
-		return "Linux cooked v2"
-	case layers.LinkTypeRaw, linkTypeRawAlt1, linkTypeRawAlt2:
-		return "raw IP"
-	case linkTypeIPv4:
-		return "raw IPv4"
-	case linkTypeIPv6:
-		return "raw IPv6"
-	case layers.LinkTypeNull:
-		return "BSD loopback"
-	case layers.LinkTypeLoop:
-		return "OpenBSD loopback"
-	case layers.LinkTypeEthernet:
-		return "Ethernet"
-	}
-	return fmt.Sprintf("link type %d", lt)
-}
-
 // errStopped is returned by scan when its callback asked to stop.
 var errStopped = errors.New("stopped")
-
-// packetSource is pcapgo's pcap or pcapng reader.
-type packetSource interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-}
 
 // scan reads every packet of the capture at path, decodes it and hands IP
 // packets to fn (nil: only count). Errors name the file, offset and packet.
@@ -280,120 +208,48 @@ func scan(ctx context.Context, path string, st *stats, fn func(*packet, time.Tim
 		return err
 	}
 	defer f.Close()
-	cr := &datasets.CountingReader{R: f}
-	// pcapgo wraps its input in bufio.NewReader, which reuses a
-	// *bufio.Reader at least as large: so cr.N-br.Buffered() is the offset
-	// pcapgo has consumed.
-	br := bufio.NewReaderSize(cr, 64<<10)
-	offset := func() int64 { return cr.N - int64(br.Buffered()) }
-
-	magic, err := br.Peek(4)
+	cr, err := capture.NewReader(f)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			if len(magic) == 0 {
-				return fmt.Errorf("%s: %w", path, datasets.ErrEmpty)
-			}
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("%s: offset 0: file header: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	var src packetSource
-	ng := [4]byte(magic) == ngMagic
-	var fixedLink layers.LinkType
-	if ng {
-		ngr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
-		if err != nil {
-			return headerError(path, err)
-		}
-		src = ngr
-		st.version = "pcapng"
-	} else {
-		pr, err := pcapgo.NewReader(br)
-		if err != nil {
-			return headerError(path, err)
-		}
-		src = pr
-		fixedLink = pr.LinkType()
-		st.snaplen = pr.Snaplen()
-		st.version = "pcap 2.4"
-		if pr.Resolution() == gopacket.TimestampResolutionNanosecond {
-			st.version += ", nanosecond timestamps"
-		}
-		st.linkTypes = []layers.LinkType{fixedLink}
-		if !supportedLink(fixedLink) {
+	st.version = cr.Version()
+	fill := func() {
+		st.linkTypes = cr.LinkTypes()
+		st.snaplen = cr.Snaplen()
+	}
+	fill()
+	if st.version != "pcapng" {
+		if lt := st.linkTypes[0]; !capture.Supported(lt) {
 			return fmt.Errorf("%s: %w: %s (only Ethernet, Linux cooked, raw IP and loopback captures carry flows)",
-				path, datasets.ErrUnsupported, linkName(fixedLink))
+				path, datasets.ErrUnsupported, capture.LinkName(lt))
 		}
 	}
-
 	var p packet
-	for i := 1; ; i++ {
-		if i&4095 == 1 {
+	for i := 0; ; i++ {
+		if i&4095 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		off := offset()
-		data, ci, err := src.ZeroCopyReadPacketData()
-		if err == io.EOF && ci.CaptureLength == 0 && ci.Timestamp.IsZero() {
+		pk, err := cr.Next()
+		if err == io.EOF {
+			fill()
 			return nil
 		}
 		if err != nil {
-			return packetError(path, off, i, err)
+			fill()
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		st.packets++
-		if ci.CaptureLength < ci.Length {
+		if pk.CaptureLength < pk.Length {
 			st.truncated++
 		}
-		lt := fixedLink
-		if ng {
-			if len(ci.AncillaryData) > 0 {
-				lt, _ = ci.AncillaryData[0].(layers.LinkType)
-			}
-			if !containsLink(st.linkTypes, lt) {
-				st.linkTypes = append(st.linkTypes, lt)
-			}
-			if ngr := src.(*pcapgo.NgReader); ci.InterfaceIndex < ngr.NInterfaces() {
-				if ifc, err := ngr.Interface(ci.InterfaceIndex); err == nil && ifc.SnapLength > st.snaplen {
-					st.snaplen = ifc.SnapLength
-				}
-			}
-		}
-		if !decode(lt, data, ci.Length, &p) {
+		if !decode(pk.LinkType, pk.Data, pk.Length, &p) {
 			st.nonIP++
 			continue
 		}
-		if fn != nil && !fn(&p, ci.Timestamp) {
+		if fn != nil && !fn(&p, pk.Timestamp) {
 			return errStopped
 		}
 	}
-}
-
-func containsLink(s []layers.LinkType, lt layers.LinkType) bool {
-	for _, x := range s {
-		if x == lt {
-			return true
-		}
-	}
-	return false
-}
-
-func headerError(path string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: offset 0: file header: %w", path, io.ErrUnexpectedEOF)
-	}
-	return fmt.Errorf("%s: offset 0: file header: %w: %v", path, datasets.ErrCorrupt, err)
-}
-
-func packetError(path string, off int64, i int, err error) error {
-	var pe *fs.PathError
-	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		// A record header read but its data missing, or a partial header.
-		err = io.ErrUnexpectedEOF
-	case errors.As(err, &pe):
-	default:
-		return fmt.Errorf("%s: offset %d: packet %d: %w: %v", path, off, i, datasets.ErrCorrupt, err)
-	}
-	return fmt.Errorf("%s: offset %d: packet %d: %w", path, off, i, err)
 }
