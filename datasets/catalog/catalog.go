@@ -46,8 +46,7 @@ type Entry struct {
 type Catalog struct {
 	Entries []Entry
 
-	// idx maps a name to its position; built by the readers, New and
-	// Reindex.
+	// idx maps a name to its position; built by the readers and New.
 	idx map[string]int
 }
 
@@ -73,8 +72,7 @@ func (c *Catalog) Len() int { return len(c.Entries) }
 
 // Index returns the position of the entry called name. It uses the name
 // index built when the catalog was read; when Entries grows or shrinks
-// afterwards Index scans instead, and after renaming entries in place call
-// Reindex.
+// afterwards Index scans instead (entries are not to be renamed in place).
 func (c *Catalog) Index(name string) (int, bool) {
 	if c == nil {
 		return 0, false
@@ -94,17 +92,6 @@ func (c *Catalog) Index(name string) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// Reindex rebuilds the name index after Entries was changed. With
-// repeated names the first one wins.
-func (c *Catalog) Reindex() {
-	c.idx = make(map[string]int, len(c.Entries))
-	for i, e := range c.Entries {
-		if _, ok := c.idx[e.Name]; !ok {
-			c.idx[e.Name] = i
-		}
-	}
 }
 
 // Lookup returns the entry called name.

@@ -108,21 +108,3 @@ func csvError(name string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
-
-// WriteCSV writes the catalog as a CSV manifest with the header
-// file,size,product,version,os,url; ReadCSV reads it back unchanged.
-func (c *Catalog) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"file", "size", "product", "version", "os", "url"}); err != nil {
-		return err
-	}
-	rec := make([]string, 6)
-	for _, e := range c.Entries {
-		rec[0], rec[1], rec[2], rec[3], rec[4], rec[5] = e.Name, strconv.FormatUint(e.Size, 10), e.Product, e.Version, e.OS, e.URL
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}

@@ -20,7 +20,7 @@ import (
 
 // csvHeader is the first line of every CSV file CSVWriter writes; the CSV
 // reader sniffs it.
-var csvHeader = strings.Join(Columns, ",")
+var csvHeader = strings.Join(columns[:], ",")
 
 // CSVWriter writes flows as CSV with a header line. Times are RFC 3339 with
 // nanoseconds in UTC ("" when unknown), addresses in their usual text form
@@ -140,7 +140,7 @@ func (CSVReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow
 		}
 		defer f.Close()
 		cr := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
-		cr.FieldsPerRecord = len(Columns)
+		cr.FieldsPerRecord = len(columns)
 		cr.ReuseRecord = true
 		hdr, err := cr.Read()
 		if err != nil {
@@ -214,7 +214,7 @@ func parseCSVRecord(rec []string) (datasets.Flow, error) {
 		var v uint64
 		v, err = strconv.ParseUint(rec[col], 10, bits)
 		if err != nil {
-			err = fmt.Errorf("column %s: %w", Columns[col], err)
+			err = fmt.Errorf("column %s: %w", columns[col], err)
 		}
 		return v
 	}

@@ -8,7 +8,7 @@
 // row group (RowGroupRows rows, about 6 MiB before compression) and flushes
 // it; the CSV writer buffers only its bufio buffer. Neither holds the flows.
 //
-// The column set is the same in both formats (see Columns). Times are UTC:
+// The column set is the same in both formats. Times are UTC:
 // Parquet TIMESTAMP(NANOS, isAdjustedToUTC=true), CSV RFC 3339 with
 // nanoseconds. Addresses are strings ("" when unknown). Packet and byte
 // counters are signed 64-bit integers in Parquet (readable by pandas,
@@ -29,8 +29,8 @@ type FlowWriter interface {
 	Close() error
 }
 
-// Columns names the columns both writers emit, in order.
-var Columns = []string{
+// columns are the columns both writers emit, in order.
+var columns = [...]string{
 	"start", "end", "src", "dst", "sport", "dport", "proto", "flags",
 	"packets", "bytes", "has_reverse", "rev_packets", "rev_bytes",
 	"exporter", "sampling", "in_if", "out_if", "tos", "min_ttl", "max_ttl",

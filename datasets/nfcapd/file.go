@@ -217,12 +217,8 @@ func open(ctx context.Context, path string, b *buffers) (*File, error) {
 	return nf, nil
 }
 
-// NewFile reads an nfdump file of size bytes from r; name is used in
-// errors. Close does not close r.
-func NewFile(ctx context.Context, name string, r io.ReaderAt, size int64) (*File, error) {
-	return newFile(ctx, name, r, size, nil)
-}
-
+// newFile reads an nfdump file of size bytes from r with the given
+// buffers (new ones when b is nil); name is used in errors.
 func newFile(ctx context.Context, name string, r io.ReaderAt, size int64, b *buffers) (*File, error) {
 	nf := &File{ctx: ctx, name: name, r: r, size: size, buffers: b}
 	if b == nil {

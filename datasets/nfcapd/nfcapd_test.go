@@ -391,7 +391,7 @@ func FuzzFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		(&Reader{}).Sniff(data)
-		nf, err := NewFile(context.Background(), "fuzz", bytes.NewReader(data), int64(len(data)))
+		nf, err := newFile(context.Background(), "fuzz", bytes.NewReader(data), int64(len(data)), nil)
 		if err != nil {
 			return
 		}

@@ -51,19 +51,6 @@ func (r *Report) Merge(o *Report) {
 	}
 }
 
-// Accuracy is the share of single-file catalog downloads named correctly.
-func (r *Report) Accuracy() float64 { return ratio(r.KnownCorrect, r.Known) }
-
-// Rejection is the share of non-catalog downloads answered "unknown".
-func (r *Report) Rejection() float64 { return ratio(r.UnknownCorrect, r.Unknown) }
-
-// SimRejection is the share of simulated non-catalog downloads answered
-// "unknown".
-func (r *Report) SimRejection() float64 { return ratio(r.SimUnknownCorrect, r.SimUnknown) }
-
-// Recovery is the share of files in multi-file connections that were named.
-func (r *Report) Recovery() float64 { return ratio(r.MultiFound, r.MultiFiles) }
-
 func ratio(a, b int) float64 {
 	if b == 0 {
 		return 0

@@ -160,29 +160,29 @@ func TestLabAccuracy(t *testing.T) {
 			r := Evaluate("fingerflow", m, ex)
 			b := Evaluate("baseline", m.Baseline, ex)
 			t.Logf("%s: accuracy %.3f (baseline %.3f), rejected %.3f, simulated unknowns rejected %.3f, multi-file recovery %.3f (%d wrong)",
-				c.run, r.Accuracy(), b.Accuracy(), r.Rejection(), r.SimRejection(), r.Recovery(), r.MultiWrong)
+				c.run, accuracy(r), accuracy(b), rejection(r), simRejection(r), recovery(r), r.MultiWrong)
 			if r.Known > 20 {
-				if r.Accuracy() < c.accuracy {
-					t.Errorf("accuracy %.3f, want ≥ %.2f", r.Accuracy(), c.accuracy)
+				if accuracy(r) < c.accuracy {
+					t.Errorf("accuracy %.3f, want ≥ %.2f", accuracy(r), c.accuracy)
 				}
-				if r.Accuracy() <= b.Accuracy() {
-					t.Errorf("accuracy %.3f does not beat the byte-count baseline's %.3f", r.Accuracy(), b.Accuracy())
+				if accuracy(r) <= accuracy(b) {
+					t.Errorf("accuracy %.3f does not beat the byte-count baseline's %.3f", accuracy(r), accuracy(b))
 				}
 			}
-			if r.SimUnknown > 0 && r.SimRejection() < c.simReject {
-				t.Errorf("simulated unknown downloads rejected %.3f, want ≥ %.2f", r.SimRejection(), c.simReject)
+			if r.SimUnknown > 0 && simRejection(r) < c.simReject {
+				t.Errorf("simulated unknown downloads rejected %.3f, want ≥ %.2f", simRejection(r), c.simReject)
 			}
 			if r.Unknown > 20 {
-				if r.Rejection() < c.reject {
-					t.Errorf("unknown downloads rejected %.3f, want ≥ %.2f", r.Rejection(), c.reject)
+				if rejection(r) < c.reject {
+					t.Errorf("unknown downloads rejected %.3f, want ≥ %.2f", rejection(r), c.reject)
 				}
-				if b.Rejection() != 0 {
-					t.Errorf("the byte-count baseline rejected %.3f; it has no unknown class", b.Rejection())
+				if rejection(b) != 0 {
+					t.Errorf("the byte-count baseline rejected %.3f; it has no unknown class", rejection(b))
 				}
 			}
 			if r.MultiFiles > 0 {
-				if r.Recovery() < c.recovery {
-					t.Errorf("multi-file recovery %.3f, want ≥ %.2f", r.Recovery(), c.recovery)
+				if recovery(r) < c.recovery {
+					t.Errorf("multi-file recovery %.3f, want ≥ %.2f", recovery(r), c.recovery)
 				}
 				if r.MultiWrong > c.maxWrongMultiFile {
 					t.Errorf("%d files wrongly named in multi-file connections, want ≤ %d", r.MultiWrong, c.maxWrongMultiFile)
@@ -210,9 +210,9 @@ func TestHTTPSHeldOutRounds(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := Evaluate("fingerflow", m, fold[1])
-		t.Logf("fold %d: %d held-out HTTPS downloads, named %.3f", i, r.Known, r.Accuracy())
-		if r.Known != 250 || r.Accuracy() < 0.975 {
-			t.Errorf("fold %d: named %.3f of %d held-out HTTPS downloads, want ≥ 0.975 of 250", i, r.Accuracy(), r.Known)
+		t.Logf("fold %d: %d held-out HTTPS downloads, named %.3f", i, r.Known, accuracy(r))
+		if r.Known != 250 || accuracy(r) < 0.975 {
+			t.Errorf("fold %d: named %.3f of %d held-out HTTPS downloads, want ≥ 0.975 of 250", i, accuracy(r), r.Known)
 		}
 	}
 }
@@ -244,9 +244,9 @@ func TestSimulateUnknown(t *testing.T) {
 		}
 	}
 	r := Evaluate("fingerflow", m, clean)
-	if r.SimUnknown != SimulatedPerDownload*r.Known || r.SimRejection() < 0.9 {
+	if r.SimUnknown != SimulatedPerDownload*r.Known || simRejection(r) < 0.9 {
 		t.Errorf("%d simulated unknowns from %d downloads, %.3f rejected; want %d each and ≥ 0.9 rejected",
-			r.SimUnknown, r.Known, r.SimRejection(), SimulatedPerDownload)
+			r.SimUnknown, r.Known, simRejection(r), SimulatedPerDownload)
 	}
 	// Moving a download by less than its own retransmissions can land on
 	// its own file; moving it by a tenth of its size must not.
@@ -294,12 +294,12 @@ func TestCalibrateFromFewFiles(t *testing.T) {
 		}
 	}
 	r := Evaluate("fingerflow", m, unseen)
-	t.Logf("files never downloaded in training: accuracy %.3f (%d), rejected %.3f", r.Accuracy(), r.Known, r.Rejection())
-	if r.Known < 150 || r.Accuracy() < 0.93 {
-		t.Errorf("accuracy on %d downloads of files never seen in training %.3f, want ≥ 0.93", r.Known, r.Accuracy())
+	t.Logf("files never downloaded in training: accuracy %.3f (%d), rejected %.3f", accuracy(r), r.Known, rejection(r))
+	if r.Known < 150 || accuracy(r) < 0.93 {
+		t.Errorf("accuracy on %d downloads of files never seen in training %.3f, want ≥ 0.93", r.Known, accuracy(r))
 	}
-	if r.Rejection() < 0.84 {
-		t.Errorf("rejected %.3f of unknown downloads, want ≥ 0.84", r.Rejection())
+	if rejection(r) < 0.84 {
+		t.Errorf("rejected %.3f of unknown downloads, want ≥ 0.84", rejection(r))
 	}
 }
 
@@ -525,15 +525,15 @@ func TestAdaptMirror(t *testing.T) {
 				t.Errorf("fitted profile %q, want %q", offs[0].Profile, want)
 			}
 			before, after := Evaluate("m", m, ex), Evaluate("m", am, ex)
-			t.Logf("%s: %+v; named %.3f -> %.3f, rejected %.3f -> %.3f", c.run, offs[0], before.Accuracy(), after.Accuracy(), before.Rejection(), after.Rejection())
-			if before.Accuracy() > c.before || after.Accuracy() < c.after {
-				t.Errorf("named %.3f unadapted (want ≤ %.2f), %.3f adapted (want ≥ %.2f)", before.Accuracy(), c.before, after.Accuracy(), c.after)
+			t.Logf("%s: %+v; named %.3f -> %.3f, rejected %.3f -> %.3f", c.run, offs[0], accuracy(before), accuracy(after), rejection(before), rejection(after))
+			if accuracy(before) > c.before || accuracy(after) < c.after {
+				t.Errorf("named %.3f unadapted (want ≤ %.2f), %.3f adapted (want ≥ %.2f)", accuracy(before), c.before, accuracy(after), c.after)
 			}
 			if c.offset == 0 && (after.KnownCorrect != before.KnownCorrect || after.UnknownCorrect != before.UnknownCorrect) {
 				t.Errorf("no offset, yet the answers changed: %+v -> %+v", before, after)
 			}
-			if after.Rejection() < before.Rejection()-0.02 {
-				t.Errorf("adapted rejects %.3f of unknown downloads, unadapted %.3f", after.Rejection(), before.Rejection())
+			if rejection(after) < rejection(before)-0.02 {
+				t.Errorf("adapted rejects %.3f of unknown downloads, unadapted %.3f", rejection(after), rejection(before))
 			}
 		})
 	}
@@ -627,7 +627,7 @@ func TestTrainTwoServers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m, Evaluate("m", m, far).Accuracy()
+		return m, accuracy(Evaluate("m", m, far))
 	}
 	m, two := train("10.77.0.9")
 	if len(m.Summary.Adapted) != 1 || m.Summary.Adapted[0].Offset != 63 || m.Summary.Adapted[0].Server.Addr != netip.MustParseAddr("10.77.0.9") {
@@ -674,8 +674,8 @@ func TestAdaptPooled(t *testing.T) {
 	for i := range spreadEx {
 		spreadEx[i].Download = ds[i]
 	}
-	if r := Evaluate("m", am, spreadEx); r.Accuracy() < 0.96 {
-		t.Errorf("named %.3f adapted, want ≥ 0.96", r.Accuracy())
+	if r := Evaluate("m", am, spreadEx); accuracy(r) < 0.96 {
+		t.Errorf("named %.3f adapted, want ≥ 0.96", accuracy(r))
 	}
 	if offs := m.Adapt(spread(loadRun(t, "lab-dev", "test-near"))); slices.ContainsFunc(offs, func(o ServerOffset) bool { return o.Offset != 0 }) {
 		t.Errorf("the lab server spread over a network: offsets %+v, want 0", offs)
@@ -721,9 +721,9 @@ func TestAssumedTLS(t *testing.T) {
 			continue
 		}
 		r := Evaluate("m", am, ex)
-		t.Logf("%s: named %.3f, rejected %.3f (simulated %.3f)", c.run, r.Accuracy(), r.Rejection(), r.SimRejection())
-		if r.Accuracy() < 0.88 || r.Rejection() < 0.9 {
-			t.Errorf("%s: named %.3f (want ≥ 0.88), rejected %.3f (want ≥ 0.9)", c.run, r.Accuracy(), r.Rejection())
+		t.Logf("%s: named %.3f, rejected %.3f (simulated %.3f)", c.run, accuracy(r), rejection(r), simRejection(r))
+		if accuracy(r) < 0.88 || rejection(r) < 0.9 {
+			t.Errorf("%s: named %.3f (want ≥ 0.88), rejected %.3f (want ≥ 0.9)", c.run, accuracy(r), rejection(r))
 		}
 		for i := range ex {
 			if res := m.Classify(&ex[i].Download); !res.Unknown() {

@@ -51,7 +51,7 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	zw := gzip.NewWriter(cw)
 	zw.Name = "model.json"
 	doc := modelDoc{
-		Format: ModelFormat, Features: FeatureNames, Summary: m.Summary, Params: m.Params,
+		Format: ModelFormat, Features: featureNames[:], Summary: m.Summary, Params: m.Params,
 		Profiles: m.Profiles, Catalog: m.Catalog.Entries, Verifier: m.Verifier, Baseline: m.Baseline,
 	}
 	if _, err := io.WriteString(zw, ModelMagic+"\n"); err != nil {
@@ -161,8 +161,8 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 	switch {
 	case doc.Format < 1:
 		return nil, bad("layout version %d", doc.Format)
-	case !slices.Equal(doc.Features, FeatureNames):
-		return nil, bad("features %v, this fingerflow computes %v (retrain with this version)", doc.Features, FeatureNames)
+	case !slices.Equal(doc.Features, featureNames[:]):
+		return nil, bad("features %v, this fingerflow computes %v (retrain with this version)", doc.Features, featureNames)
 	case len(doc.Catalog) == 0:
 		return nil, bad("empty catalog")
 	case len(doc.Profiles) == 0:
@@ -185,14 +185,9 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 	if err := doc.Verifier.check(); err != nil {
 		return nil, bad("%v", err)
 	}
-	var cbuf bytes.Buffer
-	cat := &catalog.Catalog{Entries: doc.Catalog}
-	if err := cat.WriteCSV(&cbuf); err != nil {
-		return nil, bad("catalog: %v", err)
-	}
-	cat, err = catalog.ReadCSV(&cbuf, name+" (catalog)")
+	cat, err := catalog.New(doc.Catalog)
 	if err != nil {
-		return nil, bad("%v", err)
+		return nil, bad("catalog: %v", err)
 	}
 	if b := doc.Baseline; b != nil {
 		if b.Tree == nil || len(b.Files) == 0 {

@@ -112,12 +112,6 @@ func (p *Profile) body(s uint64) int64 {
 	return b
 }
 
-// AddResponse is the payload an extra response carrying a file of size s adds
-// to a connection.
-func (p *Profile) AddResponse(s uint64) int64 {
-	return int64(math.Round(p.RespOverhead+p.fixed(s)-p.Base)) + p.body(s)
-}
-
 // ConnOverhead is the payload a connection carries once whatever it
 // transfers (TCP option bytes of the SYN-ACK, the TLS handshake).
 func (p *Profile) ConnOverhead() float64 { return p.Base - p.RespOverhead }

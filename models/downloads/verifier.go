@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/sjwhitworth/golearn/base"
@@ -41,8 +42,11 @@ const (
 	numFeatures
 )
 
+// featureNames name the verifier's features, in vector order.
+var featureNames = [numFeatures]string{"mod_dist", "extra_frac", "extra_seg", "rank", "rev_excess", "align", "extra_per_rev", "tls", "grain"}
+
 // FeatureNames names the verifier's features, in vector order.
-var FeatureNames = []string{"mod_dist", "extra_frac", "extra_seg", "rank", "rev_excess", "align", "extra_per_rev", "tls", "grain"}
+func FeatureNames() []string { return slices.Clone(featureNames[:]) }
 
 // TreeNode is one node of a trained CART tree, in the shape golearn's
 // classifier serialises (its node type is unexported; field names match so
@@ -224,7 +228,7 @@ func fitCART(X [][]float64, y []int64, rows []int, maxDepth int64) (*TreeNode, e
 	inst := base.NewDenseInstances()
 	attrs := make([]base.Attribute, numFeatures+1)
 	for i := range numFeatures {
-		attrs[i] = base.NewFloatAttribute(FeatureNames[i])
+		attrs[i] = base.NewFloatAttribute(featureNames[i])
 	}
 	attrs[numFeatures] = base.NewFloatAttribute("match")
 	specs := make([]base.AttributeSpec, len(attrs))
