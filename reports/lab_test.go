@@ -50,7 +50,7 @@ type labEval struct {
 	model  *downloads.Model
 	test   []downloads.Example // lab-dev test-near
 	runs   []RunResult         // test-near, and dev-keepalive when lab-extra is present
-	points []ExtraPoint
+	points []RetransmissionPoint
 }
 
 var (
@@ -100,7 +100,7 @@ func labResults(t testing.TB) *labEval {
 				if len(res.Files) != 1 {
 					continue
 				}
-				lab.points = append(lab.points, ExtraPoint{
+				lab.points = append(lab.points, RetransmissionPoint{
 					Run:     run[1],
 					Extra:   float64(res.Extra) / sizes[res.Files[0]],
 					Correct: res.Files[0] == ex[i].Files[0],

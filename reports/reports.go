@@ -39,12 +39,12 @@ type RunResult struct {
 const (
 	DPI = 96
 
-	AccuracyWidth  = 10 * vg.Inch
-	AccuracyHeight = 5 * vg.Inch
-	ExtraWidth     = 10 * vg.Inch
-	ExtraHeight    = 5 * vg.Inch
-	HeatmapWidth   = 9 * vg.Inch
-	HeatmapHeight  = 8 * vg.Inch
+	AccuracyWidth        = 10 * vg.Inch
+	AccuracyHeight       = 5 * vg.Inch
+	RetransmissionWidth  = 10 * vg.Inch
+	RetransmissionHeight = 5 * vg.Inch
+	HeatmapWidth         = 9 * vg.Inch
+	HeatmapHeight        = 8 * vg.Inch
 )
 
 // ErrFormat is returned for an output format this package does not write

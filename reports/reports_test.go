@@ -152,12 +152,12 @@ func TestExtraChart(t *testing.T) {
 	for _, format := range []string{"png", "svg"} {
 		t.Run(format, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := ExtraChart(&b, format, l.points); err != nil {
+			if err := RetransmissionChart(&b, format, l.points); err != nil {
 				t.Fatal(err)
 			}
 			keep(t, "extra."+format, b.Bytes())
 			if format == "png" {
-				checkPNG(t, b.Bytes(), float64(ExtraWidth), float64(ExtraHeight))
+				checkPNG(t, b.Bytes(), float64(RetransmissionWidth), float64(RetransmissionHeight))
 				return
 			}
 			want := []string{"test-near", fmt.Sprintf("right answers (%d)", right)}
@@ -231,14 +231,14 @@ func TestChartErrors(t *testing.T) {
 		want error
 	}{
 		{"accuracy format", func(w io.Writer) error { return AccuracyChart(w, "gif", l.runs) }, ErrFormat},
-		{"extra format", func(w io.Writer) error { return ExtraChart(w, "pdf", l.points) }, ErrFormat},
+		{"extra format", func(w io.Writer) error { return RetransmissionChart(w, "pdf", l.points) }, ErrFormat},
 		{"heat map format", func(w io.Writer) error { return ConfusionHeatmap(w, "", l.runs[0].Reports[0], 5) }, ErrFormat},
 		{"accuracy no runs", func(w io.Writer) error { return AccuracyChart(w, "png", nil) }, ErrNoData},
 		{"accuracy no reports", func(w io.Writer) error { return AccuracyChart(w, "png", []RunResult{{Name: "x"}}) }, ErrNoData},
 		{"accuracy empty reports", func(w io.Writer) error {
 			return AccuracyChart(w, "png", []RunResult{{Name: "x", Reports: []*downloads.Report{{Name: "f"}}}})
 		}, ErrNoData},
-		{"extra no points", func(w io.Writer) error { return ExtraChart(w, "png", nil) }, ErrNoData},
+		{"extra no points", func(w io.Writer) error { return RetransmissionChart(w, "png", nil) }, ErrNoData},
 		{"heat map empty", func(w io.Writer) error { return ConfusionHeatmap(w, "png", &downloads.Report{}, 5) }, ErrNoData},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestDeterministic(t *testing.T) {
 		if err := AccuracyChart(&b, "png", l.runs); err != nil {
 			t.Fatal(err)
 		}
-		if err := ExtraChart(&b, "svg", l.points); err != nil {
+		if err := RetransmissionChart(&b, "svg", l.points); err != nil {
 			t.Fatal(err)
 		}
 		if err := ConfusionHeatmap(&b, "png", l.runs[0].Reports[0], 20); err != nil {
@@ -283,7 +283,7 @@ func TestWriteHTML(t *testing.T) {
 	charts := map[string][]byte{}
 	for name, f := range map[string]func(io.Writer) error{
 		"accuracy":  func(w io.Writer) error { return AccuracyChart(w, "png", l.runs) },
-		"extra":     func(w io.Writer) error { return ExtraChart(w, "png", l.points) },
+		"extra":     func(w io.Writer) error { return RetransmissionChart(w, "png", l.points) },
 		"confusion": func(w io.Writer) error { return ConfusionHeatmap(w, "png", l.runs[0].Reports[0], 20) },
 	} {
 		var b bytes.Buffer

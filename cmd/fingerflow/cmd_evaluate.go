@@ -89,7 +89,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	var total []*downloads.Report
 	var sweep []downloads.SweepPoint
 	var perRun []reports.RunResult
-	var points []reports.ExtraPoint
+	var points []reports.RetransmissionPoint
 	labelled := 0
 	var count inputCount
 	cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
@@ -125,7 +125,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 		}
 		rs := []*downloads.Report{downloads.EvaluateFunc("fingerflow", rc, ex, func(e *downloads.Example, res downloads.Result) {
 			if opts.report != "" {
-				if p, ok := extraPoint(m, name, e, res); ok {
+				if p, ok := retransmissionPoint(m, name, e, res); ok {
 					points = append(points, p)
 				}
 			}
@@ -188,18 +188,18 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	return count.err()
 }
 
-// extraPoint places a named single-file download on the retransmission
+// retransmissionPoint places a named single-file download on the retransmission
 // chart: its payload beyond the named file's expected payload, as a share of
 // that file's size.
-func extraPoint(m *downloads.Model, run string, ex *downloads.Example, res downloads.Result) (reports.ExtraPoint, bool) {
+func retransmissionPoint(m *downloads.Model, run string, ex *downloads.Example, res downloads.Result) (reports.RetransmissionPoint, bool) {
 	if res.Unknown() || len(ex.Files) != 1 {
-		return reports.ExtraPoint{}, false
+		return reports.RetransmissionPoint{}, false
 	}
 	e, ok := m.Catalog.Lookup(res.Files[0])
 	if !ok || e.Size == 0 {
-		return reports.ExtraPoint{}, false
+		return reports.RetransmissionPoint{}, false
 	}
-	return reports.ExtraPoint{
+	return reports.RetransmissionPoint{
 		Run:     run,
 		Extra:   float64(res.Extra) / float64(e.Size),
 		Correct: len(res.Files) == 1 && res.Files[0] == ex.Files[0],

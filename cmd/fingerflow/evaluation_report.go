@@ -34,7 +34,7 @@ func withTotal(runs []reports.RunResult, total []*downloads.Report) []reports.Ru
 // when there are several), extra.png when points are given (retransmission
 // overhead of right and wrong answers) and report.html, which inlines the
 // PNG charts and needs nothing else.
-func writeEvaluationReport(dir string, runs []reports.RunResult, points ...reports.ExtraPoint) error {
+func writeEvaluationReport(dir string, runs []reports.RunResult, points ...reports.RetransmissionPoint) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("report %s: no runs evaluated", dir)
 	}
@@ -70,7 +70,7 @@ func writeEvaluationReport(dir string, runs []reports.RunResult, points ...repor
 		}
 	}
 	if len(points) > 0 {
-		if err := draw("extra", "png", func(b *bytes.Buffer) error { return reports.ExtraChart(b, "png", points) }); err != nil {
+		if err := draw("extra", "png", func(b *bytes.Buffer) error { return reports.RetransmissionChart(b, "png", points) }); err != nil {
 			return err
 		}
 	}

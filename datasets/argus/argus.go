@@ -1,30 +1,8 @@
-// Package argus reads Argus flow data: the binary .argus files written by
-// the argus sensor (argus 3.x record format, format "argus") and the text
-// that argus-client's ra prints with a field separator (format "argus-csv").
-//
-// No Go library reads Argus data, so both are decoded here by hand: the
-// binary records from the layout in argus-client's argus_def.h and
-// argus_out.h (a 4-byte record header followed by data supplement records:
-// transport, flow key, time, metrics, TCP state, IP attributes,
-// encapsulation), the text line by line, its columns found by their
-// titles. Reading the lab's test-near.argus (300 flows, 66 KB) from memory
-// runs at about 3.5 million flows/s for the binary decoder and 0.8 million
-// for the text (go test -bench . ./datasets/argus/, 2 cores).
-//
-// Argus records are bidirectional: Src is the host that started the
-// conversation, Packets/Bytes count its packets to Dst, and the Rev*
-// counters the answers (HasReverse is always true). TCPFlags is the OR of
-// the flags both sides sent. MinTTL and MaxTTL are both the TTL argus saw
-// on the Src→Dst packets, ToS their ToS byte. ICMP flows carry
-// type<<8|code in DstPort and 0 in SrcPort, as nfdump does.
-//
-// Byte counts: argus counts whole frames, link-layer header included. Flow
-// counts IP-layer bytes, so the link header of every packet is taken off
-// where the encapsulation says how long it is: 14 bytes for Ethernet, 18
-// with an 802.1Q tag, 16 for Linux cooked capture (SLL), nothing for raw
-// IP. Other encapsulations (MPLS, PPP, 802.11, ...) keep argus's count.
-// On the lab data this gives exactly the byte counts nfdump reports for the
-// same traffic (see the tests).
+// Package argus reads Argus flow data: the binary .argus files the argus
+// sensor writes (argus 3.x records, format "argus") and the text argus-client's
+// ra prints with a field separator (format "argus-csv"). No Go library reads
+// Argus data, so both are decoded here, the binary records from the layout
+// in argus-client's argus_def.h and argus_out.h.
 package argus
 
 import (
@@ -42,6 +20,14 @@ const (
 // linkOverhead is the per-packet link-layer header length argus included in
 // its byte counts for a flow with the given encapsulation mask, and false
 // when it cannot be told.
+//
+// Byte counts: argus counts whole frames, link-layer header included. Flow
+// counts IP-layer bytes, so the link header of every packet is taken off
+// where the encapsulation says how long it is: 14 bytes for Ethernet, 18
+// with an 802.1Q tag, 16 for Linux cooked capture (SLL), nothing for raw
+// IP. Other encapsulations (MPLS, PPP, 802.11, ...) keep argus's count.
+// On the lab data this gives exactly the byte counts nfdump reports for the
+// same traffic (see the tests).
 func linkOverhead(mask uint32) (uint64, bool) {
 	switch {
 	case mask == 0:

@@ -19,6 +19,13 @@ import (
 // `argus -w` and `ra -w`. Only flow records (FAR) with an IPv4 or IPv6 flow
 // key become flows; management records and non-IP flows (ARP, bare
 // Ethernet) are skipped.
+//
+// Argus records are bidirectional: Src is the host that started the
+// conversation, Packets/Bytes count its packets to Dst, and the Rev*
+// counters the answers (HasReverse is always true). TCPFlags is the OR of
+// the flags both sides sent. MinTTL and MaxTTL are both the TTL argus saw
+// on the Src→Dst packets, ToS their ToS byte. ICMP flows carry
+// type<<8|code in DstPort and 0 in SrcPort, as nfdump does.
 type Reader struct{}
 
 var (

@@ -28,7 +28,7 @@ const CSVCommand = "ra -r FILE -n -u -Z b -c , -s stime ltime saddr sport daddr 
 // Proto, Flgs (its encapsulation letter decides the link-header bytes),
 // SrcPkts, DstPkts, SrcBytes, DstBytes. Optional: LastTime (or Dur), State
 // (TCP flags when printed with -Z b), sTtl, sTos. Times must be epoch
-// seconds (-u) or carry a date.
+// seconds (-u) or carry a date. Flows are filled as Reader fills them.
 type CSVReader struct{}
 
 var _ datasets.Reader = (*CSVReader)(nil)

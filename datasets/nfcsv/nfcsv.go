@@ -1,5 +1,28 @@
 // Package nfcsv reads the CSV text that `nfdump -o csv` prints, for sites
-// that archive nfdump's text output rather than nfcapd files.
+// that archive nfdump's text output rather than nfcapd files. Columns are
+// found by the names in the header line (output made with -q, which has
+// none, is read in nfdump 1.7's layout); Reader says how they map to
+// datasets.Flow.
+package nfcsv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
+)
+
+// Reader reads nfdump CSV output. The zero value parses times as UTC.
 //
 // Columns are found by the names in the header line, so any column order and
 // any subset works as long as sa and da are present; columns the reader does
@@ -38,26 +61,6 @@
 // nfdump prints absurd td values for some IPFIX exporters.
 //
 // The reader splits lines by hand: nfdump never quotes fields.
-package nfcsv
-
-import (
-	"bufio"
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"iter"
-	"math"
-	"net/netip"
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/fingerflow/fingerflow/datasets"
-)
-
-// Reader reads nfdump CSV output. The zero value parses times as UTC.
 type Reader struct {
 	// Location is the time zone nfdump printed times in (the TZ of the
 	// nfdump run); nil means UTC.

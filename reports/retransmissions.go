@@ -12,8 +12,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// ExtraPoint is one answered download for ExtraChart.
-type ExtraPoint struct {
+// RetransmissionPoint is one answered download for RetransmissionChart.
+type RetransmissionPoint struct {
 	// Run names the run (condition) the download belongs to; runs appear
 	// on the chart in the order of their first point.
 	Run string
@@ -27,12 +27,13 @@ type ExtraPoint struct {
 	Correct bool
 }
 
-// ExtraChart draws the retransmission overhead of every answered download
-// as a strip plot, one column of jittered points per run, right answers
-// and wrong answers in different colours and glyphs: how much noise the
-// byte counts carry on each path and where the wrong answers sit in it.
-// format is "png" or "svg"; the image is ExtraWidth × ExtraHeight.
-func ExtraChart(w io.Writer, format string, points []ExtraPoint) error {
+// RetransmissionChart draws the retransmission overhead of every answered
+// download as a strip plot, one column of jittered points per run, right
+// answers and wrong answers in different colours and glyphs: how much
+// noise the byte counts carry on each path and where the wrong answers sit
+// in it. format is "png" or "svg"; the image is RetransmissionWidth ×
+// RetransmissionHeight.
+func RetransmissionChart(w io.Writer, format string, points []RetransmissionPoint) error {
 	if len(points) == 0 {
 		return fmt.Errorf("overhead chart: no points: %w", ErrNoData)
 	}
@@ -138,7 +139,7 @@ func ExtraChart(w io.Writer, format string, points []ExtraPoint) error {
 		{fmt.Sprintf("right answers (%d)", len(right)), colourCorrect},
 		{fmt.Sprintf("wrong answers (%d)", len(wrong)), colourWrong},
 	}
-	return render(w, format, ExtraWidth, ExtraHeight, "Retransmitted bytes per recognised download", legend, [][]*plot.Plot{{p}})
+	return render(w, format, RetransmissionWidth, RetransmissionHeight, "Retransmitted bytes per recognised download", legend, [][]*plot.Plot{{p}})
 }
 
 // niceTicks are about six to ten labelled ticks at round steps from lo to hi.
