@@ -2,6 +2,7 @@ package downloads
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 
@@ -89,6 +90,43 @@ func DefaultParams() Params {
 		MaxFiles: 5, MultiTolerance: 3, MultiMaxExtra: 0, MultiMaxChance: defaultMultiMaxChance, ShiftedNegatives: true,
 	}
 }
+
+// Limits of Params that Validate enforces: the multi-file search
+// allocates room for MaxFiles files per download, the verifier scores
+// MaxCandidates candidates per profile.
+const (
+	maxParamFiles      = 64
+	maxParamCandidates = 1024
+	maxParamTolerance  = 1 << 16
+)
+
+// Validate checks that every limit is usable; errors name the field.
+func (p *Params) Validate() error {
+	share := func(v float64) bool { return v > 0 && v <= 1 }
+	switch {
+	case !share(p.MaxExtra):
+		return fmt.Errorf("params: MaxExtra %v, want a share in (0, 1]", p.MaxExtra)
+	case !finite(p.ExtraPerRev) || p.ExtraPerRev < 0:
+		return fmt.Errorf("params: ExtraPerRev %v, want 0 or more", p.ExtraPerRev)
+	case p.Tolerance < 0 || p.Tolerance > maxParamTolerance:
+		return fmt.Errorf("params: Tolerance %d bytes, want 0 to %d", p.Tolerance, maxParamTolerance)
+	case p.MaxCandidates < 1 || p.MaxCandidates > maxParamCandidates:
+		return fmt.Errorf("params: MaxCandidates %d, want 1 to %d", p.MaxCandidates, maxParamCandidates)
+	case !share(p.Threshold):
+		return fmt.Errorf("params: threshold %v, want a share in (0, 1]", p.Threshold)
+	case p.MaxFiles < 0 || p.MaxFiles > maxParamFiles:
+		return fmt.Errorf("params: %d files per connection, want at most %d", p.MaxFiles, maxParamFiles)
+	case p.MultiTolerance < 0 || p.MultiTolerance > maxParamTolerance:
+		return fmt.Errorf("params: MultiTolerance %d bytes, want 0 to %d", p.MultiTolerance, maxParamTolerance)
+	case !finite(p.MultiMaxExtra) || p.MultiMaxExtra < 0 || p.MultiMaxExtra >= 1:
+		return fmt.Errorf("params: MultiMaxExtra %v, want a share in [0, 1)", p.MultiMaxExtra)
+	case !finite(p.MultiMaxChance) || p.MultiMaxChance < 0:
+		return fmt.Errorf("params: multi-file chance bound %v, want 0 or more", p.MultiMaxChance)
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 type indexed struct {
 	payload int64

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,10 +111,6 @@ func Load(path string) (*Model, error) {
 // maxModelSize bounds how much a model document may decompress to.
 const maxModelSize = 1 << 30
 
-// maxModelFiles bounds Params.MaxFiles read from a model file: the
-// multi-file search allocates room for that many files per download.
-const maxModelFiles = 64
-
 // ReadModel reads a model file from r; name is used in errors.
 func ReadModel(r io.Reader, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
@@ -169,18 +164,23 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 		return nil, bad("no profiles")
 	case doc.Verifier == nil:
 		return nil, bad("no verifier")
-	case doc.Params.MaxFiles < 0 || doc.Params.MaxFiles > maxModelFiles:
-		return nil, bad("params: %d files per connection, want at most %d", doc.Params.MaxFiles, maxModelFiles)
-	case doc.Params.MultiMaxChance < 0 || math.IsNaN(doc.Params.MultiMaxChance):
-		return nil, bad("params: multi-file chance bound %v, want 0 or more", doc.Params.MultiMaxChance)
+	}
+	if err := doc.Params.Validate(); err != nil {
+		return nil, bad("%v", err)
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return nil, bad("truncated or damaged: %v", err)
 	}
+	names := map[string]bool{}
 	for i := range doc.Profiles {
-		if err := doc.Profiles[i].Validate(); err != nil {
+		p := &doc.Profiles[i]
+		if err := p.Validate(); err != nil {
 			return nil, bad("%v", err)
 		}
+		if names[p.Name] {
+			return nil, bad("two profiles named %q", p.Name)
+		}
+		names[p.Name] = true
 	}
 	if err := doc.Verifier.check(); err != nil {
 		return nil, bad("%v", err)

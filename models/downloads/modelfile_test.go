@@ -283,6 +283,38 @@ func TestModelFileBad(t *testing.T) {
 		{"MSS 0", edited(t, file, func(doc map[string]any) {
 			doc["profiles"].([]any)[0].(map[string]any)["MSS"] = 0
 		}), "MSS 0 out of range"},
+		// Every Params field and every profile number is checked on read.
+		{"threshold above 1", edited(t, file, func(doc map[string]any) {
+			doc["params"].(map[string]any)["Threshold"] = 1.5
+		}), "params: threshold 1.5, want a share in (0, 1]"},
+		{"threshold 0", edited(t, file, func(doc map[string]any) {
+			doc["params"].(map[string]any)["Threshold"] = 0
+		}), "params: threshold 0,"},
+		{"no candidates scored", edited(t, file, func(doc map[string]any) {
+			doc["params"].(map[string]any)["MaxCandidates"] = 0
+		}), "params: MaxCandidates 0"},
+		{"negative tolerance", edited(t, file, func(doc map[string]any) {
+			doc["params"].(map[string]any)["Tolerance"] = -1
+		}), "params: Tolerance -1 bytes"},
+		{"MaxExtra 0", edited(t, file, func(doc map[string]any) {
+			doc["params"].(map[string]any)["MaxExtra"] = 0
+		}), "params: MaxExtra 0"},
+		{"MultiMaxExtra 1", edited(t, file, func(doc map[string]any) {
+			doc["params"].(map[string]any)["MultiMaxExtra"] = 1
+		}), "params: MultiMaxExtra 1"},
+		{"negative overhead", edited(t, file, func(doc map[string]any) {
+			doc["profiles"].([]any)[0].(map[string]any)["Base"] = -5
+		}), `profile "http": overhead -5 bytes`},
+		{"segment fill above 1", edited(t, file, func(doc map[string]any) {
+			doc["profiles"].([]any)[0].(map[string]any)["Fill"] = 2
+		}), `profile "http": segment fill 2`},
+		{"negative exact payload", edited(t, file, func(doc map[string]any) {
+			doc["profiles"].([]any)[0].(map[string]any)["Exact"].(map[string]any)["cat-000.bin"] = -1
+		}), `profile "http": exact payload -1 for "cat-000.bin"`},
+		{"two profiles of one name", edited(t, file, func(doc map[string]any) {
+			ps := doc["profiles"].([]any)
+			doc["profiles"] = append(ps, ps[0])
+		}), `two profiles named "http"`},
 		{"2^40 files per connection", edited(t, file, func(doc map[string]any) {
 			doc["params"].(map[string]any)["MaxFiles"] = 1 << 40
 		}), "params: 1099511627776 files per connection"},

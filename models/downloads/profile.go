@@ -2,9 +2,11 @@ package downloads
 
 import (
 	"fmt"
-	"github.com/fingerflow/fingerflow/features"
+	"maps"
 	"math"
 	"slices"
+
+	"github.com/fingerflow/fingerflow/features"
 )
 
 // Profile describes how a file of a given size shows up as payload bytes in
@@ -121,15 +123,40 @@ func (p *Profile) ForPort(port uint16) bool {
 	return len(p.Ports) == 0 || slices.Contains(p.Ports, port)
 }
 
-// Validate checks that the profile's numbers are usable.
+// Validate checks that the profile's numbers are usable; errors name the
+// profile and the field.
 func (p *Profile) Validate() error {
+	nonNeg := func(v float64) bool { return finite(v) && v >= 0 }
 	switch {
+	case p.Name == "":
+		return fmt.Errorf("profile without a name")
 	case p.Hdr < 20 || p.Hdr > 200:
 		return fmt.Errorf("profile %q: header size %d out of range", p.Name, p.Hdr)
 	case p.MSS < 256 || p.MSS > 65535:
 		return fmt.Errorf("profile %q: MSS %d out of range", p.Name, p.MSS)
-	case p.RecOverhead < 0 || p.RecOverhead > 512 || (p.RecOverhead > 0 && p.RecSize < 256):
+	case !finite(p.Fill) || p.Fill < 0 || p.Fill > 1:
+		return fmt.Errorf("profile %q: segment fill %v, want a share in [0, 1]", p.Name, p.Fill)
+	case p.RecOverhead < 0 || p.RecOverhead > 512 || (p.RecOverhead > 0 && p.RecSize < 256) || p.RecSize < 0 || p.RecSize > 1<<20:
 		return fmt.Errorf("profile %q: TLS record framing %d/%d out of range", p.Name, p.RecOverhead, p.RecSize)
+	case p.RecLead < 0 || (p.RecSize > 0 && p.RecLead >= p.RecSize):
+		return fmt.Errorf("profile %q: TLS record lead %d out of range", p.Name, p.RecLead)
+	case !nonNeg(p.Base):
+		return fmt.Errorf("profile %q: overhead %v bytes, want 0 or more", p.Name, p.Base)
+	case !nonNeg(p.RespOverhead):
+		return fmt.Errorf("profile %q: response overhead %v bytes, want 0 or more", p.Name, p.RespOverhead)
+	case !nonNeg(p.ReqPayload) || !nonNeg(p.ReqLen):
+		return fmt.Errorf("profile %q: request payload %v, request length %v, want 0 or more", p.Name, p.ReqPayload, p.ReqLen)
+	case !nonNeg(p.ExtraPerRev):
+		return fmt.Errorf("profile %q: ExtraPerRev %v, want 0 or more", p.Name, p.ExtraPerRev)
+	case !finite(p.DecCoef) || !finite(p.HexCoef) || math.Abs(p.DecCoef) > 1e6 || math.Abs(p.HexCoef) > 1e6:
+		return fmt.Errorf("profile %q: size-digit coefficients %v/%v out of range", p.Name, p.DecCoef, p.HexCoef)
+	case p.BaseDec < 0 || p.BaseDec > 20 || p.BaseHex < 0 || p.BaseHex > 16:
+		return fmt.Errorf("profile %q: size digits %d/%d out of range", p.Name, p.BaseDec, p.BaseHex)
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Exact)) {
+		if v := p.Exact[name]; name == "" || v <= 0 {
+			return fmt.Errorf("profile %q: exact payload %d for %q", p.Name, v, name)
+		}
 	}
 	return nil
 }

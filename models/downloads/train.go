@@ -47,6 +47,9 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	if len(examples) == 0 {
 		return nil, ErrNoExamples
 	}
+	if err := opts.Params.Validate(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	m := &Model{Catalog: cat, Params: opts.Params}
 	m.Profiles = opts.Profiles
 	if len(m.Profiles) == 0 {
