@@ -76,7 +76,7 @@ func FileTime(name string) (time.Time, bool) {
 // files and nfcapd's temporary/current files. Files with a rotation
 // timestamp in their name are ordered by that time, others by name. An
 // argument that names nothing is an error naming it.
-func Expand(args []string) ([]string, error) {
+func Expand(ctx context.Context, args []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -109,6 +109,9 @@ func Expand(args []string) ([]string, error) {
 			var files []string
 			err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 				if err != nil {
+					return err
+				}
+				if err := ctx.Err(); err != nil {
 					return err
 				}
 				name := d.Name()
@@ -183,7 +186,7 @@ func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, v
 			}
 		}
 		res := FileResult{Path: path}
-		rd, err := reg.Detect(path)
+		rd, err := reg.Detect(ctx, path)
 		if err != nil {
 			res.Err = err
 			results = append(results, res)

@@ -84,7 +84,10 @@ func (r *Registry) Readers() []Reader { return r.readers }
 
 // Detect opens path, reads its first bytes and returns the first reader
 // whose Sniff accepts them. Errors name the file.
-func (r *Registry) Detect(path string) (Reader, error) {
+func (r *Registry) Detect(ctx context.Context, path string) (Reader, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err // *PathError already names the file
@@ -118,7 +121,7 @@ func (r *Registry) Detect(path string) (Reader, error) {
 // counts gathered by streaming all of its flows.
 func (r *Registry) Inspect(ctx context.Context, path string) (FileInfo, error) {
 	info := FileInfo{Path: path, Protocols: map[uint8]uint64{}}
-	rd, err := r.Detect(path)
+	rd, err := r.Detect(ctx, path)
 	if err != nil {
 		return info, err
 	}

@@ -112,7 +112,7 @@ func reference(t testing.TB) (down, up map[uint16]counts) {
 // download per labelled connection) and nfdump's CSV (byte and packet
 // counts of both directions).
 func TestDownloadsLab(t *testing.T) {
-	set, err := labels.Load(filepath.Join(lab, "test-near.labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(lab, "test-near.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func loadRun(t testing.TB, dir, run string) []downloads.Example {
 		}
 		ds = append(ds, d)
 	}
-	set, err := labels.Load(filepath.Join(labDir, dir, run+".labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(labDir, dir, run+".labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ var (
 func labResults(t testing.TB) *labEval {
 	t.Helper()
 	labOnce.Do(func() {
-		cat, err := catalog.Load(filepath.Join(labDir, "lab-dev", "cat.csv"))
+		cat, err := catalog.Load(context.Background(), filepath.Join(labDir, "lab-dev", "cat.csv"))
 		if err != nil {
 			labErr = err
 			return
@@ -89,7 +89,12 @@ func labResults(t testing.TB) *labEval {
 			if run[1] == "test-near" {
 				lab.test = ex
 			}
-			lab.runs = append(lab.runs, RunResult{Name: run[1], Reports: evaluateBoth(m, ex)})
+			rs, err := evaluateBoth(m, ex)
+			if err != nil {
+				labErr = err
+				return
+			}
+			lab.runs = append(lab.runs, RunResult{Name: run[1], Reports: rs})
 			// Overhead of every answered single-file download, measured
 			// against the file named.
 			for i := range ex {
@@ -114,10 +119,18 @@ func labResults(t testing.TB) *labEval {
 	return &lab
 }
 
-func evaluateBoth(m *downloads.Model, ex []downloads.Example) []*downloads.Report {
-	rs := []*downloads.Report{downloads.Evaluate("fingerflow", m, ex)}
-	if m.Baseline != nil {
-		rs = append(rs, downloads.Evaluate("bytes-only tree (published method)", m.Baseline, ex))
+func evaluateBoth(m *downloads.Model, ex []downloads.Example) ([]*downloads.Report, error) {
+	r, err := downloads.Evaluate(context.Background(), "fingerflow", m, ex)
+	if err != nil {
+		return nil, err
 	}
-	return rs
+	rs := []*downloads.Report{r}
+	if m.Baseline != nil {
+		b, err := downloads.Evaluate(context.Background(), "bytes-only tree (published method)", m.Baseline, ex)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, b)
+	}
+	return rs, nil
 }

@@ -92,7 +92,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if err := checkThreshold(opts.threshold); err != nil {
 		return err
 	}
-	m, err := loadModel(opts.model)
+	m, err := loadModel(ctx, opts.model)
 	if err != nil {
 		return err
 	}
@@ -143,14 +143,21 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		// offset is known. Extraction dominates the run time, and the
 		// file keeps memory independent of the number of downloads.
 		ad := m.NewAdapter()
-		defer sp.remove()
+		defer func() {
+			if err := sp.remove(); err != nil {
+				gopts.logger.Warn(err.Error())
+			}
+		}()
 		if count, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
 			ad.Add(d)
 			return sp.write(d)
 		}); err != nil {
 			return err
 		}
-		offs := ad.Offsets()
+		offs, err := ad.Offsets(ctx)
+		if err != nil {
+			return err
+		}
 		if !gopts.quiet {
 			if err := reports.WriteOffsets(gopts.stderr, "classify", offs); err != nil {
 				return err

@@ -86,11 +86,11 @@ func byPort(t *testing.T, as []answer) map[int32]string {
 // "unknown", and at least 90% of the catalog downloads named correctly.
 func checkAnswers(t *testing.T, as []answer) {
 	t.Helper()
-	set, err := labels.Load(filepath.Join(lab, "test-near.labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(lab, "test-near.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.Load(filepath.Join(lab, "cat.csv"))
+	cat, err := catalog.Load(context.Background(), filepath.Join(lab, "cat.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestClassifyFormatsAgree(t *testing.T) {
 // the answers their NetFlow v9 records get.
 func TestClassifyPcap(t *testing.T) {
 	model := labModel(t)
-	set, err := labels.Load(filepath.Join(lab, "sample.labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(lab, "sample.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func TestClassifyBadInputs(t *testing.T) {
 func TestClassifyAdapts(t *testing.T) {
 	model := labModel(t)
 	flows := filepath.Join(lab, "..", "lab-extra", "dev-mirror.v9")
-	set, err := labels.Load(filepath.Join(lab, "..", "lab-extra", "dev-mirror.labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(lab, "..", "lab-extra", "dev-mirror.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestClassifyAdapts(t *testing.T) {
 func TestClassifyAssumedTLS(t *testing.T) {
 	httpOnly := labModel(t)
 	flows := filepath.Join(lab, "..", "lab-extra", "dev-https.v9")
-	set, err := labels.Load(filepath.Join(lab, "..", "lab-extra", "dev-https.labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(lab, "..", "lab-extra", "dev-https.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if err := checkThreshold(opts.threshold); err != nil {
 		return err
 	}
-	m, err := loadModel(opts.model)
+	m, err := loadModel(ctx, opts.model)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,10 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			for i := range ex {
 				ds[i] = ex[i].Download
 			}
-			offs := m.Adapt(ds)
+			offs, err := m.Adapt(ctx, ds)
+			if err != nil {
+				return err
+			}
 			rc = m.Classifier(downloads.Options{Threshold: opts.threshold, Offsets: offs})
 			if err := reports.WriteOffsets(w, name, offs); err != nil {
 				return err
@@ -121,17 +124,29 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			return err
 		}
 		if opts.sweep {
-			sweep = mergeSweep(sweep, rc.Sweep(ex))
+			sp, err := rc.Sweep(ctx, ex)
+			if err != nil {
+				return err
+			}
+			sweep = mergeSweep(sweep, sp)
 		}
-		rs := []*downloads.Report{downloads.EvaluateFunc("fingerflow", rc, ex, func(e *downloads.Example, res downloads.Result) {
+		r, err := downloads.EvaluateFunc(ctx, "fingerflow", rc, ex, func(e *downloads.Example, res downloads.Result) {
 			if opts.report != "" {
 				if p, ok := retransmissionPoint(m, name, e, res); ok {
 					points = append(points, p)
 				}
 			}
-		})}
+		})
+		if err != nil {
+			return err
+		}
+		rs := []*downloads.Report{r}
 		if m.Baseline != nil {
-			rs = append(rs, downloads.Evaluate("bytes-only tree (published method)", m.Baseline, ex))
+			b, err := downloads.Evaluate(ctx, "bytes-only tree (published method)", m.Baseline, ex)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, b)
 		}
 		if total == nil {
 			for _, r := range rs {

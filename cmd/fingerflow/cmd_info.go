@@ -61,7 +61,10 @@ type fileInfoJSON struct {
 
 func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args []string) error {
 	reg := newRegistry(gopts.logger)
-	files, bad := expandArgs(args, gopts.stderr)
+	files, bad, err := expandArgs(ctx, args, gopts.stderr)
+	if err != nil {
+		return err
+	}
 	count := inputCount{total: len(files) + bad, skipped: bad}
 	var out []fileInfoJSON
 	for i, path := range files {
@@ -77,6 +80,7 @@ func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args [
 			count.skipped++
 			continue
 		}
+		gopts.logger.Debug("described", "file", path, "format", info.Format, "flows", info.Flows)
 		if opts.json {
 			out = append(out, toJSON(info))
 			continue

@@ -82,7 +82,10 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	if _, err := newFlowWriter(opts.out, io.Discard); err != nil {
 		return err
 	}
-	files, badArgs := expandArgs(args, gopts.stderr)
+	files, badArgs, err := expandArgs(ctx, args, gopts.stderr)
+	if err != nil {
+		return err
+	}
 	// A previous output inside an input directory is not read back in.
 	if outAbs, err := filepath.Abs(opts.out); err == nil {
 		files = slices.DeleteFunc(files, func(f string) bool {
@@ -97,7 +100,10 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 		return err
 	}
 	defer tmp.abort()
-	fw, _ := newFlowWriter(opts.out, tmp)
+	fw, err := newFlowWriter(opts.out, tmp)
+	if err != nil {
+		return err
+	}
 
 	var total int64
 	sizes := make([]int64, len(files))
@@ -135,6 +141,7 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 			st.outside++
 		}
 		for _, r := range res {
+			gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
 			st.flowsIn += r.Flows
 			if r.Err != nil && ctx.Err() == nil {
 				reportFileError(gopts.stderr, r.Path, r.Err)
@@ -149,11 +156,11 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 			return fmt.Errorf("%s: %w", opts.out, rerr)
 		}
 		if bar != nil {
-			_ = bar.Add64(sizes[i])
+			_ = bar.Add64(sizes[i]) // a bar that cannot draw is no reason to stop
 		}
 	}
 	if bar != nil {
-		_ = bar.Finish()
+		_ = bar.Finish() // as above
 	}
 	if st.files == 0 && st.skipped > 0 {
 		return fmt.Errorf("%s not written: %w", opts.out, inputCount{total: len(files) + badArgs, skipped: st.skipped}.err())
@@ -161,7 +168,10 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	if err := fw.Close(); err != nil {
 		return fmt.Errorf("%s: %w", opts.out, err)
 	}
-	outSize, _ := tmp.Seek(0, io.SeekCurrent)
+	outSize, err := tmp.size()
+	if err != nil {
+		return err
+	}
 	if err := tmp.commit(); err != nil {
 		return err
 	}

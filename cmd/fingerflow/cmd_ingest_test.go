@@ -22,7 +22,7 @@ var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 func readBack(t *testing.T, path string) (string, []datasets.Flow) {
 	t.Helper()
 	reg := newRegistry(nil)
-	rd, err := reg.Detect(path)
+	rd, err := reg.Detect(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestIngestBadInputs(t *testing.T) {
 	// The truncated copy's leading flows are delivered before its error:
 	// the output holds those and the good file's 600.
 	lead := 0
-	rd, err := newRegistry(nil).Detect(good)
+	rd, err := newRegistry(nil).Detect(context.Background(), good)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,14 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if err != nil {
 		return err
 	}
-	cat, err := catalog.Load(opts.catalog)
+	// The model file is started before the work, so an output directory
+	// that cannot be written is reported now, not after training.
+	tmp, err := createAtomic(opts.out)
+	if err != nil {
+		return err
+	}
+	defer tmp.abort()
+	cat, err := catalog.Load(ctx, opts.catalog)
 	if err != nil {
 		return err
 	}
@@ -149,7 +156,10 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 		m.Summary.Sources = append(m.Summary.Sources, filepath.Base(r.flows), filepath.Base(r.labels))
 	}
 	m.Summary.Sources = append(m.Summary.Sources, filepath.Base(opts.catalog))
-	if err := m.Save(opts.out); err != nil {
+	if _, err := m.WriteTo(tmp); err != nil {
+		return err
+	}
+	if err := tmp.commit(); err != nil {
 		return err
 	}
 	if !gopts.quiet {

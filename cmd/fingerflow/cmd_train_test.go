@@ -68,7 +68,7 @@ func TestTrain(t *testing.T) {
 			t.Errorf("train output lacks %q:\n%s", want, labModelOut)
 		}
 	}
-	m, err := downloads.Load(path)
+	m, err := downloads.Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +186,16 @@ func TestTrainBadInputs(t *testing.T) {
 			t.Errorf("exit %d, want %d with a message naming %s; stderr:\n%s", code, exitError, notCatalog, stderr)
 		}
 	})
+}
+
+// TestTrainInterrupted: an interrupted training exits 130 and leaves no
+// model file, not even a temporary one.
+func TestTrainInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, stderr, code := run(t, ctx, trainArgs(filepath.Join(dir, "m.ffm"))...); code != exitInterrupted {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, stderr)
+	}
+	noLeftovers(t, dir)
 }

@@ -24,11 +24,14 @@ func atLeastOnePath(cmd *cobra.Command, args []string) error {
 
 // expandArgs expands each argument (file, directory, glob pattern) on its
 // own, so one that names nothing is reported and counted and the rest are
-// still processed. A file named twice is read once.
-func expandArgs(args []string, stderr io.Writer) (files []string, bad int) {
+// still processed. A file named twice is read once. The error is ctx's.
+func expandArgs(ctx context.Context, args []string, stderr io.Writer) (files []string, bad int, err error) {
 	seen := map[string]bool{}
 	for _, a := range args {
-		fs, err := datasets.Expand([]string{a})
+		fs, err := datasets.Expand(ctx, []string{a})
+		if err := ctx.Err(); err != nil {
+			return nil, bad, err
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "fingerflow: %v\n", err)
 			bad++
@@ -41,7 +44,7 @@ func expandArgs(args []string, stderr io.Writer) (files []string, bad int) {
 			}
 		}
 	}
-	return files, bad
+	return files, bad, nil
 }
 
 // reportFileError writes the one line that says an input was skipped and
@@ -89,7 +92,10 @@ func (e skippedError) Unwrap() error { return datasets.ErrSkipped }
 // Unreadable files are reported on stderr and skipped; the count says how
 // many.
 func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (inputCount, error) {
-	files, bad := expandArgs(args, gopts.stderr)
+	files, bad, err := expandArgs(ctx, args, gopts.stderr)
+	if err != nil {
+		return inputCount{}, err
+	}
 	n := inputCount{total: len(files) + bad, skipped: bad}
 	reg := newRegistry(gopts.logger)
 	ex := features.NewExtractor(cfg)
@@ -105,6 +111,7 @@ func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, f
 		return nil
 	})
 	for _, r := range res {
+		gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
 		if r.Err != nil && ctx.Err() == nil && verr == nil {
 			reportFileError(gopts.stderr, r.Path, r.Err)
 			n.skipped++

@@ -48,7 +48,7 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 	var all []downloads.Example
 	var count inputCount
 	for _, run := range runs {
-		set, err := labels.Load(run.labels)
+		set, err := labels.Load(ctx, run.labels)
 		if err != nil {
 			return nil, count, err
 		}

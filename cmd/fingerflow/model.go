@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 
 	"github.com/fingerflow/fingerflow/features"
@@ -17,8 +18,8 @@ func checkThreshold(threshold float64) error {
 }
 
 // loadModel reads a model file.
-func loadModel(path string) (*downloads.Model, error) {
-	return downloads.Load(path)
+func loadModel(ctx context.Context, path string) (*downloads.Model, error) {
+	return downloads.Load(ctx, path)
 }
 
 // uncalibratedPorts counts downloads to server ports no profile of the

@@ -1,20 +1,26 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
 // atomicFile is an output file written next to its destination under a
 // hidden temporary name and renamed over it only when complete, so a
-// failed or interrupted run never leaves a partial file behind.
+// failed or interrupted run never leaves a partial file behind. Its errors
+// name the destination, the path the user gave, never the temporary name.
 type atomicFile struct {
-	*os.File
+	f    *os.File
 	dest string
 	done bool
 }
 
+// createAtomic starts the output file dest. Commands call it before they
+// read or train anything, so an output directory that does not exist or
+// cannot be written is reported at once.
 func createAtomic(dest string) (*atomicFile, error) {
 	dir, base := filepath.Split(dest)
 	if dir == "" {
@@ -22,30 +28,63 @@ func createAtomic(dest string) (*atomicFile, error) {
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dest, err)
+		return nil, destError(dest, err)
 	}
-	return &atomicFile{File: f, dest: dest}, nil
+	return &atomicFile{f: f, dest: dest}, nil
+}
+
+// destError names dest in an error about the file written for it.
+func destError(dest string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return &fs.PathError{Op: pe.Op, Path: dest, Err: pe.Err}
+	case errors.As(err, &le):
+		return &fs.PathError{Op: le.Op, Path: dest, Err: le.Err}
+	}
+	return fmt.Errorf("%s: %w", dest, err)
+}
+
+func (a *atomicFile) Write(p []byte) (int, error) {
+	n, err := a.f.Write(p)
+	if err != nil {
+		err = destError(a.dest, err)
+	}
+	return n, err
+}
+
+// size is how many bytes were written so far.
+func (a *atomicFile) size() (int64, error) {
+	st, err := a.f.Stat()
+	if err != nil {
+		return 0, destError(a.dest, err)
+	}
+	return st.Size(), nil
 }
 
 // commit makes the file durable and readable like any other output, and
 // puts it in place.
 func (a *atomicFile) commit() error {
-	for _, step := range []func() error{a.Sync, func() error { return a.Chmod(0o644) }, a.Close} {
+	for _, step := range []func() error{a.f.Sync, func() error { return a.f.Chmod(0o644) }, a.f.Close} {
 		if err := step(); err != nil {
-			return fmt.Errorf("%s: %w", a.dest, err)
+			return destError(a.dest, err)
 		}
 	}
-	if err := os.Rename(a.Name(), a.dest); err != nil {
-		return err
+	if err := os.Rename(a.f.Name(), a.dest); err != nil {
+		return destError(a.dest, err)
 	}
 	a.done = true
 	return nil
 }
 
 // abort removes the file unless it was committed; deferring it is safe.
+// It runs on a run's failure path, whose error is the one reported: a
+// temporary file that cannot be removed is the lesser problem, so its
+// error is not.
 func (a *atomicFile) abort() {
 	if !a.done {
-		a.Close()
-		os.Remove(a.Name())
+		a.f.Close()
+		os.Remove(a.f.Name())
 	}
 }

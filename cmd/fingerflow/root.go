@@ -49,7 +49,7 @@ flow metadata alone and reports what each host fetched.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if gopts.stdout == nil {
 				gopts.stdout = cmd.OutOrStdout()
 			}
@@ -64,6 +64,10 @@ flow metadata alone and reports what each host fetched.`,
 				level = slog.LevelWarn
 			}
 			gopts.logger = slog.New(slog.NewTextHandler(gopts.stderr, &slog.HandlerOptions{Level: level}))
+			if gopts.verbose && gopts.quiet {
+				return usagef("-v and -q exclude each other")
+			}
+			return nil
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -64,7 +64,11 @@ func (s *downloadSpill) each(ctx context.Context, visit func(*features.Download)
 	return nil
 }
 
-func (s *downloadSpill) remove() {
-	s.f.Close()
-	os.Remove(s.f.Name())
+// remove deletes the temporary file; the error says it is left behind.
+func (s *downloadSpill) remove() error {
+	s.f.Close() // read-only use is over; Remove reports what matters
+	if err := os.Remove(s.f.Name()); err != nil {
+		return fmt.Errorf("temporary file for downloads left behind: %w", err)
+	}
+	return nil
 }

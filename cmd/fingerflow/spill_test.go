@@ -42,7 +42,9 @@ func BenchmarkDownloadSpill(b *testing.B) {
 		}); err != nil || got != n {
 			b.Fatalf("%d of %d read back: %v", got, n, err)
 		}
-		sp.remove()
+		if err := sp.remove(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/download")
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/csv"
 	"errors"
 	"flag"
@@ -36,7 +37,7 @@ func debianIndex(t testing.TB) string {
 var sameEntries = cmpopts.IgnoreUnexported(Catalog{})
 
 func TestLoadLabCatalog(t *testing.T) {
-	c, err := Load(labCatalog)
+	c, err := Load(context.Background(), labCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func mustLabSize(t *testing.T, name string) uint64 {
 
 func TestLoadDebianIndex(t *testing.T) {
 	path := debianIndex(t)
-	c, err := Load(path)
+	c, err := Load(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestDebianCompressions(t *testing.T) {
 	only := cmp.Transformer("nameSize", func(e Entry) Entry { return Entry{Name: e.Name, Size: e.Size} })
 	for _, name := range []string{"Packages", "Packages.gz"} {
 		t.Run(name, func(t *testing.T) {
-			c, err := Load(filepath.Join("testdata", name))
+			c, err := Load(context.Background(), filepath.Join("testdata", name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +166,7 @@ func TestDebianCompressions(t *testing.T) {
 		})
 	}
 	t.Run("Packages.xz", func(t *testing.T) {
-		_, err := Load("testdata/Packages.xz")
+		_, err := Load(context.Background(), "testdata/Packages.xz")
 		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "Packages.xz") {
 			t.Fatalf("err = %v, want ErrUnsupported naming the file", err)
 		}
@@ -194,7 +195,7 @@ func TestRPMPrimary(t *testing.T) {
 	}
 	for _, name := range []string{"primary.xml", "primary.xml.gz", "primary.xml.zst"} {
 		t.Run(name, func(t *testing.T) {
-			c, err := Load(filepath.Join("testdata", name))
+			c, err := Load(context.Background(), filepath.Join("testdata", name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +207,7 @@ func TestRPMPrimary(t *testing.T) {
 }
 
 func TestGoldenCSV(t *testing.T) {
-	c, err := Load("testdata/primary.xml")
+	c, err := Load(context.Background(), "testdata/primary.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestGoldenCSV(t *testing.T) {
 	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	back, err := ReadCSV(&buf, "round-trip")
+	back, err := ReadCSV(context.Background(), &buf, "round-trip")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestReadCSV(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ReadCSV(strings.NewReader(tt.in), "t.csv")
+			c, err := ReadCSV(context.Background(), strings.NewReader(tt.in), "t.csv")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +267,7 @@ func TestReadCSV(t *testing.T) {
 // TestMalformed checks that every bad input is an error that names the file
 // and the place, and wraps the right sentinel.
 func TestMalformed(t *testing.T) {
-	type reader func(io.Reader, string) (*Catalog, error)
+	type reader func(context.Context, io.Reader, string) (*Catalog, error)
 	tests := []struct {
 		name   string
 		read   reader
@@ -317,7 +318,7 @@ func TestMalformed(t *testing.T) {
 			case strings.HasPrefix(tt.name, "rpm"):
 				name = "f.xml"
 			}
-			c, err := tt.read(strings.NewReader(tt.in), name)
+			c, err := tt.read(context.Background(), strings.NewReader(tt.in), name)
 			if err == nil {
 				t.Fatalf("no error; catalog %+v", c.Entries)
 			}
@@ -367,7 +368,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(tt.path)
+			_, err := Load(context.Background(), tt.path)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -444,7 +445,7 @@ func FuzzReadCSV(f *testing.F) {
 	}
 	f.Add([]byte("Name,Size,OS\n\"a,b\",1,x\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ReadCSV(bytes.NewReader(data), "fuzz.csv")
+		c, err := ReadCSV(context.Background(), bytes.NewReader(data), "fuzz.csv")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -456,7 +457,7 @@ func FuzzReadCSV(f *testing.F) {
 		if err := writeCSV(&buf, c); err != nil {
 			t.Fatal(err)
 		}
-		back, err := ReadCSV(&buf, "again")
+		back, err := ReadCSV(context.Background(), &buf, "again")
 		if err != nil {
 			t.Fatalf("re-read: %v\n%s", err, buf.Bytes())
 		}
@@ -474,7 +475,7 @@ func FuzzReadDebianPackages(f *testing.F) {
 	}
 	f.Add([]byte("Package: a\nFilename: pool/a.deb\nSize: 12\nDescription: x\n y\n .\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ReadDebianPackages(bytes.NewReader(data), "fuzz.pkgs")
+		c, err := ReadDebianPackages(context.Background(), bytes.NewReader(data), "fuzz.pkgs")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.pkgs") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -496,7 +497,7 @@ func FuzzReadRPMPrimary(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ReadRPMPrimary(bytes.NewReader(data), "fuzz.xml")
+		c, err := ReadRPMPrimary(context.Background(), bytes.NewReader(data), "fuzz.xml")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.xml") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -539,7 +540,7 @@ func BenchmarkLoadDebianIndex(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		c, err := Load(path)
+		c, err := Load(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ var (
 // ("file", "filename" or "name") and a "size" column; "product", "version",
 // "os" and "url" columns are optional, other columns are ignored. name is
 // the file name used in errors.
-func ReadCSV(r io.Reader, name string) (*Catalog, error) {
+func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -68,7 +69,10 @@ func ReadCSV(r io.Reader, name string) (*Catalog, error) {
 		return rec[i]
 	}
 	b := newBuilder(name)
-	for {
+	for n := 0; ; n++ {
+		if err := checkCtx(ctx, n); err != nil {
+			return nil, err
+		}
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break

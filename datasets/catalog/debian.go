@@ -3,6 +3,7 @@ package catalog
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"path"
@@ -19,7 +20,7 @@ const maxDebLine = 1 << 20
 // and Version are kept. An entry's Name is the base of Filename, Product the
 // Package field, OS "debian" and URL the Filename (the pool path relative to
 // the archive root). name is the file name used in errors.
-func ReadDebianPackages(r io.Reader, name string) (*Catalog, error) {
+func ReadDebianPackages(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxDebLine)
 	b := newBuilder(name)
@@ -56,6 +57,9 @@ func ReadDebianPackages(r io.Reader, name string) (*Catalog, error) {
 		return b.add(Entry{Name: base, Size: n, Product: pkg, Version: ver, OS: "debian", URL: filename}, where)
 	}
 	for sc.Scan() {
+		if err := checkCtx(ctx, line); err != nil {
+			return nil, err
+		}
 		line++
 		text := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
 		if len(bytes.TrimSpace(text)) == 0 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -35,7 +36,7 @@ const sniffLen = 4096
 // Load reads the catalog at path, whatever its format: a CSV manifest, a
 // Debian Packages index or an RPM primary.xml, each plain, gzip- or
 // zstd-compressed. The content decides, not the file name.
-func Load(path string) (*Catalog, error) {
+func Load(ctx context.Context, path string) (*Catalog, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -56,11 +57,11 @@ func Load(path string) (*Catalog, error) {
 	}
 	switch Sniff(head) {
 	case FormatRPMPrime:
-		return ReadRPMPrimary(br, path)
+		return ReadRPMPrimary(ctx, br, path)
 	case FormatDebian:
-		return ReadDebianPackages(br, path)
+		return ReadDebianPackages(ctx, br, path)
 	case FormatCSV:
-		return ReadCSV(br, path)
+		return ReadCSV(ctx, br, path)
 	}
 	return nil, fmt.Errorf("%s: neither CSV, Debian Packages nor RPM primary.xml: %w", path, ErrFormat)
 }
@@ -125,4 +126,12 @@ func isFieldName(k []byte) bool {
 		}
 	}
 	return true
+}
+
+// checkCtx checks ctx every 4096 records (n counts them).
+func checkCtx(ctx context.Context, n int) error {
+	if n%4096 == 0 {
+		return ctx.Err()
+	}
+	return nil
 }

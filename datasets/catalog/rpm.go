@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -19,7 +20,7 @@ import (
 // document is read token by token; only the fields above are kept. name is
 // the file name used in errors, which give the package's record index
 // (0-based) and line.
-func ReadRPMPrimary(r io.Reader, name string) (*Catalog, error) {
+func ReadRPMPrimary(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	d := xml.NewDecoder(r)
 	b := newBuilder(name)
 
@@ -36,7 +37,10 @@ func ReadRPMPrimary(r io.Reader, name string) (*Catalog, error) {
 		sawMeta   bool
 		nPackages int
 	)
-	for {
+	for n := 0; ; n++ {
+		if err := checkCtx(ctx, n); err != nil {
+			return nil, err
+		}
 		tok, err := d.Token()
 		if err == io.EOF {
 			break

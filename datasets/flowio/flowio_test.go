@@ -117,7 +117,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Run(fm.name+"/"+tc.name, func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "out.dat") // no telling extension
 				writeFile(t, path, fm, tc.flows)
-				rd, err := reg.Detect(path)
+				rd, err := reg.Detect(context.Background(), path)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package labels
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"net/netip"
@@ -52,14 +53,14 @@ func TestLoadLab(t *testing.T) {
 		{"lab-extra/dev-keepalive.labels.csv", 300, 50, 89, 5,
 			Label{Client: netip.MustParseAddr("10.77.1.2"), ClientPort: 49330, ServerPort: 80, File: "cat-034.bin", Size: 13575384, Known: true, Conn: 0, Rep: 0, Line: 2}, []uint16{80}},
 	}
-	cat, err := catalog.Load(filepath.Join(labDev, "cat.csv"))
+	cat, err := catalog.Load(context.Background(), filepath.Join(labDev, "cat.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			path := filepath.Join("..", tt.file)
-			s, err := Load(path)
+			s, err := Load(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +117,7 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 // TestKeepAlive checks that the files of one keep-alive connection come back
 // together, in download order.
 func TestKeepAlive(t *testing.T) {
-	s, err := Load(filepath.Join(labExtra, "dev-keepalive.labels.csv"))
+	s, err := Load(context.Background(), filepath.Join(labExtra, "dev-keepalive.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestConnectionsOrderIndependent(t *testing.T) {
 		"10.0.0.1,1001,a,0,0\n" +
 		"10.0.0.1,1002,b,1,0\n" +
 		"10.0.0.1,1003,d,,\n"
-	s, err := Read(strings.NewReader(in), "x.csv")
+	s, err := Read(context.Background(), strings.NewReader(in), "x.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestNATColumns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Read(strings.NewReader(tt.in), "nat.csv")
+			s, err := Read(context.Background(), strings.NewReader(tt.in), "nat.csv")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +244,7 @@ func TestMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Read(strings.NewReader(tt.in), "m.csv")
+			s, err := Read(context.Background(), strings.NewReader(tt.in), "m.csv")
 			if err == nil {
 				t.Fatalf("no error; labels %+v", s.Labels)
 			}
@@ -255,7 +256,7 @@ func TestMalformed(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Load(filepath.Join(t.TempDir(), "none.csv")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load(context.Background(), filepath.Join(t.TempDir(), "none.csv")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v", err)
 	}
 }
@@ -263,11 +264,11 @@ func TestMalformed(t *testing.T) {
 // TestCheck marks a background file as known and changes a size: Check names
 // the label file and both lines.
 func TestCheck(t *testing.T) {
-	cat, err := catalog.Load(filepath.Join(labDev, "cat.csv"))
+	cat, err := catalog.Load(context.Background(), filepath.Join(labDev, "cat.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Load(filepath.Join(labDev, "sample.labels.csv"))
+	s, err := Load(context.Background(), filepath.Join(labDev, "sample.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	// Many problems: 20 listed, then a count.
-	big, err := Load(filepath.Join(labDev, "train-near.labels.csv"))
+	big, err := Load(context.Background(), filepath.Join(labDev, "train-near.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestOrderedList(t *testing.T) {
-	s, err := Load("testdata/sample.ordered.csv")
+	s, err := Load(context.Background(), "testdata/sample.ordered.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestOrderedList(t *testing.T) {
 	if c := s.Connections(); len(c) != 6 || c[5][0].Line != 7 {
 		t.Errorf("Connections() = %d groups", len(c))
 	}
-	cat, err := catalog.Load(filepath.Join(labDev, "cat.csv"))
+	cat, err := catalog.Load(context.Background(), filepath.Join(labDev, "cat.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestOrderedList(t *testing.T) {
 	}
 
 	// A list without header and without times.
-	s, err = Read(strings.NewReader("a.bin\nb.bin\n\n"), "plain.txt")
+	s, err = Read(context.Background(), strings.NewReader("a.bin\nb.bin\n\n"), "plain.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,11 +370,11 @@ func flows(t *testing.T) ([]time.Time, []netip.AddrPort) {
 // TestMatchOrdered assigns test-near's ordered list to its real flows and
 // checks each assignment against the lab labels.
 func TestMatchOrdered(t *testing.T) {
-	list, err := Load("testdata/test-near.ordered.csv")
+	list, err := Load(context.Background(), "testdata/test-near.ordered.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	truth, err := Load(filepath.Join(labDev, "test-near.labels.csv"))
+	truth, err := Load(context.Background(), filepath.Join(labDev, "test-near.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +450,7 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add([]byte("client_ip,client_port,file,nat_ip,nat_port\n10.0.0.1,1,a,10.0.0.2,2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Read(bytes.NewReader(data), "fuzz.csv")
+		s, err := Read(context.Background(), bytes.NewReader(data), "fuzz.csv")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.csv") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -493,7 +494,7 @@ func BenchmarkLoadTrainNear(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		s, err := Load(path)
+		s, err := Load(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
 		}

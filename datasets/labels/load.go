@@ -3,6 +3,7 @@ package labels
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -38,18 +39,18 @@ var natColumns = [][2]string{{"nat_ip", "nat_port"}, {"server_side_ip", "server_
 // files already rewritten to the server-side address
 // (datasets/lab-extra/natjoin.py) keep the client's own address in
 // inner_client_ip/inner_client_port.
-func Load(path string) (*Set, error) {
+func Load(ctx context.Context, path string) (*Set, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Read(f, path)
+	return Read(ctx, f, path)
 }
 
 // Read reads labels from r like Load; name is the file name used in errors
 // and kept in Set.Name.
-func Read(r io.Reader, name string) (*Set, error) {
+func Read(ctx context.Context, r io.Reader, name string) (*Set, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if head, _ := br.Peek(3); bytes.Equal(head, []byte{0xef, 0xbb, 0xbf}) {
 		br.Discard(3)
@@ -77,9 +78,9 @@ func Read(r io.Reader, name string) (*Set, error) {
 	var s *Set
 	switch {
 	case lab:
-		s, err = readLab(cr, name, first, cols)
+		s, err = readLab(ctx, cr, name, first, cols)
 	default:
-		s, err = readOrdered(cr, name, first, cols)
+		s, err = readOrdered(ctx, cr, name, first, cols)
 	}
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func csvError(name string, err error) error {
 }
 
 // readLab reads the rows after a lab-format header.
-func readLab(cr *csv.Reader, name string, header []string, cols map[string]int) (*Set, error) {
+func readLab(ctx context.Context, cr *csv.Reader, name string, header []string, cols map[string]int) (*Set, error) {
 	iIP, okIP := cols["client_ip"]
 	iPort, okPort := cols["client_port"]
 	iFile, okFile := cols["file"]
@@ -136,7 +137,12 @@ func readLab(cr *csv.Reader, name string, header []string, cols map[string]int) 
 	s := &Set{Name: name}
 	type connPos struct{ conn, pos int }
 	seen := make(map[connPos]int) // -> line
-	for {
+	for n := 0; ; n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
@@ -218,7 +224,7 @@ func readLab(cr *csv.Reader, name string, header []string, cols map[string]int) 
 
 // readOrdered reads an ordered list: "file" or "file,start" per line, with
 // an optional header of those names.
-func readOrdered(cr *csv.Reader, name string, first []string, cols map[string]int) (*Set, error) {
+func readOrdered(ctx context.Context, cr *csv.Reader, name string, first []string, cols map[string]int) (*Set, error) {
 	s := &Set{Name: name, Ordered: true}
 	isHeader := false
 	if _, ok := cols["file"]; ok {
@@ -230,7 +236,12 @@ func readOrdered(cr *csv.Reader, name string, first []string, cols map[string]in
 	}
 	rec := first
 	line := 1
-	for {
+	for n := 0; ; n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		if !isHeader {
 			l, err := orderedLabel(rec)
 			if err != nil {

@@ -312,12 +312,12 @@ func readHead(t testing.TB, path string) []byte {
 func TestRegistryPicksNetflow(t *testing.T) {
 	reg := datasets.NewRegistry(&Reader{})
 	for _, fx := range fixtures {
-		rd, err := reg.Detect(filepath.Join("testdata", fx.file))
+		rd, err := reg.Detect(context.Background(), filepath.Join("testdata", fx.file))
 		if err != nil || rd.Format() != Format {
 			t.Errorf("%s: Detect = %v, %v", fx.file, rd, err)
 		}
 	}
-	if _, err := reg.Detect("../lab-dev/sample.pcap"); !errors.Is(err, datasets.ErrUnknownFormat) {
+	if _, err := reg.Detect(context.Background(), "../lab-dev/sample.pcap"); !errors.Is(err, datasets.ErrUnknownFormat) {
 		t.Errorf("sample.pcap: Detect error %v, want ErrUnknownFormat", err)
 	}
 }

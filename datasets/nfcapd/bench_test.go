@@ -105,7 +105,7 @@ func BenchmarkSumBySource(b *testing.B) {
 	if dir == "" {
 		b.Skip("FINGERFLOW_BENCH_DIR not set")
 	}
-	files, err := datasets.Expand([]string{dir})
+	files, err := datasets.Expand(context.Background(), []string{dir})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package downloads
 
 import (
 	"cmp"
+	"context"
 	"maps"
 	"net/netip"
 	"slices"
@@ -131,13 +132,18 @@ func (m *Model) adaptProfiles(port uint16) []int {
 // takes the offset its network (/24, or /48 for IPv6, same port) shows
 // when the network's servers' downloads are pooled: a CDN spreads the
 // same files, with the same headers, over many addresses.
-func (a *Adapter) Offsets() []ServerOffset {
+func (a *Adapter) Offsets(ctx context.Context) ([]ServerOffset, error) {
 	keys := slices.SortedFunc(maps.Keys(a.servers), func(x, y ServerKey) int {
 		return cmp.Or(x.Addr.Compare(y.Addr), cmp.Compare(x.Port, y.Port))
 	})
 	out := make([]ServerOffset, 0, len(keys))
 	nets := map[ServerKey][]int{} // network → indexes into out
-	for _, k := range keys {
+	for i, k := range keys {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, a.decide(k, a.servers[k]))
 		n := ServerKey{networkOf(k.Addr), k.Port}
 		nets[n] = append(nets[n], len(out)-1)
@@ -166,7 +172,7 @@ func (a *Adapter) Offsets() []ServerOffset {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // networkOf is the network a server address is pooled in: its /24, or
@@ -311,10 +317,15 @@ func abs64(v int64) int64 {
 
 // Adapt is NewAdapter, Add for every download and Offsets in one call,
 // for downloads already in memory.
-func (m *Model) Adapt(ds []features.Download) []ServerOffset {
+func (m *Model) Adapt(ctx context.Context, ds []features.Download) ([]ServerOffset, error) {
 	a := m.NewAdapter()
 	for i := range ds {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		a.Add(&ds[i])
 	}
-	return a.Offsets()
+	return a.Offsets(ctx)
 }

@@ -1,6 +1,7 @@
 package downloads
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -23,7 +24,12 @@ type Baseline struct {
 const baselineRows = 3000
 
 // TrainBaseline fits the byte-count tree on single-file catalog downloads.
-func TrainBaseline(examples []Example, seed uint64) (*Baseline, error) {
+// It returns ErrNoExamples when there are none, and ctx's error as soon as
+// ctx is done (a fit under way then finishes in the background).
+func TrainBaseline(ctx context.Context, examples []Example, seed uint64) (*Baseline, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	b := &Baseline{}
 	class := map[string]int{}
 	var xs []float64
@@ -74,8 +80,12 @@ func TrainBaseline(examples []Example, seed uint64) (*Baseline, error) {
 	}
 	// scikit-learn's defaults, as in the published study: grow until pure.
 	tree := trees.NewDecisionTreeClassifier(trees.GINI, -1, labels)
-	if err := tree.Fit(inst); err != nil {
-		return nil, fmt.Errorf("baseline: %w", err)
+	var fitErr error
+	if err := waitCtx(ctx, func() { fitErr = tree.Fit(inst) }); err != nil {
+		return nil, err
+	}
+	if fitErr != nil {
+		return nil, fmt.Errorf("baseline: %w", fitErr)
 	}
 	raw, err := json.Marshal(tree.RootNode)
 	if err != nil {

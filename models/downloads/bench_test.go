@@ -18,7 +18,7 @@ var debianCatalog = filepath.Join("..", "datasets", "catalogs", "debian-bookworm
 
 func loadDebian(b testing.TB) *catalog.Catalog {
 	b.Helper()
-	c, err := catalog.Load(debianCatalog)
+	c, err := catalog.Load(context.Background(), debianCatalog)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func BenchmarkAdapt(b *testing.B) {
 		for i := range test {
 			a.Add(&test[i].Download)
 		}
-		if offs := a.Offsets(); len(offs) != 1 || offs[0].Offset != 0 {
+		if offs, err := a.Offsets(context.Background()); err != nil || len(offs) != 1 || offs[0].Offset != 0 {
 			b.Fatalf("offsets %+v, want the lab server at 0", offs)
 		}
 	}

@@ -1,6 +1,7 @@
 package downloads
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -29,7 +30,7 @@ var tlsRecordSizes = []int{16384, 16383, 16368, 16000, 8192, 4096}
 // the per-packet header size, the segment size, the TLS record framing, the
 // fixed overhead and the exact clean payload of every file seen. Groups
 // with fewer than minExamples downloads are skipped.
-func Calibrate(examples []Example, minExamples int) ([]Profile, error) {
+func Calibrate(ctx context.Context, examples []Example, minExamples int) ([]Profile, error) {
 	groups := map[uint16][]*Example{}
 	for i := range examples {
 		ex := &examples[i]
@@ -45,6 +46,9 @@ func Calibrate(examples []Example, minExamples int) ([]Profile, error) {
 	slices.Sort(ports)
 	var out []Profile
 	for _, port := range ports {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		g := groups[port]
 		if len(g) < minExamples {
 			continue
@@ -339,7 +343,6 @@ func fitDigits(p *Profile) {
 	type key struct{ dec, hex int }
 	groups := map[key][]float64{}
 	for name, v := range p.Exact {
-		_ = name
 		s := p.exactSize[name]
 		if s == 0 {
 			continue

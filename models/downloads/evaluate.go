@@ -1,6 +1,7 @@
 package downloads
 
 import (
+	"context"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -59,15 +60,20 @@ func ratio(a, b int) float64 {
 }
 
 // Evaluate runs p over labelled downloads.
-func Evaluate(name string, p Predictor, examples []Example) *Report {
-	return EvaluateFunc(name, p, examples, nil)
+func Evaluate(ctx context.Context, name string, p Predictor, examples []Example) (*Report, error) {
+	return EvaluateFunc(ctx, name, p, examples, nil)
 }
 
 // EvaluateFunc is Evaluate that also hands every answer to visit (when not
 // nil), for callers that chart or list them.
-func EvaluateFunc(name string, p Predictor, examples []Example, visit func(ex *Example, res Result)) *Report {
+func EvaluateFunc(ctx context.Context, name string, p Predictor, examples []Example, visit func(ex *Example, res Result)) (*Report, error) {
 	r := &Report{Name: name, Confusion: map[[2]string]int{}}
 	for i := range examples {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		ex := &examples[i]
 		res := p.Classify(&ex.Download)
 		if visit != nil {
@@ -129,7 +135,7 @@ func EvaluateFunc(name string, p Predictor, examples []Example, visit func(ex *E
 			r.Confusion[[2]string{"unknown", answer}]++
 		}
 	}
-	return r
+	return r, nil
 }
 
 // SimulatedPerDownload is how many simulated non-catalog downloads
@@ -212,13 +218,17 @@ type SweepPoint struct {
 // it. Raising the threshold trades catalog downloads named for unknown
 // downloads rejected; the table lets a user pick the point (train or
 // classify --threshold).
-func (cl *Classifier) Sweep(examples []Example) []SweepPoint {
+func (cl *Classifier) Sweep(ctx context.Context, examples []Example) ([]SweepPoint, error) {
 	n := len(cl.Verifier.Trees)
 	var out []SweepPoint
 	for k := (n + 2) / 3; k <= n; k++ {
 		ck := *cl
 		ck.threshold = float64(k) / float64(n)
-		out = append(out, SweepPoint{Threshold: ck.threshold, Votes: k, Report: Evaluate("fingerflow", &ck, examples)})
+		r, err := Evaluate(ctx, "fingerflow", &ck, examples)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SweepPoint{Threshold: ck.threshold, Votes: k, Report: r})
 	}
-	return out
+	return out, nil
 }

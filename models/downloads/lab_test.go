@@ -46,7 +46,7 @@ func loadRunFormat(t testing.TB, dir, run, format string) []Example {
 		}
 	}
 	ds = append(ds, ex.Flush()...)
-	set, err := labels.Load(filepath.Join(labDir, dir, run+".labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(labDir, dir, run+".labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func loadRunFormat(t testing.TB, dir, run, format string) []Example {
 
 func labCatalog(t testing.TB) *catalog.Catalog {
 	t.Helper()
-	c, err := catalog.Load(filepath.Join(labDir, "lab-dev", "cat.csv"))
+	c, err := catalog.Load(context.Background(), filepath.Join(labDir, "lab-dev", "cat.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +157,8 @@ func TestLabAccuracy(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.run, func(t *testing.T) {
 			ex := loadRun(t, c.dir, c.run)
-			r := Evaluate("fingerflow", m, ex)
-			b := Evaluate("baseline", m.Baseline, ex)
+			r := evaluate(t, "fingerflow", m, ex)
+			b := evaluate(t, "baseline", m.Baseline, ex)
 			t.Logf("%s: accuracy %.3f (baseline %.3f), rejected %.3f, simulated unknowns rejected %.3f, multi-file recovery %.3f (%d wrong)",
 				c.run, accuracy(r), accuracy(b), rejection(r), simRejection(r), recovery(r), r.MultiWrong)
 			if r.Known > 20 {
@@ -209,7 +209,7 @@ func TestHTTPSHeldOutRounds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := Evaluate("fingerflow", m, fold[1])
+		r := evaluate(t, "fingerflow", m, fold[1])
 		t.Logf("fold %d: %d held-out HTTPS downloads, named %.3f", i, r.Known, accuracy(r))
 		if r.Known != 250 || accuracy(r) < 0.975 {
 			t.Errorf("fold %d: named %.3f of %d held-out HTTPS downloads, want ≥ 0.975 of 250", i, accuracy(r), r.Known)
@@ -243,7 +243,7 @@ func TestSimulateUnknown(t *testing.T) {
 			clean = append(clean, e)
 		}
 	}
-	r := Evaluate("fingerflow", m, clean)
+	r := evaluate(t, "fingerflow", m, clean)
 	if r.SimUnknown != SimulatedPerDownload*r.Known || simRejection(r) < 0.9 {
 		t.Errorf("%d simulated unknowns from %d downloads, %.3f rejected; want %d each and ≥ 0.9 rejected",
 			r.SimUnknown, r.Known, simRejection(r), SimulatedPerDownload)
@@ -293,7 +293,7 @@ func TestCalibrateFromFewFiles(t *testing.T) {
 			unseen = append(unseen, e)
 		}
 	}
-	r := Evaluate("fingerflow", m, unseen)
+	r := evaluate(t, "fingerflow", m, unseen)
 	t.Logf("files never downloaded in training: accuracy %.3f (%d), rejected %.3f", accuracy(r), r.Known, rejection(r))
 	if r.Known < 150 || accuracy(r) < 0.93 {
 		t.Errorf("accuracy on %d downloads of files never seen in training %.3f, want ≥ 0.93", r.Known, accuracy(r))
@@ -371,7 +371,7 @@ func TestJoinBehindNAT(t *testing.T) {
 		}
 		ds = append(ds, d)
 	}
-	set, err := labels.Load(filepath.Join(labDir, "lab-extra", "dev-vpn.labels.csv"))
+	set, err := labels.Load(context.Background(), filepath.Join(labDir, "lab-extra", "dev-vpn.labels.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +514,7 @@ func TestAdaptMirror(t *testing.T) {
 			for i := range ex {
 				ds[i] = ex[i].Download
 			}
-			offs := m.Adapt(ds)
+			offs := adapt(t, m, ds)
 			am := m.Classifier(Options{Offsets: offs})
 			if len(offs) != 1 || offs[0].Offset != c.offset {
 				t.Fatalf("offsets %+v, want one server at %+d", offs, c.offset)
@@ -524,7 +524,7 @@ func TestAdaptMirror(t *testing.T) {
 			if want := map[bool]string{true: "https-tls13-16383", false: ""}[c.run == "dev-tls13"]; offs[0].Profile != want {
 				t.Errorf("fitted profile %q, want %q", offs[0].Profile, want)
 			}
-			before, after := Evaluate("m", m, ex), Evaluate("m", am, ex)
+			before, after := evaluate(t, "m", m, ex), evaluate(t, "m", am, ex)
 			t.Logf("%s: %+v; named %.3f -> %.3f, rejected %.3f -> %.3f", c.run, offs[0], accuracy(before), accuracy(after), rejection(before), rejection(after))
 			if accuracy(before) > c.before || accuracy(after) < c.after {
 				t.Errorf("named %.3f unadapted (want ≤ %.2f), %.3f adapted (want ≥ %.2f)", accuracy(before), c.before, accuracy(after), c.after)
@@ -553,14 +553,14 @@ func TestAdaptNeedsEvidence(t *testing.T) {
 		oneWay[i] = ex[i].Download
 		oneWay[i].HasReverse, oneWay[i].RevBytes, oneWay[i].RevPackets = false, 0, 0
 	}
-	if offs := m.Adapt(oneWay); len(offs) != 0 {
+	if offs := adapt(t, m, oneWay); len(offs) != 0 {
 		t.Errorf("one-way flows: offsets %+v, want none", offs)
 	}
 	few := make([]features.Download, 0, 8)
 	for i := range ex[:8] {
 		few = append(few, ex[i].Download)
 	}
-	if offs := m.Adapt(few); len(offs) != 1 || offs[0].Offset != 0 {
+	if offs := adapt(t, m, few); len(offs) != 1 || offs[0].Offset != 0 {
 		t.Errorf("8 downloads: offsets %+v, want the server kept at 0", offs)
 	}
 }
@@ -588,19 +588,19 @@ func TestAdaptKeepAlive(t *testing.T) {
 	for _, e := range append(slices.Clone(snear), ska...) {
 		ds = append(ds, e.Download)
 	}
-	offs := m.Adapt(ds)
+	offs := adapt(t, m, ds)
 	am := m.Classifier(Options{Offsets: offs})
 	if len(offs) != 1 || offs[0].Offset != 63 {
 		t.Fatalf("offsets %+v, want +63", offs)
 	}
-	want, got := Evaluate("m", m, ka), Evaluate("m", am, ska)
+	want, got := evaluate(t, "m", m, ka), evaluate(t, "m", am, ska)
 	// Wrong names come from lossy connections, whose extra bytes the shift
 	// changes by a few dozen bytes: allow a chance difference there.
 	if got.MultiFound != want.MultiFound || got.MultiExact != want.MultiExact || got.MultiWrong > want.MultiWrong+2 {
 		t.Errorf("shifted and adapted: %d files recovered, %d connections exact, %d wrong; original: %d, %d, %d",
 			got.MultiFound, got.MultiExact, got.MultiWrong, want.MultiFound, want.MultiExact, want.MultiWrong)
 	}
-	if unadapted := Evaluate("m", m, ska); unadapted.MultiFound >= want.MultiFound {
+	if unadapted := evaluate(t, "m", m, ska); unadapted.MultiFound >= want.MultiFound {
 		t.Errorf("shifted, unadapted: %d files recovered, no fewer than the original %d", unadapted.MultiFound, want.MultiFound)
 	}
 }
@@ -627,7 +627,7 @@ func TestTrainTwoServers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m, accuracy(Evaluate("m", m, far))
+		return m, accuracy(evaluate(t, "m", m, far))
 	}
 	m, two := train("10.77.0.9")
 	if len(m.Summary.Adapted) != 1 || m.Summary.Adapted[0].Offset != 63 || m.Summary.Adapted[0].Server.Addr != netip.MustParseAddr("10.77.0.9") {
@@ -660,7 +660,7 @@ func TestAdaptPooled(t *testing.T) {
 	}
 	mirror := loadRun(t, "lab-extra", "dev-mirror")
 	ds := spread(mirror)
-	offs := m.Adapt(ds)
+	offs := adapt(t, m, ds)
 	am := m.Classifier(Options{Offsets: offs})
 	if len(offs) != 40 {
 		t.Fatalf("%d servers, want 40", len(offs))
@@ -674,10 +674,10 @@ func TestAdaptPooled(t *testing.T) {
 	for i := range spreadEx {
 		spreadEx[i].Download = ds[i]
 	}
-	if r := Evaluate("m", am, spreadEx); accuracy(r) < 0.96 {
+	if r := evaluate(t, "m", am, spreadEx); accuracy(r) < 0.96 {
 		t.Errorf("named %.3f adapted, want ≥ 0.96", accuracy(r))
 	}
-	if offs := m.Adapt(spread(loadRun(t, "lab-dev", "test-near"))); slices.ContainsFunc(offs, func(o ServerOffset) bool { return o.Offset != 0 }) {
+	if offs := adapt(t, m, spread(loadRun(t, "lab-dev", "test-near"))); slices.ContainsFunc(offs, func(o ServerOffset) bool { return o.Offset != 0 }) {
 		t.Errorf("the lab server spread over a network: offsets %+v, want 0", offs)
 	}
 }
@@ -714,13 +714,13 @@ func TestAssumedTLS(t *testing.T) {
 		for i := range ex {
 			ds[i] = ex[i].Download
 		}
-		offs := m.Adapt(ds)
+		offs := adapt(t, m, ds)
 		am := m.Classifier(Options{Offsets: offs})
 		if len(offs) != 1 || offs[0].Profile != "https-tls12-16383" || offs[0].Offset != c.offset {
 			t.Errorf("%s: %+v, want https-tls12-16383 at %+d", c.run, offs, c.offset)
 			continue
 		}
-		r := Evaluate("m", am, ex)
+		r := evaluate(t, "m", am, ex)
 		t.Logf("%s: named %.3f, rejected %.3f (simulated %.3f)", c.run, accuracy(r), rejection(r), simRejection(r))
 		if accuracy(r) < 0.88 || rejection(r) < 0.9 {
 			t.Errorf("%s: named %.3f (want ≥ 0.88), rejected %.3f (want ≥ 0.9)", c.run, accuracy(r), rejection(r))
@@ -731,4 +731,24 @@ func TestAssumedTLS(t *testing.T) {
 			}
 		}
 	}
+}
+
+// evaluate is Evaluate on a context that is never cancelled.
+func evaluate(t testing.TB, name string, p Predictor, ex []Example) *Report {
+	t.Helper()
+	r, err := Evaluate(context.Background(), name, p, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// adapt is Model.Adapt on a context that is never cancelled.
+func adapt(t testing.TB, m *Model, ds []features.Download) []ServerOffset {
+	t.Helper()
+	offs, err := m.Adapt(context.Background(), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offs
 }

@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
@@ -76,43 +76,24 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Save writes the model to path atomically (a temporary file renamed into
-// place), so an interrupted run never leaves a half-written model.
-func (m *Model) Save(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".model-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := m.WriteTo(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // Load reads and validates a model file.
-func Load(path string) (*Model, error) {
+func Load(ctx context.Context, path string) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadModel(f, path)
+	return ReadModel(ctx, f, path)
 }
 
 // maxModelSize bounds how much a model document may decompress to.
 const maxModelSize = 1 << 30
 
 // ReadModel reads a model file from r; name is used in errors.
-func ReadModel(r io.Reader, name string) (*Model, error) {
+func ReadModel(ctx context.Context, r io.Reader, name string) (*Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", name, ErrModelFile, fmt.Sprintf(format, args...))
 	}
@@ -196,6 +177,9 @@ func ReadModel(r io.Reader, name string) (*Model, error) {
 		if err := b.Tree.checkClasses(0, len(b.Files)); err != nil {
 			return nil, bad("baseline: %v", err)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	m := &Model{Catalog: cat, Profiles: doc.Profiles, Verifier: doc.Verifier, Baseline: doc.Baseline, Params: doc.Params, Summary: doc.Summary}
 	m.buildIndex()

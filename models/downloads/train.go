@@ -53,7 +53,7 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	m := &Model{Catalog: cat, Params: opts.Params}
 	m.Profiles = opts.Profiles
 	if len(m.Profiles) == 0 {
-		ps, err := Calibrate(examples, 10)
+		ps, err := Calibrate(ctx, examples, 10)
 		if err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
@@ -74,7 +74,10 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 		for i := range examples {
 			ds[i] = examples[i].Download
 		}
-		offs = m.Adapt(ds)
+		var err error
+		if offs, err = m.Adapt(ctx, ds); err != nil {
+			return nil, err
+		}
 		for _, o := range offs {
 			if o.Offset != 0 {
 				m.Summary.Adapted = append(m.Summary.Adapted, o)
@@ -85,7 +88,10 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 
 	train := examples
 	if opts.Synthesize > 0 {
-		syn := rm.synthesize(examples, opts.Synthesize, rng)
+		syn, err := rm.synthesize(ctx, examples, opts.Synthesize, rng)
+		if err != nil {
+			return nil, err
+		}
 		m.Summary.Synthetic = len(syn)
 		train = append(append([]Example(nil), examples...), syn...)
 	}
@@ -94,7 +100,11 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	// synthesised catalog of thousands of files would dominate training.
 	base := examples
 	if opts.Augment > 0 {
-		train = append(train[:len(train):len(train)], rm.augment(examples, opts.Augment, rng)...)
+		aug, err := rm.augment(ctx, examples, opts.Augment, rng)
+		if err != nil {
+			return nil, err
+		}
+		train = append(train[:len(train):len(train)], aug...)
 	}
 	X, y, err := rm.rows(ctx, train, rng)
 	if err != nil {
@@ -103,15 +113,19 @@ func Train(ctx context.Context, examples []Example, cat *catalog.Catalog, opts T
 	if opts.MaxRows > 0 && len(X) > opts.MaxRows {
 		X, y = sampleRows(X, y, opts.MaxRows, rng)
 	}
-	v, err := TrainVerifier(X, y, opts.Verifier)
+	v, err := TrainVerifier(ctx, X, y, opts.Verifier)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	m.Verifier = v
 	// The published byte-count method, trained on the same downloads, is
-	// kept in the model so evaluations can show both side by side.
-	if b, err := TrainBaseline(base, opts.Seed); err == nil {
+	// kept in the model so evaluations can show both side by side; without
+	// single-file catalog downloads there is nothing to train it on.
+	switch b, err := TrainBaseline(ctx, base, opts.Seed); {
+	case err == nil:
 		m.Baseline = b
+	case !errors.Is(err, ErrNoExamples):
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	// Counted against this catalog: a calibration run's files need not
 	// be in it.
@@ -249,7 +263,7 @@ func sampleRows(X [][]float64, y []int64, n int, rng *rand.Rand) ([][]float64, [
 // randomly drawn real labelled download (its whole retransmitted segments,
 // scaled by file size, and its sub-segment residue), so the verifier learns
 // the real noise against the real catalog density.
-func (cl *Classifier) synthesize(examples []Example, perEntry int, rng *rand.Rand) []Example {
+func (cl *Classifier) synthesize(ctx context.Context, examples []Example, perEntry int, rng *rand.Rand) ([]Example, error) {
 	type noise struct {
 		port      uint16
 		lossSeg   float64 // retransmitted whole segments per expected segment
@@ -283,10 +297,15 @@ func (cl *Classifier) synthesize(examples []Example, perEntry int, rng *rand.Ran
 		}
 	}
 	if len(pool) == 0 {
-		return nil
+		return nil, nil
 	}
 	var out []Example
-	for _, e := range cl.Catalog.Entries {
+	for i, e := range cl.Catalog.Entries {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		for range perEntry {
 			nz := pool[rng.IntN(len(pool))]
 			pi := cl.profilesFor(nz.port)[0]
@@ -304,7 +323,7 @@ func (cl *Classifier) synthesize(examples []Example, perEntry int, rng *rand.Ran
 			out = append(out, Example{Download: d, Files: []string{e.Name}, Sizes: []uint64{e.Size}, Known: true})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // pathMTUs are the MTUs augmentation moves clean lab downloads to: VPNs and
@@ -320,7 +339,7 @@ var pathMTUs = []int{1492, 1420, 1400, 1380, 1280}
 // losses cause: one byte per 1 to 400 retransmitted bytes (lab paths show
 // about 20 to 230 one hop away, 4 to 45 six hops away, and about 3 behind a
 // NAT that drops in both directions).
-func (cl *Classifier) augment(examples []Example, copies int, rng *rand.Rand) []Example {
+func (cl *Classifier) augment(ctx context.Context, examples []Example, copies int, rng *rand.Rand) ([]Example, error) {
 	residues := map[int][]int64{} // per profile, non-zero residues of real downloads
 	for i := range examples {
 		ex := &examples[i]
@@ -339,6 +358,11 @@ func (cl *Classifier) augment(examples []Example, copies int, rng *rand.Rand) []
 	}
 	var out []Example
 	for i := range examples {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		ex := &examples[i]
 		if len(ex.Files) != 1 {
 			continue
@@ -393,5 +417,5 @@ func (cl *Classifier) augment(examples []Example, copies int, rng *rand.Rand) []
 			out = append(out, Example{Download: d, Files: ex.Files, Sizes: ex.Sizes, Known: ex.Known})
 		}
 	}
-	return out
+	return out, nil
 }

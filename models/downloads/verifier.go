@@ -1,6 +1,7 @@
 package downloads
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,6 +145,9 @@ type VerifierConfig struct {
 	Rows     int   // bootstrap rows per tree (CART is O(n²): keep it to a few thousand)
 	MaxDepth int64 // maximum tree depth
 	Seed     uint64
+
+	// fit trains one tree (fitCART when nil); tests replace it.
+	fit func(X [][]float64, y []int64, rows []int, maxDepth int64) (*TreeNode, error)
 }
 
 // DefaultVerifierConfig trains 15 trees of depth 8 on 2,500 rows each:
@@ -154,7 +158,12 @@ func DefaultVerifierConfig() VerifierConfig {
 }
 
 // TrainVerifier fits the bag on feature rows X with labels y (1 match, 0 not).
-func TrainVerifier(X [][]float64, y []int64, cfg VerifierConfig) (*Verifier, error) {
+// When ctx is cancelled it returns ctx's error at once; trees being fitted
+// then (golearn cannot stop one) finish in the background and are dropped.
+func TrainVerifier(ctx context.Context, X [][]float64, y []int64, cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Trees < 1 {
+		return nil, fmt.Errorf("verifier: %d trees, want 1 or more", cfg.Trees)
+	}
 	if len(X) == 0 || len(X) != len(y) {
 		return nil, fmt.Errorf("verifier: %d rows and %d labels", len(X), len(y))
 	}
@@ -172,7 +181,7 @@ func TrainVerifier(X [][]float64, y []int64, cfg VerifierConfig) (*Verifier, err
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x66696e676572))
 	v := &Verifier{}
 	var err error
-	if v.Trees, err = trainBag(X, y, pos, neg, cfg, rng); err != nil {
+	if v.Trees, err = trainBag(ctx, X, y, pos, neg, cfg, rng); err != nil {
 		return nil, err
 	}
 	noRev := make([][]float64, len(X))
@@ -180,13 +189,13 @@ func TrainVerifier(X [][]float64, y []int64, cfg VerifierConfig) (*Verifier, err
 		noRev[i] = append([]float64(nil), x...)
 		dropRev(noRev[i])
 	}
-	if v.NoRev, err = trainBag(noRev, y, pos, neg, cfg, rng); err != nil {
+	if v.NoRev, err = trainBag(ctx, noRev, y, pos, neg, cfg, rng); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-func trainBag(X [][]float64, y []int64, pos, neg []int, cfg VerifierConfig, rng *rand.Rand) ([]*TreeNode, error) {
+func trainBag(ctx context.Context, X [][]float64, y []int64, pos, neg []int, cfg VerifierConfig, rng *rand.Rand) ([]*TreeNode, error) {
 	// Draw every tree's rows first, from the one seeded source, so the bag
 	// is the same whatever the scheduling; then fit the trees in parallel
 	// (golearn's CART is single-threaded and dominates training time).
@@ -205,21 +214,47 @@ func trainBag(X [][]float64, y []int64, pos, neg []int, cfg VerifierConfig, rng 
 		}
 		samples[t] = rows
 	}
+	fit := cfg.fit
+	if fit == nil {
+		fit = fitCART
+	}
 	bag := make([]*TreeNode, cfg.Trees)
 	errs := make([]error, cfg.Trees)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 	for t := range samples {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			bag[t], errs[t] = fitCART(X, y, samples[t], cfg.MaxDepth)
+			bag[t], errs[t] = fit(X, y, samples[t], cfg.MaxDepth)
 		}()
 	}
-	wg.Wait()
+	if err := waitCtx(ctx, wg.Wait); err != nil {
+		return nil, err
+	}
 	return bag, errors.Join(errs...)
+}
+
+// waitCtx runs wait in the background and returns when it does, or with
+// ctx's error as soon as ctx is done (wait then finishes unobserved).
+func waitCtx(ctx context.Context, wait func()) error {
+	done := make(chan struct{})
+	go func() {
+		wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // fitCART trains one golearn CART classifier on the selected rows and

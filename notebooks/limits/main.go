@@ -185,7 +185,7 @@ func profileFor(m *downloads.Model, port uint16) *downloads.Profile {
 }
 
 func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string) (*result, error) {
-	m, err := downloads.Load(modelPath)
+	m, err := downloads.Load(ctx, modelPath)
 	if err != nil {
 		return nil, err
 	}

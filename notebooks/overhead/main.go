@@ -160,7 +160,7 @@ func analyse(ctx context.Context, w io.Writer, dataDir, outDir string) (*result,
 		}
 		calib = append(calib, ex...)
 	}
-	profiles, err := downloads.Calibrate(calib, 10)
+	profiles, err := downloads.Calibrate(ctx, calib, 10)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate on lab-dev: %w", err)
 	}

@@ -28,7 +28,7 @@ func Examples(ctx context.Context, path string) ([]downloads.Example, error) {
 		}
 		ds = append(ds, d)
 	}
-	set, err := labels.Load(strings.TrimSuffix(path, ".nfdump.csv") + ".labels.csv")
+	set, err := labels.Load(ctx, strings.TrimSuffix(path, ".nfdump.csv")+".labels.csv")
 	if err != nil {
 		return nil, err
 	}

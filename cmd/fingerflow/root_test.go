@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestQuietAndVerbose: -q and -v mean the same on every command: with -q
+// a successful run prints nothing on stderr (no summary, no log line),
+// with -v it logs debugging detail (here: each input file read).
+func TestQuietAndVerbose(t *testing.T) {
+	model := filepath.Join(lab, "lab.ffm")
+	flows := filepath.Join(lab, "test-near.v9")
+	labels := filepath.Join(lab, "test-near.labels.csv")
+	out := t.TempDir()
+	commands := map[string][]string{
+		"info":     {"info", flows},
+		"ingest":   {"ingest", flows, "--out", filepath.Join(out, "flows.csv")},
+		"classify": {"classify", "--model", model, flows},
+		"evaluate": {"evaluate", "--model", model, "--flows", flows, "--labels", labels},
+	}
+	if !testing.Short() {
+		commands["train"] = []string{"train", "--catalog", filepath.Join(lab, "cat.csv"), "--trees", "1",
+			"--flows", filepath.Join(lab, "train-near.v9"), "--labels", filepath.Join(lab, "train-near.labels.csv"),
+			"--out", filepath.Join(out, "m.ffm")}
+	}
+	for name, args := range commands {
+		t.Run(name, func(t *testing.T) {
+			stdout, stderr, code := run(t, context.Background(), append(args, "-q")...)
+			if code != exitOK || stderr != "" {
+				t.Errorf("-q: exit %d, stderr %q; want 0 and nothing", code, stderr)
+			}
+			if name == "train" && stdout != "" {
+				t.Errorf("-q: train printed %q", stdout)
+			}
+			_, stderr, code = run(t, context.Background(), append(args, "-v")...)
+			if code != exitOK || !strings.Contains(stderr, "level=DEBUG") || !strings.Contains(stderr, "nfcapd.202611221900") {
+				t.Errorf("-v: exit %d, stderr lacks a debug line naming the input file:\n%s", code, stderr)
+			}
+		})
+	}
+	if _, stderr, code := run(t, context.Background(), "info", "-q", "-v", flows); code != exitUsage {
+		t.Errorf("-q -v: exit %d, want %d (stderr %q)", code, exitUsage, stderr)
+	}
+}
