@@ -136,7 +136,7 @@ func (km *KMeans) Fit(x mat.Matrix) error {
 	// One silhouette sample for every k, so that the ks compete on the same
 	// rows.
 	var sample []int
-	if len(ks) > 1 && n > silRows {
+	if km.K == 0 && n > silRows {
 		sample = sampleRows(rng, n, silRows)
 	}
 
@@ -145,7 +145,7 @@ func (km *KMeans) Fit(x mat.Matrix) error {
 	bestSil := math.Inf(-1)
 	for _, k := range ks {
 		p := fitK(data, n, d, k, ninit, maxIter, tolAbs, rng)
-		if len(ks) == 1 {
+		if km.K > 0 {
 			best = p
 			break
 		}

@@ -264,3 +264,22 @@ func TestAdjustedRand(t *testing.T) {
 		}
 	}
 }
+
+func TestKMeansScoresOfOneK(t *testing.T) {
+	// A search range of one k still reports its silhouette.
+	x, _ := blobs([][]float64{{0, 0}, {10, 0}, {0, 10}}, 30, 0.5, 1)
+	km := KMeans{KMin: 3, KMax: 3, Src: rand.NewPCG(1, 2)}
+	if err := km.Fit(x); err != nil {
+		t.Fatal(err)
+	}
+	if s := km.Scores(); len(s) != 1 || s[0].K != 3 || !(s[0].Silhouette > 0.8) {
+		t.Errorf("scores %+v, want one high score for k = 3", s)
+	}
+	fixed := KMeans{K: 3, Src: rand.NewPCG(1, 2)}
+	if err := fixed.Fit(x); err != nil {
+		t.Fatal(err)
+	}
+	if s := fixed.Scores(); s != nil {
+		t.Errorf("scores %+v with k fixed, want nil", s)
+	}
+}

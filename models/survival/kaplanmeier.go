@@ -21,8 +21,9 @@ type Step struct {
 	// Time; StdErr its Greenwood standard error.
 	Survival, StdErr float64
 	// Lower and Upper bound the pointwise confidence interval of level
-	// 1-Alpha, built on the log(-log) scale (the cloglog transform that
-	// statsmodels' quantile_ci uses by default, and lifelines too):
+	// 1-Alpha, built on the log(-log) scale (the "exponential Greenwood"
+	// interval; the cloglog transform statsmodels' quantile_ci uses by
+	// default):
 	// Survival^exp(±z·σ) with σ = √(Σ d/(n(n-d))) / |log Survival|. It stays
 	// within [0, 1]. Where Survival is 1 the interval is [1, 1]; where it
 	// reaches 0, StdErr, Lower and Upper are NaN (as statsmodels).

@@ -13,8 +13,9 @@
 // Inputs may be aggregated: a nightly run sees millions of flows but far
 // fewer distinct durations (exporters report milliseconds), so Tally counts
 // events and censored flows per duration and memory grows with distinct
-// durations only. The estimates follow statsmodels (SurvfuncRight, survdiff)
-// and the tests check them against it to about 1e-9.
+// durations only. The estimates follow statsmodels (SurvfuncRight, survdiff);
+// the tests require agreement with it to 1e-9 relative on real flow
+// durations.
 package survival
 
 import (
