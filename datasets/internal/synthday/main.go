@@ -36,7 +36,16 @@
 // keep their TTLs. -merge-map writes the renumbering (lab address, day
 // address) as CSV, to carry the run's labels and host truth over.
 //
+// The merged packets keep their file's order, so the output steps back in
+// time where the capture does (tcpdump on the lab's veths: about a hundred
+// times in a million packets, by up to about 0.1 ms); the synthetic packets
+// are in time order.
+//
 // The output is the same for the same flags (and the same -merge file).
+// With the defaults and a 120-host lab population capture (14.6 million
+// packets) merged in, it wrote 4.9 million conversations, 140 million
+// packets and 11.7 GB in two minutes, and nfpcapd made 10,017,790 flows of
+// them in 288 LZ4 files of 264 MB.
 //
 //	go run ./datasets/internal/synthday -o day.pcap \
 //	    -merge pop-near-120h-s1002.pcap -merge-map day.merge-map.csv
