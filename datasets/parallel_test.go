@@ -1,0 +1,231 @@
+package datasets_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/argus"
+	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+	"github.com/fingerflow/fingerflow/datasets/nfcsv"
+)
+
+func testRegistry() *datasets.Registry {
+	return datasets.NewRegistry(&nfcapd.Reader{}, &argus.Reader{}, &nfcsv.Reader{})
+}
+
+// parallelInputs are real files of every kind ReadFiles meets: nfcapd in
+// three export formats, Argus, nfdump CSV, a missing file, an empty file,
+// a file of unknown format and a truncated nfcapd file, in an order that
+// puts the bad ones between good ones.
+func parallelInputs(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	unknown := filepath.Join(dir, "unknown.txt")
+	truncated := filepath.Join(dir, "truncated.nfcapd")
+	whole, err := os.ReadFile("lab-attack/lab-attack.v9/nfcapd.202612011800")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		empty:     nil,
+		unknown:   []byte("not a flow file\n"),
+		truncated: whole[:len(whole)*2/3],
+	} {
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{
+		"lab-attack/lab-attack.v5/nfcapd.202612011800",
+		empty,
+		"lab-attack/lab-attack.v9/nfcapd.202612011800",
+		filepath.Join(dir, "missing"),
+		truncated,
+		"lab-attack/lab-attack.argus",
+		unknown,
+		"lab-dev/test-near.nfdump.csv",
+		"lab-attack/lab-attack.ipfix/nfcapd.202612011800",
+	}
+}
+
+// sequential is what ReadFiles delivers.
+func sequential(t *testing.T, files []string, flt datasets.Filter) ([]datasets.Flow, []datasets.FileResult, error) {
+	t.Helper()
+	var flows []datasets.Flow
+	res, err := datasets.ReadFiles(context.Background(), testRegistry(), files, flt, func(f *datasets.Flow) error {
+		flows = append(flows, *f)
+		return nil
+	})
+	return flows, res, err
+}
+
+// errorText compares FileResults by their errors' text.
+var errorText = cmp.Comparer(func(a, b error) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Error() == b.Error()
+})
+
+func TestParallelReaderMatchesReadFiles(t *testing.T) {
+	files := parallelInputs(t)
+	filters := map[string]datasets.Filter{
+		"all": {},
+		"tcp to 80, in a window": {
+			Protos: []uint8{datasets.ProtoTCP}, Ports: []uint16{80},
+			Since: time.Date(2026, 12, 1, 18, 2, 5, 0, time.UTC),
+			Until: time.Date(2026, 12, 1, 18, 2, 45, 0, time.UTC),
+		},
+	}
+	for name, flt := range filters {
+		want, wantRes, wantErr := sequential(t, files, flt)
+		if !errors.Is(wantErr, datasets.ErrSkipped) || len(want) == 0 {
+			t.Fatalf("%s: ReadFiles gave %d flows, error %v; want flows and skipped files", name, len(want), wantErr)
+		}
+		for _, workers := range []int{1, 2, 5} {
+			for _, size := range []int{1, 7, 0} {
+				var got []datasets.Flow
+				var done []datasets.FileResult
+				batches := 0
+				p := datasets.ParallelReader{
+					Registry: testRegistry(), Filter: flt, Workers: workers, BatchSize: size,
+					FileDone: func(r datasets.FileResult) { done = append(done, r) },
+				}
+				res, err := p.Read(context.Background(), files, func(b []datasets.Flow) error {
+					if size > 0 && len(b) > size || len(b) == 0 {
+						t.Errorf("batch of %d flows, size %d", len(b), size)
+					}
+					batches++
+					got = append(got, b...)
+					return nil
+				})
+				if err == nil || err.Error() != wantErr.Error() {
+					t.Errorf("%s, %d workers, batch %d: error %v, want %v", name, workers, size, err, wantErr)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%s, %d workers, batch %d: %d flows, want %d", name, workers, size, len(got), len(want))
+				}
+				for i := range want {
+					if want[i] != got[i] {
+						t.Fatalf("%s, %d workers, batch %d: flow %d differs (-want +got):\n%s", name, workers, size, i,
+							cmp.Diff(want[i], got[i], cmpopts.EquateComparable(netip.Addr{})))
+					}
+				}
+				if diff := cmp.Diff(wantRes, res, errorText); diff != "" {
+					t.Errorf("%s, %d workers, batch %d: results (-want +got):\n%s", name, workers, size, diff)
+				}
+				if diff := cmp.Diff(wantRes, done, errorText); diff != "" {
+					t.Errorf("%s, %d workers, batch %d: FileDone (-want +got):\n%s", name, workers, size, diff)
+				}
+			}
+		}
+	}
+}
+
+// TestParallelReaderStops: an error from visit or a cancelled context ends
+// the run at once, with that error, and leaves no goroutine behind.
+func TestParallelReaderStops(t *testing.T) {
+	files := parallelInputs(t)
+	base := runtime.NumGoroutine()
+	stop := errors.New("enough")
+	for _, workers := range []int{1, 2, 4} {
+		p := datasets.ParallelReader{Registry: testRegistry(), Workers: workers, BatchSize: 16}
+		n := 0
+		res, err := p.Read(context.Background(), files, func(b []datasets.Flow) error {
+			if n += len(b); n > 12000 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("%d workers: error %v, want visit's", workers, err)
+		}
+		if len(res) != 3 || res[2].Path != files[2] {
+			t.Errorf("%d workers: %d results, want 3 ending with %s", workers, len(res), files[2])
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		n = 0
+		_, err = p.Read(ctx, files, func(b []datasets.Flow) error {
+			if n += len(b); n > 100 {
+				cancel()
+			}
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%d workers: error %v after cancel, want context.Canceled", workers, err)
+		}
+		if n > 100+16 {
+			t.Errorf("%d workers: %d flows handed over after cancel", workers, n-100)
+		}
+		cancel()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Errorf("%d goroutines left running (%d before)", n-base, base)
+	}
+}
+
+func TestParallelReaderNoFiles(t *testing.T) {
+	p := datasets.ParallelReader{Registry: testRegistry()}
+	res, err := p.Read(context.Background(), nil, func([]datasets.Flow) error {
+		t.Error("visit called")
+		return nil
+	})
+	if err != nil || len(res) != 0 {
+		t.Errorf("got %v, %v; want no results, no error", res, err)
+	}
+}
+
+// BenchmarkParallelReader reads the lab-attack run's three nfcapd files
+// (LZ4) and its Argus file, or the nfcapd files under
+// $FINGERFLOW_BENCH_DIR, with 1 and 2 workers, and counts bytes per
+// source: the work of `fingerflow stats -s srcip/bytes`.
+func BenchmarkParallelReader(b *testing.B) {
+	files := []string{
+		"lab-attack/lab-attack.v5/nfcapd.202612011800",
+		"lab-attack/lab-attack.v9/nfcapd.202612011800",
+		"lab-attack/lab-attack.ipfix/nfcapd.202612011800",
+		"lab-attack/lab-attack.argus",
+	}
+	if dir := os.Getenv("FINGERFLOW_BENCH_DIR"); dir != "" {
+		var err error
+		if files, err = datasets.Expand(context.Background(), []string{dir}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(map[int]string{1: "1worker", 2: "2workers"}[workers], func(b *testing.B) {
+			b.ReportAllocs()
+			p := datasets.ParallelReader{Registry: testRegistry(), Workers: workers}
+			flows := 0
+			for b.Loop() {
+				sums := map[[16]byte]uint64{}
+				if _, err := p.Read(context.Background(), files, func(batch []datasets.Flow) error {
+					for i := range batch {
+						sums[batch[i].SrcAddr.As16()] += batch[i].Bytes
+					}
+					flows += len(batch)
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(flows)/b.Elapsed().Seconds(), "flows/s")
+		})
+	}
+}
