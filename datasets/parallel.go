@@ -67,6 +67,15 @@ type fileJob struct {
 	res     FileResult  // valid once batches is closed
 }
 
+// WorkerCount is the number of workers Read and Fold run: Workers, or
+// runtime.GOMAXPROCS(0) when that is 0.
+func (p *ParallelReader) WorkerCount() int {
+	if p.Workers > 0 {
+		return p.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
 // Read streams every flow of every file that passes the filter through
 // visit, a batch at a time, in file order and, within a file, in the
 // file's order. visit must not keep the slice (it is reused) but may keep
@@ -80,13 +89,29 @@ type fileJob struct {
 // time lies more than a day outside the filter's window is not opened and
 // has no result. Read returns only when every worker has stopped.
 func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]Flow) error) ([]FileResult, error) {
+	return p.run(ctx, files, visit, nil)
+}
+
+// Fold is Read for work that does not depend on the order of flows: each
+// batch goes to fold on the worker goroutine that decoded it, with the
+// worker's number w (0 ≤ w < WorkerCount()), so that each worker keeps
+// partial results of its own, which the caller merges after Fold returns.
+// The work then runs on every worker instead of one consumer. Calls with
+// one w never overlap; a file's batches go to one worker, in the file's
+// order; which worker reads which file is not fixed, so the merged result
+// is deterministic only when merging does not depend on it (sums of
+// integers, minima, maxima, unions do not; sums of floating-point numbers
+// do). Errors, FileDone and the results are as for Read.
+func (p *ParallelReader) Fold(ctx context.Context, files []string, fold func(w int, batch []Flow) error) ([]FileResult, error) {
+	return p.run(ctx, files, nil, fold)
+}
+
+// run is Read (visit set) or Fold (fold set).
+func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]Flow) error, fold func(int, []Flow) error) ([]FileResult, error) {
 	if p.Registry == nil {
 		return nil, fmt.Errorf("datasets: ParallelReader without a Registry")
 	}
-	workers := p.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := p.WorkerCount()
 	size := p.BatchSize
 	if size <= 0 {
 		size = DefaultBatchSize
@@ -116,7 +141,11 @@ func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]
 	tokens := make(chan struct{}, workers+1)
 	free := make(chan []Flow, (workers+1)*(depth+1)+1)
 	next := make(chan *fileJob)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		failErr  error // fold's error, set before cancel
+	)
 	go func() { // hands out files in order, one token each
 		defer close(next)
 		for _, j := range jobs {
@@ -133,12 +162,42 @@ func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]
 			}
 		}
 	}()
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var own []Flow // Fold's batch, reused
 			for j := range next {
-				p.decode(wctx, j, size, free)
+				var emit func([]Flow) ([]Flow, bool)
+				if fold != nil {
+					emit = func(b []Flow) ([]Flow, bool) {
+						if err := fold(w, b); err != nil {
+							failOnce.Do(func() { failErr = err })
+							cancel()
+							return nil, false
+						}
+						own = b[:0]
+						return own, true
+					}
+					if own == nil {
+						own = make([]Flow, 0, size)
+					}
+				} else {
+					emit = func(b []Flow) ([]Flow, bool) {
+						select {
+						case j.batches <- b:
+						case <-wctx.Done():
+							return nil, false
+						}
+						select {
+						case b = <-free:
+						default:
+							b = make([]Flow, 0, size)
+						}
+						return b, true
+					}
+				}
+				p.decode(wctx, j, size, own, emit)
 			}
 		}()
 	}
@@ -168,6 +227,10 @@ func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]
 			results = append(results, res)
 			return results, err
 		}
+		if verr == nil && wctx.Err() != nil {
+			wg.Wait() // failErr is set before cancel; wait makes it visible
+			verr = failErr
+		}
 		if verr != nil {
 			results = append(results, res)
 			return results, verr
@@ -186,8 +249,10 @@ func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]
 	return results, nil
 }
 
-// decode reads one file into batches on j.batches and closes it.
-func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, free chan []Flow) {
+// decode reads one file into batches of at most size flows, starting with
+// b (nil: a new one), hands each full batch and the last to emit, which
+// returns the batch to fill next or false to stop, and closes j.batches.
+func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, b []Flow, emit func([]Flow) ([]Flow, bool)) {
 	defer close(j.batches)
 	j.res.Path = j.path
 	rd, err := p.Registry.Detect(ctx, j.path)
@@ -196,24 +261,11 @@ func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, free 
 		return
 	}
 	j.res.Format = rd.Format()
-	var b []Flow
-	send := func() bool {
-		select {
-		case j.batches <- b:
-			b = nil
-			return true
-		case <-ctx.Done():
-			return false
-		}
+	if b == nil {
+		b = make([]Flow, 0, size)
 	}
-	grab := func() {
-		select {
-		case b = <-free:
-		default:
-			b = make([]Flow, 0, size)
-		}
-	}
-	if op, ok := rd.(DecoderOpener); ok {
+	ok := true
+	if op, isDec := rd.(DecoderOpener); isDec {
 		dec, err := op.OpenDecoder(ctx, j.path)
 		if err != nil {
 			j.res.Err = err
@@ -221,9 +273,6 @@ func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, free 
 		}
 		defer dec.Close()
 		for {
-			if b == nil {
-				grab()
-			}
 			n := len(b)
 			b = b[:n+1]
 			if err := dec.Next(&b[n]); err != nil {
@@ -239,8 +288,10 @@ func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, free 
 				continue
 			}
 			j.res.Kept++
-			if len(b) == size && !send() {
-				return
+			if len(b) == size {
+				if b, ok = emit(b); !ok {
+					return
+				}
 			}
 		}
 	} else {
@@ -254,17 +305,16 @@ func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, free 
 				continue
 			}
 			j.res.Kept++
-			if b == nil {
-				grab()
-			}
 			b = append(b, f)
-			if len(b) == size && !send() {
-				return
+			if len(b) == size {
+				if b, ok = emit(b); !ok {
+					return
+				}
 			}
 		}
 	}
 	if len(b) > 0 {
-		send()
+		emit(b)
 	}
 }
 

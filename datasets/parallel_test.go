@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,6 +130,68 @@ func TestParallelReaderMatchesReadFiles(t *testing.T) {
 					t.Errorf("%s, %d workers, batch %d: FileDone (-want +got):\n%s", name, workers, size, diff)
 				}
 			}
+		}
+	}
+}
+
+// TestParallelReaderFold: Fold hands every flow Read hands over exactly
+// once, each worker's calls in sequence, and reports files as Read does.
+func TestParallelReaderFold(t *testing.T) {
+	files := parallelInputs(t)
+	want, wantRes, wantErr := sequential(t, files, datasets.Filter{})
+	count := func(flows []datasets.Flow) map[datasets.Flow]int {
+		m := map[datasets.Flow]int{}
+		for _, f := range flows {
+			m[f]++
+		}
+		return m
+	}
+	for _, workers := range []int{1, 2, 5} {
+		p := datasets.ParallelReader{Registry: testRegistry(), Workers: workers, BatchSize: 100}
+		parts := make([][]datasets.Flow, p.WorkerCount())
+		busy := make([]bool, p.WorkerCount())
+		res, err := p.Fold(context.Background(), files, func(w int, b []datasets.Flow) error {
+			if busy[w] {
+				t.Errorf("worker %d called while busy", w)
+			}
+			busy[w] = true
+			parts[w] = append(parts[w], b...)
+			busy[w] = false
+			return nil
+		})
+		if err == nil || err.Error() != wantErr.Error() {
+			t.Errorf("%d workers: error %v, want %v", workers, err, wantErr)
+		}
+		if diff := cmp.Diff(wantRes, res, errorText); diff != "" {
+			t.Errorf("%d workers: results (-want +got):\n%s", workers, diff)
+		}
+		var got []datasets.Flow
+		for _, p := range parts {
+			got = append(got, p...)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d workers: %d flows, want %d", workers, len(got), len(want))
+		}
+		g, w := count(got), count(want)
+		for f, n := range w {
+			if g[f] != n {
+				t.Fatalf("%d workers: flow %+v folded %d times, want %d", workers, f, g[f], n)
+			}
+		}
+
+		stop := errors.New("enough")
+		n := 0
+		var mu sync.Mutex
+		_, err = p.Fold(context.Background(), files, func(w int, b []datasets.Flow) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if n += len(b); n > 5000 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("%d workers: error %v, want fold's", workers, err)
 		}
 	}
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/fingerflow/fingerflow/datasets"
+)
+
+// flowRun is a read of the flow files named by a command's arguments
+// (files, directories, globs) on several goroutines.
+type flowRun struct {
+	reader datasets.ParallelReader
+	files  []string
+	count  inputCount
+}
+
+// newFlowRun expands args and sets up a ParallelReader with workers
+// goroutines (0: one per processor) that keeps the flows flt passes.
+// Unreadable files are reported on stderr as they come and counted as
+// skipped.
+func newFlowRun(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, workers int) (*flowRun, error) {
+	files, bad, err := expandArgs(ctx, args, gopts.stderr)
+	if err != nil {
+		return nil, err
+	}
+	r := &flowRun{files: files, count: inputCount{total: len(files) + bad, skipped: bad}}
+	r.reader = datasets.ParallelReader{
+		Registry: newRegistry(gopts.logger),
+		Filter:   flt,
+		Workers:  workers,
+		FileDone: func(res datasets.FileResult) {
+			gopts.logger.Debug("read", "file", res.Path, "format", res.Format, "flows", res.Flows, "kept", res.Kept)
+			if res.Err != nil {
+				reportFileError(gopts.stderr, res.Path, res.Err)
+				r.count.skipped++
+			}
+		},
+	}
+	return r, nil
+}
+
+// read hands the flows to visit a batch at a time in file order: results
+// are those of a sequential read, whatever the number of workers.
+func (r *flowRun) read(ctx context.Context, visit func([]datasets.Flow) error) error {
+	_, err := r.reader.Read(ctx, r.files, visit)
+	return skippedIsNotAnError(err)
+}
+
+// fold hands each batch to fold on the worker that decoded it (see
+// datasets.ParallelReader.Fold), for work whose merged result does not
+// depend on the order of flows.
+func (r *flowRun) fold(ctx context.Context, fold func(w int, batch []datasets.Flow) error) error {
+	_, err := r.reader.Fold(ctx, r.files, fold)
+	return skippedIsNotAnError(err)
+}
+
+// skippedIsNotAnError drops datasets.ErrSkipped: skipped files are
+// reported one by one and counted in the run's inputCount.
+func skippedIsNotAnError(err error) error {
+	if errors.Is(err, datasets.ErrSkipped) {
+		return nil
+	}
+	return err
+}
