@@ -4,15 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
+	"github.com/fingerflow/fingerflow/models/lifespans"
 	"github.com/fingerflow/fingerflow/models/talkers"
 )
 
 // Stats is everything `fingerflow stats` computed; sections left nil were
 // not asked for.
 type Stats struct {
-	Talkers *talkers.Result
+	Talkers   *talkers.Result
+	Lifespans *lifespans.Result
 }
 
 // WriteStatsText prints every section of s as text tables, separated by
@@ -26,6 +29,9 @@ func WriteStatsText(w io.Writer, s Stats) error {
 		if s.Talkers.Sources != nil {
 			sections = append(sections, func(w io.Writer) error { return WriteSources(w, *s.Talkers) })
 		}
+	}
+	if s.Lifespans != nil {
+		sections = append(sections, func(w io.Writer) error { return WriteLifespans(w, *s.Lifespans) })
 	}
 	for i, f := range sections {
 		if i > 0 {
@@ -48,7 +54,8 @@ type (
 		Tops    []topJSON    `json:"tops,omitempty"`
 		Sources []sourceJSON `json:"sources,omitempty"`
 		// SourcesDistinct counts every source address, listed or not.
-		SourcesDistinct int `json:"sources_distinct,omitempty"`
+		SourcesDistinct int            `json:"sources_distinct,omitempty"`
+		Lifespans       *lifespansJSON `json:"lifespans,omitempty"`
 	}
 	countsJSON struct {
 		Flows    uint64     `json:"flows"`
@@ -148,7 +155,79 @@ func WriteStatsJSON(w io.Writer, s Stats) error {
 		}
 		out.SourcesDistinct = r.SourcesDistinct
 	}
+	if s.Lifespans != nil {
+		out.Lifespans = toLifespansJSON(*s.Lifespans)
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+type (
+	lifespansJSON struct {
+		Flows         uint64         `json:"flows"`
+		Censored      uint64         `json:"censored"`
+		ActiveTimeout float64        `json:"active_timeout_s"`
+		Slack         float64        `json:"slack_s"`
+		WindowEnd     *time.Time     `json:"window_end,omitempty"`
+		Groupings     []groupingJSON `json:"groupings"`
+	}
+	groupingJSON struct {
+		By      string       `json:"by"`
+		Groups  []groupJSON  `json:"groups"`
+		LogRank *logRankJSON `json:"log_rank,omitempty"`
+		Why     string       `json:"no_test,omitempty"`
+	}
+	logRankJSON struct {
+		Statistic float64 `json:"chi2"`
+		DF        int     `json:"df"`
+		P         float64 `json:"p"`
+	}
+	groupJSON struct {
+		Name     string      `json:"name"`
+		Flows    int64       `json:"flows"`
+		Ended    int64       `json:"ended"`
+		Censored int64       `json:"censored"`
+		Median   *float64    `json:"median_s"`
+		Interval [2]*float64 `json:"median_interval_s"`
+		// Curve is the Kaplan–Meier curve at each distinct lifespan:
+		// [seconds, share alive].
+		Curve [][2]float64 `json:"curve"`
+	}
+)
+
+// finite is x, or nil (JSON null) for NaN and infinities.
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+func toLifespansJSON(r lifespans.Result) *lifespansJSON {
+	j := &lifespansJSON{Flows: uint64(r.Flows), Censored: uint64(r.Censored),
+		ActiveTimeout: r.Config.ActiveTimeout.Seconds(), Slack: r.Config.Slack.Seconds(), Groupings: []groupingJSON{}}
+	if !r.Config.WindowEnd.IsZero() {
+		t := r.Config.WindowEnd.UTC()
+		j.WindowEnd = &t
+	}
+	for _, g := range r.Groupings {
+		gj := groupingJSON{By: g.Name}
+		if g.LogRank != nil {
+			gj.LogRank = &logRankJSON{Statistic: g.LogRank.Statistic(), DF: g.LogRank.DF(), P: g.LogRank.PValue()}
+		} else if g.TestErr != nil {
+			gj.Why = g.TestErr.Error()
+		}
+		for _, gr := range g.Groups {
+			x := groupJSON{Name: gr.Name, Flows: gr.Flows, Ended: gr.Ended, Censored: gr.Censored,
+				Median: finite(gr.Median), Interval: [2]*float64{finite(gr.MedianLower), finite(gr.MedianUpper)},
+				Curve: [][2]float64{}}
+			for _, s := range gr.Curve.Steps() {
+				x.Curve = append(x.Curve, [2]float64{s.Time, s.Survival})
+			}
+			gj.Groups = append(gj.Groups, x)
+		}
+		j.Groupings = append(j.Groupings, gj)
+	}
+	return j
 }

@@ -1,23 +1,37 @@
 package main
 
 import (
+	"encoding/csv"
+	"errors"
 	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/models/lifespans"
+	"github.com/fingerflow/fingerflow/models/survival"
 	"github.com/fingerflow/fingerflow/models/talkers"
 	"github.com/fingerflow/fingerflow/reports"
 )
 
 // statsOptions are the flags of `fingerflow stats`.
 type statsOptions struct {
-	stats   []string
-	n       int
-	sources int
-	json    bool
-	workers int
+	stats         []string
+	n             int
+	sources       int
+	lifespans     bool
+	activeTimeout time.Duration
+	servicePorts  int
+	clusters      string
+	charts        string
+	json          bool
+	workers       int
 	filterOptions
 }
 
@@ -38,7 +52,15 @@ that passes the filters and prints:
     it by protocol; ORDER is flows (the default), packets, bytes, pps, bps
     or bpp, several separated by "/";
   - the source addresses with the longest accumulated flow duration (T)
-    and their flow count (C), top --sources.
+    and their flow count (C), top --sources;
+  - flow lifespans (--lifespans): Kaplan–Meier survival curves of flow
+    durations by protocol, by service port (the lower port of a
+    connection; the --service-ports busiest get a group each) and, given
+    --clusters, by host cluster, with the median lifespan, its 95%
+    interval and the log-rank test between the groups. A record is
+    censored (its flow lived at least that long) when it is TCP without
+    FIN or RST, lasted at least --active-timeout less 1 s (the exporter cut
+    it), or ends after --until. --charts DIR draws the curves.
 
 Without -s every section is printed, with the statistics ` + fmt.Sprint(defaultStats) + `;
 with -s only the statistics asked for, plus the sections whose flags are
@@ -58,6 +80,11 @@ skipped; the exit status is then 3.`,
 	f.StringArrayVarP(&opts.stats, "stat", "s", nil, "statistic STAT[:p][/ORDER...] as nfdump's -s; repeatable")
 	f.IntVarP(&opts.n, "top", "n", 10, "entries per statistic (0: all)")
 	f.IntVar(&opts.sources, "sources", 100, "source addresses in the duration (T) and count (C) table (0: none)")
+	f.BoolVar(&opts.lifespans, "lifespans", false, "flow lifespans by protocol, service port and host cluster")
+	f.DurationVar(&opts.activeTimeout, "active-timeout", 300*time.Second, "the exporters' active timeout: records lasting this long (less 1 s) were cut (nfpcapd 300s, Cisco IOS 30m)")
+	f.IntVar(&opts.servicePorts, "service-ports", 8, "service ports with a lifespan group of their own; the others share one")
+	f.StringVar(&opts.clusters, "clusters", "", "CSV of host,cluster: group lifespans by the cluster of each flow's host")
+	f.StringVar(&opts.charts, "charts", "", "directory to draw the lifespan curves into (lifespans-*.png and .svg)")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document instead of tables")
 	f.IntVar(&opts.workers, "workers", 0, "files decoded at once (0: one per processor)")
 	addFilterFlags(f, &opts.filterOptions)
@@ -93,32 +120,84 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if full || cmd.Flags().Changed("sources") {
 		cfg.Sources = opts.sources
 	}
+	var lcfg *lifespans.Config
+	if full || opts.lifespans {
+		c := lifespans.DefaultConfig()
+		c.ActiveTimeout, c.Ports, c.WindowEnd = opts.activeTimeout, opts.servicePorts, flt.Until
+		if opts.clusters != "" {
+			if c.Cluster, err = loadClusters(opts.clusters); err != nil {
+				return err
+			}
+		}
+		if _, err := lifespans.New(c); err != nil {
+			return usagef("%v", err)
+		}
+		lcfg = &c
+	}
+	if opts.charts != "" && lcfg == nil {
+		return usagef("--charts draws lifespans: give --lifespans too")
+	}
+	if opts.charts != "" {
+		if err := os.MkdirAll(opts.charts, 0o755); err != nil {
+			return err
+		}
+	}
 	run, err := newFlowRun(ctx, gopts, args, flt, opts.workers)
 	if err != nil {
 		return err
 	}
-	// Each worker counts the files it decodes; the tables are merged.
-	tabs := make([]*talkers.Table, run.reader.WorkerCount())
-	for i := range tabs {
-		if tabs[i], err = talkers.New(cfg); err != nil {
+	// Each worker counts the files it decodes; the parts are merged. The
+	// counts are integers, so the merged result does not depend on which
+	// worker read which file.
+	type part struct {
+		tab   *talkers.Table
+		lives *lifespans.Lifespans
+	}
+	parts := make([]part, run.reader.WorkerCount())
+	for i := range parts {
+		if parts[i].tab, err = talkers.New(cfg); err != nil {
 			return usagef("%v", err)
+		}
+		if lcfg != nil {
+			parts[i].lives, _ = lifespans.New(*lcfg)
 		}
 	}
 	if err := run.fold(ctx, func(w int, b []datasets.Flow) error {
-		tabs[w].AddBatch(b)
+		parts[w].tab.AddBatch(b)
+		if parts[w].lives != nil {
+			parts[w].lives.AddBatch(b)
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
-	tab := tabs[0]
-	for _, o := range tabs[1:] {
-		if err := tab.Merge(o); err != nil {
+	for _, o := range parts[1:] {
+		if err := parts[0].tab.Merge(o.tab); err != nil {
 			return err
+		}
+		if o.lives != nil {
+			parts[0].lives.Merge(o.lives)
 		}
 	}
 	count := run.count
-	res := tab.Result()
+	res := parts[0].tab.Result()
 	rep := reports.Stats{Talkers: &res}
+	if lcfg != nil {
+		lres, err := parts[0].lives.Result()
+		switch {
+		case errors.Is(err, survival.ErrEmpty):
+			gopts.infof("stats: no flows, no lifespans\n")
+		case err != nil:
+			return err
+		default:
+			rep.Lifespans = &lres
+			if opts.charts != "" {
+				if err := writeLifespanCharts(opts.charts, lres); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	if opts.json {
 		err = reports.WriteStatsJSON(gopts.stdout, rep)
 	} else {
@@ -130,4 +209,74 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	gopts.infof("stats: %d files read, %d skipped; %d flows in %.2fs\n",
 		count.total-count.skipped, count.skipped, res.Totals.Flows, time.Since(started).Seconds())
 	return count.err()
+}
+
+// writeLifespanCharts draws each grouping's curves into dir as
+// lifespans-GROUPING.png and .svg, each file written whole or not at all.
+func writeLifespanCharts(dir string, res lifespans.Result) error {
+	for _, g := range res.Groupings {
+		for _, format := range []string{"png", "svg"} {
+			name := filepath.Join(dir, "lifespans-"+strings.ReplaceAll(g.Name, " ", "-")+"."+format)
+			out, err := createAtomic(name)
+			if err != nil {
+				return err
+			}
+			if err := reports.LifespanChart(out, format, g, res.Config.Alpha); err != nil {
+				out.abort()
+				return err
+			}
+			if err := out.commit(); err != nil {
+				out.abort()
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadClusters reads a CSV of host addresses and cluster names (columns
+// host, addr or ip, and cluster; a header is required) and returns the
+// lookup lifespans groups by.
+func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	hostCol, clusterCol := -1, -1
+	for i, h := range head {
+		switch strings.ToLower(strings.TrimSpace(h)) {
+		case "host", "addr", "ip":
+			hostCol = i
+		case "cluster":
+			clusterCol = i
+		}
+	}
+	if hostCol < 0 || clusterCol < 0 {
+		return nil, usagef("--clusters %s: want a header with host (or addr, ip) and cluster columns", path)
+	}
+	m := map[netip.Addr]string{}
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		a, err := netip.ParseAddr(strings.TrimSpace(rec[hostCol]))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		m[a.Unmap()] = strings.TrimSpace(rec[clusterCol])
+	}
+	return func(a netip.Addr) (string, bool) {
+		c, ok := m[a.Unmap()]
+		return c, ok
+	}, nil
 }
