@@ -327,4 +327,3 @@ func (g *Grouping) Significant(alpha float64) bool {
 	}
 	return g.LogRank.PValue() < cmp.Or(alpha, survival.DefaultAlpha)
 }
-
