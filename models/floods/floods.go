@@ -1,0 +1,570 @@
+// Package floods finds floods and denial-of-service signatures in flow
+// records alone, the list of the Perl NetFlow logger fingerflow's users
+// came from: SYN floods (many SYN packets that never complete a handshake
+// to one destination port), RST and FIN floods (bare RST or FIN packets
+// with no connection behind them), UDP and ICMP floods (packet rates to one
+// destination), and traffic from bogon sources (special-purpose address
+// ranges no routed packet may come from, see Bogons).
+//
+// Each signature counts its packets per destination (and port, for the
+// TCP signatures) in one-second bins: a record's packets are spread evenly
+// over its duration, and a one-packet record counts at its start (exporters
+// that give both directions of a connection the connection's times would
+// otherwise stretch a lone SYN over the SYN-ACK's retransmissions). An
+// episode is a run of seconds at or above the signature's MinRate, gaps of
+// at most Gap seconds below it included; an episode of at least MinPackets
+// packets is an alarm, with its destination, start, end, peak and mean
+// rate, its top sources and whether the sources look spoofed.
+//
+// Which records count:
+//
+//   - SYN: TCP with SYN and without ACK (the sender never acknowledged an
+//     answer). A bidirectional record (Argus), whose flags are both sides',
+//     counts when it has SYN, at most two packets from the initiator and no
+//     PSH or FIN: the handshake was not completed. A record that also has
+//     RST counts one packet less (the sender's kernel resetting an
+//     unexpected SYN-ACK joins the SYN's record).
+//   - RST: TCP with RST and neither SYN nor ACK (a closed port's answer
+//     carries ACK).
+//   - FIN: TCP with FIN and neither SYN nor ACK (every FIN of a connection
+//     carries ACK).
+//   - UDP: every UDP packet to the destination.
+//   - ICMP: ICMP and ICMPv6 packets other than answers and errors (echo
+//     reply, destination unreachable, source quench, redirect, time
+//     exceeded, parameter problem; their ICMPv6 counterparts and neighbour
+//     discovery).
+//   - bogon source: any record whose source lies in a bogon range.
+//
+// Records may arrive out of time order by up to Config.Horizon (exporters
+// write a record when its flow ends); seconds older than the newest record
+// start less Horizon are final. Memory grows with the destinations under
+// attack-like traffic within the horizon, not with flows.
+package floods
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
+)
+
+// Signature is a kind of flood.
+type Signature uint8
+
+// The signatures.
+const (
+	SYNFlood Signature = iota
+	RSTFlood
+	FINFlood
+	UDPFlood
+	ICMPFlood
+	BogonSource
+	NumSignatures
+)
+
+var signatureNames = [NumSignatures]string{"syn-flood", "rst-flood", "fin-flood", "udp-flood", "icmp-flood", "bogon-source"}
+
+func (s Signature) String() string {
+	if s < NumSignatures {
+		return signatureNames[s]
+	}
+	return fmt.Sprintf("signature(%d)", uint8(s))
+}
+
+// ParseSignature reads a signature's name ("syn-flood").
+func ParseSignature(name string) (Signature, bool) {
+	i := slices.Index(signatureNames[:], name)
+	return Signature(i), i >= 0
+}
+
+// Threshold decides when a signature's packets make an alarm.
+type Threshold struct {
+	// MinRate: a second counts towards an episode when at least this many
+	// of the signature's packets reach the destination in it.
+	MinRate float64
+	// MinPackets: an episode with fewer packets is no alarm.
+	MinPackets float64
+	// Gap is how many seconds below MinRate an episode may contain.
+	Gap int
+}
+
+// Config tunes the detector. Start from DefaultConfig.
+type Config struct {
+	Thresholds [NumSignatures]Threshold
+	// Horizon is how far records may arrive out of time order.
+	Horizon time.Duration
+	// TopSources is how many sources an alarm lists.
+	TopSources int
+	// MaxSources bounds the sources remembered per destination; beyond
+	// it, sources are counted but not told apart.
+	MaxSources int
+	// Bogons is the table of bogon ranges (Bogons() when nil).
+	Bogons []Bogon
+	// PrivateBogons also counts private ranges (RFC 1918, unique local) as
+	// bogons: for flows seen at an edge facing the Internet.
+	PrivateBogons bool
+	// NotBogons are ranges the site itself uses although they are
+	// special-purpose.
+	NotBogons []netip.Prefix
+}
+
+// DefaultConfig's thresholds: SYN, RST and FIN floods at 100 packets a
+// second to one destination port and 500 packets in all; UDP at 1,000
+// packets a second and 5,000 in all; ICMP at 500 a second and 2,000 in
+// all; bogon sources from 1 packet a second and 10 in all, an episode
+// bridging 10 quiet seconds (the others bridge 2). hping3's default rate is
+// 1 packet a second; floods run at thousands. A 15-minute horizon, five
+// top sources, 10,000 sources remembered per destination.
+func DefaultConfig() Config {
+	var c Config
+	c.Thresholds[SYNFlood] = Threshold{MinRate: 100, MinPackets: 500, Gap: 2}
+	c.Thresholds[RSTFlood] = Threshold{MinRate: 100, MinPackets: 500, Gap: 2}
+	c.Thresholds[FINFlood] = Threshold{MinRate: 100, MinPackets: 500, Gap: 2}
+	c.Thresholds[UDPFlood] = Threshold{MinRate: 1000, MinPackets: 5000, Gap: 2}
+	c.Thresholds[ICMPFlood] = Threshold{MinRate: 500, MinPackets: 2000, Gap: 2}
+	c.Thresholds[BogonSource] = Threshold{MinRate: 1, MinPackets: 10, Gap: 10}
+	c.Horizon = 15 * time.Minute
+	c.TopSources = 5
+	c.MaxSources = 10000
+	return c
+}
+
+// ErrConfig is wrapped by New's errors.
+var ErrConfig = errors.New("invalid flood detector configuration")
+
+// Source is one source of an alarm's packets.
+type Source struct {
+	Addr    netip.Addr
+	Packets float64
+	Flows   uint64
+}
+
+// Spoofing says what an alarm's sources look like.
+type Spoofing struct {
+	// Distinct is the number of sources seen (at least, when Truncated).
+	Distinct  int
+	Truncated bool
+	// Singletons is the share of sources that sent one packet.
+	Singletons float64
+	// Networks is the number of distinct /8 (IPv4) or /16 (IPv6) networks
+	// the sources lie in.
+	Networks int
+	// Bogons is the number of sources in bogon ranges.
+	Bogons int
+	// Spoofed: at least 50 sources, 90% or more of them sending one packet
+	// each, spread over at least 32 networks: a sender making up a source
+	// for every packet (hping3 --rand-source), not a crowd of real hosts.
+	Spoofed bool
+}
+
+// Alarm is one episode of a signature against one destination.
+type Alarm struct {
+	Signature Signature
+	Target    netip.Addr
+	Proto     uint8  // TCP for the TCP signatures, else 0 (all protocols)
+	Port      uint16 // the destination port of the TCP signatures, else 0
+	// Start and End bound the episode's packets (the first and last
+	// record of its seconds).
+	Start, End time.Time
+	Packets    float64
+	Flows      uint64
+	// PeakRate is the most packets in one second, MeanRate the packets
+	// per second between Start and End (PeakRate when they coincide).
+	PeakRate, MeanRate float64
+	Sources            []Source // most packets first
+	Spoofing           Spoofing
+	// Ranges are the bogon ranges the sources lie in (bogon alarms).
+	Ranges []Bogon
+	// Ports are the destination ports hit most (UDP floods), most packets
+	// first.
+	Ports []uint16
+}
+
+// key identifies what a signature counts per: a destination, and for the
+// TCP signatures its port.
+type key struct {
+	sig   Signature
+	dst   netip.Addr
+	proto uint8
+	port  uint16
+}
+
+// bin is one second of a key's packets.
+type bin struct {
+	packets     float64
+	flows       uint64
+	first, last int64 // ns of the records counted
+}
+
+type srcStat struct {
+	packets     float64
+	flows       uint64
+	first, last int64
+	ports       map[uint16]float64 // UDP floods only, small
+	bogon       int                // index in the bogon table, -1
+}
+
+// episode is a key's open run of seconds.
+type episode struct {
+	start, lastActive int64 // seconds
+	packets, peak     float64
+	flows             uint64
+	first, last       int64 // ns
+	// pending are the seconds below the rate since lastActive: they join
+	// the episode when it goes on, and the first of them, the second
+	// right after its last busy one, when it ends.
+	pending []secBin
+}
+
+type secBin struct {
+	sec int64
+	*bin
+}
+
+func (e *episode) take(b *bin) {
+	e.packets += b.packets
+	e.flows += b.flows
+	e.first, e.last = min(e.first, b.first), max(e.last, b.last)
+}
+
+type target struct {
+	bins     map[int64]*bin
+	sources  map[netip.Addr]*srcStat
+	overflow int // sources not remembered
+	open     *episode
+	prev     secBin // the latest second below the rate with no episode open
+	lastSeen int64  // newest second with packets
+}
+
+// Detector finds floods in a stream of flows. It is not safe for
+// concurrent use.
+type Detector struct {
+	cfg     Config
+	bogons  *bogonTable
+	table   []Bogon
+	targets map[key]*target
+	water   int64 // newest record start, ns
+	swept   int64 // second up to which bins are final
+	alarms  []Alarm
+}
+
+// New checks cfg and returns a detector.
+func New(cfg Config) (*Detector, error) {
+	for s, t := range cfg.Thresholds {
+		if !(t.MinRate > 0) || t.MinPackets < 0 || t.Gap < 0 {
+			return nil, fmt.Errorf("%w: %v threshold %+v", ErrConfig, Signature(s), t)
+		}
+	}
+	if cfg.Horizon < time.Second || cfg.TopSources < 1 || cfg.MaxSources < 1 {
+		return nil, fmt.Errorf("%w: horizon %v, %d top sources, %d sources remembered", ErrConfig, cfg.Horizon, cfg.TopSources, cfg.MaxSources)
+	}
+	if cfg.Bogons == nil {
+		cfg.Bogons = Bogons()
+	}
+	d := &Detector{cfg: cfg, targets: map[key]*target{}, swept: math.MinInt64}
+	d.bogons, d.table = newBogonTable(cfg.Bogons, cfg.PrivateBogons, cfg.NotBogons)
+	return d, nil
+}
+
+// icmpAnswer reports whether an ICMP or ICMPv6 type is an answer or an
+// error report, or neighbour discovery, rather than a request.
+func icmpAnswer(proto uint8, typ uint8) bool {
+	if proto == datasets.ProtoICMP {
+		switch typ {
+		case 0, 3, 4, 5, 11, 12, 14, 16, 18:
+			return true
+		}
+		return false
+	}
+	return typ < 128 || typ == 129 || (typ >= 133 && typ <= 137)
+}
+
+// Add counts one flow record.
+func (d *Detector) Add(f *datasets.Flow) {
+	start, end := f.Start.UnixNano(), f.End.UnixNano()
+	if end < start {
+		start, end = end, start // IPFIX with first and last swapped
+	}
+	if start > d.water {
+		d.water = start
+		if d.water/1e9-int64(d.cfg.Horizon/time.Second) > d.swept+60 {
+			d.sweep(d.water/1e9 - int64(d.cfg.Horizon/time.Second))
+		}
+	}
+	bidir := f.HasReverse
+	fl := f.TCPFlags
+	pk := float64(f.Packets)
+	switch f.Proto {
+	case datasets.ProtoTCP:
+		const syn, ack, rst, fin = datasets.FlagSYN, datasets.FlagACK, datasets.FlagRST, datasets.FlagFIN
+		switch {
+		case fl&syn != 0 && !bidir && fl&ack == 0,
+			fl&syn != 0 && bidir && f.Packets <= 2 && fl&(datasets.FlagPSH|fin) == 0:
+			if fl&rst != 0 && pk >= 2 {
+				pk--
+			}
+			d.count(SYNFlood, f, datasets.ProtoTCP, f.DstPort, pk, start, end)
+		case fl&rst != 0 && fl&(syn|ack) == 0:
+			d.count(RSTFlood, f, datasets.ProtoTCP, f.DstPort, pk, start, end)
+		case fl&fin != 0 && fl&(syn|ack) == 0:
+			d.count(FINFlood, f, datasets.ProtoTCP, f.DstPort, pk, start, end)
+		}
+	case datasets.ProtoUDP:
+		d.count(UDPFlood, f, 0, 0, pk, start, end)
+	case datasets.ProtoICMP, datasets.ProtoICMPv6:
+		if !icmpAnswer(f.Proto, uint8(f.DstPort>>8)) {
+			d.count(ICMPFlood, f, 0, 0, pk, start, end)
+		}
+	}
+	if d.bogons.lookup(f.SrcAddr, d.table) >= 0 {
+		d.count(BogonSource, f, 0, 0, float64(f.Packets), start, end)
+	}
+}
+
+// AddBatch counts every flow of a batch.
+func (d *Detector) AddBatch(flows []datasets.Flow) {
+	for i := range flows {
+		d.Add(&flows[i])
+	}
+}
+
+// count adds a record's packets to its key's seconds.
+func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint16, packets float64, start, end int64) {
+	if packets <= 0 {
+		return
+	}
+	k := key{sig: sig, dst: f.DstAddr, proto: proto, port: port}
+	t := d.targets[k]
+	if t == nil {
+		t = &target{bins: map[int64]*bin{}, sources: map[netip.Addr]*srcStat{}}
+		d.targets[k] = t
+	}
+	if packets <= 1 {
+		// One packet: it was sent at the record's start. (Exporters that
+		// give both directions of a connection its times stretch a lone
+		// SYN over the answer's retransmissions.)
+		end = start
+	}
+	s0 := floorDiv(start, 1e9)
+	if s0 <= d.swept {
+		// Later than the horizon allows: count it in the first open
+		// second, so that it still adds to an episode under way.
+		s0 = d.swept + 1
+		start = max(start, s0*1e9)
+		end = max(end, start)
+	}
+	add := func(sec int64, p float64) {
+		b := t.bins[sec]
+		if b == nil {
+			b = &bin{first: start, last: end}
+			t.bins[sec] = b
+		}
+		b.packets += p
+		b.first, b.last = min(b.first, start), max(b.last, end)
+		t.lastSeen = max(t.lastSeen, sec)
+	}
+	s1 := floorDiv(end, 1e9)
+	if packets <= 1 || s1 == s0 || end == start {
+		add(s0, packets)
+	} else {
+		// Spread over the duration, each second by its overlap, the
+		// duration capped at a day.
+		end = min(end, start+86400e9)
+		s1 = floorDiv(end, 1e9)
+		dur := float64(end - start)
+		for s := s0; s <= s1; s++ {
+			lo, hi := max(start, s*1e9), min(end, (s+1)*1e9)
+			if hi > lo {
+				add(s, packets*float64(hi-lo)/dur)
+			}
+		}
+	}
+	t.bins[s0].flows++
+	src := t.sources[f.SrcAddr]
+	if src == nil {
+		if len(t.sources) >= d.cfg.MaxSources {
+			t.overflow++
+			return
+		}
+		src = &srcStat{first: start, last: end, bogon: d.bogons.lookup(f.SrcAddr, d.table)}
+		t.sources[f.SrcAddr] = src
+	}
+	src.packets += packets
+	src.flows++
+	src.first, src.last = min(src.first, start), max(src.last, end)
+	if sig == UDPFlood {
+		if src.ports == nil {
+			src.ports = map[uint16]float64{}
+		}
+		if len(src.ports) < 64 {
+			src.ports[f.DstPort] += packets
+		}
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// sweep makes every second up to and including upTo final: it runs the
+// episodes through them and forgets targets with nothing left.
+func (d *Detector) sweep(upTo int64) {
+	if upTo <= d.swept {
+		return
+	}
+	d.swept = upTo
+	keys := make([]key, 0, len(d.targets))
+	for k := range d.targets {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys) // alarms in a fixed order
+	for _, k := range keys {
+		t := d.targets[k]
+		var secs []int64
+		for s := range t.bins {
+			if s <= upTo {
+				secs = append(secs, s)
+			}
+		}
+		slices.Sort(secs)
+		th := d.cfg.Thresholds[k.sig]
+		for _, s := range secs {
+			b := t.bins[s]
+			delete(t.bins, s)
+			if t.open != nil && s-t.open.lastActive-1 > int64(th.Gap) {
+				d.close(k, t)
+			}
+			if b.packets < th.MinRate {
+				if t.open != nil {
+					t.open.pending = append(t.open.pending, secBin{s, b})
+				} else {
+					t.prev = secBin{s, b}
+				}
+				continue
+			}
+			if t.open == nil {
+				t.open = &episode{start: s, first: b.first, last: b.last}
+				if t.prev.bin != nil && t.prev.sec == s-1 {
+					// The second before: the episode's leading edge.
+					t.open.start = t.prev.sec
+					t.open.take(t.prev.bin)
+				}
+				t.prev = secBin{}
+			}
+			e := t.open
+			for _, p := range e.pending {
+				e.take(p.bin)
+			}
+			e.pending = e.pending[:0]
+			e.lastActive = s
+			e.take(b)
+			e.peak = max(e.peak, b.packets)
+		}
+		if t.open != nil && upTo-t.open.lastActive > int64(th.Gap) {
+			d.close(k, t)
+		}
+		if t.open == nil && len(t.bins) == 0 && t.lastSeen <= upTo {
+			delete(d.targets, k)
+		}
+	}
+}
+
+func compareKeys(a, b key) int {
+	return cmp.Or(cmp.Compare(a.sig, b.sig), a.dst.Compare(b.dst), cmp.Compare(a.proto, b.proto), cmp.Compare(a.port, b.port))
+}
+
+// close ends a target's open episode, raising an alarm when it is big
+// enough.
+func (d *Detector) close(k key, t *target) {
+	e := t.open
+	t.open = nil
+	if len(e.pending) > 0 && e.pending[0].sec == e.lastActive+1 {
+		e.take(e.pending[0].bin) // the trailing edge
+	}
+	if e.packets < d.cfg.Thresholds[k.sig].MinPackets {
+		return
+	}
+	a := Alarm{
+		Signature: k.sig, Target: k.dst, Proto: k.proto, Port: k.port,
+		Start: time.Unix(0, e.first).UTC(), End: time.Unix(0, e.last).UTC(),
+		Packets: e.packets, Flows: e.flows, PeakRate: e.peak, MeanRate: e.peak,
+	}
+	if dur := float64(e.last-e.first) / 1e9; dur >= 1 {
+		a.MeanRate = e.packets / dur
+	}
+	// The sources active during the episode.
+	var srcs []Source
+	ports := map[uint16]float64{}
+	nets := map[[2]byte]bool{}
+	ranges := map[int]bool{}
+	singles, bogons := 0, 0
+	for addr, s := range t.sources {
+		if s.last < e.first || s.first > e.last {
+			continue
+		}
+		srcs = append(srcs, Source{Addr: addr, Packets: s.packets, Flows: s.flows})
+		if s.packets <= 1 {
+			singles++
+		}
+		if addr.Is4() {
+			nets[[2]byte{addr.As4()[0], 0}] = true
+		} else {
+			b := addr.As16()
+			nets[[2]byte{b[0], b[1]}] = true
+		}
+		if s.bogon >= 0 {
+			ranges[s.bogon] = true
+			bogons++
+		}
+		for p, n := range s.ports {
+			ports[p] += n
+		}
+	}
+	slices.SortFunc(srcs, func(x, y Source) int {
+		return cmp.Or(cmp.Compare(y.Packets, x.Packets), x.Addr.Compare(y.Addr))
+	})
+	sp := Spoofing{Distinct: len(srcs), Truncated: t.overflow > 0, Networks: len(nets), Bogons: bogons}
+	if len(srcs) > 0 {
+		sp.Singletons = float64(singles) / float64(len(srcs))
+	}
+	sp.Spoofed = sp.Distinct >= 50 && sp.Singletons >= 0.9 && sp.Networks >= 32
+	a.Spoofing = sp
+	a.Sources = srcs[:min(len(srcs), d.cfg.TopSources)]
+	for i := range ranges {
+		a.Ranges = append(a.Ranges, d.table[i])
+	}
+	slices.SortFunc(a.Ranges, func(x, y Bogon) int { return x.Prefix.Addr().Compare(y.Prefix.Addr()) })
+	for p := range ports {
+		a.Ports = append(a.Ports, p)
+	}
+	slices.SortFunc(a.Ports, func(x, y uint16) int { return cmp.Or(cmp.Compare(ports[y], ports[x]), cmp.Compare(x, y)) })
+	a.Ports = a.Ports[:min(len(a.Ports), 5)]
+	d.alarms = append(d.alarms, a)
+}
+
+// Alarms finishes every episode and returns all alarms, by start time,
+// then signature and target. Flows added afterwards start a new count.
+func (d *Detector) Alarms() []Alarm {
+	d.sweep(math.MaxInt64 / int64(time.Second))
+	for k, t := range d.targets {
+		if t.open != nil {
+			d.close(k, t)
+		}
+	}
+	d.targets = map[key]*target{}
+	d.swept = math.MinInt64
+	out := slices.Clone(d.alarms)
+	slices.SortStableFunc(out, func(a, b Alarm) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Signature, b.Signature), a.Target.Compare(b.Target), cmp.Compare(a.Port, b.Port))
+	})
+	return out
+}
