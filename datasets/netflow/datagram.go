@@ -65,8 +65,11 @@ type Datagram struct {
 // not a well-formed export packet is reported as Malformed, never a panic.
 func (dd *DatagramDecoder) Decode(src netip.Addr, p []byte, emit func(*datasets.Flow) bool) Datagram {
 	src = src.Unmap()
-	before := dd.st
 	var out Datagram
+	if !setsFit(p) {
+		return Datagram{Version: binary.BigEndian.Uint16(p), Malformed: true}
+	}
+	before := dd.st
 	dd.d.packet(src, p, func(f *datasets.Flow) bool {
 		out.Flows++
 		return emit(f)
@@ -106,6 +109,37 @@ func (dd *DatagramDecoder) Decode(src netip.Addr, p []byte, emit func(*datasets.
 		}
 	}
 	return out
+}
+
+// setsFit reports false for a NetFlow v9 or IPFIX datagram whose sets do
+// not tile it: a set shorter than its own header or running past the end
+// (a datagram cut short). goflow2 would decode the records that are there
+// and stop silently; a collector counts such a datagram as malformed
+// instead. Other payloads pass (the decoder judges them).
+func setsFit(p []byte) bool {
+	if len(p) < 2 {
+		return true
+	}
+	off := 0
+	switch binary.BigEndian.Uint16(p) {
+	case 9:
+		off = 20
+	case 10:
+		off = 16
+	default:
+		return true
+	}
+	if len(p) < off {
+		return true
+	}
+	for off+4 <= len(p) {
+		l := int(binary.BigEndian.Uint16(p[off+2:]))
+		if l < 4 || l > len(p)-off {
+			return false
+		}
+		off += l
+	}
+	return true
 }
 
 // Exporters is the number of exporter addresses the decoder keeps template

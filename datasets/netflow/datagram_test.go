@@ -145,6 +145,7 @@ func TestDatagramMalformed(t *testing.T) {
 		{"dns", []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}, 0},
 		{"v5 header only", []byte{0, 5, 0, 1, 0, 0, 0, 0}, 5},
 		{"v9 cut", v9[0][:30], 9},
+		{"v9 cut in a data set", v9[0][:len(v9[0])/2], 9},
 		{"ipfix length lies", []byte{0, 10, 0, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 4}, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
