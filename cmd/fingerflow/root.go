@@ -64,6 +64,7 @@ flow metadata alone and reports what each host fetched.`,
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
+		newCollectCommand(gopts),
 	// commands are registered here, one cmd_<verb>.go each
 	)
 	return root
