@@ -181,3 +181,53 @@ func FuzzDatagram(f *testing.F) {
 		}
 	})
 }
+
+// ICMP type and code (v9 field 32, IPFIX icmpTypeCodeIPv6 139) go in the
+// destination port, as nfdump puts them: softflowd exports ICMP flows
+// with zero ports and the type in these fields.
+func TestICMPTypeCode(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version uint16
+		field   uint16
+		proto   byte
+		want    uint16
+	}{
+		{"v9 icmp", 9, 32, 1, 3<<8 | 3},
+		{"ipfix icmp6", 10, 139, 58, 133 << 8},
+		{"v9 udp ignores it", 9, 32, 17, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := binary.BigEndian
+			hdr := 20
+			if tc.version == 10 {
+				hdr = 16
+			}
+			p := make([]byte, hdr)
+			be.PutUint16(p, tc.version)
+			// template 256: protocol (1), dst port (2), type/code (2)
+			tmpl := []byte{0, 0, 0, 20, 1, 0, 0, 3, 0, 4, 0, 1, 0, 11, 0, 2, 0, byte(tc.field), 0, 2}
+			if tc.version == 10 {
+				tmpl[1] = 2
+			}
+			data := []byte{1, 0, 0, 9, tc.proto, 0, 0, byte(tc.want >> 8), byte(tc.want)}
+			if tc.want == 0 {
+				data[7] = 7 // a type/code the UDP flow must not take
+			}
+			p = append(append(p, tmpl...), data...)
+			if tc.version == 9 {
+				be.PutUint16(p[2:], 2)
+			} else {
+				be.PutUint16(p[2:], uint16(len(p)))
+			}
+			var got []datasets.Flow
+			d := NewDatagramDecoder().Decode(netip.MustParseAddr("192.0.2.1"), p, func(f *datasets.Flow) bool {
+				got = append(got, *f)
+				return true
+			})
+			if d.Malformed || len(got) != 1 || got[0].DstPort != tc.want || got[0].Proto != tc.proto {
+				t.Fatalf("%+v: %+v", d, got)
+			}
+		})
+	}
+}
