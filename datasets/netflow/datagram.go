@@ -142,6 +142,29 @@ func setsFit(p []byte) bool {
 	return true
 }
 
+// countV9Sets rewrites the record count of a NetFlow v9 header in p to the
+// number of whole sets that follow it. goflow2 decodes at most count sets,
+// but the count is one of records (RFC 3954), and an exporter may count
+// fewer records than it sends sets: softflowd 1.1.0 sampling (-s) puts
+// each data record in a set of its own and counts some of them only, so
+// the last sets were dropped. nfcapd walks every set; so does this. A set
+// whose length does not fit is counted, so goflow2 reaches it and fails.
+func countV9Sets(p []byte) {
+	if len(p) < 20 || binary.BigEndian.Uint16(p) != 9 {
+		return
+	}
+	n := 0
+	for off := 20; off+4 <= len(p) && n < 0xffff; {
+		n++
+		l := int(binary.BigEndian.Uint16(p[off+2:]))
+		if l < 4 || l > len(p)-off {
+			break
+		}
+		off += l
+	}
+	binary.BigEndian.PutUint16(p[2:4], uint16(n))
+}
+
 // Exporters is the number of exporter addresses the decoder keeps template
 // and sampling state for.
 func (dd *DatagramDecoder) Exporters() int { return len(dd.d.exporters) }

@@ -231,3 +231,46 @@ func TestICMPTypeCode(t *testing.T) {
 		})
 	}
 }
+
+// A v9 header that counts fewer records than the datagram has sets (as
+// softflowd 1.1.0 sends when sampling) loses no set.
+func TestV9CountBelowSets(t *testing.T) {
+	for _, name := range []string{"v9.pcap", "v9-sampled.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			want, err := readAll(t, filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, ps := exportPayloads(t, name)
+			src := netip.MustParseAddr("127.0.0.1")
+			var frames [][]byte
+			for _, p := range ps {
+				p = slices.Clone(p)
+				binary.BigEndian.PutUint16(p[2:4], 1)
+				frames = append(frames, rawIPv4(src, p))
+			}
+			for _, decode := range []string{"capture", "datagram"} {
+				var got []datasets.Flow
+				if decode == "capture" {
+					got, err = readAll(t, writePcap(t, "count.pcap", 101, frames))
+					if err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					dd := NewDatagramDecoder()
+					for _, p := range ps {
+						p = slices.Clone(p)
+						binary.BigEndian.PutUint16(p[2:4], 1)
+						dd.Decode(src, p, func(f *datasets.Flow) bool { got = append(got, *f); return true })
+					}
+				}
+				for i := range got {
+					got[i].Exporter = want[0].Exporter
+				}
+				if diff := cmp.Diff(render(want), render(got)); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", decode, diff)
+				}
+			}
+		})
+	}
+}

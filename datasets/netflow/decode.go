@@ -346,6 +346,7 @@ func (d *decoder) decodeV9IPFIX(p []byte, src netip.Addr) ([]datasets.Flow, erro
 	e := d.exporter(src)
 	d.buf.Reset()
 	d.buf.Write(p)
+	countV9Sets(d.buf.Bytes())
 	d.v9 = netflow.NFv9Packet{}
 	d.ipfix = netflow.IPFIXPacket{}
 	err := netflow.DecodeMessageVersion(&d.buf, e.templates, &d.v9, &d.ipfix)
