@@ -467,3 +467,26 @@ func FuzzHandle(f *testing.F) {
 		w.cur = nil
 	})
 }
+
+// An interval with datagrams but no flows still writes its file, with no
+// rows and its counters.
+func TestNoFlowsFile(t *testing.T) {
+	dir := t.TempDir()
+	c, stop := start(t, Config{Listen: []string{"127.0.0.1:0"}, Dir: dir})
+	send(t, sender(t, "127.0.0.1:0"), c.Addrs()[0], []byte("not netflow"), []byte{0, 9, 0, 1})
+	waitFor(t, "both datagrams", func() bool { return total(c.Totals()).Datagrams == 2 })
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	files, flows := readDir(t, dir)
+	if len(files) != 1 || len(flows) != 0 {
+		t.Fatalf("files %v, %d flows", files, len(flows))
+	}
+	m, err := ReadFileMeta(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := total(m.Exporters); got.Malformed != 2 || got.Datagrams != 2 {
+		t.Errorf("counters %+v", got)
+	}
+}
