@@ -193,6 +193,7 @@ func (s *sink) close() error {
 		os.Remove(tmp)
 		return err
 	}
+	syncDir(filepath.Dir(dest))
 	s.files++
 	var dg uint64
 	for _, ec := range c.counters {
@@ -200,6 +201,15 @@ func (s *sink) close() error {
 	}
 	s.log.Info("collect: file written", "path", dest, "flows", c.flows, "datagrams", dg, "exporters", len(c.counters))
 	return nil
+}
+
+// syncDir makes a rename in dir durable. It is best effort: not every
+// system can sync a directory, and the file itself is already synced.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // abort drops the open file after a write error: a partial Parquet file
