@@ -44,6 +44,16 @@ const (
 	DefaultSocketBuffer = 16 << 20
 )
 
+// MaxSources is how many source addresses get counters of their own. UDP
+// from further addresses (a spoofed flood, say) is counted under the
+// unspecified address "::", so memory stays bounded; their flows keep
+// their exporter address.
+const MaxSources = 16384
+
+// Overflow is the address that counts datagrams from sources beyond
+// MaxSources.
+var Overflow = netip.IPv6Unspecified()
+
 // Config says where to listen and where to write.
 type Config struct {
 	// Listen holds the UDP addresses to bind (see ParseListen); at least one.
@@ -69,6 +79,9 @@ type Config struct {
 	// tick is how often the writer looks at the clock to close a file
 	// whose interval has ended while nothing arrived (a second when zero).
 	tick time.Duration
+	// maxSources bounds the source addresses counted one by one
+	// (MaxSources when zero).
+	maxSources int
 }
 
 // Collector receives export datagrams and writes their flows. Make one
@@ -119,6 +132,9 @@ func New(cfg Config) (*Collector, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
+	if cfg.maxSources == 0 {
+		cfg.maxSources = MaxSources
+	}
 	if cfg.tick == 0 {
 		cfg.tick = time.Second
 	}
@@ -147,6 +163,10 @@ func New(cfg Config) (*Collector, error) {
 			in:  make(chan datagram, queueLen),
 			dec: netflow.NewDatagramDecoder(),
 			seq: map[seqKey]*seqState{},
+			// shard spreads addresses evenly, so each worker takes its
+			// share of the bound
+			maxSources: max(1, cfg.maxSources/cfg.Workers),
+			sources:    map[netip.Addr]bool{},
 		})
 	}
 	return c, nil
@@ -328,6 +348,10 @@ type worker struct {
 	dec *netflow.DatagramDecoder
 	seq map[seqKey]*seqState
 	cur *batch
+
+	sources    map[netip.Addr]bool // addresses counted under their own name
+	maxSources int
+	warned     bool
 }
 
 func (w *worker) run() {
@@ -363,7 +387,7 @@ func (w *worker) handle(d datagram) {
 	}
 	b := w.cur
 	p := (*d.buf)[:d.n]
-	cnt := b.counters.get(d.src)
+	cnt := b.counters.get(w.source(d.src))
 	cnt.Datagrams++
 	cnt.Bytes += uint64(d.n)
 	info := w.dec.Decode(d.src, p, func(f *datasets.Flow) bool {
@@ -374,6 +398,23 @@ func (w *worker) handle(d datagram) {
 		w.c.bufs.Put(d.buf)
 	}
 	w.count(cnt, d.src, &info)
+}
+
+// source is the address d's counters go under: its own, or Overflow once
+// the worker counts maxSources addresses.
+func (w *worker) source(a netip.Addr) netip.Addr {
+	if w.sources[a] {
+		return a
+	}
+	if len(w.sources) < w.maxSources {
+		w.sources[a] = true
+		return a
+	}
+	if !w.warned {
+		w.warned = true
+		w.c.log.Warn("collect: too many source addresses; further ones are counted together", "under", Overflow.String(), "max", w.maxSources*len(w.c.workers))
+	}
+	return Overflow
 }
 
 // count adds what decoding one datagram found to its exporter's counters.

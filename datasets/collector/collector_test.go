@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -450,7 +451,8 @@ func FuzzHandle(f *testing.F) {
 	c := &Collector{}
 	c.batches.New = func() any { return &batch{counters: counterSet{}} }
 	c.bufs.New = func() any { b := make([]byte, smallDatagram); return &b }
-	w := &worker{c: c, dec: netflow.NewDatagramDecoder(), seq: map[seqKey]*seqState{}}
+	c.log = discard
+	w := &worker{c: c, dec: netflow.NewDatagramDecoder(), seq: map[seqKey]*seqState{}, sources: map[netip.Addr]bool{}, maxSources: 1}
 	src := netip.MustParseAddr("192.0.2.1")
 	f.Fuzz(func(t *testing.T, p []byte) {
 		b := make([]byte, len(p))
@@ -488,5 +490,29 @@ func TestNoFlowsFile(t *testing.T) {
 	}
 	if got := total(m.Exporters); got.Malformed != 2 || got.Datagrams != 2 {
 		t.Errorf("counters %+v", got)
+	}
+}
+
+// Sources beyond the bound are counted together, so a flood from spoofed
+// addresses cannot grow the counters without end.
+func TestManySources(t *testing.T) {
+	c, stop := start(t, Config{Listen: []string{"127.0.0.1:0"}, Dir: t.TempDir(), Workers: 1, maxSources: 4})
+	v5 := realDatagrams(t, "v5.pcap")
+	for i := range 10 {
+		send(t, sender(t, fmt.Sprintf("127.0.0.%d:0", 10+i)), c.Addrs()[0], []byte("noise"), v5[0])
+	}
+	waitFor(t, "every datagram", func() bool { return total(c.Totals()).Datagrams == 20 })
+	stop()
+	got := c.Totals()
+	if len(got) != 5 || got[4].Exporter != Overflow || got[4].Datagrams != 12 || got[4].Malformed != 6 {
+		t.Fatalf("counters %+v", got)
+	}
+	_, flows := readDir(t, c.cfg.Dir)
+	exporters := map[netip.Addr]bool{}
+	for _, f := range flows {
+		exporters[f.Exporter] = true
+	}
+	if len(exporters) != 10 {
+		t.Errorf("flows from %d exporters, want 10", len(exporters))
 	}
 }
