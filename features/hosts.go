@@ -23,13 +23,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
 
-	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
-	"github.com/DataDog/sketches-go/ddsketch/store"
 	"github.com/fingerflow/fingerflow/datasets"
 )
 
@@ -70,7 +69,7 @@ type HostConfig struct {
 
 	// DistinctPrecision is the HyperLogLog precision (4 to 18) for distinct
 	// peers and ports beyond 16: 2^p one-byte registers, standard error
-	// 1.04/sqrt(2^p). 12 gives 4 KiB and 1.6%.
+	// 1.04/sqrt(2^p). 11 gives 2 KiB and 2.3%.
 	DistinctPrecision uint8
 
 	// MaxSeriesSpan bounds the site's dense series (SiteStats.Bytes, ...):
@@ -105,7 +104,7 @@ func DefaultServicePorts() []uint16 {
 
 // DefaultHostConfig: the default internal networks, a 15-minute horizon, 1%
 // relative accuracy, eight service slots, three peers for a receive-only
-// service port, HyperLogLog precision 12 and dense site series up to 31 days.
+// service port, HyperLogLog precision 11 and dense site series up to 31 days.
 func DefaultHostConfig() HostConfig {
 	return HostConfig{
 		Internal:          DefaultInternal(),
@@ -114,7 +113,7 @@ func DefaultHostConfig() HostConfig {
 		ServicePorts:      DefaultServicePorts(),
 		ServiceSlots:      8,
 		MinServicePeers:   3,
-		DistinctPrecision: 12,
+		DistinctPrecision: 11,
 		MaxSeriesSpan:     31 * 24 * time.Hour,
 	}
 }
@@ -139,16 +138,17 @@ type HostAggregator struct {
 	hosts4 map[uint32]*host
 	hosts6 map[[16]byte]*host
 	all    []*host // in order of first appearance
-	active []*host // hosts with unfolded pages
 
-	mapping mapping.IndexMapping
-	noNeg   store.Store // shared, always empty negative-value store
+	mapping mapping.IndexMapping // of every host's rate sketches
 
-	free  []*secPage // pages to reuse
-	site  siteSeries
-	water int64 // newest flow start seen, Unix ns
-	seen  bool  // water is set
-	swept int64 // water at the last sweep
+	free   []*hostPage // pages to reuse
+	site   siteSeries
+	water  int64             // newest flow start seen, Unix ns
+	seen   bool              // water is set
+	vb, vp [pageSecs]float64 // spread's scratch
+	queue  []due             // pages to fold, from head on
+	head   int
+	limit  int64 // pages below this number are due
 
 	flows, packets, bytes uint64
 	foreign               uint64
@@ -185,8 +185,8 @@ func NewHostAggregator(cfg HostConfig) (*HostAggregator, error) {
 		hosts4:  map[uint32]*host{},
 		hosts6:  map[[16]byte]*host{},
 		mapping: m,
-		noNeg:   store.NewBufferedPaginatedStore(),
-		site:    siteSeries{pages: map[int64]*secPage{}},
+		limit:   math.MinInt64,
+		site:    siteSeries{pages: map[int64]*sitePage{}},
 	}
 	for _, p := range cfg.Internal {
 		if !p.IsValid() {
@@ -378,10 +378,9 @@ type host struct {
 	late                   uint64
 	named, unknown         int
 
-	pages    []*secPage // unfolded pages, ascending
-	folded   int64      // pages below this number have been folded
-	isActive bool       // listed in HostAggregator.active
-	bsk, psk *ddsketch.DDSketch
+	pages    []pageRef // unfolded pages, ascending
+	folded   int64     // pages below this number have been folded
+	bsk, psk rateSketch
 	minutes  []minute
 }
 
@@ -473,9 +472,7 @@ func (a *HostAggregator) Add(f *datasets.Flow) {
 	late := false
 	if !a.seen || start > a.water {
 		a.water, a.seen = start, true
-		if a.water-a.swept >= pageSecs*1e9 {
-			a.sweep(false)
-		}
+		a.foldDue()
 	} else if start < a.water-int64(a.cfg.Horizon) {
 		late = true
 		a.late++
@@ -715,7 +712,7 @@ type SiteStats struct {
 // still counts, its seconds in already folded minutes folded approximately
 // as for late records).
 func (a *HostAggregator) Hosts() []HostStats {
-	a.sweep(true)
+	a.foldAll()
 	out := make([]HostStats, 0, len(a.all))
 	for _, h := range a.all {
 		out = append(out, a.stats(h))
@@ -738,7 +735,7 @@ func (a *HostAggregator) Host(addr netip.Addr) (HostStats, bool) {
 	if h == nil {
 		return HostStats{}, false
 	}
-	a.sweep(true)
+	a.foldAll()
 	return a.stats(h), true
 }
 
@@ -784,7 +781,7 @@ func (a *HostAggregator) stats(h *host) HostStats {
 		return cmp.Compare(x.TTL, y.TTL)
 	})
 	s.Services = a.services(h)
-	s.Rates = h.rates()
+	s.Rates = h.rates(a.mapping)
 	s.Minutes = make([]MinuteRate, len(h.minutes))
 	for i, m := range h.minutes {
 		s.Minutes[i] = MinuteRate{time.Unix(int64(m.n)*pageSecs, 0).UTC(), float64(m.b), float64(m.p)}
@@ -795,7 +792,7 @@ func (a *HostAggregator) stats(h *host) HostStats {
 // Site returns the site's totals and series. Like Hosts it folds every
 // pending second.
 func (a *HostAggregator) Site() SiteStats {
-	a.sweep(true)
+	a.foldAll()
 	s := SiteStats{
 		Hosts:        len(a.all),
 		Flows:        a.flows,

@@ -2,10 +2,11 @@ package features
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 
-	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
@@ -22,8 +23,18 @@ import (
 // pageSecs is the length of a page: one minute.
 const pageSecs = 60
 
-type secPage struct {
-	n    int64 // page number: Unix minute
+// hostPage holds a host's minute in float32: seven significant digits are
+// far more than the sketches keep, and a page of a quiet host (a few
+// seconds used) costs 512 bytes instead of 1 KiB.
+type hostPage struct {
+	n    int64  // page number: Unix minute
+	used uint64 // bit i: second i was written to
+	b, p [pageSecs]float32
+}
+
+// sitePage holds a minute of the site's series, kept whole in float64.
+type sitePage struct {
+	n    int64
 	b, p [pageSecs]float64
 }
 
@@ -42,7 +53,7 @@ func floorDiv(x, y int64) int64 {
 	return q
 }
 
-func (a *HostAggregator) newPage(n int64) *secPage {
+func (a *HostAggregator) newPage(n int64) *hostPage {
 	if k := len(a.free); k > 0 {
 		pg := a.free[k-1]
 		a.free[k-1] = nil
@@ -50,7 +61,7 @@ func (a *HostAggregator) newPage(n int64) *secPage {
 		pg.n = n
 		return pg
 	}
-	return &secPage{n: n}
+	return &hostPage{n: n}
 }
 
 // span widens a first/last active-second pair.
@@ -89,7 +100,7 @@ func (a *HostAggregator) spread(start, end int64, by, pk uint64, h1, h2 *host) {
 	if d > 0 {
 		cb, cp = fb*float64(sec)/fd, fp*float64(sec)/fd
 	}
-	var vb, vp [pageSecs]float64
+	vb, vp := &a.vb, &a.vp // not zeroed: only [:m] is written and read
 	for pn := floorDiv(s0, pageSecs); pn <= floorDiv(s1, pageSecs); pn++ {
 		lo, hi := max(s0, pn*pageSecs), min(s1, pn*pageSecs+pageSecs-1)
 		m := int(hi - lo + 1)
@@ -107,6 +118,7 @@ func (a *HostAggregator) spread(start, end int64, by, pk uint64, h1, h2 *host) {
 			}
 		}
 		off := int(lo - pn*pageSecs)
+		used := (uint64(1)<<m - 1) << off
 		sp := st.page(pn)
 		addInto(sp.b[off:off+m], vb[:m])
 		addInto(sp.p[off:off+m], vp[:m])
@@ -114,9 +126,10 @@ func (a *HostAggregator) spread(start, end int64, by, pk uint64, h1, h2 *host) {
 			if h == nil {
 				continue
 			}
-			if pg := a.hostPage(h, pn); pg != nil {
-				addInto(pg.b[off:off+m], vb[:m])
-				addInto(pg.p[off:off+m], vp[:m])
+			if pg := a.pageOf(h, pn); pg != nil {
+				pg.used |= used
+				addInto32(pg.b[off:off+m], vb[:m])
+				addInto32(pg.p[off:off+m], vp[:m])
 			} else {
 				a.foldLate(h, pn, vb[:m], vp[:m])
 			}
@@ -131,9 +144,29 @@ func addInto(dst, src []float64) {
 	}
 }
 
-// hostPage returns h's page pn, created when missing, or nil when that
+func addInto32(dst []float32, src []float64) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += float32(v)
+	}
+}
+
+// pageRef is one of a host's unfolded pages; the page number is kept beside
+// the pointer so that finding a page reads no page.
+type pageRef struct {
+	n  int64
+	pg *hostPage
+}
+
+// due is an entry of the fold queue: host h has an unfolded page n.
+type due struct {
+	h *host
+	n int64
+}
+
+// pageOf returns h's page pn, created when missing, or nil when that
 // minute has already been folded.
-func (a *HostAggregator) hostPage(h *host, pn int64) *secPage {
+func (a *HostAggregator) pageOf(h *host, pn int64) *hostPage {
 	if pn < h.folded {
 		return nil
 	}
@@ -142,84 +175,159 @@ func (a *HostAggregator) hostPage(h *host, pn int64) *secPage {
 		i--
 	}
 	if i > 0 && h.pages[i-1].n == pn {
-		return h.pages[i-1]
+		return h.pages[i-1].pg
 	}
 	pg := a.newPage(pn)
-	h.pages = slices.Insert(h.pages, i, pg)
-	if !h.isActive {
-		h.isActive = true
-		a.active = append(a.active, h)
-	}
+	h.pages = slices.Insert(h.pages, i, pageRef{pn, pg})
+	a.queue = append(a.queue, due{h, pn})
 	return pg
 }
 
-// sweep folds the pages that lie more than Horizon before the newest start
-// seen; all of them when final.
-func (a *HostAggregator) sweep(final bool) {
-	a.swept = a.water
-	limit := int64(math.MaxInt64)
-	if !final {
-		limit = floorDiv(a.water-int64(a.cfg.Horizon), pageSecs*int64(time.Second))
+// foldDue folds the pages that lie more than Horizon before the newest
+// start seen. Pages enter the queue as they are created, roughly in time
+// order; a host found at its front has all its due pages folded, in order,
+// and its later entries for them are skipped.
+func (a *HostAggregator) foldDue() {
+	limit := floorDiv(a.water-int64(a.cfg.Horizon), pageSecs*int64(time.Second))
+	if limit <= a.limit {
+		return
 	}
-	keep := a.active[:0]
-	for _, h := range a.active {
-		n := 0
-		for _, pg := range h.pages {
-			if pg.n >= limit {
-				break
-			}
-			a.fold(h, pg)
-			n++
+	a.limit = limit
+	q := a.queue[a.head:]
+	k := 0
+	for ; k < len(q) && q[k].n < limit; k++ {
+		if q[k].n >= q[k].h.folded {
+			a.foldHost(q[k].h, limit)
 		}
-		if n > 0 {
-			k := copy(h.pages, h.pages[n:])
-			clear(h.pages[k:])
-			h.pages = h.pages[:k]
+	}
+	clear(q[:k])
+	a.head += k
+	if a.head > len(a.queue)/2 {
+		n := copy(a.queue, a.queue[a.head:])
+		clear(a.queue[n:])
+		a.queue = a.queue[:n]
+		a.head = 0
+	}
+}
+
+// foldHost folds h's pages below page limit.
+func (a *HostAggregator) foldHost(h *host, limit int64) {
+	n := 0
+	for _, r := range h.pages {
+		if r.n >= limit {
+			break
 		}
+		a.fold(h, r.pg)
+		n++
+	}
+	if n > 0 {
+		k := copy(h.pages, h.pages[n:])
+		clear(h.pages[k:])
+		h.pages = h.pages[:k]
+	}
+}
+
+// foldAll folds every page (end of input) and lets the page pool go.
+func (a *HostAggregator) foldAll() {
+	for _, h := range a.all {
 		if len(h.pages) > 0 {
-			keep = append(keep, h)
-		} else {
-			h.isActive = false
+			a.foldHost(h, math.MaxInt64)
 		}
 	}
-	clear(a.active[len(keep):])
-	a.active = keep
+	clear(a.queue)
+	a.queue, a.head = a.queue[:0], 0
+	a.free = nil
 }
 
-func (a *HostAggregator) sketches(h *host) {
-	if h.bsk == nil {
-		h.bsk = ddsketch.NewDDSketch(a.mapping, store.NewBufferedPaginatedStore(), a.noNeg)
-		h.psk = ddsketch.NewDDSketch(a.mapping, store.NewBufferedPaginatedStore(), a.noNeg)
+// rateSketch is a host's quantile sketch of one per-second series: a
+// DDSketch store of bin counts under the aggregator's shared index mapping.
+// Folded seconds are mapped to their bin and appended to a short log that
+// goes into the store logLen entries at a time: the store's memory is then
+// touched in bursts rather than once for each second of each host, which
+// on a site of thousands of hosts means once per cache miss.
+type rateSketch struct {
+	store store.Store
+	log   []uint32 // bin index (int16) << 16 | count
+}
+
+const logLen = 128
+
+// add counts n seconds of value v (positive).
+func (r *rateSketch) add(m mapping.IndexMapping, v float64, n int) {
+	if v <= m.MinIndexableValue() {
+		return // indistinguishable from an idle second
+	}
+	if r.store == nil {
+		r.store = store.NewBufferedPaginatedStore()
+		r.log = make([]uint32, 0, logLen)
+	}
+	i := m.Index(v)
+	if i < math.MinInt16 || i > math.MaxInt16 || n > math.MaxUint16 {
+		r.store.AddWithCount(i, float64(n))
+		return
+	}
+	r.log = append(r.log, uint32(uint16(int16(i)))<<16|uint32(n))
+	if len(r.log) == logLen {
+		r.flush()
 	}
 }
 
-// add puts one positive second into a sketch. Values are finite and far
-// below the sketch's largest indexable value (about 1e300), so Add cannot
-// fail.
-func add(sk *ddsketch.DDSketch, v float64) {
-	_ = sk.Add(v)
+func (r *rateSketch) flush() {
+	for _, e := range r.log {
+		i, n := int(int16(e>>16)), e&0xffff
+		if n == 1 {
+			r.store.Add(i)
+		} else {
+			r.store.AddWithCount(i, float64(n))
+		}
+	}
+	r.log = r.log[:0]
 }
 
 // fold moves a page into h's sketches and minute series and frees it.
-func (a *HostAggregator) fold(h *host, pg *secPage) {
-	a.sketches(h)
+func (a *HostAggregator) fold(h *host, pg *hostPage) {
 	var sb, sp float64
-	for i := 0; i < pageSecs; i++ {
-		if v := pg.b[i]; v > 0 {
-			add(h.bsk, v)
-			sb += v
-		}
-		if v := pg.p[i]; v > 0 {
-			add(h.psk, v)
-			sp += v
-		}
+	var rb, rp run
+	for u := pg.used; u != 0; u &= u - 1 {
+		i := bits.TrailingZeros64(u)
+		vb, vp := float64(pg.b[i]), float64(pg.p[i])
+		pg.b[i], pg.p[i] = 0, 0
+		sb += vb
+		sp += vp
+		rb.add(a.mapping, &h.bsk, vb)
+		rp.add(a.mapping, &h.psk, vp)
 	}
+	rb.flush(a.mapping, &h.bsk)
+	rp.flush(a.mapping, &h.psk)
 	if sb > 0 || sp > 0 {
 		h.minutes = append(h.minutes, minute{int32(pg.n), float32(sb), float32(sp)})
 	}
 	h.folded = pg.n + 1
-	pg.b, pg.p = [pageSecs]float64{}, [pageSecs]float64{}
+	pg.used = 0
 	a.free = append(a.free, pg)
+}
+
+// run collects equal consecutive values (the seconds inside one long flow)
+// so that they enter a sketch at once.
+type run struct {
+	v float64
+	n int
+}
+
+func (r *run) add(m mapping.IndexMapping, sk *rateSketch, v float64) {
+	if v == r.v {
+		r.n++
+		return
+	}
+	r.flush(m, sk)
+	r.v, r.n = v, 1
+}
+
+func (r *run) flush(m mapping.IndexMapping, sk *rateSketch) {
+	if r.n > 0 && r.v > 0 {
+		sk.add(m, r.v, r.n)
+	}
+	r.n = 0
 }
 
 // foldLate puts the seconds of a late record that fall into an already
@@ -227,18 +335,16 @@ func (a *HostAggregator) fold(h *host, pg *secPage) {
 // second that already had a value is split in two (the approximation the
 // Horizon documents).
 func (a *HostAggregator) foldLate(h *host, pn int64, vb, vp []float64) {
-	a.sketches(h)
 	var sb, sp float64
+	var rb, rp run
 	for i := range vb {
-		if vb[i] > 0 {
-			add(h.bsk, vb[i])
-			sb += vb[i]
-		}
-		if vp[i] > 0 {
-			add(h.psk, vp[i])
-			sp += vp[i]
-		}
+		sb += vb[i]
+		sp += vp[i]
+		rb.add(a.mapping, &h.bsk, vb[i])
+		rp.add(a.mapping, &h.psk, vp[i])
 	}
+	rb.flush(a.mapping, &h.bsk)
+	rp.flush(a.mapping, &h.psk)
 	if sb == 0 && sp == 0 {
 		return
 	}
@@ -251,7 +357,7 @@ func (a *HostAggregator) foldLate(h *host, pn int64, vb, vp []float64) {
 	h.minutes = slices.Insert(h.minutes, i, minute{int32(pn), float32(sb), float32(sp)})
 }
 
-func (h *host) rates() Rates {
+func (h *host) rates(m mapping.IndexMapping) Rates {
 	if !h.spanSet {
 		return Rates{}
 	}
@@ -261,20 +367,20 @@ func (h *host) rates() Rates {
 		Seconds:     n,
 		BytesMean:   float64(h.seriesBytes) / float64(n),
 		PacketsMean: float64(h.seriesPks) / float64(n),
-		BytesP95:    sketchQuantile(h.bsk, n, 0.95),
-		PacketsP95:  sketchQuantile(h.psk, n, 0.95),
+		BytesP95:    h.bsk.quantile(m, n, 0.95),
+		PacketsP95:  h.psk.quantile(m, n, 0.95),
 	}
 }
 
-// sketchQuantile is the q-quantile of a series of n seconds whose positive
-// values are in sk and whose other seconds are zero, interpolated linearly
-// between order statistics as pandas and numpy do by default.
-func sketchQuantile(sk *ddsketch.DDSketch, n int64, q float64) float64 {
-	var pos store.Store
+// quantile is the q-quantile of a series of n seconds whose positive values
+// are in r and whose other seconds are zero, interpolated linearly between
+// order statistics as pandas and numpy do by default. Each order statistic
+// is within the mapping's relative accuracy, and so is the interpolation.
+func (r *rateSketch) quantile(m mapping.IndexMapping, n int64, q float64) float64 {
 	cnt := 0.0
-	if sk != nil {
-		pos = sk.GetPositiveValueStore()
-		cnt = pos.TotalCount()
+	if r.store != nil {
+		r.flush()
+		cnt = r.store.TotalCount()
 	}
 	total := max(float64(n), cnt) // late seconds may be split in two
 	zeros := total - cnt
@@ -282,7 +388,7 @@ func sketchQuantile(sk *ddsketch.DDSketch, n int64, q float64) float64 {
 		if k < zeros {
 			return 0
 		}
-		return sk.Value(pos.KeyAtRank(k - zeros))
+		return m.Value(r.store.KeyAtRank(k - zeros))
 	}
 	return lerpRank(at, q*(total-1))
 }
@@ -320,20 +426,20 @@ func exactQuantile(vs []float64, zeros int, q float64) float64 {
 
 // siteSeries is the site's whole per-second series.
 type siteSeries struct {
-	pages             map[int64]*secPage
-	last              *secPage
+	pages             map[int64]*sitePage
+	last              *sitePage
 	spanSet           bool
 	firstSec, lastSec int64
 	bytes, pkts       uint64
 }
 
-func (s *siteSeries) page(n int64) *secPage {
+func (s *siteSeries) page(n int64) *sitePage {
 	if s.last != nil && s.last.n == n {
 		return s.last
 	}
 	pg := s.pages[n]
 	if pg == nil {
-		pg = &secPage{n: n}
+		pg = &sitePage{n: n}
 		s.pages[n] = pg
 	}
 	s.last = pg

@@ -16,7 +16,10 @@ const exactDistinct = 16
 // distinct counts distinct 64-bit hashes: exactly up to exactDistinct, then
 // with a dense HyperLogLog sketch. A repeat of the previous value (the
 // common case: consecutive records of one conversation) costs one
-// comparison.
+// comparison. Once the sketch exists, the array that held the exact values
+// collects hashes and hands them to the sketch exactDistinct at a time: the
+// sketch's registers, cold in a table of thousands of hosts, are then
+// fetched together rather than one cache miss after another.
 type distinct struct {
 	n     uint8
 	has   bool // last is valid
@@ -31,7 +34,10 @@ func (d *distinct) add(x uint64, precision uint8) {
 	}
 	d.has, d.last = true, x
 	if d.hll != nil {
-		d.hll.InsertHash(x)
+		d.small[d.n] = x
+		if d.n++; int(d.n) == exactDistinct {
+			d.flush()
+		}
 		return
 	}
 	for _, v := range d.small[:d.n] {
@@ -50,15 +56,21 @@ func (d *distinct) add(x uint64, precision uint8) {
 	if err != nil {
 		panic(err) // precision checked by NewHostAggregator
 	}
-	for _, v := range d.small {
-		hll.InsertHash(v)
-	}
-	hll.InsertHash(x)
 	d.hll = hll
+	d.flush() // the exact values so far
+	d.small[0], d.n = x, 1
+}
+
+func (d *distinct) flush() {
+	for _, v := range d.small[:d.n] {
+		d.hll.InsertHash(v)
+	}
+	d.n = 0
 }
 
 func (d *distinct) estimate() uint64 {
 	if d.hll != nil {
+		d.flush()
 		return d.hll.Estimate()
 	}
 	return uint64(d.n)
