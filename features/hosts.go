@@ -525,6 +525,7 @@ func (a *HostAggregator) Add(f *datasets.Flow) {
 			dst.pktsOut += rp
 			dst.flowsOut++
 			dst.durOut += dur
+			dst.noTTL++ // a record's TTLs are those of its forward direction
 			if ports {
 				if a.served(f.DstPort, f.SrcPort) {
 					a.addService(dst, f.DstPort, f.Proto, srcHash, answerKind(f.Proto, f.TCPFlags))
@@ -672,7 +673,9 @@ type HostStats struct {
 
 	// TTLs are the TTLs of the host's own packets, from the flows it sent
 	// whose exporter records them (MaxTTL, else MinTTL), most flows first;
-	// at most four values, flows with further values in TTLOther.
+	// at most four values, flows with further values in TTLOther. A
+	// bidirectional record's TTLs are its source's: the reverse direction
+	// a host sends counts as a flow without TTL.
 	TTLs     []TTLCount
 	TTLOther uint64
 	// NoTTLFlows counts the flows the host sent without a recorded TTL.
