@@ -381,7 +381,7 @@ type host struct {
 	pages    []pageRef // unfolded pages, ascending
 	folded   int64     // pages below this number have been folded
 	bsk, psk rateSketch
-	minutes  []minute
+	minutes  minuteSeries
 }
 
 const ttlSlots = 4
@@ -785,10 +785,7 @@ func (a *HostAggregator) stats(h *host) HostStats {
 	})
 	s.Services = a.services(h)
 	s.Rates = h.rates(a.mapping)
-	s.Minutes = make([]MinuteRate, len(h.minutes))
-	for i, m := range h.minutes {
-		s.Minutes[i] = MinuteRate{time.Unix(int64(m.n)*pageSecs, 0).UTC(), float64(m.b), float64(m.p)}
-	}
+	s.Minutes = h.minutes.rates()
 	return s
 }
 

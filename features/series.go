@@ -38,13 +38,6 @@ type sitePage struct {
 	b, p [pageSecs]float64
 }
 
-// minute is one folded minute of a host, kept compactly (float32 keeps the
-// seven significant digits a chart needs).
-type minute struct {
-	n    int32 // Unix minute
-	b, p float32
-}
-
 func floorDiv(x, y int64) int64 {
 	q := x / y
 	if x%y != 0 && (x < 0) != (y < 0) {
@@ -233,6 +226,8 @@ func (a *HostAggregator) foldAll() {
 		if len(h.pages) > 0 {
 			a.foldHost(h, math.MaxInt64)
 		}
+		h.bsk.release()
+		h.psk.release()
 	}
 	clear(a.queue)
 	a.queue, a.head = a.queue[:0], 0
@@ -259,6 +254,8 @@ func (r *rateSketch) add(m mapping.IndexMapping, v float64, n int) {
 	}
 	if r.store == nil {
 		r.store = store.NewBufferedPaginatedStore()
+	}
+	if r.log == nil {
 		r.log = make([]uint32, 0, logLen)
 	}
 	i := m.Index(v)
@@ -270,6 +267,12 @@ func (r *rateSketch) add(m mapping.IndexMapping, v float64, n int) {
 	if len(r.log) == logLen {
 		r.flush()
 	}
+}
+
+// release empties the log into the store and lets it go (end of input).
+func (r *rateSketch) release() {
+	r.flush()
+	r.log = nil
 }
 
 func (r *rateSketch) flush() {
@@ -300,7 +303,7 @@ func (a *HostAggregator) fold(h *host, pg *hostPage) {
 	rb.flush(a.mapping, &h.bsk)
 	rp.flush(a.mapping, &h.psk)
 	if sb > 0 || sp > 0 {
-		h.minutes = append(h.minutes, minute{int32(pg.n), float32(sb), float32(sp)})
+		h.minutes.add(int32(pg.n), float32(sb), float32(sp))
 	}
 	h.folded = pg.n + 1
 	pg.used = 0
@@ -348,13 +351,7 @@ func (a *HostAggregator) foldLate(h *host, pn int64, vb, vp []float64) {
 	if sb == 0 && sp == 0 {
 		return
 	}
-	i, ok := slices.BinarySearchFunc(h.minutes, int32(pn), func(m minute, n int32) int { return int(m.n) - int(n) })
-	if ok {
-		h.minutes[i].b += float32(sb)
-		h.minutes[i].p += float32(sp)
-		return
-	}
-	h.minutes = slices.Insert(h.minutes, i, minute{int32(pn), float32(sb), float32(sp)})
+	h.minutes.add(int32(pn), float32(sb), float32(sp))
 }
 
 func (h *host) rates(m mapping.IndexMapping) Rates {
