@@ -139,7 +139,7 @@ type HostAggregator struct {
 	hosts6 map[[16]byte]*host
 	all    []*host // in order of first appearance
 
-	mapping mapping.IndexMapping // of every host's rate sketches
+	mapping *mapping.CubicallyInterpolatedMapping // of every host's rate sketches
 
 	free   []*hostPage // pages to reuse
 	site   siteSeries

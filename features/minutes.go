@@ -13,6 +13,7 @@ import (
 type minuteSeries struct {
 	runs []minuteRun // ascending, never adjacent (adjacent runs are merged)
 	b, p []float32   // one value per active minute, in time order
+	tail int32       // one past the last minute (when runs is not empty)
 }
 
 // minuteRun covers the minutes from start on whose values begin at b[off];
@@ -33,15 +34,21 @@ func (s *minuteSeries) end(i int) int32 {
 // add adds b bytes and p packets to minute m (a Unix minute).
 func (s *minuteSeries) add(m int32, b, p float32) {
 	k := len(s.runs)
-	if k == 0 || m > s.end(k-1) {
+	switch {
+	case k == 0 || m > s.tail:
 		// A new run after the others: the common case once a host has
 		// been idle.
 		s.runs = append(s.runs, minuteRun{m, int32(len(s.b))})
 		s.push(b, p)
+		s.tail = m + 1
 		return
-	}
-	if m == s.end(k-1) {
+	case m == s.tail:
 		s.push(b, p) // the minute after the last
+		s.tail++
+		return
+	case m == s.tail-1:
+		s.b[len(s.b)-1] += b
+		s.p[len(s.p)-1] += p
 		return
 	}
 	// m lies before the end: in a run, or in a gap (late records).

@@ -241,14 +241,14 @@ func (a *HostAggregator) foldAll() {
 // touched in bursts rather than once for each second of each host, which
 // on a site of thousands of hosts means once per cache miss.
 type rateSketch struct {
-	store store.Store
+	store *store.BufferedPaginatedStore
 	log   []uint32 // bin index (int16) << 16 | count
 }
 
 const logLen = 128
 
 // add counts n seconds of value v (positive).
-func (r *rateSketch) add(m mapping.IndexMapping, v float64, n int) {
+func (r *rateSketch) add(m *mapping.CubicallyInterpolatedMapping, v float64, n int) {
 	if v <= m.MinIndexableValue() {
 		return // indistinguishable from an idle second
 	}
@@ -317,7 +317,7 @@ type run struct {
 	n int
 }
 
-func (r *run) add(m mapping.IndexMapping, sk *rateSketch, v float64) {
+func (r *run) add(m *mapping.CubicallyInterpolatedMapping, sk *rateSketch, v float64) {
 	if v == r.v {
 		r.n++
 		return
@@ -326,7 +326,7 @@ func (r *run) add(m mapping.IndexMapping, sk *rateSketch, v float64) {
 	r.v, r.n = v, 1
 }
 
-func (r *run) flush(m mapping.IndexMapping, sk *rateSketch) {
+func (r *run) flush(m *mapping.CubicallyInterpolatedMapping, sk *rateSketch) {
 	if r.n > 0 && r.v > 0 {
 		sk.add(m, r.v, r.n)
 	}
@@ -354,7 +354,7 @@ func (a *HostAggregator) foldLate(h *host, pn int64, vb, vp []float64) {
 	h.minutes.add(int32(pn), float32(sb), float32(sp))
 }
 
-func (h *host) rates(m mapping.IndexMapping) Rates {
+func (h *host) rates(m *mapping.CubicallyInterpolatedMapping) Rates {
 	if !h.spanSet {
 		return Rates{}
 	}
@@ -373,7 +373,7 @@ func (h *host) rates(m mapping.IndexMapping) Rates {
 // are in r and whose other seconds are zero, interpolated linearly between
 // order statistics as pandas and numpy do by default. Each order statistic
 // is within the mapping's relative accuracy, and so is the interpolation.
-func (r *rateSketch) quantile(m mapping.IndexMapping, n int64, q float64) float64 {
+func (r *rateSketch) quantile(m *mapping.CubicallyInterpolatedMapping, n int64, q float64) float64 {
 	cnt := 0.0
 	if r.store != nil {
 		r.flush()
