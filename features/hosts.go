@@ -1,21 +1,22 @@
-// Host features: HostAggregator folds every flow of a nightly run into one
-// row per internal host (traffic in and out, peers, ports, protocol mix,
-// server role, 1-second rates with their mean and 95th percentile, flow
-// durations, TTLs) and into the site's whole per-second and per-minute
-// series. Memory grows with the number of internal hosts, never with the
-// number of flows: per-second values are kept exactly only for the last
-// minutes of the stream and then folded into a DDSketch per host
-// (DataDog/sketches-go), distinct peers and ports are counted exactly up to
-// 16 and by a HyperLogLog sketch beyond (axiomhq/hyperloglog).
+// Package features also computes per-host features for the nightly run:
+// HostAggregator folds every flow into one row per internal host (traffic
+// in and out, peers, ports, protocol mix, server role, 1-second rates with
+// their mean and 95th percentile, flow durations, TTLs) and into the site's
+// whole per-second and per-minute series. Memory grows with the number of
+// internal hosts, never with the number of flows: per-second values are
+// kept exactly only for the last minutes of the stream (HostConfig.Horizon)
+// and then folded into a DDSketch per host (DataDog/sketches-go); distinct
+// peers and ports are counted exactly up to 16 and by a HyperLogLog sketch
+// beyond (axiomhq/hyperloglog).
 //
-// One sketch is written here: the distinct peers of each port a host answers
-// on are counted in a 256-bit linear-counting bitmap (Whang, Vander-Zanden
-// and Taylor, 1990). A host keeps up to eight such ports; a HyperLogLog
-// sketch for each would cost kilobytes once dense where the bitmap takes 32
-// bytes, and the question it answers ("one peer, a few, or hundreds?") needs
-// no more than the bitmap's accuracy (a few percent up to a few hundred
-// peers, saturating at about 1,400).
-
+// One sketch is written here rather than taken from a library: the
+// distinct peers of each port a host answers on are counted in a 256-bit
+// linear-counting bitmap (Whang, Vander-Zanden and Taylor, 1990). A host
+// keeps up to eight such ports; a HyperLogLog sketch for each would cost
+// kilobytes once dense where the bitmap takes 32 bytes, and the question
+// it answers ("one peer, a few, or hundreds?") needs no more than the
+// bitmap's accuracy: a standard error of about 4% at ten peers, 5% at 250
+// and 11% at 1,000 (TestLinearCounter), saturating at about 1,400.
 package features
 
 import (

@@ -559,3 +559,29 @@ func ExampleHostAggregator() {
 	// Output:
 	// 192.168.1.20: 60000 bytes out, 180000 in, 2 peers, 5 s active, 48.0 kB/s mean, P95 76.6 kB/s
 }
+
+// A stream spanning more than MaxSeriesSpan (a broken exporter clock) keeps
+// its site mean and P95 but no dense series.
+func TestSiteLongSpan(t *testing.T) {
+	tcp := uint8(datasets.ProtoTCP)
+	var flows []datasets.Flow
+	for i := 0; i < 100; i++ {
+		flows = append(flows, fl("10.0.0.1", 50000, "8.8.8.8", 443, tcp, float64(i), float64(i), 1, 100))
+	}
+	flows = append(flows, fl("10.0.0.1", 50000, "8.8.8.8", 443, tcp, 40*86400, 40*86400, 1, 100))
+	a := aggregate(t, DefaultHostConfig(), flows...)
+	s := a.Site()
+	if !s.SeriesOmitted || s.BytesPerSecond != nil || s.BytesPerMinute != nil {
+		t.Errorf("series omitted %v, %d seconds, %d minutes kept", s.SeriesOmitted, len(s.BytesPerSecond), len(s.BytesPerMinute))
+	}
+	if n := int64(40*86400 + 1); s.Rates.Seconds != n || s.Rates.BytesMean != 10100/float64(n) || s.Rates.BytesP95 != 0 {
+		t.Errorf("site rates %+v", s.Rates)
+	}
+	h, ok := a.Host(ip("10.0.0.1"))
+	if !ok || h.Rates.Seconds != s.Rates.Seconds || h.Rates.BytesP95 != 0 {
+		t.Errorf("host rates %+v", h.Rates)
+	}
+	if _, ok := a.Host(ip("10.0.0.2")); ok {
+		t.Error("Host found a host that sent nothing")
+	}
+}
