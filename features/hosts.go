@@ -54,7 +54,8 @@ type HostConfig struct {
 	Horizon time.Duration
 
 	// RelativeAccuracy of the per-host quantile sketches: a reported P95
-	// lies within this relative error of the value the whole series gives.
+	// lies within this relative error of the value the whole series gives
+	// (TestHostsAgainstPandas checks it against pandas).
 	RelativeAccuracy float64
 
 	// ServicePorts are ports at or above 1024 that count as service ports;
@@ -73,7 +74,8 @@ type HostConfig struct {
 	// 1.04/sqrt(2^p). 11 gives 2 KiB and 2.3%.
 	DistinctPrecision uint8
 
-	// MaxSeriesSpan bounds the site's dense series (SiteStats.Bytes, ...):
+	// MaxSeriesSpan bounds the site's dense series (SiteStats.BytesPerSecond
+	// and the others):
 	// a stream whose active seconds span longer (a broken exporter clock
 	// stamping 1970) gets its mean and P95 but no dense series.
 	MaxSeriesSpan time.Duration
@@ -103,9 +105,10 @@ func DefaultServicePorts() []uint16 {
 	}
 }
 
-// DefaultHostConfig: the default internal networks, a 15-minute horizon, 1%
-// relative accuracy, eight service slots, three peers for a receive-only
-// service port, HyperLogLog precision 11 and dense site series up to 31 days.
+// DefaultHostConfig returns the default internal networks and service
+// ports, a 15-minute horizon, 1% relative accuracy, eight service slots,
+// three peers for a receive-only service port, HyperLogLog precision 11 and
+// dense site series up to 31 days.
 func DefaultHostConfig() HostConfig {
 	return HostConfig{
 		Internal:          DefaultInternal(),
@@ -440,7 +443,9 @@ func InitialTTL(observed uint8) uint8 {
 // destination, and for a bidirectional record (HasReverse with packets or
 // bytes the other way) the reverse counters the other way round. Each
 // direction that is counted is one flow for its sender and one for its
-// receiver; a flow between two internal hosts counts for both.
+// receiver; a flow between two internal hosts counts for both. Records are
+// not told apart by exporter: where two exporters report the same traffic,
+// feed one exporter's records.
 func (a *HostAggregator) Add(f *datasets.Flow) {
 	src, srcHash := a.host(f.SrcAddr)
 	dst, dstHash := a.host(f.DstAddr)
