@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/lifespans"
 	"github.com/fingerflow/fingerflow/models/talkers"
 )
@@ -15,6 +16,7 @@ import (
 // not asked for.
 type Stats struct {
 	Talkers   *talkers.Result
+	Rates     *Rates
 	Lifespans *lifespans.Result
 }
 
@@ -29,6 +31,9 @@ func WriteStatsText(w io.Writer, s Stats) error {
 		if s.Talkers.Sources != nil {
 			sections = append(sections, func(w io.Writer) error { return WriteSources(w, *s.Talkers) })
 		}
+	}
+	if s.Rates != nil {
+		sections = append(sections, func(w io.Writer) error { return WriteRates(w, *s.Rates) })
 	}
 	if s.Lifespans != nil {
 		sections = append(sections, func(w io.Writer) error { return WriteLifespans(w, *s.Lifespans) })
@@ -55,6 +60,7 @@ type (
 		Sources []sourceJSON `json:"sources,omitempty"`
 		// SourcesDistinct counts every source address, listed or not.
 		SourcesDistinct int            `json:"sources_distinct,omitempty"`
+		Rates           *ratesJSON     `json:"rates,omitempty"`
 		Lifespans       *lifespansJSON `json:"lifespans,omitempty"`
 	}
 	countsJSON struct {
@@ -155,6 +161,9 @@ func WriteStatsJSON(w io.Writer, s Stats) error {
 		}
 		out.SourcesDistinct = r.SourcesDistinct
 	}
+	if s.Rates != nil {
+		out.Rates = toRatesJSON(*s.Rates)
+	}
 	if s.Lifespans != nil {
 		out.Lifespans = toLifespansJSON(*s.Lifespans)
 	}
@@ -228,6 +237,71 @@ func toLifespansJSON(r lifespans.Result) *lifespansJSON {
 			gj.Groups = append(gj.Groups, x)
 		}
 		j.Groupings = append(j.Groupings, gj)
+	}
+	return j
+}
+
+type (
+	ratesJSON struct {
+		Site  siteRatesJSON   `json:"site"`
+		Hosts []hostRatesJSON `json:"hosts"`
+	}
+	rateJSON struct {
+		Start       *time.Time `json:"start,omitempty"`
+		Seconds     int64      `json:"seconds"`
+		BytesMean   float64    `json:"bytes_per_s_mean"`
+		BytesP95    float64    `json:"bytes_per_s_p95"`
+		PacketsMean float64    `json:"packets_per_s_mean"`
+		PacketsP95  float64    `json:"packets_per_s_p95"`
+	}
+	siteRatesJSON struct {
+		Hosts        int    `json:"hosts"`
+		Flows        uint64 `json:"flows"`
+		Bytes        uint64 `json:"bytes"`
+		Packets      uint64 `json:"packets"`
+		ForeignFlows uint64 `json:"foreign_flows"`
+		rateJSON
+		// The series: one value a second from start, one a minute from
+		// minute_start (omitted for spans over HostConfig.MaxSeriesSpan).
+		BytesPerSecond   []float64  `json:"bytes_per_second,omitempty"`
+		PacketsPerSecond []float64  `json:"packets_per_second,omitempty"`
+		MinuteStart      *time.Time `json:"minute_start,omitempty"`
+		BytesPerMinute   []float64  `json:"bytes_per_minute,omitempty"`
+		PacketsPerMinute []float64  `json:"packets_per_minute,omitempty"`
+	}
+	hostRatesJSON struct {
+		Addr string `json:"addr"`
+		rateJSON
+		BytesIn     uint64  `json:"bytes_in"`
+		BytesOut    uint64  `json:"bytes_out"`
+		DurationOut float64 `json:"duration_out_s"`
+		FlowsOut    uint64  `json:"flows_out"`
+	}
+)
+
+func toRateJSON(r features.Rates) rateJSON {
+	j := rateJSON{Seconds: r.Seconds, BytesMean: r.BytesMean, BytesP95: r.BytesP95, PacketsMean: r.PacketsMean, PacketsP95: r.PacketsP95}
+	if r.Seconds > 0 {
+		t := r.Start.UTC()
+		j.Start = &t
+	}
+	return j
+}
+
+func toRatesJSON(r Rates) *ratesJSON {
+	s := r.Site
+	j := &ratesJSON{Site: siteRatesJSON{
+		Hosts: s.Hosts, Flows: s.Flows, Bytes: s.Bytes, Packets: s.Packets, ForeignFlows: s.ForeignFlows,
+		rateJSON: toRateJSON(s.Rates), BytesPerSecond: s.BytesPerSecond, PacketsPerSecond: s.PacketsPerSecond,
+		BytesPerMinute: s.BytesPerMinute, PacketsPerMinute: s.PacketsPerMinute,
+	}, Hosts: []hostRatesJSON{}}
+	if len(s.BytesPerMinute) > 0 {
+		t := s.MinuteStart.UTC()
+		j.Site.MinuteStart = &t
+	}
+	for _, h := range r.TopHosts() {
+		j.Hosts = append(j.Hosts, hostRatesJSON{Addr: h.Addr.String(), rateJSON: toRateJSON(h.Rates),
+			BytesIn: h.BytesIn, BytesOut: h.BytesOut, DurationOut: h.DurationOut.Seconds(), FlowsOut: h.FlowsOut})
 	}
 	return j
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/lifespans"
 	"github.com/fingerflow/fingerflow/models/survival"
 	"github.com/fingerflow/fingerflow/models/talkers"
@@ -25,6 +26,9 @@ type statsOptions struct {
 	stats         []string
 	n             int
 	sources       int
+	rates         bool
+	internal      []string
+	hosts         int
 	lifespans     bool
 	activeTimeout time.Duration
 	servicePorts  int
@@ -53,6 +57,10 @@ that passes the filters and prints:
     or bpp, several separated by "/";
   - the source addresses with the longest accumulated flow duration (T)
     and their flow count (C), top --sources;
+  - traffic over time (--rates): bytes and packets per second at 1-second
+    resolution, a flow's bytes spread evenly over its duration, with the
+    mean and 95th percentile for the site and its --hosts busiest internal
+    hosts (those in --internal networks), with their T and C;
   - flow lifespans (--lifespans): Kaplan–Meier survival curves of flow
     durations by protocol, by service port (the lower port of a
     connection; the --service-ports busiest get a group each) and, given
@@ -70,7 +78,8 @@ so the numbers do not depend on the number of workers.
 Files that cannot be read are reported on stderr, one line each, and
 skipped; the exit status is then 3.`,
 		Example: `  fingerflow stats datasets/lab-attack/lab-attack.v9
-  fingerflow stats /var/cache/nfdump/2027/01/11 -s srcip/bytes -s dstport:p/flows/bytes -n 20`,
+  fingerflow stats /var/cache/nfdump/2027/01/11 -s srcip/bytes -s dstport:p/flows/bytes -n 20
+  fingerflow stats DIR -s srcip/bytes --rates --lifespans --charts charts/`,
 		Args: atLeastOnePath,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStats(cmd, opts, gopts, args)
@@ -80,6 +89,9 @@ skipped; the exit status is then 3.`,
 	f.StringArrayVarP(&opts.stats, "stat", "s", nil, "statistic STAT[:p][/ORDER...] as nfdump's -s; repeatable")
 	f.IntVarP(&opts.n, "top", "n", 10, "entries per statistic (0: all)")
 	f.IntVar(&opts.sources, "sources", 100, "source addresses in the duration (T) and count (C) table (0: none)")
+	f.BoolVar(&opts.rates, "rates", false, "traffic over time: per-second rates of the site and its busiest hosts")
+	f.StringSliceVar(&opts.internal, "internal", nil, "the site's networks (CIDR; repeatable; default RFC 1918 and fc00::/7)")
+	f.IntVar(&opts.hosts, "hosts", 10, "internal hosts listed in the traffic section")
 	f.BoolVar(&opts.lifespans, "lifespans", false, "flow lifespans by protocol, service port and host cluster")
 	f.DurationVar(&opts.activeTimeout, "active-timeout", 300*time.Second, "the exporters' active timeout: records lasting this long (less 1 s) were cut (nfpcapd 300s, Cisco IOS 30m)")
 	f.IntVar(&opts.servicePorts, "service-ports", 8, "service ports with a lifespan group of their own; the others share one")
@@ -134,8 +146,29 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 		}
 		lcfg = &c
 	}
-	if opts.charts != "" && lcfg == nil {
-		return usagef("--charts draws lifespans: give --lifespans too")
+	var hcfg *features.HostConfig
+	if full || opts.rates {
+		c := features.DefaultHostConfig()
+		if len(opts.internal) > 0 {
+			c.Internal = nil
+			for _, n := range opts.internal {
+				p, err := parsePrefix(n)
+				if err != nil {
+					return usagef("--internal %q: not a CIDR prefix or address", n)
+				}
+				c.Internal = append(c.Internal, p)
+			}
+		}
+		if _, err := features.NewHostAggregator(c); err != nil {
+			return usagef("%v", err)
+		}
+		hcfg = &c
+	}
+	if opts.hosts < 0 {
+		return usagef("--hosts %d: want 0 or more", opts.hosts)
+	}
+	if opts.charts != "" && lcfg == nil && hcfg == nil {
+		return usagef("--charts draws lifespans and traffic: give --lifespans or --rates too")
 	}
 	if opts.charts != "" {
 		if err := os.MkdirAll(opts.charts, 0o755); err != nil {
@@ -146,9 +179,6 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if err != nil {
 		return err
 	}
-	// Each worker counts the files it decodes; the parts are merged. The
-	// counts are integers, so the merged result does not depend on which
-	// worker read which file.
 	type part struct {
 		tab   *talkers.Table
 		lives *lifespans.Lifespans
@@ -162,13 +192,35 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			parts[i].lives, _ = lifespans.New(*lcfg)
 		}
 	}
-	if err := run.fold(ctx, func(w int, b []datasets.Flow) error {
-		parts[w].tab.AddBatch(b)
-		if parts[w].lives != nil {
-			parts[w].lives.AddBatch(b)
+	add := func(p *part, b []datasets.Flow) {
+		p.tab.AddBatch(b)
+		if p.lives != nil {
+			p.lives.AddBatch(b)
 		}
-		return nil
-	}); err != nil {
+	}
+	var agg *features.HostAggregator
+	if hcfg != nil {
+		// Per-second rates sum floating-point shares of flows in the
+		// order they come, so they are counted in file order on one
+		// goroutine, everything else with them.
+		agg, _ = features.NewHostAggregator(*hcfg)
+		err = run.read(ctx, func(b []datasets.Flow) error {
+			add(&parts[0], b)
+			for i := range b {
+				agg.Add(&b[i])
+			}
+			return nil
+		})
+	} else {
+		// Each worker counts the files it decodes; the parts are merged.
+		// The counts are integers, so the merged result does not depend
+		// on which worker read which file.
+		err = run.fold(ctx, func(w int, b []datasets.Flow) error {
+			add(&parts[w], b)
+			return nil
+		})
+	}
+	if err != nil {
 		return err
 	}
 	for _, o := range parts[1:] {
@@ -182,6 +234,16 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	count := run.count
 	res := parts[0].tab.Result()
 	rep := reports.Stats{Talkers: &res}
+	if agg != nil {
+		rep.Rates = &reports.Rates{Site: agg.Site(), Hosts: agg.Hosts(), N: opts.hosts}
+		if opts.charts != "" {
+			if err := writeChart(filepath.Join(opts.charts, "traffic"), func(w io.Writer, format string) error {
+				return reports.TrafficChart(w, format, rep.Rates.Site)
+			}); err != nil && !errors.Is(err, reports.ErrNoData) {
+				return err
+			}
+		}
+	}
 	if lcfg != nil {
 		lres, err := parts[0].lives.Result()
 		switch {
@@ -212,26 +274,49 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 }
 
 // writeLifespanCharts draws each grouping's curves into dir as
-// lifespans-GROUPING.png and .svg, each file written whole or not at all.
+// lifespans-GROUPING.png and .svg.
 func writeLifespanCharts(dir string, res lifespans.Result) error {
 	for _, g := range res.Groupings {
-		for _, format := range []string{"png", "svg"} {
-			name := filepath.Join(dir, "lifespans-"+strings.ReplaceAll(g.Name, " ", "-")+"."+format)
-			out, err := createAtomic(name)
-			if err != nil {
-				return err
-			}
-			if err := reports.LifespanChart(out, format, g, res.Config.Alpha); err != nil {
-				out.abort()
-				return err
-			}
-			if err := out.commit(); err != nil {
-				out.abort()
-				return err
-			}
+		name := filepath.Join(dir, "lifespans-"+strings.ReplaceAll(g.Name, " ", "-"))
+		if err := writeChart(name, func(w io.Writer, format string) error {
+			return reports.LifespanChart(w, format, g, res.Config.Alpha)
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// writeChart draws a chart as base.png and base.svg, each file written
+// whole or not at all.
+func writeChart(base string, draw func(w io.Writer, format string) error) error {
+	for _, format := range []string{"png", "svg"} {
+		out, err := createAtomic(base + "." + format)
+		if err != nil {
+			return err
+		}
+		if err := draw(out, format); err != nil {
+			out.abort()
+			return err
+		}
+		if err := out.commit(); err != nil {
+			out.abort()
+			return err
+		}
+	}
+	return nil
+}
+
+// parsePrefix reads a CIDR prefix or a bare address (a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // loadClusters reads a CSV of host addresses and cluster names (columns

@@ -22,6 +22,7 @@ import (
 
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+	"github.com/fingerflow/fingerflow/features"
 )
 
 // nfdumpDirs are the repository's nfcapd runs the statistics are checked
@@ -339,5 +340,37 @@ func TestMerge(t *testing.T) {
 	other, _ := New(Config{Stats: cfg.Stats[:1]})
 	if err := whole.Merge(other); !errors.Is(err, ErrStat) {
 		t.Errorf("merging another configuration: %v", err)
+	}
+}
+
+// TestSourcesMatchHostAggregator: for internal hosts, the T and C columns
+// are features.HostAggregator's DurationOut and FlowsOut.
+func TestSourcesMatchHostAggregator(t *testing.T) {
+	for _, d := range []string{"lab-attack/lab-attack.v9", "population/pop-near-24h-s1007.v9"} {
+		flows := readDir(t, filepath.Join("..", "..", "datasets", d))
+		tab, _ := New(Config{Sources: 1 << 20})
+		tab.AddBatch(flows)
+		agg, err := features.NewHostAggregator(features.DefaultHostConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range flows {
+			agg.Add(&flows[i])
+		}
+		srcs := map[netip.Addr]Source{}
+		for _, s := range tab.Result().Sources {
+			srcs[s.Addr] = s
+		}
+		n := 0
+		for _, h := range agg.Hosts() {
+			s := srcs[h.Addr]
+			if s.Duration != h.DurationOut || s.Count != h.FlowsOut {
+				t.Errorf("%s %s: T %v C %d; HostAggregator %v %d", d, h.Addr, s.Duration, s.Count, h.DurationOut, h.FlowsOut)
+			}
+			n++
+		}
+		if n == 0 {
+			t.Errorf("%s: no internal hosts", d)
+		}
 	}
 }

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// attack is the lab's attack run.
+const attack = "../../datasets/lab-attack"
+
+// statsSummary matches stats's summary line, whose run time varies.
+var statsSummary = regexp.MustCompile(`in [0-9.]+s`)
+
+// TestGoldenStats pins stats's output on shipped runs: the full report of
+// the attack run, nfdump-style statistics on a download run, JSON with
+// every section on the population run.
+func TestGoldenStats(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"lab-attack.v9.txt", []string{filepath.Join(attack, "lab-attack.v9")}},
+		{"test-near.v9-top.txt", []string{"-s", "srcip/bytes", "-s", "dstport:p/flows/bytes", "-s", "record/packets", "-n", "5", filepath.Join(lab, "test-near.v9")}},
+		{"pop-near.v9.json", []string{"--json", "-n", "3", "--sources", "3", "--hosts", "3", "--rates", "--lifespans", "-s", "srcip/bytes", "../../datasets/population/pop-near-24h-s1007.v9"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, context.Background(), append([]string{"stats"}, c.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			checkGolden(t, "stats-"+c.name, stdout)
+			checkGolden(t, "stats-"+c.name+".stderr", statsSummary.ReplaceAllString(stderr, "in TIME"))
+		})
+	}
+}
+
+// TestStatsWorkers: the output does not depend on the number of workers,
+// for the folded statistics and for the per-second rates read in order,
+// on every input format of the attack run together.
+func TestStatsWorkers(t *testing.T) {
+	inputs := []string{
+		filepath.Join(attack, "lab-attack.v5"), filepath.Join(attack, "lab-attack.v9"),
+		filepath.Join(attack, "lab-attack.ipfix"), filepath.Join(attack, "lab-attack.argus"),
+		filepath.Join(lab, "test-near.v9"), filepath.Join(lab, "test-near.nfdump.csv"),
+	}
+	for _, mode := range [][]string{{"-s", "srcip/bytes", "-s", "record/flows", "--lifespans"}, {}} {
+		var want string
+		for _, w := range []string{"1", "2", "5"} {
+			args := append(append([]string{"stats", "--json", "--workers", w}, mode...), inputs...)
+			stdout, stderr, code := run(t, context.Background(), args...)
+			if code != exitOK {
+				t.Fatalf("%v: exit %d: %s", args, code, stderr)
+			}
+			if want == "" {
+				want = stdout
+			} else if stdout != want {
+				t.Errorf("%v: output differs from one worker's", args)
+			}
+		}
+	}
+}
+
+// TestStatsErrors: unreadable inputs are reported and skipped (exit 3),
+// bad flags are usage errors (exit 2), charts are written.
+func TestStatsErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(bad, []byte("not flows"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, context.Background(), "stats", "-s", "srcip", bad, filepath.Join(attack, "lab-attack.v9"))
+	if code != exitPartial || !strings.Contains(stderr, "skipped "+bad) || !strings.Contains(stdout, "10.77.0.1") {
+		t.Errorf("exit %d, stderr %q; want 3, the bad file named and the good one counted", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"stats", "-s", "srcas/bytes", lab},
+		{"stats", "-s", "srcip/octets", lab},
+		{"stats", "-n", "-1", lab},
+		{"stats", "--active-timeout", "0s", "--lifespans", lab},
+		{"stats", "--internal", "10.0.0.0/33", "--rates", lab},
+		{"stats", "-s", "srcip", "--charts", dir, lab},
+		{"stats"},
+	} {
+		if _, stderr, code := run(t, context.Background(), args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, exitUsage, stderr)
+		}
+	}
+	charts := filepath.Join(dir, "charts")
+	clusters := filepath.Join(dir, "clusters.csv")
+	if err := os.WriteFile(clusters, []byte("host,cluster\n10.77.1.10,near clients\n10.77.6.10,far clients\n10.77.0.1,servers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = run(t, context.Background(), "stats", "--json", "--lifespans", "--rates", "-s", "proto",
+		"--clusters", clusters, "--charts", charts, filepath.Join(attack, "lab-attack.v9"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var out struct {
+		Lifespans struct {
+			Groupings []struct {
+				By     string `json:"by"`
+				Groups []struct {
+					Name string `json:"name"`
+				} `json:"groups"`
+			} `json:"groupings"`
+		} `json:"lifespans"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	var clusterGroups []string
+	for _, g := range out.Lifespans.Groupings {
+		if g.By == "host cluster" {
+			for _, gr := range g.Groups {
+				clusterGroups = append(clusterGroups, gr.Name)
+			}
+		}
+	}
+	if strings.Join(clusterGroups, ",") != "servers,unclustered,far clients,near clients" {
+		t.Errorf("host cluster groups %v", clusterGroups)
+	}
+	for _, f := range []string{"traffic.png", "traffic.svg", "lifespans-protocol.png", "lifespans-service-port.svg", "lifespans-host-cluster.png"} {
+		if st, err := os.Stat(filepath.Join(charts, f)); err != nil || st.Size() == 0 {
+			t.Errorf("chart %s: %v", f, err)
+		}
+	}
+}
