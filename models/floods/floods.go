@@ -98,7 +98,8 @@ type Config struct {
 	Thresholds [NumSignatures]Threshold
 	// Horizon is how far records may arrive out of time order.
 	Horizon time.Duration
-	// TopSources is how many sources an alarm lists.
+	// TopSources is how many sources an alarm lists (at least 16 for
+	// bogon sources).
 	TopSources int
 	// MaxSources bounds the sources remembered per destination; beyond
 	// it, sources are counted but not told apart.
@@ -538,7 +539,11 @@ func (d *Detector) close(k key, t *target) {
 	}
 	sp.Spoofed = sp.Distinct >= 50 && sp.Singletons >= 0.9 && sp.Networks >= 32
 	a.Spoofing = sp
-	a.Sources = srcs[:min(len(srcs), d.cfg.TopSources)]
+	top := d.cfg.TopSources
+	if k.sig == BogonSource {
+		top = max(top, 16) // each bogon source is news
+	}
+	a.Sources = srcs[:min(len(srcs), top)]
 	for i := range ranges {
 		a.Ranges = append(a.Ranges, d.table[i])
 	}

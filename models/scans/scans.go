@@ -129,8 +129,10 @@ type Alarm struct {
 	Successes, Failures    int
 	// Ratio is the likelihood ratio when the walk decided.
 	Ratio float64
-	// Ports are the ports of the first contacts, most first.
-	Ports []PortCount
+	// Ports are the ports of the first contacts, most first; PortLow and
+	// PortHigh the lowest and highest.
+	Ports             []PortCount
+	PortLow, PortHigh uint16
 	// Targets are some destinations of a horizontal scan (the first).
 	Targets []netip.Addr
 }
@@ -166,6 +168,7 @@ type walk struct {
 	succ, fail int
 	decided    *Alarm
 	ports      map[PortCount]int
+	lo, hi     uint16
 	targets    []netip.Addr
 }
 
@@ -356,7 +359,9 @@ func (d *Detector) step(w *walk, kind Kind, a done, what any) {
 	}
 	if w.contacts == 0 {
 		w.start = a.first
+		w.lo, w.hi = a.port, a.port
 	}
+	w.lo, w.hi = min(w.lo, a.port), max(w.hi, a.port)
 	w.end = a.first
 	w.contacts++
 	if a.success {
@@ -407,6 +412,7 @@ func (d *Detector) Alarms() []Alarm {
 		}
 		a.Start, a.End = time.Unix(0, w.start).UTC(), time.Unix(0, w.end).UTC()
 		a.Contacts, a.Successes, a.Failures = w.contacts, w.succ, w.fail
+		a.PortLow, a.PortHigh = w.lo, w.hi
 		a.Ports = a.Ports[:0]
 		for pc, n := range w.ports {
 			pc.Count = n
