@@ -81,6 +81,7 @@ func TestKilledWriter(t *testing.T) {
 			if diff := cmp.Diff(beforeDump, dump(t, path)); diff != "" {
 				t.Errorf("database after the kill (-before +after):\n%s", diff)
 			}
+			checkLatest(t, path)
 			// And the night can be written for real afterwards.
 			if err := db.WriteRun(context.Background(), bigRun("2026-11-23", 100, 1000, 30, 3)); err != nil {
 				t.Fatal(err)

@@ -204,6 +204,7 @@ func TestMigrateV1(t *testing.T) {
 			got = append(got, n.Night+" "+f.Entry+" "+string(f.Method)+" "+chanceText(f.Chance))
 		}
 	}
+	checkLatest(t, path)
 	want := []string{
 		"2026-11-20 openssl_3.0.14-1~deb12u1_amd64.deb single not estimated",
 		"2026-11-20 curl_7.88.1-10+deb12u7_amd64.deb single not estimated",
@@ -223,6 +224,18 @@ func TestMigrateV1(t *testing.T) {
 	if len(m.Hosts) != 1 || m.Hosts[0].Addr != netip.MustParseAddr("10.0.0.6") || len(m.Hosts[0].Others) != 1 ||
 		m.Hosts[0].Others[0].Entry != "openssl_3.0.14-1~deb12u1_amd64.deb" {
 		t.Errorf("missing openssl 3.0.15: %+v, want 10.0.0.6 having fetched 3.0.14", m.Hosts)
+	}
+	// An entry fetched but never listed keeps its description, and is
+	// not an update anything can miss.
+	six, err := db.HostHistory(ctx, netip.MustParseAddr("10.0.0.6"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := six[len(six)-1]; len(n.Fetches) != 1 || n.Fetches[0].Product != "glibc" || n.Fetches[0].Version != "2.36-9+deb12u9" {
+		t.Errorf("10.0.0.6 on %s fetched %+v, want glibc 2.36-9+deb12u9", n.Night, n.Fetches)
+	}
+	if _, err := db.Missing(ctx, "libc6_2.36-9+deb12u9_amd64.deb"); !errors.Is(err, ErrUnknownEntry) {
+		t.Errorf("an entry never listed: %v, want ErrUnknownEntry", err)
 	}
 	kb, err := db.Missing(ctx, "KB5046613.msu")
 	if err != nil {
@@ -301,25 +314,27 @@ func schemaOf(t *testing.T, path string) []string {
 	rows.Close()
 	var out []string
 	for _, o := range objs {
-		pragma := "table_xinfo"
+		pragmas := []string{"table_xinfo", "foreign_key_list"}
 		if o.typ == "index" {
-			pragma = "index_xinfo"
+			pragmas = []string{"index_xinfo"}
 		}
-		cols, err := db.Query("SELECT * FROM pragma_" + pragma + "('" + o.name + "')")
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, _ := cols.Columns()
-		for cols.Next() {
-			vals := make([]any, len(names))
-			ptrs := make([]any, len(names))
-			for i := range vals {
-				ptrs[i] = &vals[i]
+		for _, pragma := range pragmas {
+			cols, err := db.Query("SELECT * FROM pragma_" + pragma + "('" + o.name + "')")
+			if err != nil {
+				t.Fatal(err)
 			}
-			cols.Scan(ptrs...)
-			out = append(out, fmt.Sprint(o.typ, " ", o.name, " ", vals))
+			names, _ := cols.Columns()
+			for cols.Next() {
+				vals := make([]any, len(names))
+				ptrs := make([]any, len(names))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				cols.Scan(ptrs...)
+				out = append(out, fmt.Sprint(o.typ, " ", o.name, " ", pragma, " ", vals))
+			}
+			cols.Close()
 		}
-		cols.Close()
 	}
 	return out
 }
