@@ -71,7 +71,7 @@ var (
 	// SQLite, or another application's SQLite database).
 	ErrNotHistory = errors.New("not a fingerflow history database")
 	// ErrNewerSchema: the database was written by a newer fingerflow.
-	ErrNewerSchema = errors.New("history schema is newer than this fingerflow knows")
+	ErrNewerSchema = errors.New("written by a newer fingerflow")
 	// ErrUnknownEntry: no night's catalog listed the entry.
 	ErrUnknownEntry = errors.New("not listed in the catalog of any night")
 	// ErrNoRun: no night with that key, or none before it.
@@ -207,7 +207,7 @@ func versionOf(path string, app uint32, v int32) (int, error) {
 		return 0, fmt.Errorf("%s: %w: an SQLite database of another application (application_id %#x); left untouched, choose another database file",
 			path, ErrNotHistory, app)
 	case v > SchemaVersion:
-		return 0, fmt.Errorf("%s: %w: schema version %d, this fingerflow knows up to %d; left untouched, use a newer fingerflow",
+		return 0, fmt.Errorf("%s: %w: schema version %d, this one knows up to %d; left untouched, use a newer fingerflow",
 			path, ErrNewerSchema, v, SchemaVersion)
 	case v < 1:
 		return 0, fmt.Errorf("%s: %w: schema version %d; left untouched, choose another database file", path, ErrNotHistory, v)

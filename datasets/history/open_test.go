@@ -113,7 +113,7 @@ func TestRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.WriteFile(path, data, 0o644)
-		}, ErrNewerSchema, "schema version 3, this fingerflow knows up to 2; left untouched, use a newer fingerflow"},
+		}, ErrNewerSchema, "written by a newer fingerflow: schema version 3, this one knows up to 2; left untouched, use a newer fingerflow"},
 	} {
 		for _, opener := range []struct {
 			name string
