@@ -72,6 +72,7 @@ flow metadata alone and reports what each host fetched.`,
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
+		newHistoryCommand(gopts), newMissingCommand(gopts),
 	)
 	return root
 }
