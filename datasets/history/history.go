@@ -13,11 +13,14 @@
 //	                 fingerflow version, model and catalog identities (path, hash)
 //	hosts            per night and internal host: first/last seen, OS family and
 //	                 version, confidence, evidence in words, cluster, byte and flow counts
-//	fetches          per night: host, catalog entry (product, version, OS), when,
-//	                 chance-fit estimate, how it was recognised
-//	catalog          every entry a night's catalog listed, with its release date
+//	fetches          per night: host, catalog entry, when, chance-fit estimate,
+//	                 how it was recognised
+//	catalog          every entry listed or fetched: size, product, version, OS,
+//	                 OS version, release date
 //	listings         what each distinct catalog listed (with listing_entries)
 //	metrics          per night (metric, key, value) baselines
+//	host_latest      per address, its latest night, last seen and latest OS verdict:
+//	                 what a query over hosts gives, kept so as not to read every night
 //
 // What the package promises:
 //   - WriteRun writes a night in one transaction, replacing the night if it
@@ -285,8 +288,8 @@ func createDB(ctx context.Context, path string) (err error) {
 func (d *DB) migrate(ctx context.Context) error {
 	return inTx(ctx, d.db, func(tx *sql.Tx) error {
 		v, err := d.checkVersion(ctx, tx)
-		if err != nil {
-			return err
+		if err != nil || v == SchemaVersion {
+			return err // refused, or migrated by another process meanwhile
 		}
 		for ; v < SchemaVersion; v++ {
 			step, ok := migrations[v]

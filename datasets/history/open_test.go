@@ -338,3 +338,78 @@ func schemaOf(t *testing.T, path string) []string {
 	}
 	return out
 }
+
+// TestOpenOddPath opens databases whose names hold characters that mean
+// something in an SQLite URI.
+func TestOpenOddPath(t *testing.T) {
+	for _, name := range []string{"a?mode=ro.db", "b#1.db", "c%20d.db", "e f.db"} {
+		path := filepath.Join(t.TempDir(), name)
+		db, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := db.WriteRun(context.Background(), scenario()[0]); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		db.Close()
+		if v, err := checkHeader(path); err != nil || v != SchemaVersion {
+			t.Errorf("%s: version %d, %v", name, v, err)
+		}
+	}
+}
+
+// TestConcurrentCreate has several handles create the same new database
+// at once: one creates it, the others open it.
+func TestConcurrentCreate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fingerflow.db")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := Open(context.Background(), path)
+			if err == nil {
+				err = db.WriteRun(context.Background(), scenario()[0])
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if names := keys(files(t, dir)); len(names) != 1 {
+		t.Errorf("directory holds %v, want only fingerflow.db", names)
+	}
+}
+
+// TestConcurrentMigration has several handles open a version 1 database
+// at once: one migrates it, the others wait and find it migrated.
+func TestConcurrentMigration(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "v1.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fingerflow.db")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := OpenExisting(context.Background(), path)
+			if err == nil {
+				_, err = db.Missing(context.Background(), "openssl_3.0.15-1~deb12u1_amd64.deb")
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	checkLatest(t, path)
+}
