@@ -77,6 +77,7 @@ flow metadata alone and reports what each host fetched.`,
 		newInfoCommand(gopts), newIngestCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
 		newCollectCommand(gopts),
+		newHistoryCommand(gopts), newMissingCommand(gopts),
 	)
 	return root
 }
