@@ -76,7 +76,9 @@ flow metadata alone and reports what each host fetched.`,
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
-		newCollectCommand(gopts), newStatsCommand(gopts),
+		newCollectCommand(gopts),
+		newHistoryCommand(gopts), newMissingCommand(gopts),
+		newStatsCommand(gopts),
 	)
 	return root
 }
