@@ -94,9 +94,9 @@ func trimFloat(x float64) string {
 	return fmt.Sprintf("%.1f", x)
 }
 
-// WriteDetect prints the alarms of every detector with the thresholds they
+// WriteDetectText prints the alarms of every detector with the thresholds they
 // were judged by, then the service profile.
-func WriteDetect(w io.Writer, d Detect) error {
+func WriteDetectText(w io.Writer, d Detect) error {
 	th := d.FloodConfig.Thresholds
 	var ths []string
 	for s := floods.Signature(0); s < floods.NumSignatures; s++ {
@@ -105,9 +105,9 @@ func WriteDetect(w io.Writer, d Detect) error {
 	fmt.Fprintf(w, "Floods and DoS signatures: %d (thresholds: %s)\n", len(d.Floods), strings.Join(ths, ", "))
 	for i := range d.Floods {
 		a := &d.Floods[i]
-		fmt.Fprintf(w, "  %s to %s from %s to %s: %s packets in %d flows, peak %s/s, mean %.0f/s",
+		fmt.Fprintf(w, "  %s to %s from %s to %s: %.0f packets in %d flows, peak %.0f/s, mean %.0f/s",
 			a.Signature, floodTarget(a), clock(a.Start, time.Time{}), clock(a.End, a.Start),
-			trimFloat(a.Packets), a.Flows, trimFloat(a.PeakRate), a.MeanRate)
+			a.Packets, a.Flows, a.PeakRate, a.MeanRate)
 		if len(a.Ports) > 0 && a.Signature == floods.UDPFlood {
 			var ps []string
 			for _, p := range a.Ports {

@@ -78,7 +78,7 @@ flow metadata alone and reports what each host fetched.`,
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
 		newCollectCommand(gopts),
 		newHistoryCommand(gopts), newMissingCommand(gopts),
-		newStatsCommand(gopts),
+		newStatsCommand(gopts), newDetectCommand(gopts),
 	)
 	return root
 }
