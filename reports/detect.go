@@ -21,6 +21,9 @@ import (
 type Detect struct {
 	Floods      []floods.Alarm
 	FloodConfig floods.Config
+	// FloodsDropped counts, per signature, alarms beyond
+	// FloodConfig.MaxAlarms, counted but not kept.
+	FloodsDropped [floods.NumSignatures]int
 
 	Scans      []scans.Alarm
 	ScanConfig scans.Config
@@ -103,6 +106,12 @@ func WriteDetectText(w io.Writer, d Detect) error {
 		ths = append(ths, fmt.Sprintf("%s %s/s and %s packets", s, trimFloat(th[s].MinRate), trimFloat(th[s].MinPackets)))
 	}
 	fmt.Fprintf(w, "Floods and DoS signatures: %d (thresholds: %s)\n", len(d.Floods), strings.Join(ths, ", "))
+	for s, n := range d.FloodsDropped {
+		if n > 0 {
+			fmt.Fprintf(w, "  %d more %s alarms counted, not kept: %d kept, those with the most packets (a range the site uses? --not-bogon)\n",
+				n, floods.Signature(s), d.FloodConfig.MaxAlarms)
+		}
+	}
 	for i := range d.Floods {
 		a := &d.Floods[i]
 		fmt.Fprintf(w, "  %s to %s from %s to %s: %.0f packets in %d flows, peak %.0f/s, mean %.0f/s",
@@ -200,6 +209,9 @@ type (
 	floodsJSON struct {
 		Thresholds map[string]thresholdJSON `json:"thresholds"`
 		Alarms     []floodJSON              `json:"alarms"`
+		// Dropped counts alarms beyond max_alarms per signature.
+		MaxAlarms int            `json:"max_alarms"`
+		Dropped   map[string]int `json:"dropped,omitempty"`
 	}
 	floodJSON struct {
 		Signature string       `json:"signature"`
@@ -314,6 +326,15 @@ func WriteDetectJSON(w io.Writer, d Detect) error {
 		out.Floods.Thresholds[s.String()] = thresholdJSON{t.MinRate, t.MinPackets, t.Gap}
 	}
 	out.Floods.Alarms = []floodJSON{}
+	out.Floods.MaxAlarms = d.FloodConfig.MaxAlarms
+	for s, n := range d.FloodsDropped {
+		if n > 0 {
+			if out.Floods.Dropped == nil {
+				out.Floods.Dropped = map[string]int{}
+			}
+			out.Floods.Dropped[floods.Signature(s).String()] = n
+		}
+	}
 	for _, a := range d.Floods {
 		j := floodJSON{Signature: a.Signature.String(), Target: a.Target.String(), Start: a.Start, End: a.End,
 			Packets: a.Packets, Flows: a.Flows, PeakRate: a.PeakRate, MeanRate: a.MeanRate, Sources: []sourceCnt{},

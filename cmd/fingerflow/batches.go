@@ -63,3 +63,40 @@ func skippedIsNotAnError(err error) error {
 	}
 	return err
 }
+
+// fanOut returns a visit function that hands each batch to every stage at
+// once, each stage on a goroutine of its own, and returns when all are
+// done with it: stages that keep their own state (detectors, aggregators)
+// then share the processors, and each still sees every batch in file
+// order. stop ends the goroutines; call it when the read is over.
+func fanOut(stages ...func([]datasets.Flow)) (visit func([]datasets.Flow) error, stop func()) {
+	if len(stages) == 1 {
+		return func(b []datasets.Flow) error { stages[0](b); return nil }, func() {}
+	}
+	ins := make([]chan []datasets.Flow, len(stages))
+	done := make(chan struct{}, len(stages))
+	for i, st := range stages {
+		ins[i] = make(chan []datasets.Flow)
+		go func() {
+			for b := range ins[i] {
+				st(b)
+				done <- struct{}{}
+			}
+		}()
+	}
+	visit = func(b []datasets.Flow) error {
+		for _, in := range ins {
+			in <- b
+		}
+		for range ins {
+			<-done
+		}
+		return nil
+	}
+	stop = func() {
+		for _, in := range ins {
+			close(in)
+		}
+	}
+	return visit, stop
+}

@@ -24,6 +24,7 @@ import (
 type detectOptions struct {
 	thresholds    []string
 	privateBogons bool
+	maxAlarms     int
 	notBogons     []string
 	theta0        float64
 	theta1        float64
@@ -87,6 +88,7 @@ skipped; the exit status is then 3.`,
 		defaults = append(defaults, fmt.Sprintf("%s=%g/%g", s, t.MinRate, t.MinPackets))
 	}
 	f.StringArrayVar(&opts.thresholds, "threshold", nil, "SIGNATURE=RATE/PACKETS[/GAP]: packets a second, packets an episode, quiet seconds bridged; repeatable (defaults "+strings.Join(defaults, ", ")+")")
+	f.IntVar(&opts.maxAlarms, "max-alarms", fc.MaxAlarms, "flood alarms kept per signature (those with the most packets; the others are counted)")
 	f.BoolVar(&opts.privateBogons, "private-bogons", false, "count private sources (RFC 1918, fc00::/7) as bogons: for flows at an Internet edge")
 	f.StringSliceVar(&opts.notBogons, "not-bogon", nil, "a special-purpose range the site uses (CIDR); repeatable")
 	f.Float64Var(&opts.theta0, "theta0", sc.Theta0, "scan test: chance that a benign host's first contact succeeds")
@@ -159,7 +161,7 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 			return err
 		}
 	}
-	fc.PrivateBogons = opts.privateBogons
+	fc.PrivateBogons, fc.MaxAlarms = opts.privateBogons, opts.maxAlarms
 	if fc.NotBogons, err = parsePrefixes("--not-bogon", opts.notBogons); err != nil {
 		return err
 	}
@@ -213,25 +215,31 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 		return err
 	}
 	var flows uint64
-	// The detectors follow time: they read in file order.
-	if err := run.read(ctx, func(b []datasets.Flow) error {
-		fd.AddBatch(b)
-		sd.AddBatch(b)
-		if prof != nil {
-			prof.AddBatch(b)
-		}
-		for i := range b {
-			agg.Add(&b[i])
-		}
-		flows += uint64(len(b))
-		return nil
-	}); err != nil {
+	// The detectors follow time: they read in file order, each on its own
+	// goroutine.
+	stages := []func([]datasets.Flow){
+		fd.AddBatch,
+		sd.AddBatch,
+		func(b []datasets.Flow) {
+			for i := range b {
+				agg.Add(&b[i])
+			}
+			flows += uint64(len(b))
+		},
+	}
+	if prof != nil {
+		stages = append(stages, prof.AddBatch)
+	}
+	visit, stop := fanOut(stages...)
+	err = run.read(ctx, visit)
+	stop()
+	if err != nil {
 		return err
 	}
 
 	eta0, eta1 := sd.Thresholds()
 	rep := reports.Detect{
-		Floods: fd.Alarms(), FloodConfig: fc,
+		Floods: fd.Alarms(), FloodConfig: fc, FloodsDropped: fd.Dropped(),
 		Scans: sd.Alarms(), ScanConfig: sc, Eta0: eta0, Eta1: eta1,
 		UnexpectedConfig: uc, UnexpectedShown: opts.shown,
 		UnexpectedSkipped: "no history database given (--db)",

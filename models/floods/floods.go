@@ -45,6 +45,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -112,6 +113,11 @@ type Config struct {
 	// NotBogons are ranges the site itself uses although they are
 	// special-purpose.
 	NotBogons []netip.Prefix
+	// MaxAlarms bounds the alarms kept per signature (those with the most
+	// packets); the others are only counted (Detector.Dropped). A site
+	// whose own networks lie in a special-purpose range would otherwise
+	// collect an alarm for every busy host.
+	MaxAlarms int
 }
 
 // DefaultConfig's thresholds: SYN, RST and FIN floods at 100 packets a
@@ -132,6 +138,7 @@ func DefaultConfig() Config {
 	c.Horizon = 15 * time.Minute
 	c.TopSources = 5
 	c.MaxSources = 10000
+	c.MaxAlarms = 1000
 	return c
 }
 
@@ -240,7 +247,13 @@ type target struct {
 	open     *episode
 	prev     secBin // the latest second below the rate with no episode open
 	lastSeen int64  // newest second with packets
+	// due is the earliest minute a sweep is to visit the target in
+	// (noDue: none): a new second in a later minute needs no note.
+	due     int64
+	deleted int // bins deleted since the map was rebuilt
 }
+
+const noDue = math.MaxInt64
 
 // Detector finds floods in a stream of flows. It is not safe for
 // concurrent use.
@@ -249,10 +262,75 @@ type Detector struct {
 	bogons  *bogonTable
 	table   []Bogon
 	targets map[key]*target
+	// due lists, per minute, the targets with seconds in it or an
+	// episode that ends in it unless it goes on: a sweep visits only those.
+	due     map[int64]map[key]struct{}
+	deleted int   // targets deleted since the map was rebuilt
 	water   int64 // newest record start, ns
 	swept   int64 // second up to which bins are final
-	alarms  []Alarm
+	alarms  [NumSignatures]alarmHeap
+	// dropped counts the alarms beyond MaxAlarms, per signature.
+	dropped [NumSignatures]int
 }
+
+// alarmHeap keeps a signature's alarms with the most packets: a min-heap
+// by packets once full.
+type alarmHeap []Alarm
+
+func lessAlarm(a, b *Alarm) bool {
+	if a.Packets != b.Packets {
+		return a.Packets < b.Packets
+	}
+	return a.Start.After(b.Start)
+}
+
+func (h alarmHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		if r := l + 1; r < len(h) && lessAlarm(&h[r], &h[l]) {
+			l = r
+		}
+		if !lessAlarm(&h[l], &h[i]) {
+			return
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
+}
+
+func (h alarmHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !lessAlarm(&h[i], &h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+// keep adds a to its signature's alarms, dropping the smallest beyond
+// MaxAlarms.
+func (d *Detector) keep(a Alarm) {
+	h := &d.alarms[a.Signature]
+	if len(*h) < d.cfg.MaxAlarms {
+		*h = append(*h, a)
+		h.up(len(*h) - 1)
+		return
+	}
+	d.dropped[a.Signature]++
+	if lessAlarm(&(*h)[0], &a) {
+		(*h)[0] = a
+		h.down(0)
+	}
+}
+
+// Dropped returns, per signature, how many alarms were counted but not
+// kept (Config.MaxAlarms).
+func (d *Detector) Dropped() [NumSignatures]int { return d.dropped }
 
 // New checks cfg and returns a detector.
 func New(cfg Config) (*Detector, error) {
@@ -261,13 +339,13 @@ func New(cfg Config) (*Detector, error) {
 			return nil, fmt.Errorf("%w: %v threshold %+v", ErrConfig, Signature(s), t)
 		}
 	}
-	if cfg.Horizon < time.Second || cfg.TopSources < 1 || cfg.MaxSources < 1 {
-		return nil, fmt.Errorf("%w: horizon %v, %d top sources, %d sources remembered", ErrConfig, cfg.Horizon, cfg.TopSources, cfg.MaxSources)
+	if cfg.Horizon < time.Second || cfg.TopSources < 1 || cfg.MaxSources < 1 || cfg.MaxAlarms < 1 {
+		return nil, fmt.Errorf("%w: horizon %v, %d top sources, %d sources remembered, %d alarms kept", ErrConfig, cfg.Horizon, cfg.TopSources, cfg.MaxSources, cfg.MaxAlarms)
 	}
 	if cfg.Bogons == nil {
 		cfg.Bogons = Bogons()
 	}
-	d := &Detector{cfg: cfg, targets: map[key]*target{}, swept: math.MinInt64}
+	d := &Detector{cfg: cfg, targets: map[key]*target{}, due: map[int64]map[key]struct{}{}, swept: math.MinInt64}
 	d.bogons, d.table = newBogonTable(cfg.Bogons, cfg.PrivateBogons, cfg.NotBogons)
 	return d, nil
 }
@@ -342,7 +420,7 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 	k := key{sig: sig, dst: f.DstAddr, proto: proto, port: port}
 	t := d.targets[k]
 	if t == nil {
-		t = &target{bins: map[int64]*bin{}, sources: map[netip.Addr]*srcStat{}}
+		t = &target{bins: map[int64]*bin{}, sources: map[netip.Addr]*srcStat{}, due: noDue}
 		d.targets[k] = t
 	}
 	if packets <= 1 {
@@ -364,6 +442,7 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 		if b == nil {
 			b = &bin{first: start, last: end}
 			t.bins[sec] = b
+			d.schedule(k, t, sec)
 		}
 		b.packets += p
 		b.first, b.last = min(b.first, start), max(b.last, end)
@@ -416,25 +495,57 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// schedule makes the sweep of second sec's minute visit k, unless it
+// visits it earlier anyway.
+func (d *Detector) schedule(k key, t *target, sec int64) {
+	m := floorDiv(sec, 60)
+	if t.due <= m {
+		return
+	}
+	t.due = m
+	ks := d.due[m]
+	if ks == nil {
+		ks = map[key]struct{}{}
+		d.due[m] = ks
+	}
+	ks[k] = struct{}{}
+}
+
 // sweep makes every second up to and including upTo final: it runs the
-// episodes through them and forgets targets with nothing left.
+// episodes of the targets due through them and forgets targets with
+// nothing left. Targets are independent, so the order they are visited in
+// does not matter.
 func (d *Detector) sweep(upTo int64) {
 	if upTo <= d.swept {
 		return
 	}
 	d.swept = upTo
-	keys := make([]key, 0, len(d.targets))
-	for k := range d.targets {
-		keys = append(keys, k)
+	visit := map[key]struct{}{}
+	for m, ks := range d.due {
+		if m*60 <= upTo {
+			for k := range ks {
+				visit[k] = struct{}{}
+			}
+			delete(d.due, m)
+		}
 	}
-	slices.SortFunc(keys, compareKeys) // alarms in a fixed order
-	for _, k := range keys {
+	for k := range visit {
 		t := d.targets[k]
+		if t == nil {
+			continue
+		}
+		t.due = noDue
 		var secs []int64
 		for s := range t.bins {
 			if s <= upTo {
 				secs = append(secs, s)
+			} else {
+				d.schedule(k, t, s) // visit it again in a later sweep
 			}
+		}
+		if t.deleted += len(secs); t.deleted > 2*len(t.bins)+64 {
+			t.bins = maps.Clone(t.bins) // deleted slots slow lookups
+			t.deleted = 0
 		}
 		slices.Sort(secs)
 		th := d.cfg.Thresholds[k.sig]
@@ -470,12 +581,21 @@ func (d *Detector) sweep(upTo int64) {
 			e.take(b)
 			e.peak = max(e.peak, b.packets)
 		}
-		if t.open != nil && upTo-t.open.lastActive > int64(th.Gap) {
-			d.close(k, t)
+		if t.open != nil {
+			if upTo-t.open.lastActive > int64(th.Gap) {
+				d.close(k, t)
+			} else {
+				d.schedule(k, t, t.open.lastActive+int64(th.Gap)+1) // ends then unless it goes on
+			}
 		}
 		if t.open == nil && len(t.bins) == 0 && t.lastSeen <= upTo {
 			delete(d.targets, k)
+			d.deleted++
 		}
+	}
+	if d.deleted > 2*len(d.targets)+1024 {
+		d.targets = maps.Clone(d.targets)
+		d.deleted = 0
 	}
 }
 
@@ -553,11 +673,12 @@ func (d *Detector) close(k key, t *target) {
 	}
 	slices.SortFunc(a.Ports, func(x, y uint16) int { return cmp.Or(cmp.Compare(ports[y], ports[x]), cmp.Compare(x, y)) })
 	a.Ports = a.Ports[:min(len(a.Ports), 5)]
-	d.alarms = append(d.alarms, a)
+	d.keep(a)
 }
 
-// Alarms finishes every episode and returns all alarms, by start time,
-// then signature and target. Flows added afterwards start a new count.
+// Alarms finishes every episode and returns the alarms kept, by start
+// time, then signature and target. Flows added afterwards start a new
+// count.
 func (d *Detector) Alarms() []Alarm {
 	d.sweep(math.MaxInt64 / int64(time.Second))
 	for k, t := range d.targets {
@@ -566,8 +687,13 @@ func (d *Detector) Alarms() []Alarm {
 		}
 	}
 	d.targets = map[key]*target{}
+	d.due = map[int64]map[key]struct{}{}
 	d.swept = math.MinInt64
-	out := slices.Clone(d.alarms)
+	var out []Alarm
+	for _, h := range d.alarms {
+		out = append(out, h...)
+	}
+	d.alarms = [NumSignatures]alarmHeap{}
 	slices.SortStableFunc(out, func(a, b Alarm) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Signature, b.Signature), a.Target.Compare(b.Target), cmp.Compare(a.Port, b.Port))
 	})

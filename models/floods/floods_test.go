@@ -164,3 +164,20 @@ func TestSpoofed(t *testing.T) {
 		t.Errorf("50 hosts, 20 SYNs each: %+v", crowd)
 	}
 }
+
+// TestMaxAlarms: beyond MaxAlarms a signature keeps its biggest alarms and
+// counts the others.
+func TestMaxAlarms(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxAlarms = 2
+	d, _ := New(cfg)
+	for i, n := range []int{10, 50, 20, 40, 30} {
+		dst := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
+		at := t0.Add(time.Duration(i) * time.Minute)
+		d.Add(&datasets.Flow{Start: at, End: at, SrcAddr: addr("192.0.2.1"), DstAddr: dst, Proto: datasets.ProtoUDP, Packets: uint64(n)})
+	}
+	alarms := d.Alarms()
+	if len(alarms) != 2 || alarms[0].Packets != 50 || alarms[1].Packets != 40 || d.Dropped()[BogonSource] != 3 {
+		t.Errorf("%d alarms (%v), %d dropped; want the 50 and 40 packet ones, 3 dropped", len(alarms), alarms, d.Dropped()[BogonSource])
+	}
+}

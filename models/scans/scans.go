@@ -31,17 +31,22 @@
 // What counts as an attempt and as success, from flow records:
 //
 //   - TCP: a record with SYN and without ACK is an attempt that, on its
-//     own, failed; a record with SYN and ACK is an accepted connection,
-//     its sender's attempt to the other side's port a success, and so is
-//     the reverse attempt (the other side's SYN-ACK: Jung et al. count a
-//     SYN-ACK as success). Records without SYN or ACK but with FIN, or no
+//     own, failed; a record with SYN and ACK is an accepted connection:
+//     from a well-known port (below 1024) to a higher one it is the
+//     server's side, and the other side's attempt succeeded (Jung et al.
+//     count a SYN-ACK as success); otherwise it is the client's attempt,
+//     a success. Records without SYN or ACK but with FIN, or no
 //     flags at all, are stealth probes (FIN, NULL, Xmas scans) that failed.
 //     A bidirectional record (Argus) with SYN is an attempt that succeeded
 //     when its initiator sent at least three packets and got an answer: a
 //     probe answered with SYN-ACK and reset (nmap's half-open scan) is a
 //     failure here.
-//   - UDP: a record is an attempt to its destination port, a success when
-//     a record comes back from that port (or, bidirectional, any answer).
+//   - UDP: a record from a well-known port to a higher one answers the
+//     other side's attempt, which succeeded; any other record is an
+//     attempt to its destination port, a success when an answer comes
+//     back (or, bidirectional, when the record has any). Between two high
+//     ports (or equal ones) either side may have begun, and the record
+//     also answers the other side's attempt.
 //   - ICMP: an echo request is an attempt to its destination, a success
 //     when an echo reply comes back.
 //
@@ -55,6 +60,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -146,6 +152,26 @@ func (a *Alarm) Rate() float64 {
 	return float64(a.Contacts) / d
 }
 
+// key4 is an IPv4 attemptKey packed: source and destination in a, the
+// protocol and port in b. Hashing it is several times cheaper than
+// hashing two netip.Addr.
+type key4 struct {
+	a uint64
+	b uint32
+}
+
+func (k attemptKey) packed() (key4, bool) {
+	if !k.src.Is4() || !k.dst.Is4() {
+		return key4{}, false
+	}
+	s, d := k.src.As4(), k.dst.As4()
+	return key4{
+		a: uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(d[0])<<24 | uint64(d[1])<<16 | uint64(d[2])<<8 | uint64(d[3]),
+		b: uint32(k.proto)<<16 | uint32(k.port),
+	}, true
+}
+
 // attemptKey identifies a connection attempt.
 type attemptKey struct {
 	src, dst netip.Addr
@@ -157,12 +183,14 @@ type attempt struct {
 	first   int64 // ns
 	success bool
 	real    bool // an attempt was seen, not only an answer to one
+	swept   bool // handed to the walks (or dropped) and out of the map
 }
 
 // walk is one sequential test.
 type walk struct {
 	logRatio   float64
-	seen       map[any]bool // destinations (horizontal) or ports (vertical) contacted
+	seenAddr   map[netip.Addr]struct{} // destinations contacted (horizontal)
+	seenPort   map[PortCount]struct{}  // ports contacted (vertical)
 	start, end int64
 	contacts   int
 	succ, fail int
@@ -178,9 +206,12 @@ type pairKey struct{ src, dst netip.Addr }
 // concurrent use.
 type Detector struct {
 	cfg              Config
-	up, down         float64 // log ratio steps for a failure, a success
-	eta0, eta1       float64 // log thresholds
+	up, down         float64           // log ratio steps for a failure, a success
+	eta0, eta1       float64           // log thresholds
+	attempts4        map[key4]*attempt // IPv4 attempts, by a packed key
 	attempts         map[attemptKey]*attempt
+	deleted          int              // attempts deleted since the maps were last rebuilt
+	due              map[int64][]done // attempts by the minute they were first noted
 	horizontal       map[netip.Addr]*walk
 	vertical         map[pairKey]*walk
 	water, sweptUpTo int64
@@ -204,7 +235,9 @@ func New(cfg Config) (*Detector, error) {
 		down:       math.Log(cfg.Theta1 / cfg.Theta0),
 		eta1:       math.Log((1 - cfg.Beta) / cfg.Alpha),
 		eta0:       math.Log(cfg.Beta / (1 - cfg.Alpha)),
+		attempts4:  map[key4]*attempt{},
 		attempts:   map[attemptKey]*attempt{},
+		due:        map[int64][]done{},
 		horizontal: map[netip.Addr]*walk{},
 		vertical:   map[pairKey]*walk{},
 		sweptUpTo:  math.MinInt64,
@@ -217,10 +250,22 @@ func (d *Detector) Thresholds() (eta0, eta1 float64) { return math.Exp(d.eta0), 
 
 // attempt records an attempt (real) or an answer to one (success only).
 func (d *Detector) note(k attemptKey, start int64, real, success bool) {
-	a := d.attempts[k]
+	k4, is4 := k.packed()
+	var a *attempt
+	if is4 {
+		a = d.attempts4[k4]
+	} else {
+		a = d.attempts[k]
+	}
 	if a == nil {
 		a = &attempt{first: start}
-		d.attempts[k] = a
+		if is4 {
+			d.attempts4[k4] = a
+		} else {
+			d.attempts[k] = a
+		}
+		m := start / int64(time.Minute)
+		d.due[m] = append(d.due[m], done{k, a})
 	}
 	if real {
 		if !a.real || start < a.first {
@@ -258,20 +303,26 @@ func (d *Detector) Add(f *datasets.Flow) {
 			}
 		case fl&syn != 0 && fl&ack == 0:
 			d.note(fwd, start, true, false)
-		case fl&syn != 0:
-			// An accepted connection: the sender's attempt succeeded,
-			// or the sender accepted the other side's.
-			d.note(fwd, start, true, true)
+		case fl&syn != 0 && answers(f):
+			// The server's side of an accepted connection: the other
+			// side's attempt succeeded.
 			d.note(rev, start, false, true)
+		case fl&syn != 0:
+			// The client's side of an accepted connection.
+			d.note(fwd, start, true, true)
 		case fl&(ack|rst) == 0:
 			d.note(fwd, start, true, false) // FIN, NULL or Xmas probe
 		}
 	case datasets.ProtoUDP:
 		if f.HasReverse {
 			d.note(fwd, start, true, f.RevPackets > 0)
+		} else if answers(f) {
+			d.note(rev, start, false, true)
 		} else {
 			d.note(fwd, start, true, false)
-			d.note(rev, start, false, true)
+			if f.SrcPort == f.DstPort || f.SrcPort >= 1024 && f.DstPort >= 1024 {
+				d.note(rev, start, false, true) // either side may have begun
+			}
 		}
 	case datasets.ProtoICMP, datasets.ProtoICMPv6:
 		typ := uint8(f.DstPort >> 8)
@@ -297,6 +348,13 @@ func (d *Detector) AddBatch(flows []datasets.Flow) {
 	}
 }
 
+// answers reports whether a unidirectional record is a server's answer:
+// from a well-known port (below 1024) to a higher one. Its flags cannot
+// tell (both sides of an accepted TCP connection send SYN and ACK).
+func answers(f *datasets.Flow) bool {
+	return f.SrcPort < 1024 && f.SrcPort < f.DstPort
+}
+
 type done struct {
 	attemptKey
 	*attempt
@@ -307,25 +365,53 @@ type done struct {
 func (d *Detector) sweep(cut int64) {
 	d.sweptUpTo = cut
 	var ready []done
-	for k, a := range d.attempts {
-		if a.first <= cut {
-			if a.real {
-				ready = append(ready, done{k, a})
+	for m, ks := range d.due {
+		if m*int64(time.Minute) > cut {
+			continue
+		}
+		delete(d.due, m)
+		var keep []done
+		for _, a := range ks {
+			switch {
+			case a.swept:
+			case a.first <= cut:
+				if a.real {
+					ready = append(ready, a)
+				}
+				a.swept = true
+				if k4, ok := a.attemptKey.packed(); ok {
+					delete(d.attempts4, k4)
+				} else {
+					delete(d.attempts, a.attemptKey)
+				}
+				d.deleted++
+			default:
+				keep = append(keep, a)
 			}
-			delete(d.attempts, k)
+		}
+		if len(keep) > 0 {
+			d.due[m] = keep
 		}
 	}
+	if d.deleted > 2*(len(d.attempts4)+len(d.attempts))+1024 {
+		// Deleted slots slow a map's lookups until it is rebuilt.
+		d.attempts4 = maps.Clone(d.attempts4)
+		d.attempts = maps.Clone(d.attempts)
+		d.deleted = 0
+	}
 	slices.SortFunc(ready, func(x, y done) int {
-		return cmp.Or(cmp.Compare(x.first, y.first), x.src.Compare(y.src), x.dst.Compare(y.dst),
-			cmp.Compare(x.proto, y.proto), cmp.Compare(x.port, y.port))
+		if x.first != y.first {
+			return cmp.Compare(x.first, y.first)
+		}
+		return cmp.Or(x.src.Compare(y.src), x.dst.Compare(y.dst), cmp.Compare(x.proto, y.proto), cmp.Compare(x.port, y.port))
 	})
 	for _, a := range ready {
 		h := d.horizontal[a.src]
 		if h == nil {
-			h = &walk{seen: map[any]bool{}}
+			h = &walk{}
 			d.horizontal[a.src] = h
 		}
-		d.step(h, Horizontal, a, a.dst)
+		d.step(h, Horizontal, a)
 		pk := pairKey{a.src, a.dst}
 		v := d.vertical[pk]
 		if v == nil {
@@ -335,27 +421,43 @@ func (d *Detector) sweep(cut int64) {
 				// (a client and its server) never fail.
 				continue
 			}
-			v = &walk{seen: map[any]bool{}}
+			v = &walk{}
 			d.vertical[pk] = v
 		}
-		d.step(v, Vertical, a, PortCount{Proto: a.proto, Port: a.port})
-		if len(v.seen) == 0 && v.decided == nil {
+		d.step(v, Vertical, a)
+		if v.contacts == 0 {
 			delete(d.vertical, pk)
 		}
-		if len(h.seen) == 0 && h.decided == nil {
+		if h.contacts == 0 {
 			delete(d.horizontal, a.src)
 		}
 	}
 }
 
-// step adds one attempt to a walk; what is the thing first contacted (a
-// destination or a port).
-func (d *Detector) step(w *walk, kind Kind, a done, what any) {
-	if w.seen[what] {
-		return
-	}
-	if w.decided == nil || len(w.seen) < d.cfg.MaxContacts {
-		w.seen[what] = true
+// step adds one attempt to a walk: to a horizontal walk when its
+// destination is contacted first, to a vertical one when its port is.
+func (d *Detector) step(w *walk, kind Kind, a done) {
+	pc := PortCount{Proto: a.proto, Port: a.port}
+	if kind == Horizontal {
+		if _, ok := w.seenAddr[a.dst]; ok {
+			return
+		}
+		if w.seenAddr == nil {
+			w.seenAddr = map[netip.Addr]struct{}{}
+		}
+		if w.decided == nil || len(w.seenAddr) < d.cfg.MaxContacts {
+			w.seenAddr[a.dst] = struct{}{}
+		}
+	} else {
+		if _, ok := w.seenPort[pc]; ok {
+			return
+		}
+		if w.seenPort == nil {
+			w.seenPort = map[PortCount]struct{}{}
+		}
+		if w.decided == nil || len(w.seenPort) < d.cfg.MaxContacts {
+			w.seenPort[pc] = struct{}{}
+		}
 	}
 	if w.contacts == 0 {
 		w.start = a.first
@@ -369,7 +471,6 @@ func (d *Detector) step(w *walk, kind Kind, a done, what any) {
 	} else {
 		w.fail++
 	}
-	pc := PortCount{Proto: a.proto, Port: a.port}
 	if w.ports == nil {
 		w.ports = map[PortCount]int{}
 	}
@@ -397,7 +498,7 @@ func (d *Detector) step(w *walk, kind Kind, a done, what any) {
 		w.decided = al
 		d.alarms = append(d.alarms, al)
 	case w.logRatio <= d.eta0:
-		*w = walk{seen: map[any]bool{}} // benign: start afresh
+		*w = walk{} // benign: start afresh
 	}
 }
 
