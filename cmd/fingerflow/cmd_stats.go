@@ -40,7 +40,9 @@ type statsOptions struct {
 }
 
 // defaultStats are the statistics of a full report.
-var defaultStats = []string{"srcip/bytes", "dstip/bytes", "dstport/bytes", "proto/bytes", "record/bytes"}
+// The conversation statistic (record) is left out: it holds every
+// distinct conversation in memory, about 100 bytes each.
+var defaultStats = []string{"srcip/bytes", "dstip/bytes", "dstport/bytes", "proto/bytes"}
 
 func newStatsCommand(gopts *globalOptions) *cobra.Command {
 	var opts statsOptions
@@ -52,7 +54,8 @@ that passes the filters and prints:
 
   - top N statistics like nfdump -s, with the same numbers: STAT is srcip,
     dstip, ip (either address), srcport, dstport, port (either port), proto
-    or record (the conversation: protocol, addresses, ports); ":p" splits
+    or record (the conversation: protocol, addresses, ports; it keeps every
+    conversation in memory, about 100 bytes each); ":p" splits
     it by protocol; ORDER is flows (the default), packets, bytes, pps, bps
     or bpp, several separated by "/";
   - the source addresses with the longest accumulated flow duration (T)
@@ -198,19 +201,31 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			p.lives.AddBatch(b)
 		}
 	}
+	// Conversations are too many to count twice: one table counts them,
+	// in file order.
+	ordered := hcfg != nil
+	for _, st := range cfg.Stats {
+		ordered = ordered || st.Element == talkers.Record
+	}
 	var agg *features.HostAggregator
 	if hcfg != nil {
-		// Per-second rates sum floating-point shares of flows in the
-		// order they come, so they are counted in file order on one
-		// goroutine, everything else with them.
 		agg, _ = features.NewHostAggregator(*hcfg)
-		err = run.read(ctx, func(b []datasets.Flow) error {
-			add(&parts[0], b)
-			for i := range b {
-				agg.Add(&b[i])
-			}
-			return nil
-		})
+	}
+	if ordered {
+		// Per-second rates sum floating-point shares of flows in the
+		// order they come, so they are counted in file order, beside the
+		// rest.
+		stages := []func([]datasets.Flow){func(b []datasets.Flow) { add(&parts[0], b) }}
+		if agg != nil {
+			stages = append(stages, func(b []datasets.Flow) {
+				for i := range b {
+					agg.Add(&b[i])
+				}
+			})
+		}
+		visit, stop := fanOut(stages...)
+		err = run.read(ctx, visit)
+		stop()
 	} else {
 		// Each worker counts the files it decodes; the parts are merged.
 		// The counts are integers, so the merged result does not depend

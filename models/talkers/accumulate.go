@@ -259,13 +259,6 @@ func (a *accumulator) each(f func(Key, *counts)) {
 	}
 }
 
-// entries returns every entry, in no particular order.
-func (a *accumulator) entries() []Entry {
-	out := make([]Entry, 0, a.len())
-	a.each(func(k Key, c *counts) { out = append(out, Entry{Key: k, Counts: c.export()}) })
-	return out
-}
-
 // merge adds o's sums to c.
 func (c *counts) merge(o *counts) {
 	if o.flows == 0 {

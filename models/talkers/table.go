@@ -15,7 +15,8 @@ type slot struct {
 }
 
 // table is an open-addressing hash table (linear probing) from packed
-// keys to counts. It grows at half load.
+// keys to counts. It grows at three-quarters load: the conversation
+// statistic of a day holds millions of keys.
 type table struct {
 	slots []slot
 	n     int
@@ -78,7 +79,7 @@ func (t *table) addAll(keys []packed, ds []dir, durations bool) {
 
 // insert puts k in the empty slot i, or grows the table first.
 func (t *table) insert(k packed, i uint64) *counts {
-	if 2*(t.n+1) > len(t.slots) {
+	if 4*(t.n+1) > 3*len(t.slots) {
 		t.grow()
 		return t.get(k)
 	}

@@ -367,21 +367,16 @@ func (t *Table) Result() Result {
 	r := Result{Totals: t.totals.export()}
 	for i, s := range t.cfg.Stats {
 		a := t.accs[t.stats[i]]
-		entries := a.entries()
 		for _, o := range s.Orders {
-			top := Top{Stat: s, Order: o, Distinct: len(entries)}
-			sorted := slices.Clone(entries)
-			slices.SortFunc(sorted, func(x, y Entry) int {
-				if c := cmp.Compare(y.value(o), x.value(o)); c != 0 {
-					return c
+			// Entry x comes before y: larger value, then smaller key.
+			before := func(x, y *Entry) bool {
+				if vx, vy := x.value(o), y.value(o); vx != vy {
+					return vx > vy
 				}
-				return compareKeys(x.Key, y.Key)
-			})
-			if t.cfg.N > 0 && len(sorted) > t.cfg.N {
-				sorted = sorted[:t.cfg.N]
+				return compareKeys(x.Key, y.Key) < 0
 			}
-			top.Entries = sorted
-			r.Tops = append(r.Tops, top)
+			entries := topN(a, t.cfg.N, before)
+			r.Tops = append(r.Tops, Top{Stat: s, Order: o, Distinct: a.len(), Entries: entries})
 		}
 	}
 	if t.sources != nil {
@@ -406,6 +401,56 @@ func (t *Table) Result() Result {
 		}
 	}
 	return r
+}
+
+// topN returns a's n first entries by before (all when n is 0), keeping
+// at most n in memory: a heap whose root is the last of those kept.
+func topN(a *accumulator, n int, before func(x, y *Entry) bool) []Entry {
+	var h []Entry
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
+			}
+			if r := l + 1; r < len(h) && before(&h[l], &h[r]) {
+				l = r
+			}
+			if !before(&h[i], &h[l]) {
+				return
+			}
+			h[i], h[l] = h[l], h[i]
+			i = l
+		}
+	}
+	a.each(func(k Key, c *counts) {
+		e := Entry{Key: k, Counts: c.export()}
+		switch {
+		case n <= 0 || len(h) < n:
+			h = append(h, e)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !before(&h[p], &h[i]) {
+					break
+				}
+				h[i], h[p] = h[p], h[i]
+				i = p
+			}
+		case before(&e, &h[0]):
+			h[0] = e
+			down(0)
+		}
+	})
+	slices.SortFunc(h, func(x, y Entry) int {
+		if before(&x, &y) {
+			return -1
+		}
+		if before(&y, &x) {
+			return 1
+		}
+		return 0
+	})
+	return h
 }
 
 func compareKeys(a, b Key) int {
