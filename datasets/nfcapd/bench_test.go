@@ -184,3 +184,41 @@ func BenchmarkSumBySource(b *testing.B) {
 		b.ReportMetric(float64(flows)/b.Elapsed().Seconds(), "flows/s")
 	})
 }
+
+// BenchmarkDecoder reads the same fixtures as BenchmarkFlows into one
+// Flow the caller owns (OpenDecoder, what datasets.ParallelReader uses),
+// without the iterator's copy of each record.
+func BenchmarkDecoder(b *testing.B) {
+	for _, name := range []string{"v9", "v9-lzo", "v9-lz4", "v9-bz2", "v9-zstd"} {
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join("testdata", name+".nfcapd")
+			st, err := os.Stat(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(st.Size())
+			b.ReportAllocs()
+			r := &Reader{}
+			n := 0
+			var fl datasets.Flow
+			for b.Loop() {
+				dec, err := r.OpenDecoder(context.Background(), path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					err := dec.Next(&fl)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				dec.Close()
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "flows/s")
+		})
+	}
+}
