@@ -34,8 +34,8 @@ var lifespanPoints = []float64{1, 10, 60, 300}
 func WriteLifespans(w io.Writer, res lifespans.Result) error {
 	cfg := res.Config
 	conf := 100 * (1 - alphaOr(cfg.Alpha))
-	fmt.Fprintf(w, "Flow lifespans: %d flows, %d censored (TCP without FIN or RST; lasted at least the %v active timeout less %v",
-		res.Flows, res.Censored, cfg.ActiveTimeout, cfg.Slack)
+	fmt.Fprintf(w, "Flow lifespans: %d flows, %d censored (TCP without FIN or RST; lasted at least the %g s active timeout less %g s",
+		res.Flows, res.Censored, cfg.ActiveTimeout.Seconds(), cfg.Slack.Seconds())
 	if !cfg.WindowEnd.IsZero() {
 		fmt.Fprintf(w, "; still alive at the window's end %s", cfg.WindowEnd.UTC().Format(timeLayout))
 	}
@@ -72,6 +72,9 @@ func alphaOr(a float64) float64 {
 
 // logRankText says what the log-rank test found.
 func logRankText(g *lifespans.Grouping, alpha float64) string {
+	if len(g.Groups) < 2 {
+		return "one group, nothing to compare"
+	}
 	if g.LogRank == nil {
 		return fmt.Sprintf("no log-rank test (%v)", g.TestErr)
 	}
