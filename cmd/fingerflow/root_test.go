@@ -45,3 +45,14 @@ func TestQuietAndVerbose(t *testing.T) {
 		t.Errorf("-q -v: exit %d, want %d (stderr %q)", code, exitUsage, stderr)
 	}
 }
+
+// TestUnknownCommand: a command that does not exist is a usage error
+// (exit status 2, as the README says); no command at all shows the help.
+func TestUnknownCommand(t *testing.T) {
+	if _, stderr, code := run(t, context.Background(), "bogus"); code != exitUsage || !strings.Contains(stderr, `unknown command "bogus"`) {
+		t.Errorf("bogus: exit %d, stderr %q; want %d", code, stderr, exitUsage)
+	}
+	if stdout, _, code := run(t, context.Background()); code != exitOK || !strings.Contains(stdout, "Available Commands") {
+		t.Errorf("no command: exit %d, stdout %q; want the help", code, stdout)
+	}
+}
