@@ -74,6 +74,9 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if opts.model == "" {
 		return usagef("evaluate: --model MODEL.ffm is needed")
 	}
+	if opts.confusion < 0 {
+		return usagef("--confusions %d: want 0 or more", opts.confusion)
+	}
 	runs, err := pairRuns(opts.flows, opts.labels)
 	if err != nil {
 		return err
