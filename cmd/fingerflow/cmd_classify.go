@@ -170,6 +170,14 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	} else if count, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), label); err != nil {
 		return err
 	}
+	if count.total > 0 && count.skipped == count.total {
+		// As ingest does: no output for a run that read nothing.
+		target := opts.out
+		if target == "" {
+			target = "output"
+		}
+		return fmt.Errorf("%s not written: %w", target, count.err())
+	}
 	if err := rw.Close(); err != nil {
 		return err
 	}
