@@ -97,7 +97,9 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	var count inputCount
 	cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
 	for _, run := range runs {
-		ex, n, err := loadExamples(ctx, gopts, []labelledRun{run}, nil)
+		// The model's catalog checks the labels: a catalog download of a
+		// file the model does not know could never be named right.
+		ex, n, err := loadExamples(ctx, gopts, []labelledRun{run}, m.Catalog)
 		count.add(n)
 		if err != nil {
 			return err

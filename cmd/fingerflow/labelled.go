@@ -43,7 +43,8 @@ func pairRuns(flows, labelFiles []string) ([]labelledRun, error) {
 // A labels file that is an ordered list (the published study's way) is
 // matched to the run's downloads by start time. cat, when given, is used
 // to check the labels (a label claiming a catalog file the catalog lacks is
-// an error).
+// an error). A run where fewer than half of the labels match a download
+// is refused; labels that match none are counted on stderr.
 func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun, cat *catalog.Catalog) ([]downloads.Example, inputCount, error) {
 	var all []downloads.Example
 	var count inputCount
@@ -78,6 +79,18 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 		ex, unlabelled := downloads.Join(ds, set)
 		if len(ex) == 0 {
 			return nil, count, fmt.Errorf("%s: none of the %d downloads in %s has a label (do the client addresses and ports match?)", run.labels, len(ds), run.flows)
+		}
+		// Labels of another run match a few downloads by chance (client
+		// ports are reused): too few matches mean the wrong labels.
+		matched := 0
+		for i := range ex {
+			matched += len(ex[i].Files)
+		}
+		if unmatched := set.Len() - matched; unmatched > 0 {
+			if 2*matched < set.Len() {
+				return nil, count, fmt.Errorf("%s: only %d of its %d labels match a download of %s (labels of another run?)", run.labels, matched, set.Len(), run.flows)
+			}
+			gopts.infof("%s: %d of %d labels match no download of %s\n", run.labels, unmatched, set.Len(), run.flows)
 		}
 		gopts.logger.Info("labelled run", "flows", run.flows, "labels", run.labels, "downloads", len(ds), "labelled", len(ex), "unlabelled", len(unlabelled))
 		all = append(all, ex...)
