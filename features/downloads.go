@@ -78,14 +78,17 @@ type Config struct {
 	// MinRatio: the server→client direction must carry at least MinRatio
 	// times the bytes of the reverse direction.
 	MinRatio float64
-	// Gap: two records of the same connection are merged when the later
-	// starts no more than Gap after the earlier ends (exporters split long
-	// transfers at their active timeout). A record after a FIN/RST or after
-	// a longer pause starts a new connection.
+	// Gap: records of the same 5-tuple belong to one connection when they
+	// are adjacent in time: they overlap, or one starts no more than Gap
+	// after the other ends (exporters split long transfers at their active
+	// timeout). Records farther apart, or after a record with FIN or RST,
+	// are connections of their own, whatever order they arrive in.
 	Gap time.Duration
 	// Linger: a connection is finished when the newest record seen starts
 	// more than Linger after the connection's last record ended. It bounds
-	// memory: only connections active within Linger are held.
+	// memory: only connections active within Linger are held, and a
+	// record arriving later than Linger after its neighbours no longer
+	// joins them. It must be longer than Gap.
 	Linger time.Duration
 }
 
@@ -125,6 +128,32 @@ type conn struct {
 	closed   bool // a FIN or RST was seen
 	start    time.Time
 	end      time.Time
+	// seen are the records merged into the connection, to drop a copy of
+	// one of them.
+	seen []record
+}
+
+// record is what makes a flow record the same as another one of its
+// connection (exporter and endpoints are the connection's key): a record
+// read twice (a file and its copy, an export collected twice) must count
+// once.
+type record struct {
+	dir                uint8
+	flags              uint8
+	hasRev             bool
+	sampling           uint32
+	start, end         int64
+	packets, bytes     uint64
+	revPackets, revBts uint64
+}
+
+func (c *conn) has(r record) bool { return slices.Contains(c.seen, r) }
+
+// finished is a connection already handed out, kept a while to recognise
+// late copies of its records.
+type finished struct {
+	end  time.Time
+	seen []record
 }
 
 func lessEP(x, y endpoint) bool {
@@ -149,18 +178,60 @@ func (h *half) add(start, end time.Time, pk, by uint64, flags uint8) {
 
 // Extractor assembles downloads from a stream of flow records. Records should
 // arrive roughly in time order (as they do within and across rotated files);
-// memory is bounded by the connections active within Config.Linger.
+// memory is bounded by the connections active within Config.Linger. The
+// downloads do not depend on the order in which records arrive within
+// Linger of each other. A record identical to one already merged into an
+// open connection, or into one finished within the last Linger, is dropped
+// and counted (Duplicates).
 type Extractor struct {
-	cfg   Config
-	open  map[connKey]*conn
-	water time.Time
-	swept time.Time // water mark of the last sweep for idle connections
-	out   []Download
+	cfg    Config
+	open   map[connKey][]*conn // per key, connections apart in time
+	recent map[connKey][]finished
+	water  time.Time
+	swept  time.Time // water mark of the last sweep for idle connections
+	out    []Download
+	dups   uint64
 }
 
 // NewExtractor returns an extractor with the given configuration.
 func NewExtractor(cfg Config) *Extractor {
-	return &Extractor{cfg: cfg, open: map[connKey]*conn{}}
+	return &Extractor{cfg: cfg, open: map[connKey][]*conn{}, recent: map[connKey][]finished{}}
+}
+
+// Duplicates is the number of flow records dropped as copies of records
+// read before.
+func (e *Extractor) Duplicates() uint64 { return e.dups }
+
+// adjacent reports whether a record spanning [start, end] with the given
+// flags may join c: they overlap or lie within Gap of each other, and
+// the earlier of the two did not end the connection (FIN or RST) before
+// the later began.
+func (e *Extractor) adjacent(c *conn, start, end time.Time, closed bool) bool {
+	switch {
+	case start.After(c.end):
+		return !c.closed && !start.After(c.end.Add(e.cfg.Gap))
+	case end.Before(c.start):
+		return !closed && !c.start.After(end.Add(e.cfg.Gap))
+	}
+	return true
+}
+
+// merge adds o's records to c.
+func (c *conn) merge(o *conn) {
+	for d := range c.dir {
+		if h := o.dir[d]; h.seen {
+			c.dir[d].add(h.start, h.end, h.packets, h.bytes, h.flags)
+		}
+	}
+	c.records += o.records
+	c.closed = c.closed || o.closed
+	if o.start.Before(c.start) {
+		c.start = o.start
+	}
+	if o.end.After(c.end) {
+		c.end = o.end
+	}
+	c.seen = append(c.seen, o.seen...)
 }
 
 // Add feeds one flow record. Downloads completed by it (or by the time it
@@ -181,21 +252,51 @@ func (e *Extractor) Add(f *datasets.Flow) {
 		// what matters for pairing and merging.
 		start, end = end, start
 	}
-	c := e.open[k]
-	if c != nil && (start.After(c.end.Add(e.cfg.Gap)) || (c.closed && start.After(c.end))) {
-		e.finish(c)
-		c = nil
+	r := record{dir: uint8(d), flags: f.TCPFlags, hasRev: f.HasReverse, sampling: f.SamplingRate,
+		start: start.UnixNano(), end: end.UnixNano(), packets: f.Packets, bytes: f.Bytes,
+		revPackets: f.RevPackets, revBts: f.RevBytes}
+	cs := e.open[k]
+	for _, c := range cs {
+		if c.has(r) {
+			e.dups++
+			return
+		}
 	}
+	for _, fc := range e.recent[k] {
+		if slices.Contains(fc.seen, r) {
+			e.dups++
+			return
+		}
+	}
+	closes := f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0
+	// The record joins every open connection of its 5-tuple it is
+	// adjacent to; those it bridges become one.
+	var c *conn
+	keep := cs[:0]
+	for _, o := range cs {
+		switch {
+		case !e.adjacent(o, start, end, closes):
+			keep = append(keep, o)
+		case c == nil:
+			c = o
+			keep = append(keep, o)
+		default:
+			c.merge(o)
+		}
+	}
+	cs = keep
 	if c == nil {
 		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end}
-		e.open[k] = c
+		cs = append(cs, c)
 	}
+	e.open[k] = cs
+	c.seen = append(c.seen, r)
 	c.records++
 	c.dir[d].add(start, end, f.Packets, f.Bytes, f.TCPFlags)
 	if f.HasReverse {
 		c.dir[1-d].add(start, end, f.RevPackets, f.RevBytes, f.TCPFlags)
 	}
-	if f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0 {
+	if closes {
 		c.closed = true
 	}
 	if start.Before(c.start) {
@@ -217,12 +318,23 @@ func (e *Extractor) Add(f *datasets.Flow) {
 	}
 }
 
-// expire finishes connections idle for longer than Linger (all when final).
+// expire finishes connections idle for longer than Linger (all when final)
+// and forgets the records of those finished more than Linger before.
 func (e *Extractor) expire(final bool) {
+	for k, fs := range e.recent {
+		fs = slices.DeleteFunc(fs, func(f finished) bool { return e.water.Sub(f.end) > 2*e.cfg.Linger })
+		if len(fs) == 0 {
+			delete(e.recent, k)
+		} else {
+			e.recent[k] = fs
+		}
+	}
 	var done []*conn
-	for _, c := range e.open {
-		if final || e.water.Sub(c.end) > e.cfg.Linger {
-			done = append(done, c)
+	for _, cs := range e.open {
+		for _, c := range cs {
+			if final || e.water.Sub(c.end) > e.cfg.Linger {
+				done = append(done, c)
+			}
 		}
 	}
 	if len(done) == 0 {
@@ -284,7 +396,7 @@ func (e *Extractor) pairNAT(cs []*conn) []*conn {
 			}
 		}
 		if merged {
-			delete(e.open, c.key)
+			e.remove(c)
 			continue
 		}
 		for _, role := range []int{0, 1} {
@@ -340,8 +452,19 @@ func mergeNAT(x, y *conn, srv endpoint) {
 	}
 }
 
+// remove takes c out of the open connections.
+func (e *Extractor) remove(c *conn) {
+	cs := slices.DeleteFunc(e.open[c.key], func(o *conn) bool { return o == c })
+	if len(cs) == 0 {
+		delete(e.open, c.key)
+	} else {
+		e.open[c.key] = cs
+	}
+}
+
 func (e *Extractor) finish(c *conn) {
-	delete(e.open, c.key)
+	e.remove(c)
+	e.recent[c.key] = append(e.recent[c.key], finished{end: c.end, seen: c.seen})
 	if d, ok := e.download(c); ok {
 		e.out = append(e.out, d)
 	}
