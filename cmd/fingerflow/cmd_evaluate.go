@@ -81,6 +81,9 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
+	if err := expandRuns(ctx, gopts, runs, ""); err != nil {
+		return err
+	}
 	if err := checkThreshold(opts.threshold); err != nil {
 		return err
 	}

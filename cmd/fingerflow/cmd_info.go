@@ -61,11 +61,11 @@ type fileInfoJSON struct {
 
 func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args []string) error {
 	reg := newRegistry(gopts.logger)
-	files, bad, err := expandArgs(ctx, args, gopts.stderr)
+	in, err := expandInputs(ctx, args, gopts.stderr)
 	if err != nil {
 		return err
 	}
-	count := inputCount{total: len(files) + bad, skipped: bad}
+	files, count := in.files, in.count()
 	var out []fileInfoJSON
 	for i, path := range files {
 		if err := ctx.Err(); err != nil {

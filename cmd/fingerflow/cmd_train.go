@@ -135,6 +135,9 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if err != nil {
 		return err
 	}
+	if err := expandRuns(ctx, gopts, runs, opts.out, opts.catalog); err != nil {
+		return err
+	}
 	// The model file is started before the work, so an output directory
 	// that cannot be written is reported now, not after training.
 	tmp, err := createAtomic(opts.out)

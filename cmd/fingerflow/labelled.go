@@ -22,6 +22,7 @@ const maxLabelledDownloads = 5_000_000
 type labelledRun struct {
 	flows  string
 	labels string
+	in     *inputs // flows expanded (expandRuns)
 }
 
 // pairRuns pairs repeated --flows and --labels flags in order.
@@ -34,9 +35,24 @@ func pairRuns(flows, labelFiles []string) ([]labelledRun, error) {
 	}
 	runs := make([]labelledRun, len(flows))
 	for i := range flows {
-		runs[i] = labelledRun{flows[i], labelFiles[i]}
+		runs[i] = labelledRun{flows: flows[i], labels: labelFiles[i]}
 	}
 	return runs, nil
+}
+
+// expandRuns expands every run's --flows, and refuses an output (a model
+// file) that is one of the runs' files.
+func expandRuns(ctx context.Context, gopts *globalOptions, runs []labelledRun, out string, more ...string) error {
+	all := more
+	for i := range runs {
+		in, err := expandInputs(ctx, []string{runs[i].flows}, gopts.stderr)
+		if err != nil {
+			return err
+		}
+		runs[i].in = in
+		all = append(append(all, in.files...), runs[i].labels)
+	}
+	return checkNotInput(out, all)
 }
 
 // loadExamples reads each run's downloads and joins them with its labels.
@@ -59,14 +75,14 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 			}
 		}
 		var ds []features.Download
-		n, err := streamDownloads(ctx, gopts, []string{run.flows}, datasets.Filter{}, features.DefaultConfig(), func(d *features.Download) error {
+		n, err := streamDownloads(ctx, gopts, run.in, datasets.Filter{}, features.DefaultConfig(), func(d *features.Download) error {
 			if len(ds) >= maxLabelledDownloads {
 				return fmt.Errorf("%s: more than %d downloads; split the run", run.flows, maxLabelledDownloads)
 			}
 			ds = append(ds, *d)
 			return nil
 		})
-		count.add(n)
+		count.add(n.inputCount)
 		if err != nil {
 			return nil, count, err
 		}
