@@ -200,6 +200,9 @@ func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, v
 		if err != nil {
 			res.Err = err
 			results = append(results, res)
+			if err := ctx.Err(); err != nil {
+				return results, err
+			}
 			bad++
 			continue
 		}
@@ -228,14 +231,15 @@ func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, v
 				return results, err
 			}
 		}
+		results = append(results, res)
+		// An interrupt ends the batch even when the reader did not notice
+		// it (a file that ended, or opened, just then).
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
 		if res.Err != nil {
-			if ctx.Err() != nil {
-				results = append(results, res)
-				return results, ctx.Err()
-			}
 			bad++
 		}
-		results = append(results, res)
 	}
 	if bad > 0 {
 		return results, fmt.Errorf("%d of %d files: %w", bad, len(files), ErrSkipped)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,5 +225,46 @@ func TestTimeWindow(t *testing.T) {
 		if code != exitError || !strings.Contains(stderr, c.want) || stdout != "" {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d saying %q", c.args, code, stdout, stderr, exitError, c.want)
 		}
+	}
+}
+
+// TestInterruptWhileOpening: an input that blocks while it is opened (a
+// FIFO without a writer) does not hold an interrupt up: the run exits 130.
+// It used to wait in open, and exit 0 once a writer came.
+func TestInterruptWhileOpening(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "flows.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	// Let a reader still waiting in open go at the end.
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	for name, args := range map[string][]string{
+		"ingest":   {"ingest", fifo, "--out", filepath.Join(dir, "out.csv")},
+		"classify": {"classify", "--model", filepath.Join(lab, "lab.ffm"), fifo},
+		"info":     {"info", fifo},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan int, 1)
+			go func() {
+				_, _, code := run(t, ctx, args...)
+				done <- code
+			}()
+			time.AfterFunc(100*time.Millisecond, cancel) // the interrupt
+			select {
+			case code := <-done:
+				if code != exitInterrupted {
+					t.Errorf("exit %d, want %d", code, exitInterrupted)
+				}
+			case <-time.After(time.Minute): // a guard against hanging, not a measurement
+				t.Fatal("the interrupt was not noticed while the input was being opened")
+			}
+		})
 	}
 }

@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // layouts names the two layouts Read accepts, for errors.
@@ -43,7 +44,7 @@ var natColumns = [][2]string{{"nat_ip", "nat_port"}, {"server_side_ip", "server_
 // (datasets/lab-extra/natjoin.py) keep the client's own address in
 // inner_client_ip/inner_client_port.
 func Load(ctx context.Context, path string) (*Set, error) {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
