@@ -15,6 +15,7 @@ import (
 
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/flowio"
+	"github.com/fingerflow/fingerflow/reports"
 )
 
 // ingestOptions are the flags of `fingerflow ingest`.
@@ -182,8 +183,8 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 			outside = fmt.Sprintf(", %d not opened (time in name outside --since/--until)", in.outside)
 		}
 		fmt.Fprintf(gopts.stderr, "ingest: %d files read, %d skipped%s (%s); %d flows in, %d kept; wrote %s (%s) in %s, %.0f flows/s\n",
-			st.files, st.skipped, outside, humanBytes(uint64(st.inBytes)), st.flows, st.kept,
-			opts.out, humanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.flows)/max(elapsed.Seconds(), 1e-9))
+			st.files, st.skipped, outside, reports.HumanBytes(uint64(st.inBytes)), st.flows, st.kept,
+			opts.out, reports.HumanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.flows)/max(elapsed.Seconds(), 1e-9))
 	}
 	return st.inputCount.err()
 }
