@@ -9,6 +9,7 @@ package features
 import (
 	"cmp"
 	"context"
+	"hash/maphash"
 	"iter"
 	"net/netip"
 	"slices"
@@ -128,16 +129,14 @@ type conn struct {
 	closed   bool // a FIN or RST was seen
 	start    time.Time
 	end      time.Time
-	// seen are the records merged into the connection, to drop a copy of
-	// one of them.
-	seen []record
+	next     *conn // the next open connection of the same key
 }
 
-// record is what makes a flow record the same as another one of its
-// connection (exporter and endpoints are the connection's key): a record
+// record is what makes a flow record the same as another one: a record
 // read twice (a file and its copy, an export collected twice) must count
 // once.
 type record struct {
+	key                connKey
 	dir                uint8
 	flags              uint8
 	hasRev             bool
@@ -145,15 +144,6 @@ type record struct {
 	start, end         int64
 	packets, bytes     uint64
 	revPackets, revBts uint64
-}
-
-func (c *conn) has(r record) bool { return slices.Contains(c.seen, r) }
-
-// finished is a connection already handed out, kept a while to recognise
-// late copies of its records.
-type finished struct {
-	end  time.Time
-	seen []record
 }
 
 func lessEP(x, y endpoint) bool {
@@ -180,22 +170,28 @@ func (h *half) add(start, end time.Time, pk, by uint64, flags uint8) {
 // arrive roughly in time order (as they do within and across rotated files);
 // memory is bounded by the connections active within Config.Linger. The
 // downloads do not depend on the order in which records arrive within
-// Linger of each other. A record identical to one already merged into an
-// open connection, or into one finished within the last Linger, is dropped
-// and counted (Duplicates).
+// Linger of each other. A record identical to one of the last 2×Linger
+// (same exporter, endpoints, times and counters), merged into an open
+// connection or one already finished, is dropped and counted
+// (Duplicates).
 type Extractor struct {
-	cfg    Config
-	open   map[connKey][]*conn // per key, connections apart in time
-	recent map[connKey][]finished
-	water  time.Time
-	swept  time.Time // water mark of the last sweep for idle connections
-	out    []Download
-	dups   uint64
+	cfg  Config
+	open map[connKey]*conn // per key, the first of the connections apart in time
+	// seen holds a digest of every record of the last 2×Linger (by the
+	// records' time), with the record's end: identical records are
+	// recognised by their digests (64 bits: a chance collision among a
+	// window's records is far less likely than a bit error on disk).
+	seen  map[uint64]int64
+	hash  maphash.Seed
+	water time.Time
+	swept time.Time // water mark of the last sweep for idle connections
+	out   []Download
+	dups  uint64
 }
 
 // NewExtractor returns an extractor with the given configuration.
 func NewExtractor(cfg Config) *Extractor {
-	return &Extractor{cfg: cfg, open: map[connKey][]*conn{}, recent: map[connKey][]finished{}}
+	return &Extractor{cfg: cfg, open: map[connKey]*conn{}, seen: map[uint64]int64{}, hash: maphash.MakeSeed()}
 }
 
 // Duplicates is the number of flow records dropped as copies of records
@@ -231,7 +227,6 @@ func (c *conn) merge(o *conn) {
 	if o.end.After(c.end) {
 		c.end = o.end
 	}
-	c.seen = append(c.seen, o.seen...)
 }
 
 // Add feeds one flow record. Downloads completed by it (or by the time it
@@ -252,45 +247,33 @@ func (e *Extractor) Add(f *datasets.Flow) {
 		// what matters for pairing and merging.
 		start, end = end, start
 	}
-	r := record{dir: uint8(d), flags: f.TCPFlags, hasRev: f.HasReverse, sampling: f.SamplingRate,
-		start: start.UnixNano(), end: end.UnixNano(), packets: f.Packets, bytes: f.Bytes,
-		revPackets: f.RevPackets, revBts: f.RevBytes}
-	cs := e.open[k]
-	for _, c := range cs {
-		if c.has(r) {
-			e.dups++
-			return
-		}
+	h := maphash.Comparable(e.hash, record{key: k, dir: uint8(d), flags: f.TCPFlags, hasRev: f.HasReverse,
+		sampling: f.SamplingRate, start: start.UnixNano(), end: end.UnixNano(), packets: f.Packets,
+		bytes: f.Bytes, revPackets: f.RevPackets, revBts: f.RevBytes})
+	if _, dup := e.seen[h]; dup {
+		e.dups++
+		return
 	}
-	for _, fc := range e.recent[k] {
-		if slices.Contains(fc.seen, r) {
-			e.dups++
-			return
-		}
-	}
+	e.seen[h] = end.UnixNano()
 	closes := f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0
 	// The record joins every open connection of its 5-tuple it is
 	// adjacent to; those it bridges become one.
 	var c *conn
-	keep := cs[:0]
-	for _, o := range cs {
+	for o, prev := e.open[k], (*conn)(nil); o != nil; o = o.next {
 		switch {
 		case !e.adjacent(o, start, end, closes):
-			keep = append(keep, o)
+			prev = o
 		case c == nil:
-			c = o
-			keep = append(keep, o)
+			c, prev = o, o
 		default:
 			c.merge(o)
+			prev.next = o.next
 		}
 	}
-	cs = keep
 	if c == nil {
-		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end}
-		cs = append(cs, c)
+		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end, next: e.open[k]}
+		e.open[k] = c
 	}
-	e.open[k] = cs
-	c.seen = append(c.seen, r)
 	c.records++
 	c.dir[d].add(start, end, f.Packets, f.Bytes, f.TCPFlags)
 	if f.HasReverse {
@@ -319,19 +302,17 @@ func (e *Extractor) Add(f *datasets.Flow) {
 }
 
 // expire finishes connections idle for longer than Linger (all when final)
-// and forgets the records of those finished more than Linger before.
+// and forgets the records older than 2×Linger.
 func (e *Extractor) expire(final bool) {
-	for k, fs := range e.recent {
-		fs = slices.DeleteFunc(fs, func(f finished) bool { return e.water.Sub(f.end) > 2*e.cfg.Linger })
-		if len(fs) == 0 {
-			delete(e.recent, k)
-		} else {
-			e.recent[k] = fs
+	horizon := e.water.Add(-2 * e.cfg.Linger).UnixNano()
+	for h, end := range e.seen {
+		if end < horizon {
+			delete(e.seen, h)
 		}
 	}
 	var done []*conn
-	for _, cs := range e.open {
-		for _, c := range cs {
+	for _, c := range e.open {
+		for ; c != nil; c = c.next {
 			if final || e.water.Sub(c.end) > e.cfg.Linger {
 				done = append(done, c)
 			}
@@ -454,17 +435,25 @@ func mergeNAT(x, y *conn, srv endpoint) {
 
 // remove takes c out of the open connections.
 func (e *Extractor) remove(c *conn) {
-	cs := slices.DeleteFunc(e.open[c.key], func(o *conn) bool { return o == c })
-	if len(cs) == 0 {
-		delete(e.open, c.key)
-	} else {
-		e.open[c.key] = cs
+	first := e.open[c.key]
+	if first == c {
+		if c.next == nil {
+			delete(e.open, c.key)
+		} else {
+			e.open[c.key] = c.next
+		}
+		return
+	}
+	for o := first; o != nil; o = o.next {
+		if o.next == c {
+			o.next = c.next
+			return
+		}
 	}
 }
 
 func (e *Extractor) finish(c *conn) {
 	e.remove(c)
-	e.recent[c.key] = append(e.recent[c.key], finished{end: c.end, seen: c.seen})
 	if d, ok := e.download(c); ok {
 		e.out = append(e.out, d)
 	}
