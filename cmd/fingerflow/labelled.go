@@ -86,6 +86,9 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 		if err != nil {
 			return nil, count, err
 		}
+		if n.duplicates > 0 {
+			gopts.infof("%s: %d duplicate flow records dropped\n", run.flows, n.duplicates)
+		}
 		if set.Ordered {
 			set, err = orderedSet(set, ds, cat)
 			if err != nil {
