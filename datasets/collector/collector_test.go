@@ -200,7 +200,7 @@ func TestSinkNames(t *testing.T) {
 			t.Errorf("FileTime(%s) = %v %v, want %s", name, ft, ok, wantTimes[i])
 		}
 	}
-	m, err := ReadFileMeta(filepath.Join(dir, want[1]))
+	m, err := ReadFileMeta(context.Background(), filepath.Join(dir, want[1]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestRotation(t *testing.T) {
 	if uint64(len(flows)) != tot.Flows {
 		t.Errorf("%d flows in the files, counters say %d", len(flows), tot.Flows)
 	}
-	m, err := ReadFileMeta(second)
+	m, err := ReadFileMeta(context.Background(), second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +484,7 @@ func TestNoFlowsFile(t *testing.T) {
 	if len(files) != 1 || len(flows) != 0 {
 		t.Fatalf("files %v, %d flows", files, len(flows))
 	}
-	m, err := ReadFileMeta(files[0])
+	m, err := ReadFileMeta(context.Background(), files[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +38,9 @@ type FileMeta struct {
 
 // ReadFileMeta reads the interval and per-exporter counters recorded in
 // the footer of a file the collector wrote.
-func ReadFileMeta(path string) (FileMeta, error) {
+func ReadFileMeta(ctx context.Context, path string) (FileMeta, error) {
 	var m FileMeta
-	md, err := flowio.ParquetMetadata(path)
+	md, err := flowio.ParquetMetadata(ctx, path)
 	if err != nil {
 		return m, err
 	}

@@ -1,5 +1,7 @@
 package flowio
 
+import "context"
+
 // SetMetadata sets a key/value pair in the Parquet file's footer metadata
 // (the last value set for a key wins). It takes effect when called before
 // Close, so a writer can record what it only knows at the end, such as
@@ -10,8 +12,8 @@ func (p *ParquetWriter) SetMetadata(key, value string) {
 
 // ParquetMetadata returns the key/value metadata of the footer of the
 // fingerflow Parquet file at path.
-func ParquetMetadata(path string) (map[string]string, error) {
-	f, pf, err := openParquet(path)
+func ParquetMetadata(ctx context.Context, path string) (map[string]string, error) {
+	f, pf, err := openParquet(ctx, path)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package flowio
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,7 +30,7 @@ func TestParquetMetadata(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	md, err := ParquetMetadata(path)
+	md, err := ParquetMetadata(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestParquetMetadata(t *testing.T) {
 	if len(got) != len(flows) {
 		t.Errorf("%d flows read back, want %d", len(got), len(flows))
 	}
-	if _, err := ParquetMetadata(filepath.Join("testdata", "sample.csv")); err == nil {
+	if _, err := ParquetMetadata(context.Background(), filepath.Join("testdata", "sample.csv")); err == nil {
 		t.Error("no error for a CSV file")
 	}
 }
