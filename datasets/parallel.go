@@ -6,7 +6,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"time"
 )
 
 // DefaultBatchSize is how many flows a ParallelReader hands over at a time
@@ -85,9 +84,8 @@ func (p *ParallelReader) WorkerCount() int {
 // (the flows before the damage stay delivered) and the run goes on; the
 // error is nil when all files were read completely, wraps ErrSkipped when
 // some were not, and is ctx.Err() or visit's error when those end the run,
-// with the results of the files begun so far. A rotated file whose name
-// time lies more than a day outside the filter's window is not opened and
-// has no result. Read returns only when every worker has stopped.
+// with the results of the files begun so far. Read returns only when
+// every worker has stopped.
 func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]Flow) error) ([]FileResult, error) {
 	return p.run(ctx, files, visit, nil)
 }
@@ -123,9 +121,6 @@ func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]F
 
 	var jobs []*fileJob
 	for _, path := range files {
-		if outsideWindow(path, &p.Filter) {
-			continue
-		}
 		jobs = append(jobs, &fileJob{path: path, batches: make(chan []Flow, depth)})
 	}
 	results := make([]FileResult, 0, len(jobs))
@@ -223,6 +218,8 @@ func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]F
 		}
 		<-tokens
 		res := j.res
+		// An interrupt ends the run even when the reader did not notice
+		// it (a file that ended, or opened, just then).
 		if err := ctx.Err(); err != nil {
 			results = append(results, res)
 			return results, err
@@ -282,7 +279,7 @@ func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, b []F
 				}
 				break
 			}
-			j.res.Flows++
+			j.res.count(&b[n], &p.Filter)
 			if !p.Filter.Match(&b[n]) {
 				b = b[:n]
 				continue
@@ -300,7 +297,7 @@ func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, b []F
 				j.res.Err = err
 				break
 			}
-			j.res.Flows++
+			j.res.count(&f, &p.Filter)
 			if !p.Filter.Match(&f) {
 				continue
 			}
@@ -318,13 +315,16 @@ func (p *ParallelReader) decode(ctx context.Context, j *fileJob, size int, b []F
 	}
 }
 
-// outsideWindow reports whether path is a rotated file whose name time lies
-// more than a day outside flt's window, as ReadFiles skips it.
-func outsideWindow(path string, flt *Filter) bool {
-	t, ok := FileTime(path)
-	if !ok {
-		return false
+// count adds a flow read to the file's counts, as ReadFiles does.
+func (r *FileResult) count(f *Flow, flt *Filter) {
+	r.Flows++
+	if r.First.IsZero() || f.Start.Before(r.First) {
+		r.First = f.Start
 	}
-	return (!flt.Until.IsZero() && t.After(flt.Until.Add(24*time.Hour))) ||
-		(!flt.Since.IsZero() && t.Before(flt.Since.Add(-24*time.Hour)))
+	if f.End.After(r.Last) {
+		r.Last = f.End
+	}
+	if flt.InWindow(f) {
+		r.InWindow++
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/fingerflow/fingerflow/datasets"
 )
@@ -12,28 +13,56 @@ import (
 type flowRun struct {
 	reader datasets.ParallelReader
 	files  []string
-	count  inputCount
+	stats  readStats
 }
 
-// newFlowRun expands args and sets up a ParallelReader with workers
-// goroutines (0: one per processor) that keeps the flows flt passes.
-// Unreadable files are reported on stderr as they come and counted as
-// skipped.
+// newFlowRun expands args, leaves out rotated files whose name time lies
+// more than a day outside flt's window and files with the same content as
+// another (said on stderr, their records counted as duplicates), orders
+// rotated files by the times in their names after the others, and sets
+// up a ParallelReader with workers goroutines (0: one per processor) that
+// keeps the flows flt passes. Unreadable files are reported on stderr as
+// they come and counted as skipped.
 func newFlowRun(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, workers int) (*flowRun, error) {
-	files, bad, err := expandArgs(ctx, args, gopts.stderr)
+	in, err := expandInputs(ctx, args, gopts.stderr)
 	if err != nil {
 		return nil, err
 	}
-	r := &flowRun{files: files, count: inputCount{total: len(files) + bad, skipped: bad}}
+	if err := in.prune(flt); err != nil {
+		return nil, err
+	}
+	r := &flowRun{stats: readStats{inputCount: in.count()}}
+	files := slices.Clone(in.files)
+	slices.SortStableFunc(files, func(a, b string) int {
+		ta, _ := datasets.FileTime(a)
+		tb, _ := datasets.FileTime(b)
+		return ta.Compare(tb)
+	})
+	reg := newRegistry(gopts.logger)
+	copies := findCopies(files)
+	for _, f := range files {
+		orig, ok := copies[f]
+		if !ok {
+			r.files = append(r.files, f)
+			continue
+		}
+		n, err := countFlows(ctx, reg, f)
+		if err != nil {
+			return nil, err
+		}
+		gopts.infof("fingerflow: %s holds the same records as %s: its %d flow records are read once\n", f, orig, n)
+		r.stats.duplicates += n
+	}
 	r.reader = datasets.ParallelReader{
-		Registry: newRegistry(gopts.logger),
+		Registry: reg,
 		Filter:   flt,
 		Workers:  workers,
 		FileDone: func(res datasets.FileResult) {
 			gopts.logger.Debug("read", "file", res.Path, "format", res.Format, "flows", res.Flows, "kept", res.Kept)
+			r.stats.addFile(res)
 			if res.Err != nil {
 				reportFileError(gopts.stderr, res.Path, res.Err)
-				r.count.skipped++
+				r.stats.skipped++
 			}
 		},
 	}

@@ -237,6 +237,9 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 		return err
 	}
 
+	if err := run.stats.windowErr(flt); err != nil {
+		return err
+	}
 	eta0, eta1 := sd.Thresholds()
 	rep := reports.Detect{
 		Floods: fd.Alarms(), FloodConfig: fc, FloodsDropped: fd.Dropped(),
@@ -250,7 +253,7 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 		}
 	}
 	if prof != nil {
-		if err := scoreUnexpected(cmd, opts, db, prof, &rep, run.count, flows, started); err != nil {
+		if err := scoreUnexpected(cmd, opts, db, prof, &rep, run.stats.inputCount, flows, started); err != nil {
 			return err
 		}
 	}
@@ -262,7 +265,7 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	if err != nil {
 		return err
 	}
-	count := run.count
+	count := run.stats.inputCount
 	gopts.infof("detect: %d files read, %d skipped; %d flows; %d floods, %d scans, %d unexpected rates in %.2fs\n",
 		count.total-count.skipped, count.skipped, flows, len(rep.Floods), len(rep.Scans), len(rep.Unexpected), time.Since(started).Seconds())
 	return count.err()

@@ -246,7 +246,10 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			parts[0].lives.Merge(o.lives)
 		}
 	}
-	count := run.count
+	if err := run.stats.windowErr(flt); err != nil {
+		return err
+	}
+	count := run.stats.inputCount
 	res := parts[0].tab.Result()
 	rep := reports.Stats{Talkers: &res}
 	if agg != nil {
