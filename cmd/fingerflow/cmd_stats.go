@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -33,6 +34,8 @@ type statsOptions struct {
 	activeTimeout time.Duration
 	servicePorts  int
 	clusters      string
+	db            string
+	night         string
 	charts        string
 	json          bool
 	workers       int
@@ -67,7 +70,7 @@ that passes the filters and prints:
   - flow lifespans (--lifespans): Kaplan–Meier survival curves of flow
     durations by protocol, by service port (the lower port of a
     connection; the --service-ports busiest get a group each) and, given
-    --clusters, by host cluster, with the median lifespan, its 95%
+    --clusters or --db (a nightly run's clusters), by host cluster, with the median lifespan, its 95%
     interval and the log-rank test between the groups. A record is
     censored (its flow lived at least that long) when it is TCP without
     FIN or RST, lasted at least --active-timeout less 1 s (the exporter cut
@@ -99,6 +102,8 @@ skipped; the exit status is then 3.`,
 	f.DurationVar(&opts.activeTimeout, "active-timeout", 300*time.Second, "the exporters' active timeout: records lasting this long (less 1 s) were cut (nfpcapd 300s, Cisco IOS 30m)")
 	f.IntVar(&opts.servicePorts, "service-ports", 8, "service ports with a lifespan group of their own; the others share one")
 	f.StringVar(&opts.clusters, "clusters", "", "CSV of host,cluster: group lifespans by the cluster of each flow's host")
+	f.StringVar(&opts.db, "db", "", "history database: group lifespans by the host clusters its latest night (or --night) found")
+	f.StringVar(&opts.night, "night", "", "with --db, the night whose clusters to use (default: the latest)")
 	f.StringVar(&opts.charts, "charts", "", "directory to draw the lifespan curves into (lifespans-*.png and .svg)")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document instead of tables")
 	f.IntVar(&opts.workers, "workers", 0, "files decoded at once (0: one per processor)")
@@ -139,8 +144,15 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if full || opts.lifespans {
 		c := lifespans.DefaultConfig()
 		c.ActiveTimeout, c.Ports, c.WindowEnd = opts.activeTimeout, opts.servicePorts, flt.Until
-		if opts.clusters != "" {
+		switch {
+		case opts.clusters != "" && opts.db != "":
+			return usagef("--clusters and --db both give clusters: choose one")
+		case opts.clusters != "":
 			if c.Cluster, err = loadClusters(opts.clusters); err != nil {
+				return err
+			}
+		case opts.db != "":
+			if c.Cluster, err = nightClusters(ctx, opts.db, opts.night); err != nil {
 				return err
 			}
 		}
@@ -166,6 +178,9 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			return usagef("%v", err)
 		}
 		hcfg = &c
+	}
+	if opts.night != "" && opts.db == "" {
+		return usagef("--night names a night of the history database: give --db")
 	}
 	if opts.hosts < 0 {
 		return usagef("--hosts %d: want 0 or more", opts.hosts)
@@ -377,6 +392,46 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		m[a.Unmap()] = strings.TrimSpace(rec[clusterCol])
+	}
+	return func(a netip.Addr) (string, bool) {
+		c, ok := m[a.Unmap()]
+		return c, ok
+	}, nil
+}
+
+// nightClusters returns the host clusters a night of the history database
+// at path found (the latest night when night is ""), named "cluster N:
+// description".
+func nightClusters(ctx context.Context, path, night string) (func(netip.Addr) (string, bool), error) {
+	db, err := openHistory(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if night == "" {
+		runs, err := db.Runs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(runs) == 0 {
+			return nil, fmt.Errorf("%s: no nights, no clusters", path)
+		}
+		night = runs[len(runs)-1].Night
+	}
+	hosts, err := db.NightHosts(ctx, night)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m := map[netip.Addr]string{}
+	for _, h := range hosts {
+		if h.Cluster < 0 {
+			continue
+		}
+		name := fmt.Sprintf("cluster %d", h.Cluster)
+		if h.ClusterDescription != "" {
+			name += ": " + h.ClusterDescription
+		}
+		m[h.Addr.Unmap()] = name
 	}
 	return func(a netip.Addr) (string, bool) {
 		c, ok := m[a.Unmap()]

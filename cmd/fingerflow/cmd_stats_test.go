@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fingerflow/fingerflow/datasets/history"
 )
 
 // attack is the lab's attack run.
@@ -128,5 +132,41 @@ func TestStatsErrors(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(charts, f)); err != nil || st.Size() == 0 {
 			t.Errorf("chart %s: %v", f, err)
 		}
+	}
+}
+
+// TestStatsClustersFromHistory groups lifespans by the clusters a night of
+// the history database found.
+func TestStatsClustersFromHistory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := history.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2027, 1, 20, 11, 0, 0, 0, time.UTC)
+	err = db.WriteRun(ctx, history.Run{
+		Info: history.RunInfo{FirstFlow: day, LastFlow: day.Add(time.Hour), Started: day, Finished: day},
+		Hosts: []history.Host{
+			{Addr: netip.MustParseAddr("10.77.0.1"), Cluster: 0, ClusterDescription: "servers"},
+			{Addr: netip.MustParseAddr("10.77.1.10"), Cluster: 1, ClusterDescription: "downloaders"},
+			{Addr: netip.MustParseAddr("10.77.1.11"), Cluster: -1},
+		},
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, ctx, "stats", "--lifespans", "-s", "proto", "--db", path, filepath.Join(attack, "lab-attack.v9"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"By host cluster:", "cluster 0: servers", "cluster 1: downloaders", "unclustered"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in:\n%s", want, stdout)
+		}
+	}
+	if _, _, code := run(t, ctx, "stats", "--lifespans", "--db", path, "--night", "2027-01-21", lab); code != exitError {
+		t.Errorf("a night not in the database: exit %d", code)
 	}
 }
