@@ -11,10 +11,10 @@ package catalog
 
 import (
 	"errors"
-	"time"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 )
 
