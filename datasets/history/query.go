@@ -1,0 +1,539 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// readTx runs f in a read transaction: every query f makes sees the same
+// nights, even while another process writes one.
+func (d *DB) readTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.path, err)
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		if errors.Is(err, ErrNoRun) || errors.Is(err, ErrUnknownEntry) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", d.path, err)
+	}
+	return nil
+}
+
+const runColumns = `night, first_flow, last_flow, started, finished, flows, files_read, files_skipped,
+	hosts, downloads, named, fingerflow_version, model_path, model_hash, catalog_path, catalog_hash, schema_version`
+
+func scanRun(s interface{ Scan(...any) error }) (RunInfo, error) {
+	var r RunInfo
+	var times [4]sql.NullString
+	var flows int64
+	err := s.Scan(&r.Night, &times[0], &times[1], &times[2], &times[3], &flows, &r.FilesRead, &r.FilesSkipped,
+		&r.Hosts, &r.Downloads, &r.Named, &r.Version, &r.Model.Path, &r.Model.Hash,
+		&r.Catalog.Path, &r.Catalog.Hash, &r.SchemaVersion)
+	if err != nil {
+		return r, err
+	}
+	r.Flows = uint64(flows)
+	for i, p := range []*time.Time{&r.FirstFlow, &r.LastFlow, &r.Started, &r.Finished} {
+		if *p, err = parseTime(times[i]); err != nil {
+			return r, fmt.Errorf("night %s: %w", r.Night, err)
+		}
+	}
+	return r, nil
+}
+
+// Runs returns every night written, in night order.
+func (d *DB) Runs(ctx context.Context) ([]RunInfo, error) {
+	var out []RunInfo
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT "+runColumns+" FROM runs ORDER BY night")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRun(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// PreviousRun returns the latest night before the night keyed
+// beforeNight (which need not exist), or an error wrapping ErrNoRun.
+func (d *DB) PreviousRun(ctx context.Context, beforeNight string) (RunInfo, error) {
+	var r RunInfo
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanRun(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE night < ? ORDER BY night DESC LIMIT 1", beforeNight))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%s: no night before %s: %w", d.path, beforeNight, ErrNoRun)
+		}
+		return err
+	})
+	return r, err
+}
+
+// HostNight is what one night said of a host.
+type HostNight struct {
+	Night   string
+	Host    Host
+	Fetches []Fetch // the catalog files it fetched that night, by time then entry
+}
+
+const hostColumns = `h.addr, h.first_seen, h.last_seen, h.os, h.os_version, h.confidence, h.evidence,
+	h.cluster, h.cluster_description, h.bytes_in, h.bytes_out, h.flows`
+
+func scanHost(s interface{ Scan(...any) error }, lead ...any) (Host, error) {
+	var h Host
+	var addr string
+	var first, last sql.NullString
+	var cluster sql.NullInt64
+	var in, out, flows int64
+	err := s.Scan(append(lead, &addr, &first, &last, &h.OS, &h.OSVersion, &h.Confidence, &h.Evidence,
+		&cluster, &h.ClusterDescription, &in, &out, &flows)...)
+	if err != nil {
+		return h, err
+	}
+	if h.Addr, err = netip.ParseAddr(addr); err != nil {
+		return h, fmt.Errorf("stored address: %w", err)
+	}
+	if h.FirstSeen, err = parseTime(first); err != nil {
+		return h, err
+	}
+	if h.LastSeen, err = parseTime(last); err != nil {
+		return h, err
+	}
+	h.Cluster = -1
+	if cluster.Valid {
+		h.Cluster = int(cluster.Int64)
+	}
+	h.BytesIn, h.BytesOut, h.Flows = uint64(in), uint64(out), uint64(flows)
+	return h, nil
+}
+
+const fetchColumns = "f.addr, f.entry, f.product, f.version, f.os, f.fetched, f.chance, f.method"
+
+func scanFetch(s interface{ Scan(...any) error }, lead ...any) (Fetch, error) {
+	var f Fetch
+	var addr, method string
+	var fetched sql.NullString
+	var chance sql.NullFloat64
+	err := s.Scan(append(lead, &addr, &f.Entry, &f.Product, &f.Version, &f.OS, &fetched, &chance, &method)...)
+	if err != nil {
+		return f, err
+	}
+	if f.Addr, err = netip.ParseAddr(addr); err != nil {
+		return f, fmt.Errorf("stored address: %w", err)
+	}
+	if f.Fetched, err = parseTime(fetched); err != nil {
+		return f, err
+	}
+	f.Chance = math.NaN()
+	if chance.Valid {
+		f.Chance = chance.Float64
+	}
+	f.Method = Method(method)
+	return f, nil
+}
+
+// HostHistory returns what each night said of the host at addr, in night
+// order; none when no night saw it.
+func (d *DB) HostHistory(ctx context.Context, addr netip.Addr) ([]HostNight, error) {
+	key := addr.Unmap().WithZone("").String()
+	var out []HostNight
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT r.night, `+hostColumns+`
+			FROM hosts h JOIN runs r ON r.id = h.run WHERE h.addr = ? ORDER BY r.night`, key)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		at := make(map[string]int)
+		for rows.Next() {
+			var night string
+			h, err := scanHost(rows, &night)
+			if err != nil {
+				return err
+			}
+			at[night] = len(out)
+			out = append(out, HostNight{Night: night, Host: h})
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT r.night, `+fetchColumns+`
+			FROM hosts h JOIN runs r ON r.id = h.run
+			JOIN fetches f ON f.run = h.run AND f.addr = h.addr
+			WHERE h.addr = ? ORDER BY r.night, f.fetched, f.entry`, key)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var night string
+			f, err := scanFetch(rows, &night)
+			if err != nil {
+				return err
+			}
+			n := &out[at[night]]
+			n.Fetches = append(n.Fetches, f)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// MissingUpdate is a catalog entry and the hosts missing it.
+type MissingUpdate struct {
+	Entry CatalogEntry
+	// FirstNight is the first night whose catalog listed the entry.
+	FirstNight string
+	// Appeared is when the entry appeared: its release date if the
+	// catalog gives one, else the start of FirstNight.
+	Appeared time.Time
+	Hosts    []MissingHost // by address
+}
+
+// MissingHost is a host that has not fetched an update since it appeared.
+type MissingHost struct {
+	Addr      netip.Addr
+	OS        string // the host's latest known OS family: the entry's
+	OSVersion string // as the same night gave it
+	LastSeen  time.Time
+	LastNight string // the last night that saw it
+	// Others are the other versions of the entry's product (same OS) it
+	// fetched, each entry once with its latest fetch, latest last.
+	Others []Fetch
+}
+
+// Missing returns the hosts whose latest known OS family is the entry's
+// and that have not fetched it since it appeared, among the hosts seen
+// since then. An entry no night's catalog listed is an error wrapping
+// ErrUnknownEntry.
+func (d *DB) Missing(ctx context.Context, entry string) (MissingUpdate, error) {
+	var out MissingUpdate
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		es, err := appeared(ctx, tx, "entry = ?", entry)
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return fmt.Errorf("%s: %w", entry, ErrUnknownEntry)
+		}
+		out = es[0]
+		cands, err := latestOS(ctx, tx, out.Entry.OS)
+		if err != nil {
+			return err
+		}
+		return missingHosts(ctx, tx, &out, cands)
+	})
+	return out, err
+}
+
+// MissingForOS returns, for every catalog entry of OS family os that
+// appeared at or after since (any time when since is zero), the hosts
+// missing it as Missing gives them; by time of appearance, then entry.
+func (d *DB) MissingForOS(ctx context.Context, os string, since time.Time) ([]MissingUpdate, error) {
+	var out []MissingUpdate
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		from := "" // before any time
+		if !since.IsZero() {
+			from = since.UTC().Format(timeLayout)
+		}
+		es, err := appeared(ctx, tx, "os = ? AND appeared >= ?", normOS(os), from)
+		if err != nil {
+			return err
+		}
+		cands, err := latestOS(ctx, tx, normOS(os))
+		if err != nil {
+			return err
+		}
+		for i := range es {
+			if err := missingHosts(ctx, tx, &es[i], cands); err != nil {
+				return err
+			}
+		}
+		out = es
+		return nil
+	})
+	return out, err
+}
+
+// appeared reads catalog entries from the catalog_appeared view.
+func appeared(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]MissingUpdate, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT entry, size, product, version, os, os_version, released,
+		first_night, appeared FROM catalog_appeared WHERE `+where+` ORDER BY appeared, entry`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MissingUpdate
+	for rows.Next() {
+		var m MissingUpdate
+		var size int64
+		var released, app sql.NullString
+		e := &m.Entry
+		if err := rows.Scan(&e.Entry, &size, &e.Product, &e.Version, &e.OS, &e.OSVersion, &released,
+			&m.FirstNight, &app); err != nil {
+			return nil, err
+		}
+		e.Size = uint64(size)
+		if e.Released, err = parseTime(released); err != nil {
+			return nil, err
+		}
+		if m.Appeared, err = parseTime(app); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// latestOS returns the hosts whose latest known OS family (their latest
+// night with a verdict) is os, with when they were last seen.
+func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error) {
+	rows, err := tx.QueryContext(ctx, `
+		WITH known AS (
+			SELECT h.addr, h.os, h.os_version,
+			       ROW_NUMBER() OVER (PARTITION BY h.addr ORDER BY r.night DESC) AS n
+			FROM hosts h JOIN runs r ON r.id = h.run WHERE h.os != ''),
+		seen AS (
+			SELECT h.addr, max(COALESCE(h.last_seen, r.last_flow, r.started)) AS last_seen, max(r.night) AS last_night
+			FROM hosts h JOIN runs r ON r.id = h.run GROUP BY h.addr)
+		SELECT k.addr, k.os, k.os_version, s.last_seen, s.last_night
+		FROM known k JOIN seen s ON s.addr = k.addr
+		WHERE k.n = 1 AND k.os = ?`, os)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MissingHost
+	for rows.Next() {
+		var h MissingHost
+		var addr string
+		var last sql.NullString
+		if err := rows.Scan(&addr, &h.OS, &h.OSVersion, &last, &h.LastNight); err != nil {
+			return nil, err
+		}
+		if h.Addr, err = netip.ParseAddr(addr); err != nil {
+			return nil, fmt.Errorf("stored address: %w", err)
+		}
+		if h.LastSeen, err = parseTime(last); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b MissingHost) int { return a.Addr.Compare(b.Addr) })
+	return out, rows.Err()
+}
+
+// missingHosts fills m.Hosts from the candidates: those seen since m
+// appeared that have not fetched m's entry since.
+func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands []MissingHost) error {
+	since := m.Appeared.UTC().Format(timeLayout)
+	fetched := make(map[string]bool)
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT addr FROM fetches WHERE entry = ? AND fetched >= ?", m.Entry.Entry, since)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			rows.Close()
+			return err
+		}
+		fetched[a] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	others := make(map[netip.Addr][]Fetch)
+	if m.Entry.Product != "" {
+		rows, err := tx.QueryContext(ctx, `SELECT `+fetchColumns+` FROM fetches f
+			WHERE f.product = ? AND f.os = ? AND f.entry != ?
+			AND f.fetched = (SELECT max(g.fetched) FROM fetches g WHERE g.entry = f.entry AND g.addr = f.addr)
+			ORDER BY f.addr, f.fetched, f.entry`, m.Entry.Product, m.Entry.OS, m.Entry.Entry)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			f, err := scanFetch(rows)
+			if err != nil {
+				return err
+			}
+			if n := len(others[f.Addr]); n > 0 && others[f.Addr][n-1].Entry == f.Entry {
+				continue // the same latest time in two nights' rows
+			}
+			others[f.Addr] = append(others[f.Addr], f)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	m.Hosts = nil
+	for _, h := range cands {
+		if fetched[h.Addr.String()] || h.LastSeen.Before(m.Appeared) {
+			continue
+		}
+		h.Others = others[h.Addr]
+		m.Hosts = append(m.Hosts, h)
+	}
+	return nil
+}
+
+// HostChange is how a host's record changed between two nights.
+type HostChange struct {
+	Addr         netip.Addr
+	InFrom, InTo bool   // whether each night saw the host
+	OSFrom, OSTo string // OS family each night ("" unknown or not seen)
+	VersionFrom  string // OS version each night
+	VersionTo    string
+	OSChanged    bool     // family or version differ, both nights having seen the host
+	NewUpdates   []string // entries fetched in the later night and in no night up to the earlier one
+}
+
+// Changes returns, for every host either night saw, how it changed from
+// night from to night to (from before to), by address. Both nights must
+// exist (else an error wrapping ErrNoRun).
+func (d *DB) Changes(ctx context.Context, from, to string) ([]HostChange, error) {
+	return d.changes(ctx, from, to, "")
+}
+
+// HostChanges is Changes for one host; ok is false when neither night saw
+// it.
+func (d *DB) HostChanges(ctx context.Context, addr netip.Addr, from, to string) (c HostChange, ok bool, err error) {
+	cs, err := d.changes(ctx, from, to, addr.Unmap().WithZone("").String())
+	if err != nil || len(cs) == 0 {
+		return HostChange{}, false, err
+	}
+	return cs[0], true, nil
+}
+
+func (d *DB) changes(ctx context.Context, from, to, addr string) ([]HostChange, error) {
+	var out []HostChange
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		ids := make(map[string]int64)
+		for _, n := range []string{from, to} {
+			var id int64
+			if err := tx.QueryRowContext(ctx, "SELECT id FROM runs WHERE night = ?", n).Scan(&id); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("%s: night %s: %w", d.path, n, ErrNoRun)
+				}
+				return err
+			}
+			ids[n] = id
+		}
+		byAddr := make(map[string]*HostChange)
+		for _, side := range []string{from, to} {
+			rows, err := tx.QueryContext(ctx, "SELECT addr, os, os_version FROM hosts WHERE run = ? AND (? = '' OR addr = ?)", ids[side], addr, addr)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var a, os, ver string
+				if err := rows.Scan(&a, &os, &ver); err != nil {
+					rows.Close()
+					return err
+				}
+				c := byAddr[a]
+				if c == nil {
+					ip, err := netip.ParseAddr(a)
+					if err != nil {
+						rows.Close()
+						return fmt.Errorf("stored address: %w", err)
+					}
+					c = &HostChange{Addr: ip}
+					byAddr[a] = c
+				}
+				if side == from {
+					c.InFrom, c.OSFrom, c.VersionFrom = true, os, ver
+				} else {
+					c.InTo, c.OSTo, c.VersionTo = true, os, ver
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT f.addr, f.entry FROM fetches f
+			WHERE f.run = ? AND (? = '' OR f.addr = ?) AND NOT EXISTS (
+				SELECT 1 FROM fetches g JOIN runs r ON r.id = g.run
+				WHERE g.entry = f.entry AND g.addr = f.addr AND r.night <= ?)
+			ORDER BY f.addr, f.entry`, ids[to], addr, addr, from)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a, e string
+			if err := rows.Scan(&a, &e); err != nil {
+				return err
+			}
+			if c := byAddr[a]; c != nil {
+				c.NewUpdates = append(c.NewUpdates, e)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range byAddr {
+			c.OSChanged = c.InFrom && c.InTo && (c.OSFrom != c.OSTo || c.VersionFrom != c.VersionTo)
+			out = append(out, *c)
+		}
+		slices.SortFunc(out, func(a, b HostChange) int { return a.Addr.Compare(b.Addr) })
+		return nil
+	})
+	return out, err
+}
+
+// MetricValue is one value of a metric on one night.
+type MetricValue struct {
+	Night string
+	Key   string
+	Value float64
+}
+
+// Metrics returns the values of metric on the last lastN nights that
+// recorded it (all of them when lastN <= 0), by night then key.
+func (d *DB) Metrics(ctx context.Context, metric string, lastN int) ([]MetricValue, error) {
+	if lastN <= 0 {
+		lastN = -1 // no LIMIT
+	}
+	var out []MetricValue
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT r.night, m.key, m.value FROM metrics m JOIN runs r ON r.id = m.run
+			WHERE m.metric = ? AND m.run IN (
+				SELECT r2.id FROM runs r2 WHERE EXISTS (SELECT 1 FROM metrics m2 WHERE m2.metric = ? AND m2.run = r2.id)
+				ORDER BY r2.night DESC LIMIT ?)
+			ORDER BY r.night, m.key`, metric, metric, lastN)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v MetricValue
+			if err := rows.Scan(&v.Night, &v.Key, &v.Value); err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

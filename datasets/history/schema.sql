@@ -1,0 +1,133 @@
+-- fingerflow history database, schema version 2.
+--
+-- PRAGMA application_id is 0x46464C57 ("FFLW"): the file is fingerflow's.
+-- PRAGMA user_version is the schema version (this file: 2). Version 1 was
+-- the first release; migrate_2.sql turns a version 1 file into this one.
+--
+-- Conventions:
+--   * Times are TEXT in UTC, 'YYYY-MM-DDTHH:MM:SS.mmmZ' (milliseconds), so
+--     that they compare and sort as text; NULL when unknown.
+--   * Addresses are TEXT in netip.Addr form (IPv4 unmapped: 10.0.0.7).
+--   * An OS family is lower case ('debian', 'windows'); '' means unknown.
+--   * Night keys sort in time order ('2026-11-22', or
+--     '2026-11-22/2026-11-23' for a night across two UTC dates).
+--   * Nothing is a running total: "first seen", "times fetched", "first
+--     night listed" are queries over runs, so writing a night twice (which
+--     replaces it) counts nothing twice.
+
+-- runs: one row per night written. Writing a night that exists deletes its
+-- rows here and in hosts, fetches and metrics, then inserts the new ones,
+-- in one transaction.
+CREATE TABLE runs (
+    id                 INTEGER PRIMARY KEY,
+    night              TEXT    NOT NULL UNIQUE,  -- the night's key
+    first_flow         TEXT,                     -- earliest flow start of the night
+    last_flow          TEXT,                     -- latest flow end of the night
+    started            TEXT,                     -- wall clock when the run began
+    finished           TEXT,                     -- wall clock when it wrote this row
+    flows              INTEGER NOT NULL,         -- flows read
+    files_read         INTEGER NOT NULL,
+    files_skipped      INTEGER NOT NULL,
+    hosts              INTEGER NOT NULL,         -- hosts seen (as the run counted them)
+    downloads          INTEGER NOT NULL,         -- downloads found
+    named              INTEGER NOT NULL,         -- downloads named as a catalog entry
+    fingerflow_version TEXT    NOT NULL,
+    model_path         TEXT    NOT NULL,
+    model_hash         TEXT    NOT NULL,         -- content hash of the model file
+    catalog_path       TEXT    NOT NULL,
+    catalog_hash       TEXT    NOT NULL,         -- content hash of the catalog file
+    schema_version     INTEGER NOT NULL,         -- schema version of the code that wrote the row
+    listing            INTEGER REFERENCES listings (id) -- what the catalog listed; NULL if not given
+);
+
+-- hosts: one row per internal host and night, with the night's verdict.
+CREATE TABLE hosts (
+    run                 INTEGER NOT NULL REFERENCES runs (id),
+    addr                TEXT    NOT NULL,
+    first_seen          TEXT,                    -- first flow of the host that night
+    last_seen           TEXT,                    -- last flow of the host that night
+    os                  TEXT    NOT NULL,        -- likely OS family; '' unknown
+    os_version          TEXT    NOT NULL,        -- '' when the evidence does not say
+    confidence          REAL    NOT NULL,        -- 0..1
+    evidence            TEXT    NOT NULL,        -- the evidence, in words
+    cluster             INTEGER,                 -- host cluster number; NULL when not clustered
+    cluster_description TEXT    NOT NULL,
+    bytes_in            INTEGER NOT NULL,
+    bytes_out           INTEGER NOT NULL,
+    flows               INTEGER NOT NULL,
+    PRIMARY KEY (run, addr)
+) WITHOUT ROWID;
+CREATE INDEX hosts_by_addr ON hosts (addr, run);
+
+-- fetches: one row per catalog file a host fetched that night. The entry's
+-- product, version and OS are copied as the run's catalog described them.
+-- The same host, entry and time given twice in a run is kept once.
+CREATE TABLE fetches (
+    run     INTEGER NOT NULL REFERENCES runs (id),
+    addr    TEXT    NOT NULL,
+    entry   TEXT    NOT NULL,                    -- catalog entry (file name)
+    fetched TEXT    NOT NULL,                    -- when the download started
+    product TEXT    NOT NULL,
+    version TEXT    NOT NULL,
+    os      TEXT    NOT NULL,
+    chance  REAL,                                -- chance that the fit is a coincidence; NULL not estimated
+    method  TEXT    NOT NULL DEFAULT 'single'    -- how it was recognised
+            CHECK (method IN ('single', 'connection', 'os-search')),
+    PRIMARY KEY (run, addr, entry, fetched)
+) WITHOUT ROWID;
+CREATE INDEX fetches_by_entry ON fetches (entry, addr, fetched);
+CREATE INDEX fetches_by_product ON fetches (product, os);
+
+-- catalog: every entry a run's catalog listed, described as the most
+-- recently written listing described it.
+CREATE TABLE catalog (
+    id         INTEGER PRIMARY KEY,
+    entry      TEXT    NOT NULL UNIQUE,          -- file name
+    size       INTEGER NOT NULL,                 -- bytes
+    product    TEXT    NOT NULL,
+    version    TEXT    NOT NULL,
+    os         TEXT    NOT NULL,                 -- '' when the catalog gives none
+    os_version TEXT    NOT NULL,
+    released   TEXT                              -- NULL when the catalog gives no date
+);
+
+-- listings and listing_entries: what each distinct catalog listed, stored
+-- once however many nights used it (digest: SHA-256 of the entries as
+-- written). The first night an entry was listed is the earliest run whose
+-- listing holds it (view catalog_appeared), so a corrected rerun of that
+-- night corrects it too. Listings no run refers to are deleted, and
+-- catalog rows no listing holds.
+CREATE TABLE listings (
+    id     INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE
+);
+CREATE TABLE listing_entries (
+    listing INTEGER NOT NULL REFERENCES listings (id),
+    entry   INTEGER NOT NULL REFERENCES catalog (id),
+    PRIMARY KEY (listing, entry)
+) WITHOUT ROWID;
+CREATE INDEX listing_entries_by_entry ON listing_entries (entry, listing);
+
+-- metrics: generic per-night baselines later nights compare against
+-- (flows per service port, flood alarm inputs, ...).
+CREATE TABLE metrics (
+    run    INTEGER NOT NULL REFERENCES runs (id),
+    metric TEXT    NOT NULL,
+    key    TEXT    NOT NULL,
+    value  REAL    NOT NULL,
+    PRIMARY KEY (run, metric, key)
+) WITHOUT ROWID;
+CREATE INDEX metrics_by_metric ON metrics (metric, run);
+
+-- catalog_appeared: when each catalog entry appeared: its release date
+-- where the catalog gives one, else the start of the first night that
+-- listed it (its first flow; its start when it had no flows).
+CREATE VIEW catalog_appeared AS
+SELECT c.id, c.entry, c.size, c.product, c.version, c.os, c.os_version, c.released,
+       f.night AS first_night,
+       COALESCE(c.released, f.first_flow, f.started) AS appeared
+FROM catalog c
+JOIN (SELECT le.entry, r.night, r.first_flow, r.started,
+             ROW_NUMBER() OVER (PARTITION BY le.entry ORDER BY r.night) AS n
+      FROM listing_entries le JOIN runs r ON r.listing = le.listing) f
+  ON f.entry = c.id AND f.n = 1;
