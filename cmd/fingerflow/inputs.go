@@ -58,12 +58,20 @@ func reportFileError(w io.Writer, path string, err error) {
 }
 
 // inputCount counts the input files of a run: all of them (arguments
-// that named nothing included) and those skipped as unreadable.
-type inputCount struct{ total, skipped int }
+// that named nothing included) and those skipped as unreadable, which
+// files lists with the reason where the command keeps it.
+type inputCount struct {
+	total, skipped int
+	files          []skippedInput
+}
+
+// skippedInput is an input a run skipped and why.
+type skippedInput struct{ path, reason string }
 
 func (c *inputCount) add(o inputCount) {
 	c.total += o.total
 	c.skipped += o.skipped
+	c.files = append(c.files, o.files...)
 }
 
 // err is the error a run that finished ends with: nil, or, when inputs
@@ -81,32 +89,30 @@ func (c inputCount) err() error {
 type skippedError inputCount
 
 func (e skippedError) Error() string {
+	if e.skipped == 1 && len(e.files) == 1 {
+		return fmt.Sprintf("1 of %d input files skipped (%s)", e.total, e.files[0].path)
+	}
 	return fmt.Sprintf("%d of %d input files skipped", e.skipped, e.total)
 }
 
 func (e skippedError) Unwrap() error { return datasets.ErrSkipped }
 
-// streamDownloads reads every flow file named by args (files, directories,
-// globs) in time order, keeps the flows flt passes, assembles downloads
-// across them and hands each to visit as soon as it is complete.
+// streamFlows reads every flow file named by args (files, directories,
+// globs) in time order and hands each flow flt passes to visit.
 // Unreadable files are reported on stderr and skipped; the count says how
 // many.
-func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (inputCount, error) {
+func streamFlows(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, visit func(*datasets.Flow) error) (inputCount, error) {
 	files, bad, err := expandArgs(ctx, args, gopts.stderr)
 	if err != nil {
 		return inputCount{}, err
 	}
 	n := inputCount{total: len(files) + bad, skipped: bad}
 	reg := newRegistry(gopts.logger)
-	ex := features.NewExtractor(cfg)
 	var verr error
 	res, rerr := datasets.ReadFiles(ctx, reg, files, flt, func(f *datasets.Flow) error {
-		ex.Add(f)
-		for _, d := range ex.Drain() {
-			if err := visit(&d); err != nil {
-				verr = err
-				return err
-			}
+		if err := visit(f); err != nil {
+			verr = err
+			return err
 		}
 		return nil
 	})
@@ -115,6 +121,7 @@ func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, f
 		if r.Err != nil && ctx.Err() == nil && verr == nil {
 			reportFileError(gopts.stderr, r.Path, r.Err)
 			n.skipped++
+			n.files = append(n.files, skippedInput{r.Path, r.Err.Error()})
 		}
 	}
 	if verr != nil {
@@ -123,10 +130,49 @@ func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, f
 	if rerr != nil && !errors.Is(rerr, datasets.ErrSkipped) {
 		return n, rerr
 	}
-	for _, d := range ex.Flush() {
-		if err := visit(&d); err != nil {
-			return n, err
+	return n, nil
+}
+
+// downloadStream assembles downloads from the flows it is given and hands
+// each to visit as soon as it is complete.
+type downloadStream struct {
+	ex    *features.Extractor
+	visit func(*features.Download) error
+}
+
+func newDownloadStream(cfg features.Config, visit func(*features.Download) error) *downloadStream {
+	return &downloadStream{ex: features.NewExtractor(cfg), visit: visit}
+}
+
+func (s *downloadStream) add(f *datasets.Flow) error {
+	s.ex.Add(f)
+	for _, d := range s.ex.Drain() {
+		if err := s.visit(&d); err != nil {
+			return err
 		}
 	}
-	return n, nil
+	return nil
+}
+
+// flush finishes the connections still open at the end of the input.
+func (s *downloadStream) flush() error {
+	for _, d := range s.ex.Flush() {
+		if err := s.visit(&d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamDownloads reads every flow file named by args in time order, keeps
+// the flows flt passes, assembles downloads across them and hands each to
+// visit as soon as it is complete. Unreadable files are reported on stderr
+// and skipped; the count says how many.
+func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (inputCount, error) {
+	ds := newDownloadStream(cfg, visit)
+	n, err := streamFlows(ctx, gopts, args, flt, ds.add)
+	if err != nil {
+		return n, err
+	}
+	return n, ds.flush()
 }

@@ -75,7 +75,7 @@ flow metadata alone and reports what each host fetched.`,
 	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "print only warnings and errors: no summaries, no progress bar")
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
-		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
+		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts), newRunCommand(gopts),
 	)
 	return root
 }

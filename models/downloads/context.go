@@ -135,11 +135,22 @@ func (cl *Classifier) Requests(d *features.Download) (n int, loss Loss) {
 // the catalog (a browser installer, a popular archive); once one download
 // of such a file is seen whole, the same response inside a keep-alive
 // connection is explained instead of hiding the catalog files beside it.
+//
+// A night can hold many such downloads (web pages, media). Only responses
+// in the catalog's size range (from a sixteenth of its smallest response
+// to its largest) are kept, and at most MaxUnknowns of them: those seen
+// most often first, then the largest. Every extra response makes chance
+// sums likelier, which the connection search's chance estimate counts.
 type Unknowns struct {
 	cl     *Classifier
-	resp   [][]int64 // per profile: response payloads, ascending and distinct once sealed
+	seen   []map[int64]int // per profile: response payload → downloads
+	resp   [][]int64       // per profile: kept payloads, ascending, once sealed
 	sealed bool
+	items  map[*Model][][]connItem // per restricted model and profile: catalog and unknown responses, ascending
 }
+
+// MaxUnknowns bounds the unknown responses a connection search uses.
+const MaxUnknowns = 512
 
 // unknownTol is how close (bytes) two responses must be to be the same
 // file's: a measured response varies by a byte or two (dates, ETags).
@@ -147,37 +158,43 @@ const unknownTol = 2
 
 // NewUnknowns returns an empty collection of the unknown responses the
 // classifier's input shows whole; feed it every classified download.
+// It is not safe for concurrent use.
 func (cl *Classifier) NewUnknowns() *Unknowns {
-	return &Unknowns{cl: cl, resp: make([][]int64, len(cl.Profiles))}
+	u := &Unknowns{cl: cl, seen: make([]map[int64]int, len(cl.Profiles)), resp: make([][]int64, len(cl.Profiles))}
+	for i := range u.seen {
+		u.seen[i] = map[int64]int{}
+	}
+	return u
 }
 
 // Add keeps d's response when d is a loss-free single-file download that
-// r, its answer, left unknown.
+// r, its answer, left unknown, and its size is in the catalog's range.
 func (u *Unknowns) Add(d *features.Download, r Result) {
 	cl := u.cl
 	if !r.Unknown() || r.Profile == ProfileSampled || d.Sampling > 1 {
 		return
 	}
-	u.sealed = false
 	for _, pi := range cl.profilesOf(d) {
 		p := &cl.Profiles[pi]
-		if p.Assumed {
+		rs := cl.resp[pi]
+		if p.Assumed || len(rs) == 0 {
 			continue
 		}
 		o := cl.observe(pi, d)
-		if o.payload <= 0 {
+		resp := o.payload - int64(p.ConnOverhead())
+		if resp < rs[0].payload/16 || resp > rs[len(rs)-1].payload {
 			continue
 		}
 		if n, loss := requestsLoss(p, o); n != 1 || loss != LossFree {
 			continue
 		}
-		resp := o.payload - int64(p.ConnOverhead())
 		// A response within tolerance of a catalog file's is that file,
 		// however the verifier scored it.
 		if cl.nearCatalog(pi, resp) {
 			continue
 		}
-		u.resp[pi] = append(u.resp[pi], resp)
+		u.seen[pi][resp]++
+		u.sealed = false
 	}
 }
 
@@ -187,16 +204,75 @@ func (cl *Classifier) nearCatalog(pi int, resp int64) bool {
 	return k < len(rs) && rs[k].payload <= resp+cl.Params.Tolerance
 }
 
-// seal sorts the responses and merges those of one file.
+// seal merges the responses of one file (within unknownTol), keeps the
+// MaxUnknowns seen most often (then the largest) and sorts them.
 func (u *Unknowns) seal() {
 	if u == nil || u.sealed {
 		return
 	}
-	for pi := range u.resp {
-		slices.Sort(u.resp[pi])
-		u.resp[pi] = slices.CompactFunc(u.resp[pi], func(a, b int64) bool { return abs64(b-a) <= unknownTol })
+	type resp struct {
+		payload int64
+		n       int
 	}
+	for pi, seen := range u.seen {
+		all := make([]resp, 0, len(seen))
+		for p, n := range seen {
+			all = append(all, resp{p, n})
+		}
+		slices.SortFunc(all, func(a, b resp) int { return cmp.Compare(a.payload, b.payload) })
+		merged := all[:0]
+		for _, r := range all {
+			if k := len(merged); k > 0 && r.payload-merged[k-1].payload <= unknownTol {
+				merged[k-1].n += r.n
+				continue
+			}
+			merged = append(merged, r)
+		}
+		slices.SortStableFunc(merged, func(a, b resp) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(b.payload, a.payload)) })
+		merged = merged[:min(len(merged), MaxUnknowns)]
+		u.resp[pi] = u.resp[pi][:0]
+		for _, r := range merged {
+			u.resp[pi] = append(u.resp[pi], r.payload)
+		}
+		slices.Sort(u.resp[pi])
+	}
+	u.items = nil
 	u.sealed = true
+}
+
+// searchItems are the responses a connection search on profile pi of cl
+// combines: cl's catalog files and the unknown responses, ascending.
+func (u *Unknowns) searchItems(cl *Classifier, pi int) []connItem {
+	if u == nil {
+		return catalogItems(cl, pi, nil)
+	}
+	u.seal()
+	if u.items == nil {
+		u.items = map[*Model][][]connItem{}
+	}
+	per := u.items[cl.modelRef]
+	if per == nil {
+		per = make([][]connItem, len(cl.Profiles))
+		u.items[cl.modelRef] = per
+	}
+	if per[pi] == nil {
+		per[pi] = catalogItems(cl, pi, u.resp[pi])
+	}
+	return per[pi]
+}
+
+func catalogItems(cl *Classifier, pi int, unknown []int64) []connItem {
+	items := make([]connItem, 0, len(cl.resp[pi])+len(unknown))
+	for _, e := range cl.resp[pi] {
+		items = append(items, connItem{e.payload, e.entry, cl.tol[pi][e.entry]})
+	}
+	for _, r := range unknown {
+		items = append(items, connItem{r, -1, unknownTol})
+	}
+	slices.SortFunc(items, func(a, b connItem) int {
+		return cmp.Or(cmp.Compare(a.payload, b.payload), cmp.Compare(a.entry, b.entry))
+	})
+	return items
 }
 
 // Len is the number of distinct unknown responses held.
@@ -210,6 +286,25 @@ func (u *Unknowns) Len() int {
 		n += len(r)
 	}
 	return n
+}
+
+// InRange reports whether d's payload could hold one catalog file or a
+// connection of up to MaxFiles of them, with retransmissions: the
+// downloads worth keeping for a later search.
+func (cl *Classifier) InRange(d *features.Download) bool {
+	for _, pi := range cl.profilesOf(d) {
+		rs := cl.index[pi]
+		if len(rs) == 0 {
+			continue
+		}
+		o := cl.observe(pi, d)
+		lo := rs[0].payload - cl.Params.Tolerance
+		hi := int64(cl.Params.MaxFiles)*rs[len(rs)-1].payload + cl.maxExtra(o)
+		if o.payload >= lo && o.payload <= hi {
+			return true
+		}
+	}
+	return false
 }
 
 // ConnectionFit is a keep-alive connection explained as catalog files and
@@ -271,18 +366,7 @@ func (cl *Classifier) Connection(d *features.Download, u *Unknowns) (ConnectionF
 		case loss == LossUnknown || n < 2:
 			continue
 		}
-		items := make([]connItem, 0, len(cl.resp[pi])+u.lenProfile(pi))
-		for _, e := range cl.resp[pi] {
-			items = append(items, connItem{e.payload, e.entry, cl.tol[pi][e.entry]})
-		}
-		if u != nil {
-			for _, r := range u.resp[pi] {
-				items = append(items, connItem{r, -1, unknownTol})
-			}
-		}
-		slices.SortFunc(items, func(a, b connItem) int {
-			return cmp.Or(cmp.Compare(a.payload, b.payload), cmp.Compare(a.entry, b.entry))
-		})
+		items := u.searchItems(cl, pi)
 		for _, n := range counts {
 			if n > cl.Params.MaxFiles {
 				continue
@@ -430,12 +514,6 @@ func (cl *Classifier) connectionFit(d *features.Download, pi int, o observation,
 	}
 }
 
-func (u *Unknowns) lenProfile(pi int) int {
-	if u == nil || pi >= len(u.resp) {
-		return 0
-	}
-	return len(u.resp[pi])
-}
 
 // chanceSamples is how many sizes Chance tries.
 const chanceSamples = 64
@@ -448,8 +526,8 @@ const chanceSamples = 64
 // loss-free download that names a file exactly fits by chance only when
 // another file's payload lies within the tolerance: its estimate is the
 // catalog's density of payloads around d times that width, which the
-// samples cannot resolve. The result is at least that density estimate
-// and at least 1/(2·chanceSamples) when any sample was named.
+// samples cannot resolve. The result is at least that density estimate,
+// and for a download with losses at least 1/(2·chanceSamples).
 func (cl *Classifier) Chance(d *features.Download) float64 {
 	named := 0
 	for k := range chanceSamples {
@@ -460,6 +538,11 @@ func (cl *Classifier) Chance(d *features.Download) float64 {
 		}
 	}
 	q := float64(named) / chanceSamples
+	if _, loss := cl.Requests(d); loss != LossFree {
+		// With losses, the samples are all there is to go on: none of
+		// them named means less than one in chanceSamples, not zero.
+		q = math.Max(q, 0.5/chanceSamples)
+	}
 	return math.Max(q, cl.density(d))
 }
 

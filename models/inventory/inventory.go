@@ -62,6 +62,9 @@ type Fetch struct {
 	// connection: the number of combinations expected to fit by chance).
 	Chance float64
 	Loss   string // what the reverse direction said about losses, in words
+	// Exact says the transfer lost nothing, so its payload is the files'
+	// exact sum: only such a fit can name a host's OS on its own.
+	Exact bool
 }
 
 // Hint is weak evidence for or against OS families: a TTL class, a rule
@@ -96,6 +99,16 @@ type Update struct {
 	Weight  float64   `json:"weight"`
 }
 
+// HostEvidence is everything known of one host.
+type HostEvidence struct {
+	Fetches []Fetch
+	Hints   []Hint
+	// Trials is the number of the host's downloads that could have been
+	// named (of a catalog file's size): the more there are, the likelier
+	// some fit by chance.
+	Trials int
+}
+
 // Verdict is what the evidence says about one host.
 type Verdict struct {
 	OS         string     `json:"os"`
@@ -119,15 +132,24 @@ type Config struct {
 	// MaxWeight caps what one download counts: however exact the fit, a
 	// label or export error can make one wrong.
 	MaxWeight float64
+	// MaxInexact caps what a fit that is not exact (a transfer with
+	// losses) counts: below MinScore, so that one such download never
+	// names a host's OS by itself.
+	MaxInexact float64
 	// MinUpdateWeight is the least a fetch must count for its files to be
 	// listed as updates of a host whose OS it matches.
 	MinUpdateWeight float64
+	// FreeTrials is the number of downloads of catalog size a host may
+	// make before its evidence is discounted for the chance fits so many
+	// downloads bring: log10(trials/FreeTrials) is taken off every
+	// family's score.
+	FreeTrials float64
 }
 
 // DefaultConfig is the weighing measured on lab populations (see the
 // package tests).
 func DefaultConfig() Config {
-	return Config{MinScore: 1.5, Margin: 1, MaxWeight: 4, MinUpdateWeight: 0.5}
+	return Config{MinScore: 1.6, Margin: 1, MaxWeight: 4, MaxInexact: 1.2, MinUpdateWeight: 0.5, FreeTrials: 10}
 }
 
 // catalogShare is the assumed probability that a host's download is of a
@@ -155,7 +177,8 @@ func Weight(chance, share, max float64) float64 {
 // family, release and product; osAware is false when the catalog has no
 // OS column, so that no family can be named (updates are still listed
 // when the catalog evidence as a whole reaches MinScore).
-func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, fetches []Fetch, hints []Hint) Verdict {
+func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostEvidence) Verdict {
+	fetches, hints := ev.Fetches, ev.Hints
 	v := Verdict{OS: Unknown}
 	weights := make([]float64, len(fetches))
 	for i, f := range fetches {
@@ -165,7 +188,11 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, fetches 
 				share *= shares[familyOf(cat, name)]
 			}
 		}
-		weights[i] = Weight(f.Chance, share, cfg.MaxWeight)
+		limit := cfg.MaxWeight
+		if !f.Exact {
+			limit = min(limit, cfg.MaxInexact)
+		}
+		weights[i] = Weight(f.Chance, share, limit)
 	}
 	// Each download counts once, with its strongest answer, for the
 	// family of its files (a fetch's files are of one family, or it is
@@ -176,23 +203,27 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, fetches 
 			strongest[f.ID] = i
 		}
 	}
-	score := map[string]float64{}
-	for _, i := range strongest {
-		fams := map[string]int{}
-		for _, name := range fetches[i].Files {
-			fams[familyOf(cat, name)]++
-		}
-		for fam, k := range fams {
-			score[fam] += weights[i] * float64(k) / float64(len(fetches[i].Files))
-		}
-	}
+	// A download's weight is shared by the files it shows; a file counts
+	// with its strongest download, so a file named again and again (an
+	// unknown file that fits it by chance, fetched daily) counts once.
 	best := map[string]fileScore{} // per file: the strongest fetch naming it
 	for _, i := range strongest {
+		w := weights[i] / float64(max(len(fetches[i].Files), 1))
 		for _, name := range fetches[i].Files {
-			if b, ok := best[name]; !ok || weights[i] > b.weight {
-				best[name] = fileScore{weights[i], i}
+			if b, ok := best[name]; !ok || w > b.weight {
+				best[name] = fileScore{w, i}
 			}
 		}
+	}
+	// A host with many downloads of catalog size gets chance fits by
+	// number alone: beyond FreeTrials, every tenfold more costs one.
+	penalty := math.Log10(math.Max(1, float64(ev.Trials)/cfg.FreeTrials))
+	score := map[string]float64{}
+	for name, b := range best {
+		score[familyOf(cat, name)] += b.weight
+	}
+	for fam := range score {
+		score[fam] -= penalty
 	}
 	families := make([]string, 0, len(score))
 	for f := range score {

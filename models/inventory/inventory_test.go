@@ -38,7 +38,7 @@ func TestInfer(t *testing.T) {
 	shares := Shares(cat)
 	when := time.Date(2027, 1, 11, 12, 0, 0, 0, time.UTC)
 	fetch := func(id int, chance float64, files ...string) Fetch {
-		return Fetch{ID: id, Kind: KindDownload, Files: files, When: when, Chance: chance}
+		return Fetch{ID: id, Kind: KindDownload, Files: files, When: when, Chance: chance, Exact: chance < 1e-3}
 	}
 	ttl64 := Hint{Kind: KindTTL, OS: []string{"debian"}, Weight: 0.2, Text: "initial TTL 64"}
 	for _, tc := range []struct {
@@ -51,6 +51,8 @@ func TestInfer(t *testing.T) {
 		{"no evidence", nil, nil, Unknown, nil},
 		{"hints alone never name an OS", nil, []Hint{ttl64, {Kind: KindHint, OS: []string{"debian"}, Weight: 2}}, Unknown, nil},
 		{"one chance fit is not evidence", []Fetch{fetch(1, 0.2, "deb-a")}, []Hint{ttl64}, Unknown, nil},
+		{"one inexact fit is not enough however unlikely", []Fetch{fetch(1, 0.002, "deb-a")}, nil, Unknown, nil},
+		{"many downloads bring chance fits", []Fetch{fetch(1, 0.1, "deb-a"), fetch(2, 0.1, "deb-b")}, nil, Unknown, nil},
 		{"agreeing fits add up", []Fetch{fetch(1, 0.1, "deb-a"), fetch(2, 0.1, "deb-b")}, nil, "debian", []string{"deb-a", "deb-b"}},
 		{"one download counts once", []Fetch{fetch(1, 0.1, "deb-a"), {ID: 1, Kind: KindOSSearch, Files: []string{"deb-b"}, When: when, Chance: 0.1}}, nil, Unknown, nil},
 		{"an exact fit suffices", []Fetch{fetch(1, 1e-6, "win-a")}, nil, "windows", []string{"win-a"}},
@@ -58,7 +60,11 @@ func TestInfer(t *testing.T) {
 		{"too close to call", []Fetch{fetch(1, 1e-3, "win-a"), fetch(2, 1e-3, "deb-a")}, nil, Unknown, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := Infer(DefaultConfig(), cat, shares, tc.fetches, tc.hints)
+			trials := 0
+			if strings.HasPrefix(tc.name, "many downloads") {
+				trials = 1000
+			}
+			v := Infer(DefaultConfig(), cat, shares, HostEvidence{Fetches: tc.fetches, Hints: tc.hints, Trials: trials})
 			if v.OS != tc.os {
 				t.Errorf("OS %q (score %.2f), want %q", v.OS, v.Score, tc.os)
 			}
@@ -81,12 +87,12 @@ func TestInfer(t *testing.T) {
 
 func TestInferVersionAndConfidence(t *testing.T) {
 	cat := testCatalog(t)
-	f := []Fetch{{ID: 1, Kind: KindDownload, Files: []string{"deb-a"}, Chance: 1e-5}}
-	v := Infer(DefaultConfig(), cat, Shares(cat), f, nil)
+	f := []Fetch{{ID: 1, Kind: KindDownload, Files: []string{"deb-a"}, Chance: 1e-5, Exact: true}}
+	v := Infer(DefaultConfig(), cat, Shares(cat), HostEvidence{Fetches: f})
 	if v.OS != "debian" || v.OSVersion != "12" {
 		t.Fatalf("verdict %s %s, want debian 12", v.OS, v.OSVersion)
 	}
-	against := Infer(DefaultConfig(), cat, Shares(cat), f, []Hint{{Kind: KindTTL, OS: []string{"debian"}, Weight: -0.5}})
+	against := Infer(DefaultConfig(), cat, Shares(cat), HostEvidence{Fetches: f, Hints: []Hint{{Kind: KindTTL, OS: []string{"debian"}, Weight: -0.5}}})
 	if against.OS != "debian" || against.Confidence >= v.Confidence {
 		t.Errorf("a TTL against debian: %s at %.4f, want debian at less than %.4f", against.OS, against.Confidence, v.Confidence)
 	}
@@ -100,7 +106,7 @@ func TestInferCatalogWithoutOS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := Infer(DefaultConfig(), cat, Shares(cat), []Fetch{{ID: 1, Files: []string{"x"}, Chance: 1e-6}}, nil)
+	v := Infer(DefaultConfig(), cat, Shares(cat), HostEvidence{Fetches: []Fetch{{ID: 1, Files: []string{"x"}, Chance: 1e-6, Exact: true}}})
 	if v.OS != Unknown || len(v.Updates) != 1 {
 		t.Errorf("OS %q, %d updates: want unknown with the update listed", v.OS, len(v.Updates))
 	}

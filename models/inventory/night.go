@@ -1,11 +1,9 @@
 package inventory
 
 import (
-	"cmp"
 	"context"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
@@ -113,18 +111,25 @@ func (n *Night) Add(d *features.Download, r downloads.Result) {
 			f := Fetch{
 				ID: n.nextID, Kind: KindDownload, Files: r.Files, When: d.Start,
 				Server: netip.AddrPortFrom(d.Server, d.ServerPort), Loss: loss.String(),
+				Exact: loss == downloads.LossFree,
 			}
 			if len(r.Files) > 1 {
-				// Multi-file answers carry confidence 1/(1+chance).
-				f.Kind, f.Chance = KindConnection, 1/r.Confidence-1
+				// Multi-file answers carry confidence 1/(1+chance), and
+				// are given for loss-free connections only.
+				f.Kind, f.Chance, f.Exact = KindConnection, 1/r.Confidence-1, true
 			} else {
 				f.Chance = n.cl.Chance(d)
 			}
 			h.fetches = append(h.fetches, f)
 		}
 	}
-	// Every download may still be explained among the files of the
-	// host's OS: the classifier may have named another family's file.
+	// Every download whose size fits catalog files may still be
+	// explained among the files of the host's OS: the classifier may
+	// have named another family's file.
+	if !n.cl.InRange(d) {
+		n.nextID++
+		return
+	}
 	p := pending{*d, n.nextID}
 	n.nextID++
 	if len(h.pending) < maxPending {
@@ -205,7 +210,7 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 				named[x] = true
 			}
 		}
-		v := Infer(n.cfg, n.cat, n.shares, h.fetches, h.hints)
+		v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 		// The family the catalog evidence leans to, decided or not, is
 		// searched for more: a host's other downloads may fit its files
 		// once the other families' files are out of the way.
@@ -219,7 +224,7 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 				restricted[lead] = rcl
 			}
 			if rcl != nil && n.search(rcl, h, named) {
-				v = Infer(n.cfg, n.cat, n.shares, h.fetches, h.hints)
+				v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 			}
 		}
 		out[a] = v
@@ -247,7 +252,7 @@ func (n *Night) search(rcl *downloads.Classifier, h *host, named map[string]bool
 	add := func(d *features.Download, id int, files []string, chance float64, loss downloads.Loss) {
 		h.fetches = append(h.fetches, Fetch{
 			ID: id, Kind: KindOSSearch, Files: files, When: d.Start, Server: netip.AddrPortFrom(d.Server, d.ServerPort),
-			Chance: chance, Loss: loss.String(),
+			Chance: chance, Loss: loss.String(), Exact: loss == downloads.LossFree,
 		})
 		for _, x := range files {
 			named[x] = true
@@ -280,7 +285,7 @@ func (n *Night) search(rcl *downloads.Classifier, h *host, named map[string]bool
 func connFetch(d *features.Download, id int, fit downloads.ConnectionFit) Fetch {
 	return Fetch{
 		ID: id, Kind: KindConnection, Files: fit.Files, When: d.Start, Server: netip.AddrPortFrom(d.Server, d.ServerPort),
-		Chance: fit.Chance, Loss: fit.Loss.String(),
+		Chance: fit.Chance, Loss: fit.Loss.String(), Exact: fit.Loss == downloads.LossFree,
 	}
 }
 
@@ -293,9 +298,13 @@ func allIn(files []string, set map[string]bool) bool {
 	return true
 }
 
-// sortFetches orders fetches by time, then files.
-func sortFetches(fs []Fetch) {
-	slices.SortStableFunc(fs, func(a, b Fetch) int {
-		return cmp.Or(a.When.Compare(b.When), cmp.Compare(strings.Join(a.Files, "+"), strings.Join(b.Files, "+")))
-	})
+// Verdict weighs host a's evidence again, with the hints added since
+// Verdicts (its cluster's OS mix, TTL and rule hints); the fetches are
+// those Verdicts found.
+func (n *Night) Verdict(a netip.Addr) Verdict {
+	h := n.hosts[a]
+	if h == nil {
+		return Verdict{OS: Unknown}
+	}
+	return Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 }
