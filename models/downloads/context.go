@@ -514,7 +514,6 @@ func (cl *Classifier) connectionFit(d *features.Download, pi int, o observation,
 	}
 }
 
-
 // chanceSamples is how many sizes Chance tries.
 const chanceSamples = 64
 
