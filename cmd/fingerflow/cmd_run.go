@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +61,8 @@ func newRunCommand(gopts *globalOptions) *cobra.Command {
   downloads.parquet              every download the classifier saw, with its answer
   hosts.parquet                  the per-host feature table with each host's cluster
   clusters.csv                   one row per cluster: size, centroid, description
+  traffic.parquet                the site's bytes and packets per second
+  traffic_minutes.parquet        per minute, for the site and the ten busiest hosts
   run.json                       what was read, skipped and found, and how fast
 
 Internal hosts are those in --internal (default RFC 1918 and IPv6 ULA). The
@@ -405,6 +409,16 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	}); err != nil {
 		return err
 	}
+	// The site's traffic at 1 s and 1 min, and the busiest hosts' per
+	// minute, for charts.
+	if err := out.write("traffic.parquet", func(w io.Writer) error { return reports.WriteTraffic(w, site) }); err != nil {
+		return err
+	}
+	if err := out.write("traffic_minutes.parquet", func(w io.Writer) error {
+		return reports.WriteMinutes(w, site, busiest(hosts, topTalkers))
+	}); err != nil {
+		return err
+	}
 	var crow []reports.ClusterRow
 	if hcl != nil {
 		for i, d := range hcl.Descriptions {
@@ -459,6 +473,19 @@ func (o runOptions) internalText() []string {
 		out = append(out, p.String())
 	}
 	return out
+}
+
+// topTalkers is how many of the busiest hosts get their per-minute
+// traffic written.
+const topTalkers = 10
+
+// busiest are the n hosts with the most bytes in and out, busiest first.
+func busiest(hosts []features.HostStats, n int) []features.HostStats {
+	hs := slices.Clone(hosts)
+	slices.SortStableFunc(hs, func(a, b features.HostStats) int {
+		return cmp.Compare(b.BytesIn+b.BytesOut, a.BytesIn+a.BytesOut)
+	})
+	return hs[:min(n, len(hs))]
 }
 
 // parseInternal reads --internal (default RFC 1918 and ULA).
