@@ -43,6 +43,7 @@ type runOptions struct {
 	k         int
 	seed      uint64
 	csv       bool
+	noReport  bool
 	threshold float64
 	filterOptions
 }
@@ -89,6 +90,7 @@ families and release dates; it must list the same files as the model's.`,
 	f.IntVar(&opts.k, "k", 0, "number of host clusters (0: chosen by silhouette, 2..8)")
 	f.Uint64Var(&opts.seed, "seed", 1, "seed of the clustering: the same input and seed give the same clusters")
 	f.BoolVar(&opts.csv, "csv", false, "write downloads and hosts as CSV instead of Parquet")
+	f.BoolVar(&opts.noReport, "no-report", false, "do not write the HTML report")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
 	addFilterFlags(f, &opts.filterOptions)
 	return cmd
@@ -455,7 +457,13 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err := out.commit(); err != nil {
 		return err
 	}
-	if len(hosts) == 0 {
+	filtered := !flt.Since.IsZero() || !flt.Until.IsZero() || len(flt.Protos)+len(flt.Nets)+len(flt.Ports) > 0
+	switch {
+	case flows == 0 && filtered:
+		return fmt.Errorf("no flow passes the filters (--since, --until, --proto, --net, --port; %d flows read): the inventory in %s is empty", count.read, opts.out)
+	case flows == 0:
+		gopts.infof("run: the inputs hold no flow: the inventory is empty\n")
+	case len(hosts) == 0:
 		fmt.Fprintf(gopts.stderr, "run: no flow of an internal host (%s): the inventory is empty\n", strings.Join(opts.internalText(), ", "))
 	}
 	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d unknown), %d updates, %d clusters in %.1fs (%.0f flows/s); wrote %s\n",

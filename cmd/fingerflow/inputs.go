@@ -63,6 +63,7 @@ func reportFileError(w io.Writer, path string, err error) {
 type inputCount struct {
 	total, skipped int
 	files          []skippedInput
+	read, kept     uint64 // flows read, and those the filters kept
 }
 
 // skippedInput is an input a run skipped and why.
@@ -118,6 +119,8 @@ func streamFlows(ctx context.Context, gopts *globalOptions, args []string, flt d
 	})
 	for _, r := range res {
 		gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
+		n.read += r.Flows
+		n.kept += r.Kept
 		if r.Err != nil && ctx.Err() == nil && verr == nil {
 			reportFileError(gopts.stderr, r.Path, r.Err)
 			n.skipped++
