@@ -23,12 +23,28 @@ type Filter struct {
 	Ports  []uint16       // keep flows with either port in this list (empty: all)
 }
 
-// Match reports whether f passes the filter.
-func (flt *Filter) Match(f *Flow) bool {
+// Windowed reports whether the filter has a time window (Since or Until).
+func (flt *Filter) Windowed() bool { return !flt.Since.IsZero() || !flt.Until.IsZero() }
+
+// InWindow reports whether f lies in the filter's time window.
+func (flt *Filter) InWindow(f *Flow) bool {
 	if !flt.Since.IsZero() && f.End.Before(flt.Since) {
 		return false
 	}
-	if !flt.Until.IsZero() && !f.Start.Before(flt.Until) {
+	return flt.Until.IsZero() || f.Start.Before(flt.Until)
+}
+
+// NameOutside reports whether a rotated file's name time lies more than a
+// day outside the filter's window, so that it need not be opened.
+func (flt *Filter) NameOutside(path string) bool {
+	t, ok := FileTime(path)
+	return ok && ((!flt.Until.IsZero() && t.After(flt.Until.Add(24*time.Hour))) ||
+		(!flt.Since.IsZero() && t.Before(flt.Since.Add(-24*time.Hour))))
+}
+
+// Match reports whether f passes the filter.
+func (flt *Filter) Match(f *Flow) bool {
+	if !flt.InWindow(f) {
 		return false
 	}
 	if len(flt.Protos) > 0 && !slices.Contains(flt.Protos, f.Proto) {
@@ -152,11 +168,14 @@ func sortFiles(files []string) {
 
 // FileResult says how reading one file of a batch went.
 type FileResult struct {
-	Path   string
-	Format string
-	Flows  uint64 // flows read (before filtering)
-	Kept   uint64 // flows that passed the filter
-	Err    error  // nil, or why the file was skipped or cut short
+	Path     string
+	Format   string
+	Flows    uint64    // flows read (before filtering)
+	InWindow uint64    // flows in the filter's time window
+	Kept     uint64    // flows that passed the filter
+	First    time.Time // earliest start of the flows read
+	Last     time.Time // latest end of the flows read
+	Err      error     // nil, or why the file was skipped or cut short
 }
 
 // ErrSkipped is wrapped by ReadFiles' summary error when some files could
@@ -169,9 +188,6 @@ var ErrSkipped = errors.New("some files were skipped")
 // read from a file before its error stay delivered. The returned error is
 // nil when all files were read completely, wraps ErrSkipped when some were
 // not, and is ctx.Err() or visit's error when those end the run.
-//
-// A rotated file whose name time lies entirely outside the filter's window
-// (more than a day away) is skipped without opening it.
 func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, visit func(*Flow) error) ([]FileResult, error) {
 	results := make([]FileResult, 0, len(files))
 	bad := 0
@@ -179,17 +195,14 @@ func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, v
 		if err := ctx.Err(); err != nil {
 			return results, err
 		}
-		if t, ok := FileTime(path); ok {
-			if (!flt.Until.IsZero() && t.After(flt.Until.Add(24*time.Hour))) ||
-				(!flt.Since.IsZero() && t.Before(flt.Since.Add(-24*time.Hour))) {
-				continue
-			}
-		}
 		res := FileResult{Path: path}
 		rd, err := reg.Detect(ctx, path)
 		if err != nil {
 			res.Err = err
 			results = append(results, res)
+			if err := ctx.Err(); err != nil {
+				return results, err
+			}
 			bad++
 			continue
 		}
@@ -200,6 +213,15 @@ func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, v
 				break
 			}
 			res.Flows++
+			if res.First.IsZero() || f.Start.Before(res.First) {
+				res.First = f.Start
+			}
+			if f.End.After(res.Last) {
+				res.Last = f.End
+			}
+			if flt.InWindow(&f) {
+				res.InWindow++
+			}
 			if !flt.Match(&f) {
 				continue
 			}
@@ -209,14 +231,15 @@ func ReadFiles(ctx context.Context, reg *Registry, files []string, flt Filter, v
 				return results, err
 			}
 		}
+		results = append(results, res)
+		// An interrupt ends the batch even when the reader did not notice
+		// it (a file that ended, or opened, just then).
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
 		if res.Err != nil {
-			if ctx.Err() != nil {
-				results = append(results, res)
-				return results, ctx.Err()
-			}
 			bad++
 		}
-		results = append(results, res)
 	}
 	if bad > 0 {
 		return results, fmt.Errorf("%d of %d files: %w", bad, len(files), ErrSkipped)

@@ -1,10 +1,9 @@
-// Package datasets reads flow records from the files network teams already
-// collect (nfdump's nfcapd files, nfdump CSV, NetFlow/IPFIX export packets in
-// pcap, raw packet captures, Argus) into one normalised Flow record, streamed,
-// with bounded memory. Each input format lives in its own sub-package; a
-// Registry built by the caller sniffs a file's format from its content and
-// picks the reader. The sample data sets the quick start runs on live in
-// sub-folders of this directory.
+// Package datasets is where fingerflow's data comes from: the one Flow
+// record every input format is normalised to, the Registry that picks a
+// format's reader by content, filters, argument expansion and batch
+// reading, and protocol names. Each format's reader is a sub-package, as
+// are the capture layer they share and the catalog and label readers; the
+// sample data the quick start runs on lives in sub-folders.
 package datasets
 
 import (

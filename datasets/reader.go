@@ -88,7 +88,7 @@ func (r *Registry) Detect(ctx context.Context, path string) (Reader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	f, err := Open(ctx, path)
 	if err != nil {
 		return nil, err // *PathError already names the file
 	}
@@ -169,9 +169,9 @@ func (r *Registry) Inspect(ctx context.Context, path string) (FileInfo, error) {
 // closing the file when the iteration ends; read gets path to name in its
 // errors. Readers of plain streams (text formats, record files) use it for
 // their Flows method.
-func StreamFile(path string, read func(name string, r io.Reader) iter.Seq2[Flow, error]) iter.Seq2[Flow, error] {
+func StreamFile(ctx context.Context, path string, read func(name string, r io.Reader) iter.Seq2[Flow, error]) iter.Seq2[Flow, error] {
 	return func(yield func(Flow, error) bool) {
-		f, err := os.Open(path)
+		f, err := Open(ctx, path)
 		if err != nil {
 			yield(Flow{}, err) // *PathError names the file
 			return
@@ -196,4 +196,37 @@ func (c *CountingReader) Read(p []byte) (int, error) {
 	n, err := c.R.Read(p)
 	c.N += int64(n)
 	return n, err
+}
+
+// Open opens path for reading, as every reader does. Opening a FIFO or a
+// device may wait for a writer; Open then returns ctx's error as soon as
+// ctx is done, abandoning the open (its file is closed should it succeed
+// later).
+func Open(ctx context.Context, path string) (*os.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().IsRegular() || st.IsDir() {
+		return os.Open(path)
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }

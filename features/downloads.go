@@ -9,6 +9,7 @@ package features
 import (
 	"cmp"
 	"context"
+	"hash/maphash"
 	"iter"
 	"net/netip"
 	"slices"
@@ -78,14 +79,17 @@ type Config struct {
 	// MinRatio: the server→client direction must carry at least MinRatio
 	// times the bytes of the reverse direction.
 	MinRatio float64
-	// Gap: two records of the same connection are merged when the later
-	// starts no more than Gap after the earlier ends (exporters split long
-	// transfers at their active timeout). A record after a FIN/RST or after
-	// a longer pause starts a new connection.
+	// Gap: records of the same 5-tuple belong to one connection when they
+	// are adjacent in time: they overlap, or one starts no more than Gap
+	// after the other ends (exporters split long transfers at their active
+	// timeout). Records farther apart, or after a record with FIN or RST,
+	// are connections of their own, whatever order they arrive in.
 	Gap time.Duration
 	// Linger: a connection is finished when the newest record seen starts
 	// more than Linger after the connection's last record ended. It bounds
-	// memory: only connections active within Linger are held.
+	// memory: only connections active within Linger are held, and a
+	// record arriving later than Linger after its neighbours no longer
+	// joins them. It must be longer than Gap.
 	Linger time.Duration
 }
 
@@ -125,6 +129,21 @@ type conn struct {
 	closed   bool // a FIN or RST was seen
 	start    time.Time
 	end      time.Time
+	next     *conn // the next open connection of the same key
+}
+
+// record is what makes a flow record the same as another one: a record
+// read twice (a file and its copy, an export collected twice) must count
+// once.
+type record struct {
+	key                connKey
+	dir                uint8
+	flags              uint8
+	hasRev             bool
+	sampling           uint32
+	start, end         int64
+	packets, bytes     uint64
+	revPackets, revBts uint64
 }
 
 func lessEP(x, y endpoint) bool {
@@ -149,18 +168,65 @@ func (h *half) add(start, end time.Time, pk, by uint64, flags uint8) {
 
 // Extractor assembles downloads from a stream of flow records. Records should
 // arrive roughly in time order (as they do within and across rotated files);
-// memory is bounded by the connections active within Config.Linger.
+// memory is bounded by the connections active within Config.Linger. The
+// downloads do not depend on the order in which records arrive within
+// Linger of each other. A record identical to one of the last 2×Linger
+// (same exporter, endpoints, times and counters), merged into an open
+// connection or one already finished, is dropped and counted
+// (Duplicates).
 type Extractor struct {
-	cfg   Config
-	open  map[connKey]*conn
+	cfg  Config
+	open map[connKey]*conn // per key, the first of the connections apart in time
+	// seen holds a digest of every record of the last 2×Linger (by the
+	// records' time), with the record's end: identical records are
+	// recognised by their digests (64 bits: a chance collision among a
+	// window's records is far less likely than a bit error on disk).
+	seen  map[uint64]int64
+	hash  maphash.Seed
 	water time.Time
 	swept time.Time // water mark of the last sweep for idle connections
 	out   []Download
+	dups  uint64
 }
 
 // NewExtractor returns an extractor with the given configuration.
 func NewExtractor(cfg Config) *Extractor {
-	return &Extractor{cfg: cfg, open: map[connKey]*conn{}}
+	return &Extractor{cfg: cfg, open: map[connKey]*conn{}, seen: map[uint64]int64{}, hash: maphash.MakeSeed()}
+}
+
+// Duplicates is the number of flow records dropped as copies of records
+// read before.
+func (e *Extractor) Duplicates() uint64 { return e.dups }
+
+// adjacent reports whether a record spanning [start, end] with the given
+// flags may join c: they overlap or lie within Gap of each other, and
+// the earlier of the two did not end the connection (FIN or RST) before
+// the later began.
+func (e *Extractor) adjacent(c *conn, start, end time.Time, closed bool) bool {
+	switch {
+	case start.After(c.end):
+		return !c.closed && !start.After(c.end.Add(e.cfg.Gap))
+	case end.Before(c.start):
+		return !closed && !c.start.After(end.Add(e.cfg.Gap))
+	}
+	return true
+}
+
+// merge adds o's records to c.
+func (c *conn) merge(o *conn) {
+	for d := range c.dir {
+		if h := o.dir[d]; h.seen {
+			c.dir[d].add(h.start, h.end, h.packets, h.bytes, h.flags)
+		}
+	}
+	c.records += o.records
+	c.closed = c.closed || o.closed
+	if o.start.Before(c.start) {
+		c.start = o.start
+	}
+	if o.end.After(c.end) {
+		c.end = o.end
+	}
 }
 
 // Add feeds one flow record. Downloads completed by it (or by the time it
@@ -181,13 +247,31 @@ func (e *Extractor) Add(f *datasets.Flow) {
 		// what matters for pairing and merging.
 		start, end = end, start
 	}
-	c := e.open[k]
-	if c != nil && (start.After(c.end.Add(e.cfg.Gap)) || (c.closed && start.After(c.end))) {
-		e.finish(c)
-		c = nil
+	h := maphash.Comparable(e.hash, record{key: k, dir: uint8(d), flags: f.TCPFlags, hasRev: f.HasReverse,
+		sampling: f.SamplingRate, start: start.UnixNano(), end: end.UnixNano(), packets: f.Packets,
+		bytes: f.Bytes, revPackets: f.RevPackets, revBts: f.RevBytes})
+	if _, dup := e.seen[h]; dup {
+		e.dups++
+		return
+	}
+	e.seen[h] = end.UnixNano()
+	closes := f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0
+	// The record joins every open connection of its 5-tuple it is
+	// adjacent to; those it bridges become one.
+	var c *conn
+	for o, prev := e.open[k], (*conn)(nil); o != nil; o = o.next {
+		switch {
+		case !e.adjacent(o, start, end, closes):
+			prev = o
+		case c == nil:
+			c, prev = o, o
+		default:
+			c.merge(o)
+			prev.next = o.next
+		}
 	}
 	if c == nil {
-		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end}
+		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end, next: e.open[k]}
 		e.open[k] = c
 	}
 	c.records++
@@ -195,7 +279,7 @@ func (e *Extractor) Add(f *datasets.Flow) {
 	if f.HasReverse {
 		c.dir[1-d].add(start, end, f.RevPackets, f.RevBytes, f.TCPFlags)
 	}
-	if f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0 {
+	if closes {
 		c.closed = true
 	}
 	if start.Before(c.start) {
@@ -217,12 +301,21 @@ func (e *Extractor) Add(f *datasets.Flow) {
 	}
 }
 
-// expire finishes connections idle for longer than Linger (all when final).
+// expire finishes connections idle for longer than Linger (all when final)
+// and forgets the records older than 2×Linger.
 func (e *Extractor) expire(final bool) {
+	horizon := e.water.Add(-2 * e.cfg.Linger).UnixNano()
+	for h, end := range e.seen {
+		if end < horizon {
+			delete(e.seen, h)
+		}
+	}
 	var done []*conn
 	for _, c := range e.open {
-		if final || e.water.Sub(c.end) > e.cfg.Linger {
-			done = append(done, c)
+		for ; c != nil; c = c.next {
+			if final || e.water.Sub(c.end) > e.cfg.Linger {
+				done = append(done, c)
+			}
 		}
 	}
 	if len(done) == 0 {
@@ -284,7 +377,7 @@ func (e *Extractor) pairNAT(cs []*conn) []*conn {
 			}
 		}
 		if merged {
-			delete(e.open, c.key)
+			e.remove(c)
 			continue
 		}
 		for _, role := range []int{0, 1} {
@@ -340,8 +433,27 @@ func mergeNAT(x, y *conn, srv endpoint) {
 	}
 }
 
+// remove takes c out of the open connections.
+func (e *Extractor) remove(c *conn) {
+	first := e.open[c.key]
+	if first == c {
+		if c.next == nil {
+			delete(e.open, c.key)
+		} else {
+			e.open[c.key] = c.next
+		}
+		return
+	}
+	for o := first; o != nil; o = o.next {
+		if o.next == c {
+			o.next = c.next
+			return
+		}
+	}
+}
+
 func (e *Extractor) finish(c *conn) {
-	delete(e.open, c.key)
+	e.remove(c)
 	if d, ok := e.download(c); ok {
 		e.out = append(e.out, d)
 	}

@@ -74,6 +74,13 @@ type HostConfig struct {
 	// 1.04/sqrt(2^p). 11 gives 2 KiB and 2.3%.
 	DistinctPrecision uint8
 
+	// MaxFlowDuration bounds the span one record is spread over: a longer
+	// record (a broken clock, an unknown start) counts in every total but
+	// is spread over the MaxFlowDuration before its end, and is counted
+	// (SiteStats.ClippedRecords). Exporters end flows at their active
+	// timeout, well below the default of a day.
+	MaxFlowDuration time.Duration
+
 	// MaxSeriesSpan bounds the site's dense series (SiteStats.BytesPerSecond
 	// and the others):
 	// a stream whose active seconds span longer (a broken exporter clock
@@ -107,8 +114,8 @@ func DefaultServicePorts() []uint16 {
 
 // DefaultHostConfig returns the default internal networks and service
 // ports, a 15-minute horizon, 1% relative accuracy, eight service slots,
-// three peers for a receive-only service port, HyperLogLog precision 11 and
-// dense site series up to 31 days.
+// three peers for a receive-only service port, HyperLogLog precision 11,
+// records spread over at most a day and dense site series up to 31 days.
 func DefaultHostConfig() HostConfig {
 	return HostConfig{
 		Internal:          DefaultInternal(),
@@ -118,6 +125,7 @@ func DefaultHostConfig() HostConfig {
 		ServiceSlots:      8,
 		MinServicePeers:   3,
 		DistinctPrecision: 11,
+		MaxFlowDuration:   24 * time.Hour,
 		MaxSeriesSpan:     31 * 24 * time.Hour,
 	}
 }
@@ -157,6 +165,7 @@ type HostAggregator struct {
 	flows, packets, bytes uint64
 	foreign               uint64
 	late                  uint64
+	clipped               uint64
 	first, last           int64
 }
 
@@ -176,6 +185,9 @@ func NewHostAggregator(cfg HostConfig) (*HostAggregator, error) {
 	}
 	if cfg.MinServicePeers < 1 {
 		return nil, fmt.Errorf("%w: minimum service peers %d below 1", ErrHostConfig, cfg.MinServicePeers)
+	}
+	if cfg.MaxFlowDuration < time.Second {
+		return nil, fmt.Errorf("%w: maximum flow duration %v below one second", ErrHostConfig, cfg.MaxFlowDuration)
 	}
 	if cfg.DistinctPrecision < 4 || cfg.DistinctPrecision > 18 {
 		return nil, fmt.Errorf("%w: HyperLogLog precision %d (4 to 18)", ErrHostConfig, cfg.DistinctPrecision)
@@ -544,6 +556,10 @@ func (a *HostAggregator) Add(f *datasets.Flow) {
 	if dst == src {
 		dst = nil
 	}
+	if end-start > int64(a.cfg.MaxFlowDuration) {
+		start = end - int64(a.cfg.MaxFlowDuration)
+		a.clipped++
+	}
 	a.spread(start, end, f.Bytes+rb, f.Packets+rp, src, dst)
 }
 
@@ -706,8 +722,9 @@ type SiteStats struct {
 	Bytes, Packets   uint64
 	First, Last      time.Time
 	ForeignFlows     uint64 // records with no internal endpoint, ignored
-	LateRecords      uint64
-	Rates            Rates // mean and P95 exact, from the whole series
+	LateRecords      uint64 // records that started more than HostConfig.Horizon before the newest
+	ClippedRecords   uint64 // records longer than HostConfig.MaxFlowDuration
+	Rates            Rates  // mean and P95 exact, from the whole series
 	BytesPerSecond   []float64
 	PacketsPerSecond []float64 // from Rates.Start, one value a second
 	MinuteStart      time.Time
@@ -800,12 +817,13 @@ func (a *HostAggregator) stats(h *host) HostStats {
 func (a *HostAggregator) Site() SiteStats {
 	a.foldAll()
 	s := SiteStats{
-		Hosts:        len(a.all),
-		Flows:        a.flows,
-		Bytes:        a.bytes,
-		Packets:      a.packets,
-		ForeignFlows: a.foreign,
-		LateRecords:  a.late,
+		Hosts:          len(a.all),
+		Flows:          a.flows,
+		Bytes:          a.bytes,
+		Packets:        a.packets,
+		ForeignFlows:   a.foreign,
+		LateRecords:    a.late,
+		ClippedRecords: a.clipped,
 	}
 	if a.flows > 0 {
 		s.First, s.Last = unixTime(a.first), unixTime(a.last)

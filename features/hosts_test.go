@@ -585,3 +585,77 @@ func TestSiteLongSpan(t *testing.T) {
 		t.Error("Host found a host that sent nothing")
 	}
 }
+
+// A record with an unknown start (the zero time) or a broken clock is
+// spread over at most MaxFlowDuration and counted.
+func TestHostClippedRecord(t *testing.T) {
+	f := fl("10.0.0.1", 50000, "8.8.8.8", 443, datasets.ProtoTCP, 0, 10, 10, 1000)
+	f.Start = time.Time{}
+	a := aggregate(t, DefaultHostConfig(), f)
+	s := a.Site()
+	if s.ClippedRecords != 1 || s.Rates.Seconds != 86400 || s.Bytes != 1000 {
+		t.Errorf("clipped %d, %d s, %d bytes; want 1, 86400, 1000", s.ClippedRecords, s.Rates.Seconds, s.Bytes)
+	}
+	if !s.Rates.Start.Equal(at(10).Add(-24 * time.Hour)) {
+		t.Errorf("series starts %v", s.Rates.Start)
+	}
+}
+
+// FuzzHostAdd feeds arbitrary records: nothing panics, the site's bytes are
+// those of the records with an internal endpoint, and the hosts' series
+// hold their bytes.
+func FuzzHostAdd(f *testing.F) {
+	f.Add([]byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13"))
+	f.Add([]byte("\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4\xf3\xf2\xf1\xf0\xef\xee\xed\xec\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	addrs := []netip.Addr{ip("10.0.0.1"), ip("10.0.0.2"), ip("192.168.5.5"), ip("fd00::1"), ip("8.8.8.8"), ip("2001:db8::1"), ip("::ffff:10.0.0.1"), {}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg := DefaultHostConfig()
+		cfg.Horizon = time.Minute
+		a, err := NewHostAggregator(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want uint64
+		for len(data) >= 20 {
+			d := data[:20]
+			data = data[20:]
+			start := t0.Add(time.Duration(int16(uint16(d[2])<<8|uint16(d[3]))) * time.Second)
+			fl := datasets.Flow{
+				Start: start, End: start.Add(time.Duration(d[4]) * 37 * time.Millisecond * time.Duration(1+d[5]%64)),
+				SrcAddr: addrs[int(d[0])%len(addrs)], DstAddr: addrs[int(d[1])%len(addrs)],
+				SrcPort: uint16(d[6]) << 4, DstPort: uint16(d[7]) << 8, Proto: d[8] % 20, TCPFlags: d[9],
+				Packets: uint64(d[10]), Bytes: uint64(d[11]) << 6, HasReverse: d[12]&1 == 1,
+				RevPackets: uint64(d[13]), RevBytes: uint64(d[14]) << 4, MinTTL: d[15], MaxTTL: d[16],
+			}
+			if d[17]%7 == 0 {
+				fl.Start = time.Time{}
+			}
+			a.Add(&fl)
+			if a.Internal(fl.SrcAddr) || a.Internal(fl.DstAddr) {
+				want += fl.Bytes
+				if fl.HasReverse {
+					want += fl.RevBytes
+				}
+			}
+		}
+		hs := a.Hosts()
+		s := a.Site()
+		if s.Bytes != want {
+			t.Errorf("site bytes %d, want %d", s.Bytes, want)
+		}
+		var in, out uint64
+		for _, h := range hs {
+			in += h.BytesIn
+			out += h.BytesOut
+			if h.Rates.BytesP95 < 0 || math.IsNaN(h.Rates.BytesP95) {
+				t.Errorf("%s: P95 %v", h.Addr, h.Rates.BytesP95)
+			}
+		}
+		if in > 2*want || out > 2*want {
+			t.Errorf("hosts %d in, %d out of %d site bytes", in, out, want)
+		}
+		if _, err := a.Frame(); err != nil {
+			t.Error(err)
+		}
+	})
+}

@@ -86,15 +86,12 @@ const (
 )
 
 // NewDownloadWriter returns a writer of rows to w in format (FormatCSV,
-// with a header line, or FormatParquet, zstd-compressed).
+// with a header line, or FormatParquet, zstd-compressed). Nothing reaches
+// w before the first row or Close.
 func NewDownloadWriter(w io.Writer, format string) (DownloadWriter, error) {
 	switch format {
 	case FormatCSV:
-		cw := csv.NewWriter(w)
-		if err := cw.Write(downloadColumns[:]); err != nil {
-			return nil, err
-		}
-		return &csvDownloads{cw}, nil
+		return &csvDownloads{w: csv.NewWriter(w)}, nil
 	case FormatParquet:
 		return &parquetDownloads{
 			w:   parquet.NewGenericWriter[DownloadRow](w, downloadSchema, parquet.Compression(&parquet.Zstd)),
@@ -104,10 +101,35 @@ func NewDownloadWriter(w io.Writer, format string) (DownloadWriter, error) {
 	return nil, fmt.Errorf("%q: %w (want csv or parquet)", format, ErrFormat)
 }
 
-type csvDownloads struct{ w *csv.Writer }
+// csvDownloads writes the header with the first row, or at Close: a run
+// that gives up before either writes nothing at all.
+type csvDownloads struct {
+	w      *csv.Writer
+	header bool
+}
 
-func (c *csvDownloads) Write(r *DownloadRow) error { return c.w.Write(r.record()) }
-func (c *csvDownloads) Close() error               { c.w.Flush(); return c.w.Error() }
+func (c *csvDownloads) writeHeader() error {
+	if c.header {
+		return nil
+	}
+	c.header = true
+	return c.w.Write(downloadColumns[:])
+}
+
+func (c *csvDownloads) Write(r *DownloadRow) error {
+	if err := c.writeHeader(); err != nil {
+		return err
+	}
+	return c.w.Write(r.record())
+}
+
+func (c *csvDownloads) Close() error {
+	if err := c.writeHeader(); err != nil {
+		return err
+	}
+	c.w.Flush()
+	return c.w.Error()
+}
 
 type parquetDownloads struct {
 	w   *parquet.GenericWriter[DownloadRow]

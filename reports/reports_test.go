@@ -136,7 +136,7 @@ func TestAccuracyChart(t *testing.T) {
 	}
 }
 
-func TestExtraChart(t *testing.T) {
+func TestRetransmissionChart(t *testing.T) {
 	l := labResults(t)
 	var right, wrong int
 	for _, p := range l.points {

@@ -18,7 +18,7 @@ type RetransmissionPoint struct {
 	// on the chart in the order of their first point.
 	Run string
 	// Extra is the download's payload beyond the expected payload of the
-	// file it is measured against (models.Result.Extra), as a share of
+	// file it is measured against (downloads.Result.Extra), as a share of
 	// that file's size: 0.01 is retransmissions worth 1% of the file.
 	// Which file that is (the answer, or the truth when the answer is
 	// wrong) is the caller's choice; say it in the caption.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,6 +93,16 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if err := checkThreshold(opts.threshold); err != nil {
 		return err
 	}
+	in, err := expandInputs(ctx, args, gopts.stderr)
+	if err != nil {
+		return err
+	}
+	if err := checkNotInput(opts.out, append(slices.Clone(in.files), opts.model)); err != nil {
+		return err
+	}
+	if err := in.prune(flt); err != nil {
+		return err
+	}
 	m, err := loadModel(ctx, opts.model)
 	if err != nil {
 		return err
@@ -130,7 +141,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		row := reports.NewDownloadRow(d, r)
 		return rw.Write(&row)
 	}
-	var count inputCount
+	var st readStats
 	var sp *downloadSpill
 	if opts.adapt {
 		if sp, err = newDownloadSpill(); err != nil {
@@ -148,7 +159,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 				gopts.logger.Warn(err.Error())
 			}
 		}()
-		if count, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), func(d *features.Download) error {
+		if st, err = streamDownloads(ctx, gopts, in, flt, features.DefaultConfig(), func(d *features.Download) error {
 			ad.Add(d)
 			return sp.write(d)
 		}); err != nil {
@@ -167,7 +178,19 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		if err := sp.each(ctx, label); err != nil {
 			return err
 		}
-	} else if count, err = streamDownloads(ctx, gopts, args, flt, features.DefaultConfig(), label); err != nil {
+	} else if st, err = streamDownloads(ctx, gopts, in, flt, features.DefaultConfig(), label); err != nil {
+		return err
+	}
+	count := st.inputCount
+	if count.total > 0 && count.skipped == count.total {
+		// As ingest does: no output for a run that read nothing.
+		target := opts.out
+		if target == "" {
+			target = "output"
+		}
+		return fmt.Errorf("%s not written: %w", target, count.err())
+	}
+	if err := st.windowErr(flt); err != nil {
 		return err
 	}
 	if err := rw.Close(); err != nil {
@@ -181,6 +204,9 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	el := time.Since(started)
 	gopts.infof("classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",
 		found, named, multi, found-named, el.Seconds())
+	if st.duplicates > 0 {
+		gopts.infof("classify: %d duplicate flow records dropped (the same exporter, endpoints, times and counters read twice)\n", st.duplicates)
+	}
 	if !gopts.quiet {
 		if err := unclaimed.report(gopts.stderr, "classify"); err != nil {
 			return err

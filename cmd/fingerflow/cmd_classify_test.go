@@ -409,3 +409,21 @@ func TestClassifyAssumedTLS(t *testing.T) {
 		t.Errorf("shipped model: %d named, stderr:\n%s", named, stderr)
 	}
 }
+
+// TestClassifyAllSkipped: when no input can be read, classify writes no
+// output at all (neither --out nor a CSV header on stdout), as ingest
+// refuses to, and exits 3.
+func TestClassifyAllSkipped(t *testing.T) {
+	bad := badInputs(t, t.TempDir())
+	out := filepath.Join(t.TempDir(), "d.csv")
+	for _, args := range [][]string{
+		{"classify", "--model", filepath.Join(lab, "lab.ffm"), bad["empty"], bad["random"], "--out", out},
+		{"classify", "--model", filepath.Join(lab, "lab.ffm"), bad["empty"], bad["random"]},
+	} {
+		stdout, stderr, code := run(t, context.Background(), args...)
+		if code != exitPartial || stdout != "" || !strings.Contains(stderr, "not written: 2 of 2 input files skipped") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+	noLeftovers(t, filepath.Dir(out))
+}

@@ -74,8 +74,14 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if opts.model == "" {
 		return usagef("evaluate: --model MODEL.ffm is needed")
 	}
+	if opts.confusion < 0 {
+		return usagef("--confusions %d: want 0 or more", opts.confusion)
+	}
 	runs, err := pairRuns(opts.flows, opts.labels)
 	if err != nil {
+		return err
+	}
+	if err := expandRuns(ctx, gopts, runs, ""); err != nil {
 		return err
 	}
 	if err := checkThreshold(opts.threshold); err != nil {
@@ -94,7 +100,9 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	var count inputCount
 	cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
 	for _, run := range runs {
-		ex, n, err := loadExamples(ctx, gopts, []labelledRun{run}, nil)
+		// The model's catalog checks the labels: a catalog download of a
+		// file the model does not know could never be named right.
+		ex, n, err := loadExamples(ctx, gopts, []labelledRun{run}, m.Catalog)
 		count.add(n)
 		if err != nil {
 			return err

@@ -207,3 +207,33 @@ func checkSweep(t *testing.T, out string) {
 		t.Errorf("sweep from %v to %v rejects no more at the highest threshold", first, last)
 	}
 }
+
+// TestEvaluateWrongLabels: labels of another run match a few downloads by
+// chance, and labels naming catalog files the model does not know cannot
+// be scored: evaluate refuses both (it printed a table and exited 0).
+func TestEvaluateWrongLabels(t *testing.T) {
+	dir := t.TempDir()
+	// test-near's labels with every file renamed out of the catalog.
+	b, err := os.ReadFile(filepath.Join(lab, "test-near.labels.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "foreign.labels.csv")
+	if err := os.WriteFile(foreign, []byte(strings.ReplaceAll(string(b), "cat-", "other-")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, flows, labels, want string
+	}{
+		{"labels of another run", filepath.Join(lab, "test-near.v9"), filepath.Join(lab, "train-near.labels.csv"), "labels match a download"},
+		{"files outside the catalog", filepath.Join(lab, "test-near.v9"), foreign, "not in the catalog"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, context.Background(), "evaluate", "--model", filepath.Join(lab, "lab.ffm"),
+				"--flows", c.flows, "--labels", c.labels)
+			if code != exitError || !strings.Contains(stderr, c.want) || strings.Contains(stdout, "named correctly") {
+				t.Errorf("exit %d, stderr %q, stdout %q; want a refusal saying %q", code, stderr, stdout, c.want)
+			}
+		})
+	}
+}

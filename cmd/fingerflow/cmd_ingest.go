@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/flowio"
+	"github.com/fingerflow/fingerflow/reports"
 )
 
 // ingestOptions are the flags of `fingerflow ingest`.
@@ -64,10 +64,10 @@ func newFlowWriter(name string, w io.Writer) (flowio.FlowWriter, error) {
 
 // ingestStats is what the summary line reports.
 type ingestStats struct {
-	files, skipped int
-	outside        int // rotated files whose name time lies outside the window
-	flowsIn, kept  uint64
-	inBytes        int64
+	readStats
+	files   int // files read
+	kept    uint64
+	inBytes int64
 }
 
 func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, args []string) (err error) {
@@ -82,17 +82,17 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	if _, err := newFlowWriter(opts.out, io.Discard); err != nil {
 		return err
 	}
-	files, badArgs, err := expandArgs(ctx, args, gopts.stderr)
+	in, err := expandInputs(ctx, args, gopts.stderr)
 	if err != nil {
 		return err
 	}
-	// A previous output inside an input directory is not read back in.
-	if outAbs, err := filepath.Abs(opts.out); err == nil {
-		files = slices.DeleteFunc(files, func(f string) bool {
-			abs, err := filepath.Abs(f)
-			return err == nil && abs == outAbs
-		})
+	if err := checkNotInput(opts.out, in.files); err != nil {
+		return err
 	}
+	if err := in.prune(flt); err != nil {
+		return err
+	}
+	files := in.files
 	reg := newRegistry(gopts.logger)
 
 	tmp, err := createAtomic(opts.out)
@@ -127,7 +127,7 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 		)
 	}
 
-	st := ingestStats{skipped: badArgs}
+	st := ingestStats{readStats: readStats{inputCount: in.count()}}
 	visit := func(f *datasets.Flow) error {
 		st.kept++
 		if bar != nil && st.kept%65536 == 0 {
@@ -137,12 +137,9 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	}
 	for i, path := range files {
 		res, rerr := datasets.ReadFiles(ctx, reg, []string{path}, flt, visit)
-		if len(res) == 0 && rerr == nil {
-			st.outside++
-		}
 		for _, r := range res {
 			gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
-			st.flowsIn += r.Flows
+			st.addFile(r)
 			if r.Err != nil && ctx.Err() == nil {
 				reportFileError(gopts.stderr, r.Path, r.Err)
 				st.skipped++
@@ -163,7 +160,10 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 		_ = bar.Finish() // as above
 	}
 	if st.files == 0 && st.skipped > 0 {
-		return fmt.Errorf("%s not written: %w", opts.out, inputCount{total: len(files) + badArgs, skipped: st.skipped}.err())
+		return fmt.Errorf("%s not written: %w", opts.out, st.inputCount.err())
+	}
+	if err := st.windowErr(flt); err != nil {
+		return fmt.Errorf("%s not written: %w", opts.out, err)
 	}
 	if err := fw.Close(); err != nil {
 		return fmt.Errorf("%s: %w", opts.out, err)
@@ -179,12 +179,12 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	elapsed := time.Since(started)
 	if !gopts.quiet {
 		outside := ""
-		if st.outside > 0 {
-			outside = fmt.Sprintf(", %d not opened (time in name outside --since/--until)", st.outside)
+		if in.outside > 0 {
+			outside = fmt.Sprintf(", %d not opened (time in name outside --since/--until)", in.outside)
 		}
 		fmt.Fprintf(gopts.stderr, "ingest: %d files read, %d skipped%s (%s); %d flows in, %d kept; wrote %s (%s) in %s, %.0f flows/s\n",
-			st.files, st.skipped, outside, humanBytes(uint64(st.inBytes)), st.flowsIn, st.kept,
-			opts.out, humanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.flowsIn)/max(elapsed.Seconds(), 1e-9))
+			st.files, st.skipped, outside, reports.HumanBytes(uint64(st.inBytes)), st.flows, st.kept,
+			opts.out, reports.HumanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.flows)/max(elapsed.Seconds(), 1e-9))
 	}
-	return inputCount{total: len(files) + badArgs, skipped: st.skipped}.err()
+	return st.inputCount.err()
 }

@@ -108,21 +108,32 @@ func TestIngestFilters(t *testing.T) {
 		name string
 		args []string
 		want int
+		fail string // the error of a window that keeps nothing
 	}{
-		{"tcp by name", []string{"--proto", "TCP"}, len(all)},
-		{"udp by number", []string{"--proto", "17"}, 0},
-		{"port 80", []string{"--port", "80"}, count(func(f *datasets.Flow) bool { return f.SrcPort == 80 || f.DstPort == 80 })},
-		{"client address", []string{"--net", "10.77.1.2"}, count(func(f *datasets.Flow) bool { return client.Contains(f.SrcAddr) || client.Contains(f.DstAddr) })},
-		{"net outside", []string{"--net", "192.0.2.0/24", "--net", "198.51.100.0/24"}, 0},
+		{"tcp by name", []string{"--proto", "TCP"}, len(all), ""},
+		{"udp by number", []string{"--proto", "17"}, 0, ""},
+		{"port 80", []string{"--port", "80"}, count(func(f *datasets.Flow) bool { return f.SrcPort == 80 || f.DstPort == 80 }), ""},
+		{"client address", []string{"--net", "10.77.1.2"}, count(func(f *datasets.Flow) bool { return client.Contains(f.SrcAddr) || client.Contains(f.DstAddr) }), ""},
+		{"net outside", []string{"--net", "192.0.2.0/24", "--net", "198.51.100.0/24"}, 0, ""},
 		// The file's name time (2026-11-22 19:00) is within a day of
-		// neither bound: ReadFiles does not open it.
-		{"since by name time", []string{"--since", "2027-01-11 12:07"}, 0},
-		{"since", []string{"--since", "2026-11-22T12:00:00Z"}, len(all)},
-		{"until", []string{"--since", "2026-11-22 12:00", "--until", "2026-11-23"}, 0},
+		// neither bound: a file found in a directory is not opened, and
+		// that left nothing to read.
+		{"since by name time", []string{"--since", "2027-01-11 12:07"}, 0, "none of the 1 input files was opened"},
+		{"since", []string{"--since", "2026-11-22T12:00:00Z"}, len(all), ""},
+		// The flows are of 2027-01-11: a window that keeps none of
+		// them is an error that says where they lie.
+		{"until", []string{"--since", "2026-11-22 12:00", "--until", "2026-11-23"}, 0, "all 600 flows read lie outside --since/--until: they span 2027-01-11T12:06:51Z to 2027-01-11T12:07:12Z"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "f.csv")
 			_, stderr, code := run(t, context.Background(), append([]string{"ingest", in, "--out", out}, tc.args...)...)
+			if tc.fail != "" {
+				if code != exitError || !strings.Contains(stderr, tc.fail) {
+					t.Errorf("exit %d, stderr %q; want %d saying %q", code, stderr, exitError, tc.fail)
+				}
+				noLeftovers(t, filepath.Dir(out))
+				return
+			}
 			if code != exitOK {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
@@ -258,8 +269,10 @@ func TestIngestReplacesAtomically(t *testing.T) {
 	noLeftovers(t, dir, "f.csv")
 }
 
-// TestIngestIntoInputDirectory: rerunning with the output inside the input
-// directory neither reads the old output nor its temporary file.
+// TestIngestIntoInputDirectory: an output inside the input directory does
+// not read its own temporary file; rerun, the output is an input of the
+// run (a file of the directory argument) and is refused before anything is
+// read, leaving it as it was.
 func TestIngestIntoInputDirectory(t *testing.T) {
 	dir := t.TempDir()
 	b, err := os.ReadFile(filepath.Join(lab, "test-near.v9", "nfcapd.202611221900"))
@@ -270,9 +283,9 @@ func TestIngestIntoInputDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "all.parquet")
-	for range 2 {
-		if _, stderr, code := run(t, context.Background(), "ingest", dir, "--out", out); code != exitOK {
-			t.Fatalf("exit %d: %s", code, stderr)
+	for i, want := range []int{exitOK, exitUsage} {
+		if _, stderr, code := run(t, context.Background(), "ingest", dir, "--out", out); code != want {
+			t.Fatalf("run %d: exit %d, want %d: %s", i+1, code, want, stderr)
 		}
 		if _, got := readBack(t, out); len(got) != 600 {
 			t.Errorf("got %d flows, want 600", len(got))

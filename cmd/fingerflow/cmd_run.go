@@ -105,6 +105,7 @@ type runSummary struct {
 	FilesSkipped  int             `json:"files_skipped"`
 	Skipped       []skippedFile   `json:"skipped"`
 	Flows         uint64          `json:"flows"`
+	Duplicates    uint64          `json:"duplicate_records_dropped"`
 	Hosts         int             `json:"hosts"`
 	HostsWithOS   int             `json:"hosts_with_os"`
 	Downloads     int             `json:"downloads"`
@@ -154,7 +155,14 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if dbPath == "" {
 		dbPath = filepath.Join(filepath.Dir(filepath.Clean(opts.out)), "fingerflow.db")
 	}
-	if err := checkRunOutputs(ctx, opts.out, dbPath, !opts.noHistory, args); err != nil {
+	in, err := expandInputs(ctx, args, gopts.stderr)
+	if err != nil {
+		return err
+	}
+	if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, args, in.files, opts.model, opts.catalog); err != nil {
+		return err
+	}
+	if err := in.prune(flt); err != nil {
 		return err
 	}
 	rules, err := inventory.LoadRules(opts.hints)
@@ -214,7 +222,7 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	fo, fctx := newFanOut(ctx,
 		func(f *datasets.Flow) error { agg.Add(f); hc.Add(f); return nil },
 		ds.add)
-	count, err := streamFlows(fctx, gopts, args, flt, func(f *datasets.Flow) error {
+	count, err := streamFlows(fctx, gopts, in, flt, func(f *datasets.Flow) error {
 		flows++
 		return fo.add(f)
 	})
@@ -224,9 +232,11 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err != nil {
 		return err
 	}
-	if err := ds.flush(); err != nil {
+	dups, err := ds.flush()
+	if err != nil {
 		return err
 	}
+	count.duplicates += dups
 	offs, err := ad.Offsets(ctx)
 	if err != nil {
 		return err
@@ -334,7 +344,7 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	night0 := history.NightKey(site.First, site.Last)
 	sum := runSummary{
 		Night: night0, First: site.First.UTC(), Last: site.Last.UTC(), Files: count.total, FilesSkipped: count.skipped,
-		Skipped: []skippedFile{}, Flows: flows, Hosts: len(hosts), Downloads: found, Named: named, Unknown: found - named,
+		Skipped: []skippedFile{}, Flows: flows, Duplicates: count.duplicates, Hosts: len(hosts), Downloads: found, Named: named, Unknown: found - named,
 		Model: opts.model, Catalog: catName, FingerflowVer: version, started: started.UTC(),
 	}
 	for _, s := range count.files {
@@ -457,10 +467,13 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err := out.commit(); err != nil {
 		return err
 	}
-	filtered := !flt.Since.IsZero() || !flt.Until.IsZero() || len(flt.Protos)+len(flt.Nets)+len(flt.Ports) > 0
+	filtered := flt.Windowed() || len(flt.Protos)+len(flt.Nets)+len(flt.Ports) > 0
+	if err := count.windowErr(flt); err != nil {
+		return fmt.Errorf("%w: the inventory in %s is empty", err, opts.out)
+	}
 	switch {
 	case flows == 0 && filtered:
-		return fmt.Errorf("no flow passes the filters (--since, --until, --proto, --net, --port; %d flows read): the inventory in %s is empty", count.read, opts.out)
+		return fmt.Errorf("no flow passes the filters (--since, --until, --proto, --net, --port; %d flows read): the inventory in %s is empty", count.flows, opts.out)
 	case flows == 0:
 		gopts.infof("run: the inputs hold no flow: the inventory is empty\n")
 	case len(hosts) == 0:
@@ -708,27 +721,26 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // checkRunOutputs refuses a run whose output directory or history database
-// is also one of its inputs, before anything is read.
-func checkRunOutputs(ctx context.Context, out, db string, useDB bool, args []string) error {
+// is also one of its inputs (a flow file, the model, the catalog), or whose
+// output directory holds an input, before anything is read.
+func checkRunOutputs(out, db string, useDB bool, args, files []string, more ...string) error {
 	absOut, err := filepath.Abs(out)
 	if err != nil {
 		return err
 	}
-	absDB, _ := filepath.Abs(db)
 	for _, a := range args {
-		files, _ := datasets.Expand(ctx, []string{a})
-		absArg, _ := filepath.Abs(a)
-		if absArg == absOut || within(absOut, absArg) {
-			return usagef("--out %s: is also an input (%s)", out, a)
+		if absArg, err := filepath.Abs(a); err == nil && (absArg == absOut || within(absOut, absArg)) {
+			return usagef("--out %s is also an input (%s): write the night's results elsewhere", out, a)
 		}
-		for _, f := range files {
-			af, _ := filepath.Abs(f)
-			if within(af, absOut) {
-				return usagef("--out %s: holds the input %s; write the night's results elsewhere", out, f)
-			}
-			if useDB && af == absDB {
-				return usagef("--db %s: is also an input", db)
-			}
+	}
+	for _, f := range files {
+		if af, err := filepath.Abs(f); err == nil && within(af, absOut) {
+			return usagef("--out %s holds the input %s: write the night's results elsewhere", out, f)
+		}
+	}
+	if useDB {
+		if err := checkNotInput(db, append(slices.Clone(files), more...)); err != nil {
+			return usagef("--db: %v", err)
 		}
 	}
 	return nil

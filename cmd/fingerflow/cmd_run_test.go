@@ -227,13 +227,23 @@ func TestRunCatalogWithoutOS(t *testing.T) {
 	}
 }
 
-// TestRunEmptyNight: a window that keeps no flow writes an empty inventory
-// and says so.
+// TestRunEmptyNight: a window that keeps no flow is an error that says
+// where the flows lie, whether the files were opened or not.
 func TestRunEmptyNight(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "night")
-	_, stderr, code := run(t, context.Background(), runArgs(out, "--no-history", "--since", "2030-01-01")...)
-	if code == 0 || !strings.Contains(stderr, "no flow") {
-		t.Errorf("exit %d, stderr %q: want a non-zero exit saying no flow was kept", code, stderr)
+	files, err := filepath.Glob(population + ".v9/nfcapd.*")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("population files %v: %v", files, err)
+	}
+	for _, tc := range []struct{ input, want string }{
+		{population + ".v9", "none of the 1 input files was opened"},
+		{files[0], "lie outside --since/--until"},
+	} {
+		out := filepath.Join(t.TempDir(), "night")
+		args := []string{"run", "--model", lab + "/lab.ffm", "--out", out, "--no-report", "--no-history", "--since", "2030-01-01", tc.input}
+		_, stderr, code := run(t, context.Background(), args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q: want a non-zero exit saying %q", tc.input, code, stderr, tc.want)
+		}
 	}
 }
 

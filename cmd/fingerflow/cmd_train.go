@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/models/downloads"
+	"github.com/fingerflow/fingerflow/reports"
 )
 
 // trainOptions are the flags of `fingerflow train`.
@@ -22,16 +21,19 @@ type trainOptions struct {
 	catalog    string
 	out        string
 	synthesize int
-	augment    int
-	trees      int
-	seed       uint64
-	threshold  float64
-	maxFiles   int
-	maxExtra   float64
+	// synthesizeSet says --synthesize was given; its default depends on
+	// --calibrate.
+	synthesizeSet bool
+	augment       int
+	trees         int
+	seed          uint64
+	threshold     float64
+	maxFiles      int
+	maxExtra      float64
 }
 
 func newTrainCommand(gopts *globalOptions) *cobra.Command {
-	opts := trainOptions{synthesize: -1}
+	var opts trainOptions
 	cmd := &cobra.Command{
 		Use:   "train --catalog CATALOG (--flows FLOWS | --calibrate FLOWS) --labels LABELS... --out MODEL.ffm",
 		Short: "Train a download classifier from labelled lab flows and a catalog",
@@ -61,6 +63,7 @@ a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
       --out debian.ffm`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.synthesizeSet = cmd.Flags().Changed("synthesize")
 			return runTrain(cmd.Context(), opts, gopts)
 		},
 	}
@@ -70,7 +73,7 @@ a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
 	f.StringArrayVar(&opts.labels, "labels", nil, "ground truth for the matching --flows/--calibrate run; repeatable")
 	f.StringVar(&opts.catalog, "catalog", "", "catalog of known files (CSV, Debian Packages, RPM primary.xml); required")
 	f.StringVarP(&opts.out, "out", "o", "", "model file to write; required")
-	f.IntVar(&opts.synthesize, "synthesize", -1, "synthetic downloads per catalog entry (default 3 with --calibrate, 0 with --flows)")
+	f.IntVar(&opts.synthesize, "synthesize", 0, "synthetic downloads per catalog entry (default 3 with --calibrate, 0 with --flows)")
 	f.IntVar(&opts.augment, "augment", downloads.DefaultTrainOptions().Augment, "lossier copies made of every labelled download")
 	f.IntVar(&opts.trees, "trees", downloads.DefaultVerifierConfig().Trees, "golearn CART trees in the verifier bag")
 	f.Uint64Var(&opts.seed, "seed", 1, "random seed (same inputs and seed give the same model file)")
@@ -79,6 +82,13 @@ a Debian Packages index (plain or .gz) or an RPM primary.xml (plain or .gz).`,
 	f.Float64Var(&opts.maxExtra, "max-extra", downloads.DefaultParams().MaxExtra, "largest share of a file's size retransmissions may add (lossy paths need more; more admits more chance matches)")
 	return cmd
 }
+
+// Bounds of train's numeric flags: more trees only slow training and
+// classification, and every copy of a download costs memory.
+const (
+	maxTrees  = 1000
+	maxCopies = 100
+)
 
 func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) error {
 	started := time.Now()
@@ -97,21 +107,34 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	synth := opts.synthesize
 	if len(opts.calibrate) > 0 {
 		runsFlows = opts.calibrate
-		if synth < 0 {
+		if !opts.synthesizeSet {
 			synth = 3
 		}
 	}
-	if synth < 0 {
-		synth = 0
-	}
-	if opts.threshold <= 0 || opts.threshold > 1 {
-		return usagef("--threshold %v: want a share in (0, 1]", opts.threshold)
-	}
-	if opts.maxFiles < 1 || opts.maxFiles > 8 {
-		return usagef("--max-files %d: want 1 to 8", opts.maxFiles)
+	// Every number is checked before any work: a bad one used to panic,
+	// write a model classify refuses, or exhaust memory.
+	for _, c := range []struct {
+		ok   bool
+		flag string
+		v    any
+		want string
+	}{
+		{opts.trees >= 1 && opts.trees <= maxTrees, "--trees", opts.trees, fmt.Sprintf("1 to %d", maxTrees)},
+		{opts.augment >= 0 && opts.augment <= maxCopies, "--augment", opts.augment, fmt.Sprintf("0 to %d", maxCopies)},
+		{synth >= 0 && synth <= maxCopies, "--synthesize", opts.synthesize, fmt.Sprintf("0 to %d", maxCopies)},
+		{opts.threshold > 0 && opts.threshold <= 1, "--threshold", opts.threshold, "a share in (0, 1]"},
+		{opts.maxFiles >= 1 && opts.maxFiles <= 8, "--max-files", opts.maxFiles, "1 to 8"},
+		{opts.maxExtra > 0 && opts.maxExtra <= 1, "--max-extra", opts.maxExtra, "a share in (0, 1]"},
+	} {
+		if !c.ok {
+			return usagef("%s %v: want %s", c.flag, c.v, c.want)
+		}
 	}
 	runs, err := pairRuns(runsFlows, opts.labels)
 	if err != nil {
+		return err
+	}
+	if err := expandRuns(ctx, gopts, runs, opts.out, opts.catalog); err != nil {
 		return err
 	}
 	// The model file is started before the work, so an output directory
@@ -141,9 +164,6 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	to.Verifier.Trees = opts.trees
 	to.Params.Threshold = opts.threshold
 	to.Params.MaxFiles = opts.maxFiles
-	if opts.maxExtra <= 0 || opts.maxExtra > 1 {
-		return usagef("--max-extra %v: want a share in (0, 1]", opts.maxExtra)
-	}
 	to.Params.MaxExtra = opts.maxExtra
 	m, err := downloads.Train(ctx, examples, cat, to)
 	if err != nil {
@@ -163,32 +183,9 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 		return err
 	}
 	if !gopts.quiet {
-		printTrained(gopts.stdout, m, opts.out, time.Since(started))
+		if err := reports.WriteTraining(gopts.stdout, m, opts.out, time.Since(started)); err != nil {
+			return err
+		}
 	}
 	return count.err()
-}
-
-// printTrained says what training learned of the network: its profiles,
-// the servers whose downloads it adjusted, and the training set.
-func printTrained(w io.Writer, m *downloads.Model, out string, elapsed time.Duration) {
-	for _, p := range m.Profiles {
-		tls := "none"
-		if p.RecOverhead > 0 {
-			tls = fmt.Sprintf("%d bytes per %d-byte record", p.RecOverhead, p.RecSize)
-		}
-		if p.Assumed {
-			fmt.Fprintf(w, "profile %-6s ports %v: assumed, not calibrated: TLS framing %s on the http profile's path, for servers whose downloads fit no calibrated profile (classify fits the framing and the handshake's size per server)\n",
-				p.Name, p.Ports, tls)
-			continue
-		}
-		fmt.Fprintf(w, "profile %-6s ports %v: %d header bytes/packet, MSS %d, overhead %.0f bytes, TLS framing %s, %d files measured exactly\n",
-			p.Name, p.Ports, p.Hdr, p.MSS, p.Base, tls, len(p.Exact))
-	}
-	s := m.Summary
-	for _, o := range s.Adapted {
-		fmt.Fprintf(w, "server %s: downloads %+d bytes from the calibrated payloads (%d of %d loss-free downloads agree); trained on them adjusted\n",
-			netip.AddrPortFrom(o.Server.Addr, o.Server.Port), o.Offset, o.Votes, o.Clean)
-	}
-	fmt.Fprintf(w, "trained on %d labelled downloads (%d of catalog files, %d files seen) + %d synthetic; %d verifier rows; catalog %d files; %s in %.1fs\n",
-		s.Examples, s.Known, s.FilesSeen, s.Synthetic, s.Rows, s.CatalogFiles, out, elapsed.Seconds())
 }

@@ -199,3 +199,37 @@ func TestTrainInterrupted(t *testing.T) {
 	}
 	noLeftovers(t, dir)
 }
+
+// TestTrainNumbersChecked: every numeric flag is range-checked before any
+// work, as a usage error. --trees -3 used to panic, --trees 0 to write a
+// model classify refuses, --augment 1000000000 to exhaust memory; the
+// negative counts and an empty --net were accepted.
+func TestTrainNumbersChecked(t *testing.T) {
+	dir := t.TempDir()
+	base := trainArgs(filepath.Join(dir, "m.ffm"))
+	for _, bad := range [][]string{
+		{"--trees", "-3"}, {"--trees", "0"}, {"--trees", "100000"},
+		{"--augment", "1000000000"}, {"--augment", "-1"},
+		{"--synthesize", "-5"}, {"--synthesize", "1000000"},
+		{"--threshold", "0"}, {"--threshold", "NaN"}, {"--max-files", "0"}, {"--max-extra", "-0.5"},
+	} {
+		t.Run(strings.Join(bad, " "), func(t *testing.T) {
+			_, stderr, code := run(t, context.Background(), append(slices.Clone(base), bad...)...)
+			if code != exitUsage || !strings.Contains(stderr, bad[0]+" "+bad[1]) || strings.Contains(stderr, "labelled run") {
+				t.Errorf("exit %d, stderr %q; want %d naming %s %s before any work", code, stderr, exitUsage, bad[0], bad[1])
+			}
+			noLeftovers(t, dir)
+		})
+	}
+	for _, args := range [][]string{
+		{"classify", "--model", filepath.Join(lab, "lab.ffm"), filepath.Join(lab, "test-near.v9"), "--net", ""},
+		{"classify", "--model", filepath.Join(lab, "lab.ffm"), filepath.Join(lab, "test-near.v9"), "--port", ""},
+		{"ingest", filepath.Join(lab, "test-near.v9"), "--out", filepath.Join(dir, "f.csv"), "--proto", ""},
+		{"evaluate", "--model", filepath.Join(lab, "lab.ffm"), "--confusions", "-1",
+			"--flows", filepath.Join(lab, "test-near.v9"), "--labels", filepath.Join(lab, "test-near.labels.csv")},
+	} {
+		if _, stderr, code := run(t, context.Background(), args...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d; stderr %q", args, code, exitUsage, stderr)
+		}
+	}
+}

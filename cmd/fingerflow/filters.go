@@ -18,10 +18,12 @@ type filterOptions struct {
 	protos []string
 	nets   []string
 	ports  []string
+	flags  *pflag.FlagSet // to tell an empty value ("--net ''") from no flag
 }
 
 // addFilterFlags registers the filter flags on a command.
 func addFilterFlags(f *pflag.FlagSet, opts *filterOptions) {
+	opts.flags = f
 	f.StringVar(&opts.since, "since", "", `keep flows ending at or after this time (RFC 3339 or "2006-01-02 15:04", UTC)`)
 	f.StringVar(&opts.until, "until", "", "keep flows starting before this time")
 	f.StringSliceVar(&opts.protos, "proto", nil, "keep these IP protocols, by name (tcp, udp, icmp, icmp6, gre, esp, ah, sctp, ...) or number; repeatable")
@@ -34,6 +36,11 @@ func addFilterFlags(f *pflag.FlagSet, opts *filterOptions) {
 func parseFilter(opts filterOptions) (datasets.Filter, error) {
 	var flt datasets.Filter
 	var err error
+	for _, name := range []string{"proto", "net", "port"} {
+		if fl := opts.flags.Lookup(name); opts.flags != nil && fl != nil && fl.Changed && fl.Value.String() == "[]" {
+			return flt, usagef("--%s with an empty value", name)
+		}
+	}
 	if flt.Since, err = parseTimeFlag("--since", opts.since); err != nil {
 		return flt, err
 	}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,29 +27,68 @@ func atLeastOnePath(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// expandArgs expands each argument (file, directory, glob pattern) on its
-// own, so one that names nothing is reported and counted and the rest are
-// still processed. A file named twice is read once. The error is ctx's.
-func expandArgs(ctx context.Context, args []string, stderr io.Writer) (files []string, bad int, err error) {
+// inputs are the flow files a run reads, expanded from its arguments.
+type inputs struct {
+	files []string
+	// named are the files given by name, not found in a directory or by
+	// a pattern: they are read whatever the time in their name.
+	named map[string]bool
+	bad   int // arguments that named nothing, already reported
+	// outside counts the files prune left unopened.
+	outside int
+}
+
+// expandInputs expands each argument (file, directory, glob pattern) on
+// its own, so one that names nothing is reported and counted and the rest
+// are still read. A file named twice is read once. The error is ctx's.
+func expandInputs(ctx context.Context, args []string, stderr io.Writer) (*inputs, error) {
+	in := &inputs{named: map[string]bool{}}
 	seen := map[string]bool{}
 	for _, a := range args {
 		fs, err := datasets.Expand(ctx, []string{a})
 		if err := ctx.Err(); err != nil {
-			return nil, bad, err
+			return nil, err
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "fingerflow: %v\n", err)
-			bad++
+			in.bad++
 			continue
 		}
+		named := len(fs) == 1 && fs[0] == a
 		for _, f := range fs {
 			if !seen[f] {
 				seen[f] = true
-				files = append(files, f)
+				in.files = append(in.files, f)
+			}
+			if named {
+				in.named[f] = true
 			}
 		}
 	}
-	return files, bad, nil
+	return in, nil
+}
+
+// count is the run's input count before any file is read.
+func (in *inputs) count() inputCount {
+	return inputCount{total: len(in.files) + in.bad, skipped: in.bad}
+}
+
+// prune leaves out the files found in directories or by patterns whose
+// name time lies more than a day outside flt's window; a file given by
+// name is always read. It is an error when nothing is left to read
+// because of it.
+func (in *inputs) prune(flt datasets.Filter) error {
+	in.files = slices.DeleteFunc(in.files, func(f string) bool {
+		if !in.named[f] && flt.NameOutside(f) {
+			in.outside++
+			return true
+		}
+		return false
+	})
+	if len(in.files) == 0 && in.outside > 0 {
+		return fmt.Errorf("none of the %d input files was opened: the times in their names (nfcapd.YYYYMMDDhhmm) lie more than a day outside --since/--until; name the files one by one to read them whatever their names say", in.outside)
+	}
+	return nil
 }
 
 // reportFileError writes the one line that says an input was skipped and
@@ -59,14 +103,13 @@ func reportFileError(w io.Writer, path string, err error) {
 
 // inputCount counts the input files of a run: all of them (arguments
 // that named nothing included) and those skipped as unreadable, which
-// files lists with the reason where the command keeps it.
+// files lists with the reason (arguments that named nothing aside).
 type inputCount struct {
 	total, skipped int
 	files          []skippedInput
-	read, kept     uint64 // flows read, and those the filters kept
 }
 
-// skippedInput is an input a run skipped and why.
+// skippedInput is an input file a run skipped and why.
 type skippedInput struct{ path, reason string }
 
 func (c *inputCount) add(o inputCount) {
@@ -90,50 +133,97 @@ func (c inputCount) err() error {
 type skippedError inputCount
 
 func (e skippedError) Error() string {
-	if e.skipped == 1 && len(e.files) == 1 {
-		return fmt.Sprintf("1 of %d input files skipped (%s)", e.total, e.files[0].path)
-	}
 	return fmt.Sprintf("%d of %d input files skipped", e.skipped, e.total)
 }
 
 func (e skippedError) Unwrap() error { return datasets.ErrSkipped }
 
-// streamFlows reads every flow file named by args (files, directories,
-// globs) in time order and hands each flow flt passes to visit.
-// Unreadable files are reported on stderr and skipped; the count says how
-// many.
-func streamFlows(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, visit func(*datasets.Flow) error) (inputCount, error) {
-	files, bad, err := expandArgs(ctx, args, gopts.stderr)
-	if err != nil {
-		return inputCount{}, err
+// readStats is what streaming a run's inputs saw.
+type readStats struct {
+	inputCount
+	flows    uint64    // flow records read
+	inWindow uint64    // of which in the time window
+	first    time.Time // earliest start read
+	last     time.Time // latest end read
+	// duplicates counts flow records dropped as copies of records read
+	// already: whole files with the same content, and identical records
+	// (exporter, 5-tuple, times, counters).
+	duplicates uint64
+}
+
+func (r *readStats) addFile(res datasets.FileResult) {
+	r.flows += res.Flows
+	r.inWindow += res.InWindow
+	if !res.First.IsZero() && (r.first.IsZero() || res.First.Before(r.first)) {
+		r.first = res.First
 	}
-	n := inputCount{total: len(files) + bad, skipped: bad}
+	if res.Last.After(r.last) {
+		r.last = res.Last
+	}
+}
+
+// windowErr is the error of a run whose time window kept none of the flows
+// read; nil otherwise.
+func (r *readStats) windowErr(flt datasets.Filter) error {
+	if !flt.Windowed() || r.flows == 0 || r.inWindow > 0 {
+		return nil
+	}
+	return fmt.Errorf("all %d flows read lie outside --since/--until: they span %s to %s",
+		r.flows, r.first.UTC().Format(time.RFC3339), r.last.UTC().Format(time.RFC3339))
+}
+
+// streamFlows reads every input file and hands each flow flt passes to
+// visit. Rotated files (nfcapd.YYYYMMDDhhmm) are read in the order of the
+// times in their names across all arguments, after the other files in
+// the order given: the same period collected twice then arrives together.
+// A file with the same content as one read before is not read again.
+// Unreadable files are reported on stderr and skipped.
+func streamFlows(ctx context.Context, gopts *globalOptions, in *inputs, flt datasets.Filter, visit func(*datasets.Flow) error) (readStats, error) {
+	st := readStats{inputCount: in.count()}
 	reg := newRegistry(gopts.logger)
 	var verr error
-	res, rerr := datasets.ReadFiles(ctx, reg, files, flt, func(f *datasets.Flow) error {
+	add := func(f *datasets.Flow) error {
 		if err := visit(f); err != nil {
 			verr = err
 			return err
 		}
 		return nil
+	}
+	files := slices.Clone(in.files)
+	slices.SortStableFunc(files, func(a, b string) int {
+		ta, _ := datasets.FileTime(a)
+		tb, _ := datasets.FileTime(b)
+		return ta.Compare(tb)
 	})
-	for _, r := range res {
-		gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
-		n.read += r.Flows
-		n.kept += r.Kept
-		if r.Err != nil && ctx.Err() == nil && verr == nil {
-			reportFileError(gopts.stderr, r.Path, r.Err)
-			n.skipped++
-			n.files = append(n.files, skippedInput{r.Path, r.Err.Error()})
+	copies := findCopies(files)
+	for _, path := range files {
+		if orig, ok := copies[path]; ok {
+			n, err := countFlows(ctx, reg, path)
+			if err != nil {
+				return st, err
+			}
+			gopts.infof("fingerflow: %s holds the same records as %s: its %d flow records are read once\n", path, orig, n)
+			st.duplicates += n
+			continue
+		}
+		res, rerr := datasets.ReadFiles(ctx, reg, []string{path}, flt, add)
+		for _, r := range res {
+			gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
+			st.addFile(r)
+			if r.Err != nil && ctx.Err() == nil && verr == nil {
+				reportFileError(gopts.stderr, r.Path, r.Err)
+				st.skipped++
+				st.files = append(st.files, skippedInput{r.Path, r.Err.Error()})
+			}
+		}
+		if verr != nil {
+			return st, verr
+		}
+		if rerr != nil && !errors.Is(rerr, datasets.ErrSkipped) {
+			return st, rerr
 		}
 	}
-	if verr != nil {
-		return n, verr
-	}
-	if rerr != nil && !errors.Is(rerr, datasets.ErrSkipped) {
-		return n, rerr
-	}
-	return n, nil
+	return st, nil
 }
 
 // downloadStream assembles downloads from the flows it is given and hands
@@ -157,25 +247,93 @@ func (s *downloadStream) add(f *datasets.Flow) error {
 	return nil
 }
 
-// flush finishes the connections still open at the end of the input.
-func (s *downloadStream) flush() error {
+// flush finishes the connections still open at the end of the input; it
+// returns the identical records the extractor dropped.
+func (s *downloadStream) flush() (uint64, error) {
 	for _, d := range s.ex.Flush() {
 		if err := s.visit(&d); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return s.ex.Duplicates(), nil
 }
 
-// streamDownloads reads every flow file named by args in time order, keeps
-// the flows flt passes, assembles downloads across them and hands each to
-// visit as soon as it is complete. Unreadable files are reported on stderr
-// and skipped; the count says how many.
-func streamDownloads(ctx context.Context, gopts *globalOptions, args []string, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (inputCount, error) {
+// streamDownloads reads every input file as streamFlows does, assembles
+// downloads across them and hands each to visit as soon as it is
+// complete; identical records (a period collected twice) are dropped.
+func streamDownloads(ctx context.Context, gopts *globalOptions, in *inputs, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (readStats, error) {
 	ds := newDownloadStream(cfg, visit)
-	n, err := streamFlows(ctx, gopts, args, flt, ds.add)
+	st, err := streamFlows(ctx, gopts, in, flt, ds.add)
 	if err != nil {
-		return n, err
+		return st, err
 	}
-	return n, ds.flush()
+	dups, err := ds.flush()
+	st.duplicates += dups
+	return st, err
+}
+
+// countFlows counts the flow records of a file.
+func countFlows(ctx context.Context, reg *datasets.Registry, path string) (uint64, error) {
+	rd, err := reg.Detect(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, err := range rd.Flows(ctx, path) {
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// findCopies maps each input file whose content equals an earlier one's
+// to that earlier file. Only files of equal sizes are compared, so most
+// runs hash nothing.
+func findCopies(files []string) map[string]string {
+	bySize := map[int64][]string{}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+			bySize[st.Size()] = append(bySize[st.Size()], f)
+		}
+	}
+	copies := map[string]string{}
+	for _, group := range bySize {
+		if len(group) < 2 {
+			continue
+		}
+		type summed struct {
+			path string
+			sum  []byte
+		}
+		var seen []summed
+		for _, f := range group {
+			sum, err := fileSum(f)
+			if err != nil {
+				continue // the reader will say what is wrong with it
+			}
+			for _, s := range seen {
+				if bytes.Equal(s.sum, sum) {
+					copies[f] = s.path
+					break
+				}
+			}
+			seen = append(seen, summed{f, sum})
+		}
+	}
+	return copies
+}
+
+func fileSum(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }

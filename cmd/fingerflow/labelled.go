@@ -22,6 +22,7 @@ const maxLabelledDownloads = 5_000_000
 type labelledRun struct {
 	flows  string
 	labels string
+	in     *inputs // flows expanded (expandRuns)
 }
 
 // pairRuns pairs repeated --flows and --labels flags in order.
@@ -34,16 +35,32 @@ func pairRuns(flows, labelFiles []string) ([]labelledRun, error) {
 	}
 	runs := make([]labelledRun, len(flows))
 	for i := range flows {
-		runs[i] = labelledRun{flows[i], labelFiles[i]}
+		runs[i] = labelledRun{flows: flows[i], labels: labelFiles[i]}
 	}
 	return runs, nil
+}
+
+// expandRuns expands every run's --flows, and refuses an output (a model
+// file) that is one of the runs' files.
+func expandRuns(ctx context.Context, gopts *globalOptions, runs []labelledRun, out string, more ...string) error {
+	all := more
+	for i := range runs {
+		in, err := expandInputs(ctx, []string{runs[i].flows}, gopts.stderr)
+		if err != nil {
+			return err
+		}
+		runs[i].in = in
+		all = append(append(all, in.files...), runs[i].labels)
+	}
+	return checkNotInput(out, all)
 }
 
 // loadExamples reads each run's downloads and joins them with its labels.
 // A labels file that is an ordered list (the published study's way) is
 // matched to the run's downloads by start time. cat, when given, is used
 // to check the labels (a label claiming a catalog file the catalog lacks is
-// an error).
+// an error). A run where fewer than half of the labels match a download
+// is refused; labels that match none are counted on stderr.
 func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun, cat *catalog.Catalog) ([]downloads.Example, inputCount, error) {
 	var all []downloads.Example
 	var count inputCount
@@ -58,16 +75,19 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 			}
 		}
 		var ds []features.Download
-		n, err := streamDownloads(ctx, gopts, []string{run.flows}, datasets.Filter{}, features.DefaultConfig(), func(d *features.Download) error {
+		n, err := streamDownloads(ctx, gopts, run.in, datasets.Filter{}, features.DefaultConfig(), func(d *features.Download) error {
 			if len(ds) >= maxLabelledDownloads {
 				return fmt.Errorf("%s: more than %d downloads; split the run", run.flows, maxLabelledDownloads)
 			}
 			ds = append(ds, *d)
 			return nil
 		})
-		count.add(n)
+		count.add(n.inputCount)
 		if err != nil {
 			return nil, count, err
+		}
+		if n.duplicates > 0 {
+			gopts.infof("%s: %d duplicate flow records dropped\n", run.flows, n.duplicates)
 		}
 		if set.Ordered {
 			set, err = orderedSet(set, ds, cat)
@@ -78,6 +98,18 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 		ex, unlabelled := downloads.Join(ds, set)
 		if len(ex) == 0 {
 			return nil, count, fmt.Errorf("%s: none of the %d downloads in %s has a label (do the client addresses and ports match?)", run.labels, len(ds), run.flows)
+		}
+		// Labels of another run match a few downloads by chance (client
+		// ports are reused): too few matches mean the wrong labels.
+		matched := 0
+		for i := range ex {
+			matched += len(ex[i].Files)
+		}
+		if unmatched := set.Len() - matched; unmatched > 0 {
+			if 2*matched < set.Len() {
+				return nil, count, fmt.Errorf("%s: only %d of its %d labels match a download of %s (labels of another run?)", run.labels, matched, set.Len(), run.flows)
+			}
+			gopts.infof("%s: %d of %d labels match no download of %s\n", run.labels, unmatched, set.Len(), run.flows)
 		}
 		gopts.logger.Info("labelled run", "flows", run.flows, "labels", run.labels, "downloads", len(ds), "labelled", len(ex), "unlabelled", len(unlabelled))
 		all = append(all, ex...)

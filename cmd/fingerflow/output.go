@@ -88,3 +88,26 @@ func (a *atomicFile) abort() {
 		os.Remove(a.f.Name())
 	}
 }
+
+// checkNotInput refuses an output that is also one of the inputs: the same
+// file, also through a link or as a file of a directory argument. Writing
+// it would replace an input before, or while, it is read. An empty out
+// (stdout) is never an input.
+func checkNotInput(out string, inputs []string) error {
+	if out == "" {
+		return nil
+	}
+	ost, err := os.Stat(out)
+	if err != nil {
+		return nil // not there yet: nothing to overwrite
+	}
+	for _, in := range inputs {
+		if ist, err := os.Stat(in); err == nil && os.SameFile(ost, ist) {
+			if in == out {
+				return usagef("--out %s is also an input: write the output elsewhere", out)
+			}
+			return usagef("--out %s is also an input (as %s): write the output elsewhere", out, in)
+		}
+	}
+	return nil
+}

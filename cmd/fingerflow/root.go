@@ -49,6 +49,15 @@ flow metadata alone and reports what each host fetched.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Without a command fingerflow shows its help; an argument that
+		// names no command is a usage error (exit status 2).
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q (commands: info, ingest, train, evaluate, classify)", args[0])
+			}
+			return cmd.Help()
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if gopts.stdout == nil {
 				gopts.stdout = cmd.OutOrStdout()
@@ -76,6 +85,8 @@ flow metadata alone and reports what each host fetched.`,
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts), newRunCommand(gopts),
+		newCollectCommand(gopts),
+		newHistoryCommand(gopts), newMissingCommand(gopts),
 	)
 	return root
 }

@@ -45,3 +45,36 @@ func TestQuietAndVerbose(t *testing.T) {
 		t.Errorf("-q -v: exit %d, want %d (stderr %q)", code, exitUsage, stderr)
 	}
 }
+
+// TestUnknownCommand: a command that does not exist is a usage error
+// (exit status 2, as the README says); no command at all shows the help.
+func TestUnknownCommand(t *testing.T) {
+	if _, stderr, code := run(t, context.Background(), "bogus"); code != exitUsage || !strings.Contains(stderr, `unknown command "bogus"`) {
+		t.Errorf("bogus: exit %d, stderr %q; want %d", code, stderr, exitUsage)
+	}
+	if stdout, _, code := run(t, context.Background()); code != exitOK || !strings.Contains(stdout, "Available Commands") {
+		t.Errorf("no command: exit %d, stdout %q; want the help", code, stdout)
+	}
+}
+
+// TestHelp: every flag's help states at most one default, and --proto
+// names every protocol name it lists in the README (ah among them).
+func TestHelp(t *testing.T) {
+	for _, c := range []string{"info", "ingest", "train", "evaluate", "classify"} {
+		stdout, _, code := run(t, context.Background(), c, "--help")
+		if code != exitOK {
+			t.Fatalf("%s --help: exit %d", c, code)
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.Count(line, "default") > 1 {
+				t.Errorf("%s --help: two defaults in %q", c, line)
+			}
+		}
+	}
+	stdout, _, _ := run(t, context.Background(), "ingest", "--help")
+	for _, p := range []string{"tcp", "udp", "icmp", "icmp6", "gre", "esp", "ah", "sctp"} {
+		if !strings.Contains(stdout, " "+p+",") && !strings.Contains(stdout, "("+p+",") {
+			t.Errorf("--proto help does not name %s:\n%s", p, stdout)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"iter"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
@@ -98,7 +97,7 @@ func (*Reader) Sniff(head []byte) bool {
 
 // Describe fills the format version.
 func (r *Reader) Describe(ctx context.Context, path string, info *datasets.FileInfo) error {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -126,7 +125,7 @@ func convertHint() string {
 
 // Flows streams the flows of a binary argus file.
 func (r *Reader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
-	return datasets.StreamFile(path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
+	return datasets.StreamFile(ctx, path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
 		return readBinary(ctx, name, rd)
 	})
 }

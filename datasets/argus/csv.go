@@ -142,7 +142,7 @@ func mapColumns(header []string) (csvCols, error) {
 // Flows streams the flows of an ra text file. Management records (Proto
 // "man") and non-IP flows (ARP, ...) are skipped.
 func (r *CSVReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
-	return datasets.StreamFile(path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
+	return datasets.StreamFile(ctx, path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
 		return readCSV(ctx, name, rd)
 	})
 }

@@ -7,9 +7,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // Format names what Sniff recognised.
@@ -37,7 +38,7 @@ const sniffLen = 4096
 // Debian Packages index or an RPM primary.xml, each plain, gzip- or
 // zstd-compressed. The content decides, not the file name.
 func Load(ctx context.Context, path string) (*Catalog, error) {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}

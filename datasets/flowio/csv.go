@@ -10,7 +10,6 @@ import (
 	"io"
 	"iter"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -133,7 +132,7 @@ func (CSVReader) Sniff(head []byte) bool {
 // Flows streams the lines of a fingerflow CSV file.
 func (CSVReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
 	return func(yield func(datasets.Flow, error) bool) {
-		f, err := os.Open(path)
+		f, err := datasets.Open(ctx, path)
 		if err != nil {
 			yield(datasets.Flow{}, err)
 			return

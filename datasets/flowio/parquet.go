@@ -181,8 +181,8 @@ func (ParquetReader) Sniff(head []byte) bool {
 
 // openParquet opens path and checks that its schema holds every column of
 // ours with the same physical type.
-func openParquet(path string) (*os.File, *parquet.File, error) {
-	f, err := os.Open(path)
+func openParquet(ctx context.Context, path string) (*os.File, *parquet.File, error) {
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -226,7 +226,7 @@ func openParquet(path string) (*os.File, *parquet.File, error) {
 // time.
 func (ParquetReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
 	return func(yield func(datasets.Flow, error) bool) {
-		f, pf, err := openParquet(path)
+		f, pf, err := openParquet(ctx, path)
 		if err != nil {
 			yield(datasets.Flow{}, err)
 			return
@@ -323,8 +323,8 @@ func (rw *row) flow() (datasets.Flow, error) {
 
 // Describe reports the writer, schema version, compression codecs and row
 // groups from the Parquet footer without reading any rows.
-func (ParquetReader) Describe(_ context.Context, path string, info *datasets.FileInfo) error {
-	f, pf, err := openParquet(path)
+func (ParquetReader) Describe(ctx context.Context, path string, info *datasets.FileInfo) error {
+	f, pf, err := openParquet(ctx, path)
 	if err != nil {
 		return err
 	}

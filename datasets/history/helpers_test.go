@@ -164,7 +164,8 @@ func dump(t testing.TB, path string) string {
 		"PRAGMA application_id", "PRAGMA user_version",
 		"SELECT r.night, r.first_flow, r.last_flow, r.started, r.finished, r.flows, r.files_read, r.files_skipped, r.hosts, r.downloads, r.named, r.fingerflow_version, r.model_path, r.model_hash, r.catalog_path, r.catalog_hash, r.schema_version, l.digest FROM runs r LEFT JOIN listings l ON l.id = r.listing",
 		"SELECT r.night, h.addr, h.first_seen, h.last_seen, h.os, h.os_version, h.confidence, h.evidence, h.cluster, h.cluster_description, h.bytes_in, h.bytes_out, h.flows FROM hosts h JOIN runs r ON r.id = h.run",
-		"SELECT r.night, f.addr, f.entry, f.fetched, f.product, f.version, f.os, f.chance, f.method FROM fetches f JOIN runs r ON r.id = f.run",
+		"SELECT r.night, f.addr, c.entry, f.fetched, f.chance, f.method FROM fetches f JOIN runs r ON r.id = f.run JOIN catalog c ON c.id = f.entry",
+		"SELECT addr, last_night, last_seen, known_night, os, os_version FROM host_latest",
 		"SELECT entry, size, product, version, os, os_version, released FROM catalog",
 		"SELECT l.digest, c.entry FROM listing_entries le JOIN listings l ON l.id = le.listing JOIN catalog c ON c.id = le.entry",
 		"SELECT r.night, m.metric, m.key, m.value FROM metrics m JOIN runs r ON r.id = m.run",
@@ -195,6 +196,51 @@ func dump(t testing.TB, path string) string {
 		fmt.Fprintf(&b, "%s\n  %s\n", q, strings.Join(lines, "\n  "))
 	}
 	return b.String()
+}
+
+// checkLatest checks that host_latest holds what its definition, a query
+// over hosts, gives.
+func checkLatest(t testing.TB, path string) {
+	t.Helper()
+	db, err := sqlOpen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	read := func(q string) []string {
+		rows, err := conn.QueryContext(context.Background(), q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var v [6]sql.NullString
+			if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(v))
+		}
+		return out
+	}
+	for _, q := range []string{
+		"CREATE TEMP TABLE affected (addr TEXT PRIMARY KEY) WITHOUT ROWID",
+		"INSERT INTO temp.affected SELECT DISTINCT addr FROM hosts",
+	} {
+		if _, err := conn.ExecContext(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := read("SELECT * FROM (" + latestQuery + ") ORDER BY 1")
+	got := read("SELECT addr, last_night, last_seen, known_night, os, os_version FROM host_latest ORDER BY addr")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("host_latest is not what hosts give (-hosts +host_latest):\n%s", diff)
+	}
 }
 
 // answers is what the queries say about the scenario's hosts and entries.

@@ -13,11 +13,14 @@
 //	                 fingerflow version, model and catalog identities (path, hash)
 //	hosts            per night and internal host: first/last seen, OS family and
 //	                 version, confidence, evidence in words, cluster, byte and flow counts
-//	fetches          per night: host, catalog entry (product, version, OS), when,
-//	                 chance-fit estimate, how it was recognised
-//	catalog          every entry a night's catalog listed, with its release date
+//	fetches          per night: host, catalog entry, when, chance-fit estimate,
+//	                 how it was recognised
+//	catalog          every entry listed or fetched: size, product, version, OS,
+//	                 OS version, release date
 //	listings         what each distinct catalog listed (with listing_entries)
 //	metrics          per night (metric, key, value) baselines
+//	host_latest      per address, its latest night, last seen and latest OS verdict:
+//	                 what a query over hosts gives, kept so as not to read every night
 //
 // What the package promises:
 //   - WriteRun writes a night in one transaction, replacing the night if it
@@ -71,7 +74,7 @@ var (
 	// SQLite, or another application's SQLite database).
 	ErrNotHistory = errors.New("not a fingerflow history database")
 	// ErrNewerSchema: the database was written by a newer fingerflow.
-	ErrNewerSchema = errors.New("history schema is newer than this fingerflow knows")
+	ErrNewerSchema = errors.New("written by a newer fingerflow")
 	// ErrUnknownEntry: no night's catalog listed the entry.
 	ErrUnknownEntry = errors.New("not listed in the catalog of any night")
 	// ErrNoRun: no night with that key, or none before it.
@@ -159,7 +162,7 @@ func sqlOpen(path string) (*sql.DB, error) {
 	}
 	// An SQLite URI: '?', '#' and '%' in the path are escaped.
 	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs))
-	dsn := fmt.Sprintf("file:%s?mode=rw&_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)",
+	dsn := fmt.Sprintf("file:%s?mode=rw&_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)",
 		esc, BusyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -207,7 +210,7 @@ func versionOf(path string, app uint32, v int32) (int, error) {
 		return 0, fmt.Errorf("%s: %w: an SQLite database of another application (application_id %#x); left untouched, choose another database file",
 			path, ErrNotHistory, app)
 	case v > SchemaVersion:
-		return 0, fmt.Errorf("%s: %w: schema version %d, this fingerflow knows up to %d; left untouched, use a newer fingerflow",
+		return 0, fmt.Errorf("%s: %w: schema version %d, this one knows up to %d; left untouched, use a newer fingerflow",
 			path, ErrNewerSchema, v, SchemaVersion)
 	case v < 1:
 		return 0, fmt.Errorf("%s: %w: schema version %d; left untouched, choose another database file", path, ErrNotHistory, v)
@@ -285,8 +288,8 @@ func createDB(ctx context.Context, path string) (err error) {
 func (d *DB) migrate(ctx context.Context) error {
 	return inTx(ctx, d.db, func(tx *sql.Tx) error {
 		v, err := d.checkVersion(ctx, tx)
-		if err != nil {
-			return err
+		if err != nil || v == SchemaVersion {
+			return err // refused, or migrated by another process meanwhile
 		}
 		for ; v < SchemaVersion; v++ {
 			step, ok := migrations[v]

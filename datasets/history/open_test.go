@@ -113,7 +113,7 @@ func TestRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.WriteFile(path, data, 0o644)
-		}, ErrNewerSchema, "schema version 3, this fingerflow knows up to 2; left untouched, use a newer fingerflow"},
+		}, ErrNewerSchema, "written by a newer fingerflow: schema version 3, this one knows up to 2; left untouched, use a newer fingerflow"},
 	} {
 		for _, opener := range []struct {
 			name string
@@ -204,6 +204,7 @@ func TestMigrateV1(t *testing.T) {
 			got = append(got, n.Night+" "+f.Entry+" "+string(f.Method)+" "+chanceText(f.Chance))
 		}
 	}
+	checkLatest(t, path)
 	want := []string{
 		"2026-11-20 openssl_3.0.14-1~deb12u1_amd64.deb single not estimated",
 		"2026-11-20 curl_7.88.1-10+deb12u7_amd64.deb single not estimated",
@@ -223,6 +224,18 @@ func TestMigrateV1(t *testing.T) {
 	if len(m.Hosts) != 1 || m.Hosts[0].Addr != netip.MustParseAddr("10.0.0.6") || len(m.Hosts[0].Others) != 1 ||
 		m.Hosts[0].Others[0].Entry != "openssl_3.0.14-1~deb12u1_amd64.deb" {
 		t.Errorf("missing openssl 3.0.15: %+v, want 10.0.0.6 having fetched 3.0.14", m.Hosts)
+	}
+	// An entry fetched but never listed keeps its description, and is
+	// not an update anything can miss.
+	six, err := db.HostHistory(ctx, netip.MustParseAddr("10.0.0.6"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := six[len(six)-1]; len(n.Fetches) != 1 || n.Fetches[0].Product != "glibc" || n.Fetches[0].Version != "2.36-9+deb12u9" {
+		t.Errorf("10.0.0.6 on %s fetched %+v, want glibc 2.36-9+deb12u9", n.Night, n.Fetches)
+	}
+	if _, err := db.Missing(ctx, "libc6_2.36-9+deb12u9_amd64.deb"); !errors.Is(err, ErrUnknownEntry) {
+		t.Errorf("an entry never listed: %v, want ErrUnknownEntry", err)
 	}
 	kb, err := db.Missing(ctx, "KB5046613.msu")
 	if err != nil {
@@ -301,25 +314,102 @@ func schemaOf(t *testing.T, path string) []string {
 	rows.Close()
 	var out []string
 	for _, o := range objs {
-		pragma := "table_xinfo"
+		pragmas := []string{"table_xinfo", "foreign_key_list"}
 		if o.typ == "index" {
-			pragma = "index_xinfo"
+			pragmas = []string{"index_xinfo"}
 		}
-		cols, err := db.Query("SELECT * FROM pragma_" + pragma + "('" + o.name + "')")
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, _ := cols.Columns()
-		for cols.Next() {
-			vals := make([]any, len(names))
-			ptrs := make([]any, len(names))
-			for i := range vals {
-				ptrs[i] = &vals[i]
+		for _, pragma := range pragmas {
+			cols, err := db.Query("SELECT * FROM pragma_" + pragma + "('" + o.name + "')")
+			if err != nil {
+				t.Fatal(err)
 			}
-			cols.Scan(ptrs...)
-			out = append(out, fmt.Sprint(o.typ, " ", o.name, " ", vals))
+			names, _ := cols.Columns()
+			for cols.Next() {
+				vals := make([]any, len(names))
+				ptrs := make([]any, len(names))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				cols.Scan(ptrs...)
+				out = append(out, fmt.Sprint(o.typ, " ", o.name, " ", pragma, " ", vals))
+			}
+			cols.Close()
 		}
-		cols.Close()
 	}
 	return out
+}
+
+// TestOpenOddPath opens databases whose names hold characters that mean
+// something in an SQLite URI.
+func TestOpenOddPath(t *testing.T) {
+	for _, name := range []string{"a?mode=ro.db", "b#1.db", "c%20d.db", "e f.db"} {
+		path := filepath.Join(t.TempDir(), name)
+		db, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := db.WriteRun(context.Background(), scenario()[0]); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		db.Close()
+		if v, err := checkHeader(path); err != nil || v != SchemaVersion {
+			t.Errorf("%s: version %d, %v", name, v, err)
+		}
+	}
+}
+
+// TestConcurrentCreate has several handles create the same new database
+// at once: one creates it, the others open it.
+func TestConcurrentCreate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fingerflow.db")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := Open(context.Background(), path)
+			if err == nil {
+				err = db.WriteRun(context.Background(), scenario()[0])
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if names := keys(files(t, dir)); len(names) != 1 {
+		t.Errorf("directory holds %v, want only fingerflow.db", names)
+	}
+}
+
+// TestConcurrentMigration has several handles open a version 1 database
+// at once: one migrates it, the others wait and find it migrated.
+func TestConcurrentMigration(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "v1.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fingerflow.db")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := OpenExisting(context.Background(), path)
+			if err == nil {
+				_, err = db.Missing(context.Background(), "openssl_3.0.15-1~deb12u1_amd64.deb")
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	checkLatest(t, path)
 }

@@ -124,7 +124,8 @@ func scanHost(s interface{ Scan(...any) error }, lead ...any) (Host, error) {
 	return h, nil
 }
 
-const fetchColumns = "f.addr, f.entry, f.product, f.version, f.os, f.fetched, f.chance, f.method"
+// fetchColumns are read from fetches f joined with catalog c.
+const fetchColumns = "f.addr, c.entry, c.product, c.version, c.os, f.fetched, f.chance, f.method"
 
 func scanFetch(s interface{ Scan(...any) error }, lead ...any) (Fetch, error) {
 	var f Fetch
@@ -177,7 +178,8 @@ func (d *DB) HostHistory(ctx context.Context, addr netip.Addr) ([]HostNight, err
 		rows, err = tx.QueryContext(ctx, `SELECT r.night, `+fetchColumns+`
 			FROM hosts h JOIN runs r ON r.id = h.run
 			JOIN fetches f ON f.run = h.run AND f.addr = h.addr
-			WHERE h.addr = ? ORDER BY r.night, f.fetched, f.entry`, key)
+			JOIN catalog c ON c.id = f.entry
+			WHERE h.addr = ? ORDER BY r.night, f.fetched, c.entry`, key)
 		if err != nil {
 			return err
 		}
@@ -283,14 +285,14 @@ func appeared(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Mis
 	var out []MissingUpdate
 	for rows.Next() {
 		var m MissingUpdate
-		var size int64
+		var size sql.NullInt64
 		var released, app sql.NullString
 		e := &m.Entry
 		if err := rows.Scan(&e.Entry, &size, &e.Product, &e.Version, &e.OS, &e.OSVersion, &released,
 			&m.FirstNight, &app); err != nil {
 			return nil, err
 		}
-		e.Size = uint64(size)
+		e.Size = uint64(size.Int64)
 		if e.Released, err = parseTime(released); err != nil {
 			return nil, err
 		}
@@ -305,17 +307,8 @@ func appeared(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Mis
 // latestOS returns the hosts whose latest known OS family (their latest
 // night with a verdict) is os, with when they were last seen.
 func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error) {
-	rows, err := tx.QueryContext(ctx, `
-		WITH known AS (
-			SELECT h.addr, h.os, h.os_version,
-			       ROW_NUMBER() OVER (PARTITION BY h.addr ORDER BY r.night DESC) AS n
-			FROM hosts h JOIN runs r ON r.id = h.run WHERE h.os != ''),
-		seen AS (
-			SELECT h.addr, max(COALESCE(h.last_seen, r.last_flow, r.started)) AS last_seen, max(r.night) AS last_night
-			FROM hosts h JOIN runs r ON r.id = h.run GROUP BY h.addr)
-		SELECT k.addr, k.os, k.os_version, s.last_seen, s.last_night
-		FROM known k JOIN seen s ON s.addr = k.addr
-		WHERE k.n = 1 AND k.os = ?`, os)
+	rows, err := tx.QueryContext(ctx, `SELECT addr, os, os_version, last_seen, last_night
+		FROM host_latest WHERE os = ?`, os)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +338,8 @@ func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error)
 func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands []MissingHost) error {
 	since := m.Appeared.UTC().Format(timeLayout)
 	fetched := make(map[string]bool)
-	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT addr FROM fetches WHERE entry = ? AND fetched >= ?", m.Entry.Entry, since)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT addr FROM fetches
+		WHERE entry = (SELECT id FROM catalog WHERE entry = ?) AND fetched >= ?`, m.Entry.Entry, since)
 	if err != nil {
 		return err
 	}
@@ -363,10 +357,10 @@ func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands []Mis
 	}
 	others := make(map[netip.Addr][]Fetch)
 	if m.Entry.Product != "" {
-		rows, err := tx.QueryContext(ctx, `SELECT `+fetchColumns+` FROM fetches f
-			WHERE f.product = ? AND f.os = ? AND f.entry != ?
+		rows, err := tx.QueryContext(ctx, `SELECT `+fetchColumns+` FROM catalog c JOIN fetches f ON f.entry = c.id
+			WHERE c.product = ? AND c.os = ? AND c.entry != ?
 			AND f.fetched = (SELECT max(g.fetched) FROM fetches g WHERE g.entry = f.entry AND g.addr = f.addr)
-			ORDER BY f.addr, f.fetched, f.entry`, m.Entry.Product, m.Entry.OS, m.Entry.Entry)
+			ORDER BY f.addr, f.fetched, c.entry`, m.Entry.Product, m.Entry.OS, m.Entry.Entry)
 		if err != nil {
 			return err
 		}
@@ -471,11 +465,11 @@ func (d *DB) changes(ctx context.Context, from, to, addr string) ([]HostChange, 
 				return err
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT f.addr, f.entry FROM fetches f
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT f.addr, c.entry FROM fetches f JOIN catalog c ON c.id = f.entry
 			WHERE f.run = ? AND (? = '' OR f.addr = ?) AND NOT EXISTS (
 				SELECT 1 FROM fetches g JOIN runs r ON r.id = g.run
 				WHERE g.entry = f.entry AND g.addr = f.addr AND r.night <= ?)
-			ORDER BY f.addr, f.entry`, ids[to], addr, addr, from)
+			ORDER BY f.addr, c.entry`, ids[to], addr, addr, from)
 		if err != nil {
 			return err
 		}

@@ -59,37 +59,54 @@ CREATE TABLE hosts (
 ) WITHOUT ROWID;
 CREATE INDEX hosts_by_addr ON hosts (addr, run);
 
+-- host_latest: per address, what the latest nights say of it, so that
+-- questions about every host need not read every night. It holds exactly
+-- what this query over hosts gives (TestHostLatest checks it):
+--   last_night  = max(night) of the address's rows,
+--   last_seen   = max(COALESCE(hosts.last_seen, runs.last_flow, runs.started)),
+--   known_night = max(night) of its rows with os != '',
+--   os, os_version of its row on known_night.
+-- WriteRun merges a night later than all others into it, and recomputes
+-- from hosts the addresses of a night written out of order or replaced.
+CREATE TABLE host_latest (
+    addr        TEXT PRIMARY KEY,
+    last_night  TEXT NOT NULL,                   -- the latest night that saw it
+    last_seen   TEXT,                            -- its latest flow
+    known_night TEXT,                            -- the latest night with an OS verdict; NULL none
+    os          TEXT NOT NULL,                   -- that verdict ('' none)
+    os_version  TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- fetches: one row per catalog file a host fetched that night. The entry's
--- product, version and OS are copied as the run's catalog described them.
--- The same host, entry and time given twice in a run is kept once.
+-- product, version and OS are in catalog. The same host, entry and time
+-- given twice in a night is kept once.
 CREATE TABLE fetches (
     run     INTEGER NOT NULL REFERENCES runs (id),
     addr    TEXT    NOT NULL,
-    entry   TEXT    NOT NULL,                    -- catalog entry (file name)
+    entry   INTEGER NOT NULL REFERENCES catalog (id),
     fetched TEXT    NOT NULL,                    -- when the download started
-    product TEXT    NOT NULL,
-    version TEXT    NOT NULL,
-    os      TEXT    NOT NULL,
     chance  REAL,                                -- chance that the fit is a coincidence; NULL not estimated
     method  TEXT    NOT NULL DEFAULT 'single'    -- how it was recognised
             CHECK (method IN ('single', 'connection', 'os-search')),
     PRIMARY KEY (run, addr, entry, fetched)
 ) WITHOUT ROWID;
 CREATE INDEX fetches_by_entry ON fetches (entry, addr, fetched);
-CREATE INDEX fetches_by_product ON fetches (product, os);
 
--- catalog: every entry a run's catalog listed, described as the most
--- recently written listing described it.
+-- catalog: every entry a night's catalog listed or a host fetched, as the
+-- latest new listing written described it (an entry never listed, as its
+-- first fetch written did). Entries no listing holds and no fetch names
+-- are deleted.
 CREATE TABLE catalog (
     id         INTEGER PRIMARY KEY,
     entry      TEXT    NOT NULL UNIQUE,          -- file name
-    size       INTEGER NOT NULL,                 -- bytes
+    size       INTEGER,                          -- bytes; NULL for an entry only fetched
     product    TEXT    NOT NULL,
     version    TEXT    NOT NULL,
     os         TEXT    NOT NULL,                 -- '' when the catalog gives none
     os_version TEXT    NOT NULL,
     released   TEXT                              -- NULL when the catalog gives no date
 );
+CREATE INDEX catalog_by_product ON catalog (product, os);
 
 -- listings and listing_entries: what each distinct catalog listed, stored
 -- once however many nights used it (digest: SHA-256 of the entries as
@@ -107,6 +124,7 @@ CREATE TABLE listing_entries (
     PRIMARY KEY (listing, entry)
 ) WITHOUT ROWID;
 CREATE INDEX listing_entries_by_entry ON listing_entries (entry, listing);
+CREATE INDEX runs_by_listing ON runs (listing, night);
 
 -- metrics: generic per-night baselines later nights compare against
 -- (flows per service port, flood alarm inputs, ...).
@@ -119,15 +137,13 @@ CREATE TABLE metrics (
 ) WITHOUT ROWID;
 CREATE INDEX metrics_by_metric ON metrics (metric, run);
 
--- catalog_appeared: when each catalog entry appeared: its release date
--- where the catalog gives one, else the start of the first night that
+-- catalog_appeared: when each listed catalog entry appeared: its release
+-- date where the catalog gives one, else the start of the first night that
 -- listed it (its first flow; its start when it had no flows).
 CREATE VIEW catalog_appeared AS
 SELECT c.id, c.entry, c.size, c.product, c.version, c.os, c.os_version, c.released,
        f.night AS first_night,
        COALESCE(c.released, f.first_flow, f.started) AS appeared
 FROM catalog c
-JOIN (SELECT le.entry, r.night, r.first_flow, r.started,
-             ROW_NUMBER() OVER (PARTITION BY le.entry ORDER BY r.night) AS n
-      FROM listing_entries le JOIN runs r ON r.listing = le.listing) f
-  ON f.entry = c.id AND f.n = 1;
+JOIN runs f ON f.night = (SELECT min(r.night) FROM listing_entries le JOIN runs r ON r.listing = le.listing
+                          WHERE le.entry = c.id);

@@ -88,7 +88,9 @@ const (
 	OSSearch Method = "os-search"
 )
 
-// Fetch is one catalog file a host fetched.
+// Fetch is one catalog file a host fetched. Product, Version and OS are
+// the entry's as the catalog describes it; WriteRun uses them only for an
+// entry that no night's catalog listed.
 type Fetch struct {
 	Addr    netip.Addr
 	Entry   string // catalog entry (file name)
@@ -291,11 +293,19 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 	var old int64
 	switch err := tx.QueryRowContext(ctx, "SELECT id FROM runs WHERE night = ?", r.Info.Night).Scan(&old); {
 	case err == nil:
+		// The hosts of the night replaced are recomputed in host_latest.
 		for _, q := range []string{
+			"CREATE TEMP TABLE IF NOT EXISTS affected (addr TEXT PRIMARY KEY) WITHOUT ROWID",
+			"DELETE FROM temp.affected",
+			"INSERT INTO temp.affected SELECT addr FROM hosts WHERE run = ?",
 			"DELETE FROM fetches WHERE run = ?", "DELETE FROM hosts WHERE run = ?",
 			"DELETE FROM metrics WHERE run = ?", "DELETE FROM runs WHERE id = ?",
 		} {
-			if _, err := tx.ExecContext(ctx, q, old); err != nil {
+			var args []any
+			if strings.Contains(q, "?") {
+				args = []any{old}
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 		}
@@ -304,7 +314,7 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 	}
 	d.at("deleted")
 
-	listing, err := writeListing(ctx, tx, r.Catalog)
+	listing, entryIDs, err := writeListing(ctx, tx, r.Catalog)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
@@ -349,8 +359,8 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 	}
 	d.at("hosts")
 
-	fs, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO fetches (run, addr, entry, fetched, product, version, os, chance, method)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	fs, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO fetches (run, addr, entry, fetched, chance, method)
+		VALUES (?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -364,12 +374,18 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 		if i == len(r.Fetches)/2 {
 			d.at("fetches")
 		}
+		id, ok := entryIDs[f.Entry]
+		if !ok {
+			if id, err = fetchedEntry(ctx, tx, f); err != nil {
+				return fmt.Errorf("fetch of %s by %s: %w", f.Entry, f.Addr, err)
+			}
+			entryIDs[f.Entry] = id
+		}
 		var chance any
 		if !math.IsNaN(f.Chance) {
 			chance = f.Chance
 		}
-		if _, err := fs.ExecContext(ctx, run, f.Addr.String(), f.Entry, fmtTime(f.Fetched),
-			f.Product, f.Version, f.OS, chance, string(f.Method)); err != nil {
+		if _, err := fs.ExecContext(ctx, run, f.Addr.String(), id, fmtTime(f.Fetched), chance, string(f.Method)); err != nil {
 			return fmt.Errorf("fetch of %s by %s: %w", f.Entry, f.Addr, err)
 		}
 	}
@@ -385,12 +401,17 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 		}
 	}
 
+	if err := updateLatest(ctx, tx, run, r.Info.Night, old != 0); err != nil {
+		return fmt.Errorf("host_latest: %w", err)
+	}
+
 	// What no night refers to any more goes: listings of replaced nights,
-	// and catalog entries only they listed.
+	// and catalog entries neither listed nor fetched.
 	for _, q := range []string{
 		"DELETE FROM listing_entries WHERE listing NOT IN (SELECT listing FROM runs WHERE listing IS NOT NULL)",
 		"DELETE FROM listings WHERE id NOT IN (SELECT listing FROM runs WHERE listing IS NOT NULL)",
-		"DELETE FROM catalog WHERE NOT EXISTS (SELECT 1 FROM listing_entries le WHERE le.entry = catalog.id)",
+		`DELETE FROM catalog WHERE NOT EXISTS (SELECT 1 FROM listing_entries le WHERE le.entry = catalog.id)
+			AND NOT EXISTS (SELECT 1 FROM fetches f WHERE f.entry = catalog.id)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
@@ -400,26 +421,99 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 	return ctx.Err()
 }
 
+// fetchedEntry returns the catalog id of a fetched entry the night's
+// catalog did not list, adding it, as the fetch describes it, if no night
+// listed or fetched it before.
+func fetchedEntry(ctx context.Context, tx *sql.Tx, f Fetch) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM catalog WHERE entry = ?", f.Entry).Scan(&id)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return id, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO catalog (entry, size, product, version, os, os_version)
+		VALUES (?, NULL, ?, ?, ?, '')`, f.Entry, f.Product, f.Version, f.OS)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// latestQuery is host_latest's definition (see schema.sql) for the
+// addresses in temp.affected.
+const latestQuery = `
+	SELECT a.addr, a.last_night, a.last_seen, a.known_night, COALESCE(k.os, ''), COALESCE(k.os_version, '')
+	FROM (SELECT h.addr, max(r.night) AS last_night,
+	             max(COALESCE(h.last_seen, r.last_flow, r.started)) AS last_seen,
+	             max(CASE WHEN h.os != '' THEN r.night END) AS known_night
+	      FROM hosts h JOIN runs r ON r.id = h.run
+	      WHERE h.addr IN (SELECT addr FROM temp.affected) GROUP BY h.addr) a
+	LEFT JOIN runs kr ON kr.night = a.known_night
+	LEFT JOIN hosts k ON k.run = kr.id AND k.addr = a.addr`
+
+// updateLatest brings host_latest up to date with night (run id run). A
+// new night later than every other is merged in: it is the latest night of
+// each of its hosts. Otherwise (a night replaced, or written out of order)
+// the rows of the night's hosts, and of the hosts of the night it
+// replaced, are recomputed from hosts.
+func updateLatest(ctx context.Context, tx *sql.Tx, run int64, night string, replaced bool) error {
+	var later bool
+	if err := tx.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM runs WHERE night > ?)", night).Scan(&later); err != nil {
+		return err
+	}
+	if later && !replaced {
+		_, err := tx.ExecContext(ctx, `INSERT INTO host_latest (addr, last_night, last_seen, known_night, os, os_version)
+			SELECT h.addr, r.night, COALESCE(h.last_seen, r.last_flow, r.started),
+			       CASE WHEN h.os != '' THEN r.night END, h.os, h.os_version
+			FROM hosts h JOIN runs r ON r.id = h.run WHERE h.run = ?
+			ON CONFLICT (addr) DO UPDATE SET
+				last_night = excluded.last_night,
+				last_seen = CASE WHEN host_latest.last_seen IS NULL OR excluded.last_seen > host_latest.last_seen
+				                 THEN excluded.last_seen ELSE host_latest.last_seen END,
+				known_night = COALESCE(excluded.known_night, host_latest.known_night),
+				os = CASE WHEN excluded.known_night IS NULL THEN host_latest.os ELSE excluded.os END,
+				os_version = CASE WHEN excluded.known_night IS NULL THEN host_latest.os_version ELSE excluded.os_version END`, run)
+		return err
+	}
+	for _, q := range []string{
+		"CREATE TEMP TABLE IF NOT EXISTS affected (addr TEXT PRIMARY KEY) WITHOUT ROWID",
+		"INSERT OR IGNORE INTO temp.affected SELECT addr FROM hosts WHERE run = ?",
+		"DELETE FROM host_latest WHERE addr IN (SELECT addr FROM temp.affected)",
+		"INSERT INTO host_latest (addr, last_night, last_seen, known_night, os, os_version)" + latestQuery,
+		"DELETE FROM temp.affected",
+	} {
+		var args []any
+		if strings.Contains(q, "?") {
+			args = []any{run}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeListing stores what a catalog listed, once per distinct content,
-// and returns its listing id (NULL for no catalog).
-func writeListing(ctx context.Context, tx *sql.Tx, entries []CatalogEntry) (any, error) {
+// and returns its listing id (NULL for no catalog) and the catalog ids of
+// the entries it wrote.
+func writeListing(ctx context.Context, tx *sql.Tx, entries []CatalogEntry) (any, map[string]int64, error) {
+	ids := make(map[string]int64)
 	if len(entries) == 0 {
-		return nil, nil
+		return nil, ids, nil
 	}
 	digest := listingDigest(entries)
 	var id int64
 	switch err := tx.QueryRowContext(ctx, "SELECT id FROM listings WHERE digest = ?", digest).Scan(&id); {
 	case err == nil:
-		return id, nil
+		return id, ids, nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return nil, err
+		return nil, nil, err
 	}
 	res, err := tx.ExecContext(ctx, "INSERT INTO listings (digest) VALUES (?)", digest)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if id, err = res.LastInsertId(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	up, err := tx.PrepareContext(ctx, `INSERT INTO catalog (entry, size, product, version, os, os_version, released)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -428,25 +522,26 @@ func writeListing(ctx context.Context, tx *sql.Tx, entries []CatalogEntry) (any,
 			released = excluded.released
 		RETURNING id`)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer up.Close()
 	le, err := tx.PrepareContext(ctx, "INSERT INTO listing_entries (listing, entry) VALUES (?, ?)")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer le.Close()
 	for _, e := range entries {
 		var eid int64
 		if err := up.QueryRowContext(ctx, e.Entry, int64(e.Size), e.Product, e.Version, e.OS, e.OSVersion,
 			fmtTime(e.Released)).Scan(&eid); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Entry, err)
+			return nil, nil, fmt.Errorf("%s: %w", e.Entry, err)
 		}
 		if _, err := le.ExecContext(ctx, id, eid); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Entry, err)
+			return nil, nil, fmt.Errorf("%s: %w", e.Entry, err)
 		}
+		ids[e.Entry] = eid
 	}
-	return id, nil
+	return id, ids, nil
 }
 
 // listingDigest identifies a catalog's content: SHA-256 over its sorted

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/netip"
 	"path/filepath"
@@ -37,6 +38,29 @@ func TestRewriteIdempotent(t *testing.T) {
 	if diff := cmp.Diff(wantAnswers, answers(t, db)); diff != "" {
 		t.Errorf("answers after writing every night twice (-once +twice):\n%s", diff)
 	}
+	checkLatest(t, path)
+}
+
+// TestHostLatest writes nights in and out of order, replaces them and
+// drops hosts, checking after each write that host_latest is what its
+// definition over hosts gives.
+func TestHostLatest(t *testing.T) {
+	ctx := context.Background()
+	runs := scenario()
+	db, path := create(t)
+	gone := scenario()[1]
+	gone.Hosts = gone.Hosts[:2] // 10.0.0.7, .8 and .10 not seen after all
+	gone.Fetches = nil
+	unknown := scenario()[2]
+	for i := range unknown.Hosts {
+		unknown.Hosts[i].OS, unknown.Hosts[i].OSVersion = "", ""
+	}
+	for i, r := range []Run{runs[1], runs[0], runs[2], runs[2], gone, runs[1], unknown, bigRun("2026-11-23", 50, 100, 30, 1)} {
+		if err := db.WriteRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprint(i, " ", r.Info.Night), func(t *testing.T) { checkLatest(t, path) })
+	}
 }
 
 // TestCorrectedRerun rewrites a night with other verdicts, fetches and
@@ -62,6 +86,7 @@ func TestCorrectedRerun(t *testing.T) {
 	if diff := cmp.Diff(dump(t, want), dump(t, path)); diff != "" {
 		t.Errorf("(-written corrected +corrected by rerun):\n%s", diff)
 	}
+	checkLatest(t, path)
 
 	m, err := db.Missing(ctx, openssl14.Entry)
 	if err != nil {

@@ -238,6 +238,10 @@ func TestMalformed(t *testing.T) {
 		{"bad nat address", "client_ip,client_port,file,nat_ip,nat_port\n10.0.0.1,1,a,x,2\n", ErrFormat, "line 2: nat_ip"},
 		{"unknown header", "file,bytes,when\na,1,2\n", ErrFormat, "m.csv: line 1: unknown column layout"},
 		{"ordered list with three fields", "a.bin\nb.bin,2027-01-11T12:06:52Z,x\n", ErrFormat, "m.csv: line 2: unknown column layout"},
+		// Both accepted layouts are named, whichever the file was taken for.
+		{"three fields, no header", "a.bin,2027-01-11T12:06:52Z,x\n", ErrFormat, "want lab labels (a header with client_ip,client_port,file"},
+		{"three fields, no header, ordered list named", "a.bin,2027-01-11T12:06:52Z,x\n", ErrFormat, "or an ordered list (file or file,start per line)"},
+		{"unknown header, both named", "file,bytes,when\na,1,2\n", ErrFormat, "client_ip,client_port,file"},
 		{"ordered list bad time", "file,start\na.bin,yesterday\n", ErrFormat, "m.csv: line 2: start"},
 		{"ordered list empty name", "file,start\n,2027-01-11T12:06:52Z\n", ErrFormat, "m.csv: line 2: file"},
 		{"bare quote", h + "10.77.1.2,1,80,\"a,1,1,0,0,0\n", ErrFormat, "m.csv: line 2"},

@@ -9,13 +9,17 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
+
+// layouts names the two layouts Read accepts, for errors.
+const layouts = "want lab labels (a header with client_ip,client_port,file and optional columns) or an ordered list (file or file,start per line)"
 
 // labColumns are the column names that mark a lab-format header.
 var labColumns = map[string]bool{
@@ -40,7 +44,7 @@ var natColumns = [][2]string{{"nat_ip", "nat_port"}, {"server_side_ip", "server_
 // (datasets/lab-extra/natjoin.py) keep the client's own address in
 // inner_client_ip/inner_client_port.
 func Load(ctx context.Context, path string) (*Set, error) {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -230,8 +234,8 @@ func readOrdered(ctx context.Context, cr *csv.Reader, name string, first []strin
 	if _, ok := cols["file"]; ok {
 		isHeader = len(first) == 1 || (len(first) == 2 && strings.EqualFold(strings.TrimSpace(first[1]), "start"))
 		if !isHeader {
-			return nil, fmt.Errorf("%s: line 1: unknown column layout %q: want file[,start] or the lab columns: %w",
-				name, strings.Join(first, ","), ErrFormat)
+			return nil, fmt.Errorf("%s: line 1: unknown column layout %q; %s: %w",
+				name, strings.Join(first, ","), layouts, ErrFormat)
 		}
 	}
 	rec := first
@@ -267,7 +271,7 @@ func readOrdered(ctx context.Context, cr *csv.Reader, name string, first []strin
 func orderedLabel(rec []string) (Label, error) {
 	l := Label{Conn: -1, Rep: -1}
 	if len(rec) > 2 {
-		return l, fmt.Errorf("unknown column layout: %d fields, want file[,start]", len(rec))
+		return l, fmt.Errorf("unknown column layout: %d fields; %s", len(rec), layouts)
 	}
 	var err error
 	if l.File, err = parseFile(rec[0]); err != nil {

@@ -312,6 +312,8 @@ const (
 	ieEndSysUp         = 21
 	ieStartSysUp       = 22
 	ieSrcIPv6          = 27
+	ieICMPTypeCode     = 32  // icmpTypeCodeIPv4: type*256+code
+	ieICMPTypeCodeV6   = 139 // icmpTypeCodeIPv6
 	ieDstIPv6          = 28
 	ieSamplingInterval = 34
 	ieSamplerID        = 48
@@ -344,6 +346,7 @@ func (d *decoder) decodeV9IPFIX(p []byte, src netip.Addr) ([]datasets.Flow, erro
 	e := d.exporter(src)
 	d.buf.Reset()
 	d.buf.Write(p)
+	countV9Sets(d.buf.Bytes())
 	d.v9 = netflow.NFv9Packet{}
 	d.ipfix = netflow.IPFIXPacket{}
 	err := netflow.DecodeMessageVersion(&d.buf, e.templates, &d.v9, &d.ipfix)
@@ -493,6 +496,8 @@ func (ds *domainState) flow(values []netflow.DataField, src netip.Addr, tb timeB
 		startDelta, endDelta           uint64
 		hasStartDelta, hasEndDelta     bool
 		recordRate, samplerID          uint64
+		icmp                           uint16
+		hasICMP                        bool
 		hasRecordRate, hasSamplerID    bool
 		bytesDelta, bytesTotal         uint64
 		pktsDelta, pktsTotal           uint64
@@ -564,6 +569,8 @@ func (ds *domainState) flow(values []netflow.DataField, src netip.Addr, tb timeB
 			f.OutIf = clamp32(x)
 		case ieMinTTL:
 			f.MinTTL = uint8(x)
+		case ieICMPTypeCode, ieICMPTypeCodeV6:
+			icmp, hasICMP = uint16(x), true
 		case ieMaxTTL:
 			f.MaxTTL = uint8(x)
 		case ieStartSysUp:
@@ -638,6 +645,11 @@ func (ds *domainState) flow(values []netflow.DataField, src netip.Addr, tb timeB
 		end = start
 	}
 	f.Start, f.End = start, end
+	// ICMP type and code go in the destination port, as nfdump and the
+	// other readers put them.
+	if hasICMP && (f.Proto == datasets.ProtoICMP || f.Proto == datasets.ProtoICMPv6) {
+		f.DstPort = icmp
+	}
 	return f
 }
 

@@ -16,7 +16,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/fingerflow/fingerflow/datasets"
@@ -79,7 +78,7 @@ func (*Reader) Sniff(head []byte) bool {
 // Flows streams the flows of the capture at path.
 func (r *Reader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow, error] {
 	return func(yield func(datasets.Flow, error) bool) {
-		f, err := os.Open(path)
+		f, err := datasets.Open(ctx, path)
 		if err != nil {
 			yield(datasets.Flow{}, err)
 			return
@@ -166,7 +165,7 @@ func (r *Reader) Decode(ctx context.Context, name string, rd io.Reader, emit fun
 // (Version), the link type (Ident), exporters, sampling rates, and notes on
 // observation domains, templates and packets that could not be decoded.
 func (r *Reader) Describe(ctx context.Context, path string, info *datasets.FileInfo) error {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return err
 	}

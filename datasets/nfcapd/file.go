@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
@@ -199,7 +198,7 @@ type buffers struct {
 
 // open opens path with the given buffers, or new ones when b is nil.
 func open(ctx context.Context, path string, b *buffers) (*File, error) {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}

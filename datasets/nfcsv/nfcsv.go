@@ -169,7 +169,7 @@ func (r *Reader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow
 	if loc == nil {
 		loc = time.UTC
 	}
-	return datasets.StreamFile(path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
+	return datasets.StreamFile(ctx, path, func(name string, rd io.Reader) iter.Seq2[datasets.Flow, error] {
 		return read(ctx, name, rd, loc)
 	})
 }

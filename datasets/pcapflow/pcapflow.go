@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"os"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -203,7 +202,7 @@ var errStopped = errors.New("stopped")
 // scan reads every packet of the capture at path, decodes it and hands IP
 // packets to fn (nil: only count). Errors name the file, offset and packet.
 func scan(ctx context.Context, path string, st *stats, fn func(*packet, time.Time) bool) error {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 // debianCatalog is the Debian 12 security archive's package index (3,016
 // files), shipped in datasets/catalogs.
-var debianCatalog = filepath.Join("..", "datasets", "catalogs", "debian-bookworm-security-amd64.Packages.gz")
+var debianCatalog = filepath.Join("..", "..", "datasets", "catalogs", "debian-bookworm-security-amd64.Packages.gz")
 
 func loadDebian(b testing.TB) *catalog.Catalog {
 	b.Helper()

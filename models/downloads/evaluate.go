@@ -17,6 +17,12 @@ type Predictor interface {
 	Classify(d *features.Download) Result
 }
 
+var (
+	_ Predictor = (*Classifier)(nil)
+	_ Predictor = (*Model)(nil)
+	_ Predictor = (*Baseline)(nil)
+)
+
 // Report is the outcome of evaluating a predictor on labelled downloads.
 type Report struct {
 	Name string

@@ -323,23 +323,3 @@ func (m *Model) profilesFor(port uint16) []int {
 	}
 	return out
 }
-
-// Result is the classifier's answer for one download.
-type Result struct {
-	// Files are the catalog files recognised, in catalog order of the
-	// answer (one for an ordinary download, several for a connection that
-	// carried several files); empty means unknown.
-	Files      []string
-	Confidence float64 // 0..1
-	Profile    string  // profile that matched
-	// Extra is the payload beyond the files' expected payload
-	// (retransmissions), in bytes.
-	Extra int64
-}
-
-// Unknown reports whether no catalog file was recognised.
-func (r *Result) Unknown() bool { return len(r.Files) == 0 }
-
-// ProfileSampled is the Result.Profile of downloads from exporters that
-// sample packets: their counters are estimates, so no file can be named.
-const ProfileSampled = "sampled"

@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
+	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 )
 
@@ -78,7 +78,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // Load reads and validates a model file.
 func Load(ctx context.Context, path string) (*Model, error) {
-	f, err := os.Open(path)
+	f, err := datasets.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}

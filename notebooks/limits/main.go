@@ -20,7 +20,7 @@
 //   - unknown downloads (the runs' downloads of files outside the catalog,
 //     and every catalog download moved to four random sizes, as fingerflow
 //     evaluate does): the share for which some catalog file within the
-//     model's reach (downloads.Model.Candidates) leaves whole segments, and
+//     model's reach (downloads.Classifier.Candidates) leaves whole segments, and
 //     the share for which one leaves whole segments or an aligned rest;
 //   - two policies that decide by the residue alone, beside fingerflow:
 //     "whole only" names the whole-segment downloads and rejects unknowns

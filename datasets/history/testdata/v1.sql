@@ -90,4 +90,5 @@ INSERT INTO fetches VALUES
  (1, '10.0.0.5', 'curl_7.88.1-10+deb12u7_amd64.deb', '2026-11-20T20:00:05.000Z', 'curl', '7.88.1-10+deb12u7', 'debian'),
  (1, '10.0.0.6', 'openssl_3.0.14-1~deb12u1_amd64.deb', '2026-11-20T21:00:00.000Z', 'openssl', '3.0.14-1~deb12u1', 'debian'),
  (2, '10.0.0.5', 'openssl_3.0.15-1~deb12u1_amd64.deb', '2026-11-21T20:00:00.000Z', 'openssl', '3.0.15-1~deb12u1', 'debian'),
- (3, '10.0.0.5', 'openssl_3.0.15-1~deb12u1_amd64.deb', '2026-11-22T20:00:00.000Z', 'openssl', '3.0.15-1~deb12u1', 'debian');
+ (3, '10.0.0.5', 'openssl_3.0.15-1~deb12u1_amd64.deb', '2026-11-22T20:00:00.000Z', 'openssl', '3.0.15-1~deb12u1', 'debian'),
+ (3, '10.0.0.6', 'libc6_2.36-9+deb12u9_amd64.deb', '2026-11-22T21:00:00.000Z', 'glibc', '2.36-9+deb12u9', 'debian');

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/fingerflow/fingerflow/datasets/history"
+)
+
+// defaultHistoryDB is the history database `history` and `missing` read
+// unless --db names another: in the current directory.
+const defaultHistoryDB = "fingerflow.db"
+
+// openHistory opens an existing history database for a query command. A
+// missing file is an error naming it and is not created; a file that is
+// not a fingerflow history database, or is newer than this fingerflow, is
+// refused untouched.
+func openHistory(ctx context.Context, path string) (*history.DB, error) {
+	db, err := history.OpenExisting(ctx, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (nightly runs write it; --db names another)", err)
+	}
+	return db, err
+}
