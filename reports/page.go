@@ -172,7 +172,9 @@ figcaption a { margin-left: 0.5em; }
 div.nodata { border: 1px dashed #bbb; color: #555; padding: 2em; text-align: center; }
 div.dt-bar { margin: 0.5em 0; display: flex; flex-wrap: wrap; gap: 0.6em; align-items: center; }
 div.dt-bar input { min-width: 18em; padding: 0.2em 0.4em; }
+div.dt { overflow-x: auto; }
 div.dt table { font-size: 0.9em; }
+div.dt td { white-space: nowrap; max-width: 24em; overflow: hidden; text-overflow: ellipsis; }
 p.links a { margin-right: 1em; }
 `
 
@@ -229,6 +231,7 @@ const pageScript = `
           var td = document.createElement("td");
           if (nums[j]) { td.className = "num"; }
           td.textContent = fmt(v);
+          if (td.textContent.length > 30) { td.title = td.textContent; }
           tr.appendChild(td);
         });
         frag.appendChild(tr);

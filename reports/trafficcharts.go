@@ -110,9 +110,16 @@ func TrafficChart(w io.Writer, format string, seconds []SecondRow, minutes []Min
 			}
 		}
 		if len(minutes) > 0 {
+			// The mean over the part of each minute inside the night, so
+			// that the first and last minutes are not diluted.
 			xys := make(plotter.XYs, len(minutes))
 			for i, m := range minutes {
-				xys[i] = plotter.XY{X: unixSeconds(m.Minute) + 30, Y: value(m.Bytes, m.Packets) / 60}
+				t0 := unixSeconds(m.Minute)
+				span := math.Min(t0+60, hi) - math.Max(t0, lo)
+				if span <= 0 || len(seconds) == 0 {
+					span = 60
+				}
+				xys[i] = plotter.XY{X: (math.Max(t0, lo) + math.Min(t0+60, hi)) / 2, Y: value(m.Bytes, m.Packets) / span}
 			}
 			l, s, err := plotter.NewLinePoints(xys)
 			if err != nil {
@@ -123,6 +130,7 @@ func TrafficChart(w io.Writer, format string, seconds []SecondRow, minutes []Min
 			p.Add(l)
 			if len(minutes) <= 120 { // points only where they can be told apart
 				s.Color = colourNamed
+				s.Shape = draw.CircleGlyph{}
 				s.Radius = vg.Points(3)
 				if len(minutes) > 30 {
 					s.Radius = vg.Points(1.5)
@@ -142,7 +150,7 @@ func TrafficChart(w io.Writer, format string, seconds []SecondRow, minutes []Min
 	}
 	pk.X.Label.Text = "time (UTC)"
 
-	legend := []legendEntry{{secondName, colourLight}, {"mean of every minute", colourNamed}}
+	legend := []legendEntry{{secondName, colourLight}, {"mean of every minute (of its part in the night)", colourNamed}}
 	// The busiest hosts' peak minutes, on the KB/s panel. Labels of
 	// markers that would overlap are stacked.
 	top := 0.0
@@ -158,7 +166,12 @@ func TrafficChart(w io.Writer, format string, seconds []SecondRow, minutes []Min
 			continue
 		}
 		peak := slices.MaxFunc(h.Minutes, func(a, b MinuteRow) int { return cmp.Or(cmp.Compare(a.Bytes, b.Bytes), b.Minute.Compare(a.Minute)) })
-		xy := plotter.XY{X: math.Min(math.Max(unixSeconds(peak.Minute)+30, lo), hi), Y: peak.Bytes / 60 / 1000}
+		t0 := unixSeconds(peak.Minute)
+		span := math.Min(t0+60, hi) - math.Max(t0, lo)
+		if span <= 0 {
+			span = 60
+		}
+		xy := plotter.XY{X: (math.Max(t0, lo) + math.Min(t0+60, hi)) / 2, Y: peak.Bytes / span / 1000}
 		if c, ok := clip[kb]; ok && xy.Y > c {
 			xy.Y = c // off the scale: marked at its top
 		}
