@@ -76,6 +76,7 @@ flow metadata alone and reports what each host fetched.`,
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts), newRunCommand(gopts),
+		newReportCommand(gopts),
 	)
 	return root
 }
