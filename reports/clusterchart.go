@@ -62,7 +62,11 @@ func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []i
 			return fmt.Errorf("cluster chart: %w", err)
 		}
 		col := clusterColour(c)
-		s.GlyphStyle = draw.GlyphStyle{Color: translucent(col, 0xb0), Radius: radius, Shape: draw.CircleGlyph{}}
+		r := radius
+		if len(xys) < 20 {
+			r = vg.Points(3) // the few points of a small cluster stand out
+		}
+		s.GlyphStyle = draw.GlyphStyle{Color: translucent(col, 0xb0), Radius: r, Shape: draw.CircleGlyph{}}
 		pl.Add(s)
 	}
 	for _, c := range ids {
@@ -76,11 +80,15 @@ func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []i
 			centres = append(centres, plotter.XY{X: mx / float64(len(xys)), Y: my / float64(len(xys))})
 			names = append(names, fmt.Sprint(c))
 		}
-		name := fmt.Sprintf("not clustered (%s)", countText(len(xys)))
+		hosts := countText(len(xys)) + " hosts"
+		if len(xys) == 1 {
+			hosts = "1 host"
+		}
+		name := fmt.Sprintf("not clustered (%s)", hosts)
 		if c >= 0 {
-			name = fmt.Sprintf("%d: %s (%s hosts)", c, desc[c].Description, countText(len(xys)))
+			name = fmt.Sprintf("%d: %s (%s)", c, desc[c].Description, hosts)
 			if desc[c].Description == "" {
-				name = fmt.Sprintf("%d (%s hosts)", c, countText(len(xys)))
+				name = fmt.Sprintf("%d (%s)", c, hosts)
 			}
 		}
 		legend = append(legend, legendEntry{name, clusterColour(c)})
@@ -94,8 +102,11 @@ func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []i
 			st := &l.TextStyle[i]
 			st.Font.Size = vg.Points(13)
 			st.Font.Weight = xfont.WeightBold
-			st.XAlign, st.YAlign = draw.XCenter, draw.YCenter
+			st.XAlign, st.YAlign = draw.XLeft, draw.YBottom
 		}
+		// Beside the centre rather than on it, so a one-host cluster's
+		// point stays visible.
+		l.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(4)}
 		pl.Add(l)
 	}
 	// Some room around the points.

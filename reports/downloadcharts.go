@@ -35,7 +35,7 @@ func DownloadSizesChart(w io.Writer, format string, s *DownloadSummary) error {
 	}
 	sizeBins := func(values []float64) []histBin { return logBins(values, 0, SizeBinWidth*k, SizeBins/k) }
 	left := plot.New()
-	left.X.Label.Text = fmt.Sprintf("where they sit: estimated file size (flow bytes ÷ %.4f)", s.Ratio)
+	left.X.Label.Text = fmt.Sprintf("estimated file size (flow bytes ÷ %.4f)", s.Ratio)
 	left.Y.Label.Text = "downloads (log scale)"
 	left.X.Scale, left.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	left.X.Tick.Marker = logTicks(sizeLabel)
@@ -64,13 +64,13 @@ func DownloadSizesChart(w io.Writer, format string, s *DownloadSummary) error {
 	}
 
 	right := plot.New()
-	right.X.Label.Text = "how close they come: distance to the named or nearest file (share of its size)"
+	right.X.Label.Text = "distance to the named or nearest file"
 	right.X.Scale, right.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	right.X.Tick.Marker = logTicksEvery(percentLabel, 2)
 	right.Y.Tick.Marker = logTicks(countLabel)
 	right.Add(horizontalGrid())
 	lo := math.Log10(DistMin)
-	distBins := [][]histBin{logBins(namedDist, lo, DistBinWidth*2, DistBins/2), rebin(s.UnknownDist, lo, DistBinWidth, 2)}
+	distBins := [][]histBin{logBins(namedDist, lo, DistBinWidth*4, DistBins/4), rebin(s.UnknownDist, lo, DistBinWidth, 4)}
 	ymax = 1
 	for i, bs := range distBins {
 		col := colourNamed
@@ -164,7 +164,7 @@ func DownloadsHourlyChart(w io.Writer, format string, hours []HourCount) error {
 	if err != nil {
 		return fmt.Errorf("hourly downloads chart: %w", err)
 	}
-	unknown.X.Label.Text = "hour (UTC), bars at the hour's start"
+	unknown.X.Label.Text = "hour the downloads started in (UTC)"
 	return render(w, format, WideWidth, WideHeight, "Named and unknown downloads per hour", nil, [][]*plot.Plot{{named}, {unknown}})
 }
 

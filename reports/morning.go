@@ -391,7 +391,7 @@ func (m *morning) downloadsSection() (section, error) {
 	}
 	s.Blocks = append(s.Blocks,
 		m.chart("downloads-sizes", "Downloads against the catalog",
-			"Left: downloads by estimated file size, named and unknown side by side, catalog file sizes marked along the top. Right: how far each download's estimated size lies from its named file, or from the nearest catalog file for unknown ones.",
+			"Left, where downloads sit: downloads by estimated file size, named and unknown side by side, the catalog's file sizes marked along the top. Right, how close they come: how far each download's estimated size lies from its named file, or from the nearest catalog file for unknown ones, as a share of that file's size.",
 			empty, func(w io.Writer, format string) error { return DownloadSizesChart(w, format, d) }),
 		m.chart("downloads-hourly", "Named and unknown downloads per hour", "Downloads by the hour they started in (UTC).",
 			empty, func(w io.Writer, format string) error {
