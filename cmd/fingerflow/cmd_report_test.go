@@ -85,3 +85,29 @@ func TestReportNotARunDirectory(t *testing.T) {
 		t.Errorf("no argument: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestRunReportCSV: the report reads the CSV forms run --csv writes as it
+// reads Parquet, and links them.
+func TestRunReportCSV(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "night")
+	_, stderr, code := run(t, context.Background(), "run", "--csv", "--no-history", "--model", filepath.Join(lab, "lab.ffm"),
+		"--catalog", filepath.Join(samplePopulation, "pop-near-24h-s1007.catalog.csv"),
+		"--out", out, filepath.Join(samplePopulation, "pop-near-24h-s1007.v9"))
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	// Without history only the changes since the previous night are
+	// missing.
+	if !strings.Contains(stderr, "morning report with 9 charts (1 without data)") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`href="downloads.csv"`, `href="hosts.csv"`, "The run kept no history", "68 named as catalog files, 65 unknown"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("report.html lacks %s", want)
+		}
+	}
+}
