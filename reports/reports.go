@@ -1,12 +1,17 @@
-// Package reports turns evaluations into things a person reads: PNG and SVG
-// charts drawn with gonum.org/v1/plot (accuracy per run beside the
-// published bytes-only method, retransmission overhead of right and wrong
-// answers, a confusion heat map) and one self-contained HTML report
-// (html/template, charts inlined as data: URIs, no external CSS or
-// JavaScript). Every writer takes an io.Writer; output of real runs goes to
-// the directory given by --out or --report and is never committed.
+// Package reports turns evaluations and nightly runs into things a person
+// reads: PNG and SVG charts drawn with gonum.org/v1/plot (accuracy per run
+// beside the published bytes-only method, retransmission overhead of right
+// and wrong answers, a confusion heat map; a night's traffic, top talkers,
+// host clusters, downloads against the catalog, OS families, update
+// coverage and changes), the evaluation's HTML page, and the morning report
+// of a run's output directory (WriteMorningReport). Both pages are one
+// self-contained HTML file each (html/template, charts inlined as data:
+// URIs, no external CSS or JavaScript). Writers take an io.Writer; output
+// of real runs goes to the directory given by --out or --report and is
+// never committed.
 //
-// Output is deterministic: the same reports give the same bytes.
+// Output is deterministic: the same reports, or the same run directory,
+// give the same bytes.
 package reports
 
 import (
