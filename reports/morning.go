@@ -276,10 +276,6 @@ func (m *morning) trafficSection() (section, error) {
 func (m *morning) talkers() []Talker {
 	n := m.n
 	var ts []Talker
-	var site float64
-	for _, s := range n.Seconds {
-		site += s.Bytes
-	}
 	for i, h := range n.Hosts {
 		if i >= len(n.Features.Found) || !n.Features.Found[i] {
 			continue
@@ -290,9 +286,9 @@ func (m *morning) talkers() []Talker {
 		if os := h.Verdict.OS; os != "" && os != inventory.Unknown {
 			label += " (" + os + ")"
 		}
-		t := Talker{Host: label, In: in, Out: total - in}
-		if site > 0 {
-			t.Share = total / site
+		t := Talker{Host: label, In: in, Out: total - in, Share: n.Features.Share[i]}
+		if math.IsNaN(t.Share) {
+			t.Share = 0
 		}
 		ts = append(ts, t)
 	}

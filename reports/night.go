@@ -121,6 +121,7 @@ type HostFeatures struct {
 	Rows    [][]float64 // clustered features, Columns' order
 	BytesIn []float64
 	Bytes   []float64 // in + out
+	Share   []float64 // of the site's bytes (site_share)
 	Found   []bool    // the host is in the table
 }
 
@@ -289,7 +290,7 @@ type featureTable struct {
 	num  map[string][]float64
 }
 
-var hostTableExtra = []string{"bytes_in", "bytes_out", "cluster"}
+var hostTableExtra = []string{"bytes_in", "bytes_out", "site_share"}
 
 func (n *Night) readFeatures(path string) error {
 	cols := clusters.HostColumnNames()
@@ -328,16 +329,17 @@ func (n *Night) joinFeatures() {
 	for _, h := range n.Hosts {
 		i, ok := at[h.Addr.String()]
 		row := make([]float64, len(f.Columns))
-		in, bytes := math.NaN(), math.NaN()
+		in, bytes, share := math.NaN(), math.NaN(), math.NaN()
 		if ok {
 			for j, c := range f.Columns {
 				row[j] = t.num[c][i]
 			}
-			in, bytes = t.num["bytes_in"][i], t.num["bytes_in"][i]+t.num["bytes_out"][i]
+			in, bytes, share = t.num["bytes_in"][i], t.num["bytes_in"][i]+t.num["bytes_out"][i], t.num["site_share"][i]
 		}
 		f.Rows = append(f.Rows, row)
 		f.BytesIn = append(f.BytesIn, in)
 		f.Bytes = append(f.Bytes, bytes)
+		f.Share = append(f.Share, share)
 		f.Found = append(f.Found, ok)
 	}
 }
