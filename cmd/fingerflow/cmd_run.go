@@ -64,7 +64,10 @@ func newRunCommand(gopts *globalOptions) *cobra.Command {
   clusters.csv                   one row per cluster: size, centroid, description
   traffic.parquet                the site's bytes and packets per second
   traffic_minutes.parquet        per minute, for the site and the ten busiest hosts
+  catalog.csv                    the catalog the inventory used
   run.json                       what was read, skipped and found, and how fast
+  report.html                    the morning report (see fingerflow report), with
+                                 its charts as PNG and SVG; not with --no-report
 
 Internal hosts are those in --internal (default RFC 1918 and IPv6 ULA). The
 history of every night goes to an SQLite database (default fingerflow.db beside
@@ -90,8 +93,8 @@ families and release dates; it must list the same files as the model's.`,
 	f.IntVar(&opts.k, "k", 0, "number of host clusters (0: chosen by silhouette, 2..8)")
 	f.Uint64Var(&opts.seed, "seed", 1, "seed of the clustering: the same input and seed give the same clusters")
 	f.BoolVar(&opts.csv, "csv", false, "write downloads and hosts as CSV instead of Parquet")
-	f.BoolVar(&opts.noReport, "no-report", false, "do not write the HTML report")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
+	f.BoolVar(&opts.noReport, "no-report", false, "do not write the morning report (report.html and its charts)")
 	addFilterFlags(f, &opts.filterOptions)
 	return cmd
 }
@@ -443,6 +446,9 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	}); err != nil {
 		return err
 	}
+	if err := out.write("catalog.csv", func(w io.Writer) error { return reports.WriteCatalogCSV(w, cat.Entries) }); err != nil {
+		return err
+	}
 	if truth != nil {
 		sc := inventory.Score(verdicts, truth)
 		if err := out.write("score.json", func(w io.Writer) error { return writeJSON(w, sc) }); err != nil {
@@ -482,6 +488,11 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d unknown), %d updates, %d clusters in %.1fs (%.0f flows/s); wrote %s\n",
 		sum.Files, sum.FilesSkipped, flows, len(hosts), sum.HostsWithOS, found, named, found-named, sum.Updates, sum.Clusters,
 		el.Seconds(), sum.FlowsPerSec, filepath.Join(opts.out, "inventory.csv"))
+	if !opts.noReport {
+		if err := writeMorningReport(ctx, gopts, "run", opts.out); err != nil {
+			return err
+		}
+	}
 	return count.err()
 }
 

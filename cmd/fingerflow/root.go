@@ -87,6 +87,7 @@ flow metadata alone and reports what each host fetched.`,
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts), newRunCommand(gopts),
 		newCollectCommand(gopts),
 		newHistoryCommand(gopts), newMissingCommand(gopts),
+		newReportCommand(gopts),
 	)
 	return root
 }
