@@ -3,6 +3,7 @@ package features
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/go-gota/gota/series"
 )
 
-// HostColumns are the columns of HostFrame, in order:
+// HostColumns returns the columns of HostFrame, in order:
 //
 //	address            string  the host's address
 //	first_seen         float   earliest flow start, Unix seconds
@@ -44,7 +45,9 @@ import (
 //	late_records       int     records that arrived more than the horizon late
 //	downloads_named    int     downloads named as a catalog file (AddDownloads)
 //	downloads_unknown  int     downloads answered unknown (AddDownloads)
-var HostColumns = []string{
+func HostColumns() []string { return slices.Clone(hostColumns[:]) }
+
+var hostColumns = [...]string{
 	"address", "first_seen", "last_seen",
 	"bytes_out", "bytes_in", "packets_out", "packets_in", "flows_out", "flows_in",
 	"peers", "ports",
@@ -69,7 +72,7 @@ func HostFrame(hs []HostStats) (dataframe.DataFrame, error) {
 	strs := map[string][]string{"address": make([]string, n), "serves": make([]string, n)}
 	floats := map[string][]float64{}
 	ints := map[string][]int{}
-	for _, c := range HostColumns {
+	for _, c := range hostColumns {
 		if strs[c] != nil {
 			continue
 		}
@@ -152,8 +155,8 @@ func HostFrame(hs []HostStats) (dataframe.DataFrame, error) {
 	if err != nil {
 		return dataframe.DataFrame{}, err
 	}
-	cols := make([]series.Series, 0, len(HostColumns))
-	for _, c := range HostColumns {
+	cols := make([]series.Series, 0, len(hostColumns))
+	for _, c := range hostColumns {
 		switch {
 		case strs[c] != nil:
 			cols = append(cols, series.New(strs[c], series.String, c))

@@ -407,7 +407,7 @@ func TestHostDownloadsAndFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(HostColumns, df.Names()); d != "" {
+	if d := cmp.Diff(HostColumns(), df.Names()); d != "" {
 		t.Errorf("columns (-want +got):\n%s", d)
 	}
 	if df.Nrow() != 3 {

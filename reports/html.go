@@ -1,11 +1,8 @@
 package reports
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/base64"
 	"fmt"
-	"html/template"
 	"io"
 	"slices"
 	"strconv"
@@ -31,27 +28,6 @@ type htmlRow struct {
 type htmlConfusion struct {
 	Truth, Answer string
 	Count         int
-}
-
-type htmlRun struct {
-	Name       string
-	Columns    []string
-	Rows       []htmlRow
-	Predictor  string // name of Reports[0]
-	PerFile    []downloads.FileStats
-	Confusions []htmlConfusion
-	More       int // confusion pairs not listed
-}
-
-type htmlChart struct {
-	Name string
-	URI  template.URL
-}
-
-type htmlPage struct {
-	Title  string
-	Runs   []htmlRun
-	Charts []htmlChart
 }
 
 // tableRows are the rows of WriteTable.
@@ -100,26 +76,40 @@ func confusions(r *downloads.Report) (top []htmlConfusion, more int) {
 // inlined as data: URIs, then for every run the table of WriteTable
 // (one column per predictor) and fingerflow's per-file precision and recall
 // and most frequent confusions (collapsed). The page loads nothing from
-// elsewhere. Every string goes through html/template's escaping.
+// elsewhere and carries no script. Every string goes through
+// html/template's escaping.
 func WriteHTML(w io.Writer, title string, runs []RunResult, charts map[string][]byte) error {
-	page := htmlPage{Title: title}
+	p := page{Title: title}
+	var runSections []section
 	for _, run := range runs {
 		if len(run.Reports) == 0 {
 			return fmt.Errorf("html report: run %q has no reports: %w", run.Name, ErrNoData)
 		}
-		h := htmlRun{Name: run.Name, Rows: tableRows(run.Reports), Predictor: run.Reports[0].Name}
-		for _, r := range run.Reports {
-			h.Columns = append(h.Columns, r.Name)
-		}
-		h.PerFile = run.Reports[0].PerFile()
-		h.Confusions, h.More = confusions(run.Reports[0])
-		page.Runs = append(page.Runs, h)
+		runSections = append(runSections, evaluationSection(run))
 	}
-	names := make([]string, 0, len(charts))
-	for n, b := range charts {
-		if !bytes.HasPrefix(b, pngMagic) {
-			return fmt.Errorf("html report: chart %q is not a PNG image", n)
+	figs, err := evaluationFigures(charts, func(name string) string { return name })
+	if err != nil {
+		return fmt.Errorf("html report: %w", err)
+	}
+	if len(figs) > 0 {
+		s := section{Title: "Charts"}
+		for _, f := range figs {
+			s.Blocks = append(s.Blocks, block{Figure: f})
 		}
+		p.Sections = append(p.Sections, s)
+	}
+	p.Sections = append(p.Sections, runSections...)
+	if err := writePage(w, p); err != nil {
+		return fmt.Errorf("html report: %w", err)
+	}
+	return nil
+}
+
+// evaluationFigures are the PNG charts by name in the report's order
+// (accuracy, extra, confusion, then by name), captioned by caption.
+func evaluationFigures(charts map[string][]byte, caption func(name string) string) ([]*figure, error) {
+	names := make([]string, 0, len(charts))
+	for n := range charts {
 		names = append(names, n)
 	}
 	slices.SortFunc(names, func(a, b string) int {
@@ -132,83 +122,57 @@ func WriteHTML(w io.Writer, title string, runs []RunResult, charts map[string][]
 		}
 		return cmp.Or(cmp.Compare(oa, ob), cmp.Compare(a, b))
 	})
+	var figs []*figure
 	for _, n := range names {
-		// The URI is built here from PNG bytes checked above: no caller
-		// text reaches it unescaped.
-		uri := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(charts[n]))
-		page.Charts = append(page.Charts, htmlChart{Name: n, URI: uri})
+		uri, err := pngURI(charts[n])
+		if err != nil {
+			return nil, fmt.Errorf("chart %q: %w", n, err)
+		}
+		figs = append(figs, &figure{Name: n, Alt: n + " chart", Caption: caption(n), URI: uri})
 	}
-	var buf bytes.Buffer
-	if err := reportTemplate.Execute(&buf, page); err != nil {
-		return fmt.Errorf("html report: %w", err)
-	}
-	if _, err := buf.WriteTo(w); err != nil {
-		return fmt.Errorf("html report: %w", err)
-	}
-	return nil
+	return figs, nil
 }
 
-var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f3": func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) },
-}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; }
-h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #e4e4e4; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #f4f4f4; }
-details { margin: 0.5em 0; }
-summary { cursor: pointer; color: #0a4f8a; }
-figure { margin: 1.5em 0; }
-img { max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption { color: #555; font-size: 0.9em; }
-</style>
-</head>
-<body>
-<h1>{{.Title}}</h1>
-{{if .Charts}}<h2>Charts</h2>
-{{range .Charts}}<figure>
-<img src="{{.URI}}" alt="{{.Name}} chart">
-<figcaption>{{.Name}}</figcaption>
-</figure>
-{{end}}{{end}}
-{{range .Runs}}
-<section class="run">
-<h2>{{.Name}}</h2>
-<table class="summary">
-<thead><tr><th></th>{{range .Columns}}<th class="num">{{.}}</th>{{end}}</tr></thead>
-<tbody>
-{{range .Rows}}<tr><td>{{.Label}}</td>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
-{{end}}</tbody>
-</table>
-<details>
-<summary>Per-file precision and recall ({{.Predictor}}, {{len .PerFile}} files)</summary>
-<table class="perfile">
-<thead><tr><th>file</th><th class="num">support</th><th class="num">predicted</th><th class="num">precision</th><th class="num">recall</th></tr></thead>
-<tbody>
-{{range .PerFile}}<tr><td>{{.File}}</td><td class="num">{{.Support}}</td><td class="num">{{.Predicted}}</td><td class="num">{{f3 .Precision}}</td><td class="num">{{f3 .Recall}}</td></tr>
-{{end}}</tbody>
-</table>
-</details>
-<details>
-<summary>Most frequent confusions ({{.Predictor}})</summary>
-{{if .Confusions}}<table class="confusions">
-<thead><tr><th>truth</th><th>answer</th><th class="num">count</th></tr></thead>
-<tbody>
-{{range .Confusions}}<tr><td>{{.Truth}}</td><td>{{.Answer}}</td><td class="num">{{.Count}}</td></tr>
-{{end}}</tbody>
-</table>
-{{if .More}}<p>… and {{.More}} more pairs.</p>{{end}}{{else}}<p>None: every single-file download was answered correctly.</p>{{end}}
-</details>
-</section>
-{{end}}
-</body>
-</html>
-`))
+// evaluationSection is one run's tables: WriteTable's rows, and
+// fingerflow's per-file figures and confusions, collapsed.
+func evaluationSection(run RunResult) section {
+	s := section{Title: run.Name, Class: "run"}
+	sum := &table{Class: "summary", Columns: []column{{Name: ""}}}
+	for _, r := range run.Reports {
+		sum.Columns = append(sum.Columns, column{Name: r.Name, Num: true})
+	}
+	for _, r := range tableRows(run.Reports) {
+		sum.Rows = append(sum.Rows, append([]string{r.Label}, r.Cells...))
+	}
+	s.Blocks = append(s.Blocks, block{Table: sum})
+
+	ff := run.Reports[0]
+	perFile := ff.PerFile()
+	pf := &table{Class: "perfile", Columns: []column{{Name: "file"}, {Name: "support", Num: true}, {Name: "predicted", Num: true}, {Name: "precision", Num: true}, {Name: "recall", Num: true}}}
+	f3 := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	for _, f := range perFile {
+		pf.Rows = append(pf.Rows, []string{f.File, strconv.Itoa(f.Support), strconv.Itoa(f.Predicted), f3(f.Precision), f3(f.Recall)})
+	}
+	pf.Empty = "No single-file downloads."
+	s.Blocks = append(s.Blocks, block{Details: &details{
+		Summary: fmt.Sprintf("Per-file precision and recall (%s, %d files)", ff.Name, len(perFile)),
+		Blocks:  []block{{Table: pf}},
+	}})
+
+	top, more := confusions(ff)
+	conf := &details{Summary: fmt.Sprintf("Most frequent confusions (%s)", ff.Name)}
+	if len(top) == 0 {
+		conf.Blocks = []block{textBlock("None: every single-file download was answered correctly.")}
+	} else {
+		t := &table{Class: "confusions", Columns: []column{{Name: "truth"}, {Name: "answer"}, {Name: "count", Num: true}}}
+		for _, c := range top {
+			t.Rows = append(t.Rows, []string{c.Truth, c.Answer, strconv.Itoa(c.Count)})
+		}
+		conf.Blocks = []block{{Table: t}}
+		if more > 0 {
+			conf.Blocks = append(conf.Blocks, textBlock(fmt.Sprintf("… and %d more pairs.", more)))
+		}
+	}
+	s.Blocks = append(s.Blocks, block{Details: conf})
+	return s
+}

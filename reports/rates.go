@@ -8,10 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-
 	"github.com/fingerflow/fingerflow/features"
 )
 
@@ -63,45 +59,28 @@ func WriteRates(w io.Writer, r Rates) error {
 	return tw.Flush()
 }
 
-// Traffic chart size.
-const (
-	TrafficWidth  = 10 * vg.Inch
-	TrafficHeight = 4 * vg.Inch
-)
-
-// TrafficChart draws the site's bytes per second over time, a second a
-// point; spans over two hours are drawn a minute a point (the mean bytes
-// per second of each minute). format is "png" or "svg".
-func TrafficChart(w io.Writer, format string, s features.SiteStats) error {
-	if s.Rates.Seconds == 0 || s.SeriesOmitted {
+// TrafficChart draws the site's traffic over time with the morning
+// report's chart (TrafficChart), the busiest hosts' peak minutes marked.
+func (r *Rates) TrafficChart(w io.Writer, format string) error {
+	s := r.Site
+	if s.Rates.Seconds == 0 {
 		return fmt.Errorf("traffic chart: %w", ErrNoData)
 	}
-	pts := plotter.XYs{}
-	step := "second"
-	if len(s.BytesPerSecond) <= 7200 {
-		t0 := float64(s.Rates.Start.Unix())
-		for i, v := range s.BytesPerSecond {
-			pts = append(pts, plotter.XY{X: t0 + float64(i), Y: v * 8 / 1e6})
-		}
-	} else {
-		step = "minute"
-		t0 := float64(s.MinuteStart.Unix())
-		for i, v := range s.BytesPerMinute {
-			pts = append(pts, plotter.XY{X: t0 + 60*float64(i), Y: v / 60 * 8 / 1e6})
-		}
+	seconds := make([]SecondRow, len(s.BytesPerSecond))
+	for i := range s.BytesPerSecond {
+		seconds[i] = SecondRow{Time: s.Rates.Start.Add(time.Duration(i) * time.Second).UTC(), Bytes: s.BytesPerSecond[i], Packets: s.PacketsPerSecond[i]}
 	}
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Site traffic, Mbit/s, a %s a point (mean %.3f, 95th percentile %.3f)", step, s.Rates.BytesMean*8/1e6, s.Rates.BytesP95*8/1e6)
-	p.Title.Padding = vg.Points(8)
-	p.Y.Label.Text = "Mbit/s"
-	p.X.Label.Text = "UTC"
-	p.X.Tick.Marker = plot.TimeTicks{Format: "15:04:05", Time: func(t float64) time.Time { return time.Unix(int64(t), 0).UTC() }}
-	p.Y.Min = 0
-	line, err := plotter.NewLine(pts)
-	if err != nil {
-		return fmt.Errorf("traffic chart: %w", err)
+	minutes := make([]MinuteRow, len(s.BytesPerMinute))
+	for i := range s.BytesPerMinute {
+		minutes[i] = MinuteRow{Minute: s.MinuteStart.Add(time.Duration(i) * time.Minute).UTC(), Host: "site", Bytes: s.BytesPerMinute[i], Packets: s.PacketsPerMinute[i]}
 	}
-	line.Color = colourFingerflow
-	p.Add(line, plotter.NewGrid())
-	return render(w, format, TrafficWidth, TrafficHeight, "", nil, [][]*plot.Plot{{p}})
+	var busiest []HostSeries
+	for _, h := range r.TopHosts() {
+		hs := HostSeries{Host: h.Addr.String()}
+		for _, m := range h.Minutes {
+			hs.Minutes = append(hs.Minutes, MinuteRow{Minute: m.Start.UTC(), Host: hs.Host, Bytes: m.Bytes, Packets: m.Packets})
+		}
+		busiest = append(busiest, hs)
+	}
+	return TrafficChart(w, format, seconds, minutes, busiest)
 }

@@ -1,12 +1,17 @@
-// Package reports turns evaluations into things a person reads: PNG and SVG
-// charts drawn with gonum.org/v1/plot (accuracy per run beside the
-// published bytes-only method, retransmission overhead of right and wrong
-// answers, a confusion heat map) and one self-contained HTML report
-// (html/template, charts inlined as data: URIs, no external CSS or
-// JavaScript). Every writer takes an io.Writer; output of real runs goes to
-// the directory given by --out or --report and is never committed.
+// Package reports turns evaluations and nightly runs into things a person
+// reads: PNG and SVG charts drawn with gonum.org/v1/plot (accuracy per run
+// beside the published bytes-only method, retransmission overhead of right
+// and wrong answers, a confusion heat map; a night's traffic, top talkers,
+// host clusters, downloads against the catalog, OS families, update
+// coverage and changes), the evaluation's HTML page, and the morning report
+// of a run's output directory (WriteMorningReport). Both pages are one
+// self-contained HTML file each (html/template, charts inlined as data:
+// URIs, no external CSS or JavaScript). Writers take an io.Writer; output
+// of real runs goes to the directory given by --out or --report and is
+// never committed.
 //
-// Output is deterministic: the same reports give the same bytes.
+// Output is deterministic: the same reports, or the same run directory,
+// give the same bytes.
 package reports
 
 import (
@@ -131,8 +136,8 @@ func render(w io.Writer, format string, width, height vg.Length, title string, l
 	return nil
 }
 
-// legendRow draws the entries side by side, centred at the top of dc, and
-// returns the y below them.
+// legendRow draws the entries side by side, centred at the top of dc,
+// on as many rows as they need, and returns the y below them.
 func legendRow(dc draw.Canvas, entries []legendEntry) vg.Length {
 	st := plot.New().Legend.TextStyle
 	st.Font.Size = vg.Points(10)
@@ -140,25 +145,48 @@ func legendRow(dc draw.Canvas, entries []legendEntry) vg.Length {
 	st.YAlign = draw.YCenter
 	box := vg.Points(10)
 	gap := vg.Points(18)
-	var total vg.Length
-	for i, e := range entries {
-		if i > 0 {
-			total += gap
+	width := func(e legendEntry) vg.Length { return box + vg.Points(4) + st.Width(e.name) }
+	avail := dc.Max.X - dc.Min.X - vg.Points(16)
+	var rows [][]legendEntry
+	var cur []legendEntry
+	var used vg.Length
+	for _, e := range entries {
+		w := width(e)
+		if len(cur) > 0 && used+gap+w > avail {
+			rows = append(rows, cur)
+			cur, used = nil, 0
 		}
-		total += box + vg.Points(4) + st.Width(e.name)
+		if len(cur) > 0 {
+			used += gap
+		}
+		cur = append(cur, e)
+		used += w
+	}
+	if len(cur) > 0 {
+		rows = append(rows, cur)
 	}
 	h := max(box, st.Height("M"))
 	y := dc.Max.Y - h/2
-	x := (dc.Min.X+dc.Max.X)/2 - total/2
-	for _, e := range entries {
-		dc.FillPolygon(e.colour, []vg.Point{
-			{X: x, Y: y - box/2}, {X: x + box, Y: y - box/2}, {X: x + box, Y: y + box/2}, {X: x, Y: y + box/2},
-		})
-		x += box + vg.Points(4)
-		dc.FillText(st, vg.Point{X: x, Y: y}, e.name)
-		x += st.Width(e.name) + gap
+	for _, row := range rows {
+		var total vg.Length
+		for i, e := range row {
+			if i > 0 {
+				total += gap
+			}
+			total += width(e)
+		}
+		x := (dc.Min.X+dc.Max.X)/2 - total/2
+		for _, e := range row {
+			dc.FillPolygon(e.colour, []vg.Point{
+				{X: x, Y: y - box/2}, {X: x + box, Y: y - box/2}, {X: x + box, Y: y + box/2}, {X: x, Y: y + box/2},
+			})
+			x += box + vg.Points(4)
+			dc.FillText(st, vg.Point{X: x, Y: y}, e.name)
+			x += st.Width(e.name) + gap
+		}
+		y -= h + vg.Points(4)
 	}
-	return dc.Max.Y - h
+	return y + h/2 + vg.Points(4) // the bottom of the last row
 }
 
 // titleStyle is the style of a chart's overall title.

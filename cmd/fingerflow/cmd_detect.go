@@ -216,23 +216,28 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	}
 	var flows uint64
 	// The detectors follow time: they read in file order, each on its own
-	// goroutine.
-	stages := []func([]datasets.Flow){
-		fd.AddBatch,
-		sd.AddBatch,
-		func(b []datasets.Flow) {
-			for i := range b {
-				agg.Add(&b[i])
-			}
-			flows += uint64(len(b))
-		},
+	// goroutine (fanOut).
+	consumers := []func(*datasets.Flow) error{
+		func(f *datasets.Flow) error { fd.Add(f); return nil },
+		func(f *datasets.Flow) error { sd.Add(f); return nil },
+		func(f *datasets.Flow) error { agg.Add(f); return nil },
 	}
 	if prof != nil {
-		stages = append(stages, prof.AddBatch)
+		consumers = append(consumers, func(f *datasets.Flow) error { prof.Add(f); return nil })
 	}
-	visit, stop := fanOut(stages...)
-	err = run.read(ctx, visit)
-	stop()
+	fo, fctx := newFanOut(ctx, consumers...)
+	err = run.read(fctx, func(b []datasets.Flow) error {
+		flows += uint64(len(b))
+		for i := range b {
+			if err := fo.add(&b[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if ferr := fo.close(); err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return err
 	}

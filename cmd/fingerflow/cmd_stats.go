@@ -230,17 +230,28 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 		// Per-second rates sum floating-point shares of flows in the
 		// order they come, so they are counted in file order, beside the
 		// rest.
-		stages := []func([]datasets.Flow){func(b []datasets.Flow) { add(&parts[0], b) }}
+		var fo *fanOut
+		rctx := ctx
 		if agg != nil {
-			stages = append(stages, func(b []datasets.Flow) {
-				for i := range b {
-					agg.Add(&b[i])
-				}
-			})
+			// The host aggregator counts on a goroutine of its own.
+			fo, rctx = newFanOut(ctx, func(f *datasets.Flow) error { agg.Add(f); return nil })
 		}
-		visit, stop := fanOut(stages...)
-		err = run.read(ctx, visit)
-		stop()
+		err = run.read(rctx, func(b []datasets.Flow) error {
+			add(&parts[0], b)
+			if fo != nil {
+				for i := range b {
+					if err := fo.add(&b[i]); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if fo != nil {
+			if ferr := fo.close(); err == nil {
+				err = ferr
+			}
+		}
 	} else {
 		// Each worker counts the files it decodes; the parts are merged.
 		// The counts are integers, so the merged result does not depend
@@ -271,7 +282,7 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 		rep.Rates = &reports.Rates{Site: agg.Site(), Hosts: agg.Hosts(), N: opts.hosts}
 		if opts.charts != "" {
 			if err := writeChart(filepath.Join(opts.charts, "traffic"), func(w io.Writer, format string) error {
-				return reports.TrafficChart(w, format, rep.Rates.Site)
+				return rep.Rates.TrafficChart(w, format)
 			}); err != nil && !errors.Is(err, reports.ErrNoData) {
 				return err
 			}

@@ -32,8 +32,10 @@ func withTotal(runs []reports.RunResult, total []*downloads.Report) []reports.Ru
 // run, fingerflow beside the bytes-only method), confusion.png
 // (fingerflow's confusions on the last run, which is all runs together
 // when there are several), extra.png when points are given (retransmission
-// overhead of right and wrong answers) and report.html, which inlines the
-// PNG charts and needs nothing else.
+// overhead of right and wrong answers), report.html, which inlines the
+// PNG charts and needs nothing else, and evaluation.json, the figures
+// behind the charts, from which the morning report of a run directory
+// holding them (RUN_OUTDIR/evaluation) draws them again.
 func writeEvaluationReport(dir string, runs []reports.RunResult, points ...reports.RetransmissionPoint) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("report %s: no runs evaluated", dir)
@@ -73,6 +75,13 @@ func writeEvaluationReport(dir string, runs []reports.RunResult, points ...repor
 		if err := draw("extra", "png", func(b *bytes.Buffer) error { return reports.RetransmissionChart(b, "png", points) }); err != nil {
 			return err
 		}
+	}
+	var data bytes.Buffer
+	if err := reports.WriteEvaluationJSON(&data, runs, points); err != nil {
+		return fmt.Errorf("report %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, reports.EvaluationFile), data.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	var page bytes.Buffer
 	if err := reports.WriteHTML(&page, "fingerflow evaluation", runs, charts); err != nil {

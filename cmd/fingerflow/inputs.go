@@ -102,12 +102,20 @@ func reportFileError(w io.Writer, path string, err error) {
 }
 
 // inputCount counts the input files of a run: all of them (arguments
-// that named nothing included) and those skipped as unreadable.
-type inputCount struct{ total, skipped int }
+// that named nothing included) and those skipped as unreadable, which
+// files lists with the reason (arguments that named nothing aside).
+type inputCount struct {
+	total, skipped int
+	files          []skippedInput
+}
+
+// skippedInput is an input file a run skipped and why.
+type skippedInput struct{ path, reason string }
 
 func (c *inputCount) add(o inputCount) {
 	c.total += o.total
 	c.skipped += o.skipped
+	c.files = append(c.files, o.files...)
 }
 
 // err is the error a run that finished ends with: nil, or, when inputs
@@ -164,26 +172,20 @@ func (r *readStats) windowErr(flt datasets.Filter) error {
 		r.flows, r.first.UTC().Format(time.RFC3339), r.last.UTC().Format(time.RFC3339))
 }
 
-// streamDownloads reads every input file, keeps the flows flt passes,
-// assembles downloads across them and hands each to visit as soon as it is
-// complete. Rotated files (nfcapd.YYYYMMDDhhmm) are read in the order of
-// the times in their names across all arguments, after the other files in
-// the order given: the same period collected twice then arrives together,
-// and its identical records are dropped. A file with the same content as
-// one read before is not read again. Unreadable files are reported on
-// stderr and skipped.
-func streamDownloads(ctx context.Context, gopts *globalOptions, in *inputs, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (readStats, error) {
+// streamFlows reads every input file and hands each flow flt passes to
+// visit. Rotated files (nfcapd.YYYYMMDDhhmm) are read in the order of the
+// times in their names across all arguments, after the other files in
+// the order given: the same period collected twice then arrives together.
+// A file with the same content as one read before is not read again.
+// Unreadable files are reported on stderr and skipped.
+func streamFlows(ctx context.Context, gopts *globalOptions, in *inputs, flt datasets.Filter, visit func(*datasets.Flow) error) (readStats, error) {
 	st := readStats{inputCount: in.count()}
 	reg := newRegistry(gopts.logger)
-	ex := features.NewExtractor(cfg)
 	var verr error
 	add := func(f *datasets.Flow) error {
-		ex.Add(f)
-		for _, d := range ex.Drain() {
-			if err := visit(&d); err != nil {
-				verr = err
-				return err
-			}
+		if err := visit(f); err != nil {
+			verr = err
+			return err
 		}
 		return nil
 	}
@@ -211,6 +213,7 @@ func streamDownloads(ctx context.Context, gopts *globalOptions, in *inputs, flt 
 			if r.Err != nil && ctx.Err() == nil && verr == nil {
 				reportFileError(gopts.stderr, r.Path, r.Err)
 				st.skipped++
+				st.files = append(st.files, skippedInput{r.Path, r.Err.Error()})
 			}
 		}
 		if verr != nil {
@@ -220,13 +223,53 @@ func streamDownloads(ctx context.Context, gopts *globalOptions, in *inputs, flt 
 			return st, rerr
 		}
 	}
-	for _, d := range ex.Flush() {
-		if err := visit(&d); err != nil {
-			return st, err
+	return st, nil
+}
+
+// downloadStream assembles downloads from the flows it is given and hands
+// each to visit as soon as it is complete.
+type downloadStream struct {
+	ex    *features.Extractor
+	visit func(*features.Download) error
+}
+
+func newDownloadStream(cfg features.Config, visit func(*features.Download) error) *downloadStream {
+	return &downloadStream{ex: features.NewExtractor(cfg), visit: visit}
+}
+
+func (s *downloadStream) add(f *datasets.Flow) error {
+	s.ex.Add(f)
+	for _, d := range s.ex.Drain() {
+		if err := s.visit(&d); err != nil {
+			return err
 		}
 	}
-	st.duplicates += ex.Duplicates()
-	return st, nil
+	return nil
+}
+
+// flush finishes the connections still open at the end of the input; it
+// returns the identical records the extractor dropped.
+func (s *downloadStream) flush() (uint64, error) {
+	for _, d := range s.ex.Flush() {
+		if err := s.visit(&d); err != nil {
+			return 0, err
+		}
+	}
+	return s.ex.Duplicates(), nil
+}
+
+// streamDownloads reads every input file as streamFlows does, assembles
+// downloads across them and hands each to visit as soon as it is
+// complete; identical records (a period collected twice) are dropped.
+func streamDownloads(ctx context.Context, gopts *globalOptions, in *inputs, flt datasets.Filter, cfg features.Config, visit func(*features.Download) error) (readStats, error) {
+	ds := newDownloadStream(cfg, visit)
+	st, err := streamFlows(ctx, gopts, in, flt, ds.add)
+	if err != nil {
+		return st, err
+	}
+	dups, err := ds.flush()
+	st.duplicates += dups
+	return st, err
 }
 
 // countFlows counts the flow records of a file.

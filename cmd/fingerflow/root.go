@@ -84,9 +84,10 @@ flow metadata alone and reports what each host fetched.`,
 	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "print only warnings and errors: no summaries, no progress bar")
 	root.AddCommand(
 		newInfoCommand(gopts), newIngestCommand(gopts),
-		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts),
+		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts), newRunCommand(gopts),
 		newCollectCommand(gopts),
 		newHistoryCommand(gopts), newMissingCommand(gopts),
+		newReportCommand(gopts),
 		newStatsCommand(gopts), newDetectCommand(gopts),
 	)
 	return root

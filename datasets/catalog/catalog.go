@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -40,6 +41,13 @@ type Entry struct {
 	Version string // optional
 	OS      string // OS family ("debian", "windows", "rhel", ...), optional
 	URL     string // where it is downloaded from, optional
+	// OSVersion is the release of the OS family the entry is built for
+	// ("12" for a Debian bookworm package, "9" for an el9 RPM), where the
+	// catalog says so or the version string shows it; optional.
+	OSVersion string `json:",omitempty"`
+	// Released is when the entry was published (an RPM's build time, a
+	// CSV "released" column); zero when the catalog does not say.
+	Released time.Time `json:",omitzero"`
 }
 
 // Catalog is an ordered list of entries with unique names.
@@ -132,7 +140,7 @@ func (b *builder) add(e Entry, where string) error {
 		return fmt.Errorf("%s: %s: empty file name: %w", b.file, where, ErrFormat)
 	}
 	for _, f := range [...]struct{ col, v string }{
-		{"name", e.Name}, {"product", e.Product}, {"version", e.Version}, {"os", e.OS}, {"url", e.URL},
+		{"name", e.Name}, {"product", e.Product}, {"version", e.Version}, {"os", e.OS}, {"url", e.URL}, {"os_version", e.OSVersion},
 	} {
 		if i := strings.IndexFunc(f.v, unicode.IsControl); i >= 0 {
 			return fmt.Errorf("%s: %s: control character %q in %s: %w", b.file, where, f.v[i], f.col, ErrFormat)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -107,7 +108,7 @@ func TestLoadDebianIndex(t *testing.T) {
 	for _, want := range []Entry{
 		{
 			Name: "openssl_3.0.22-1~deb12u2_amd64.deb", Size: 1441784, Product: "openssl",
-			Version: "3.0.22-1~deb12u2", OS: "debian",
+			Version: "3.0.22-1~deb12u2", OS: "debian", OSVersion: "12",
 			URL: "pool/updates/main/o/openssl/openssl_3.0.22-1~deb12u2_amd64.deb",
 		},
 		{
@@ -116,10 +117,10 @@ func TestLoadDebianIndex(t *testing.T) {
 		},
 		{
 			Name: "7zip_22.01+really26.02+dfsg-0+deb12u1_amd64.deb", Size: 1021788, Product: "7zip",
-			Version: "22.01+really26.02+dfsg-0+deb12u1", OS: "debian",
+			Version: "22.01+really26.02+dfsg-0+deb12u1", OS: "debian", OSVersion: "12",
 			URL: "pool/updates/main/7/7zip/7zip_22.01+really26.02+dfsg-0+deb12u1_amd64.deb",
 		},
-		{Name: "zookeeperd_3.8.0-11+deb12u1_all.deb", Size: 9228, Product: "zookeeperd", OS: "debian"},
+		{Name: "zookeeperd_3.8.0-11+deb12u1_all.deb", Size: 9228, Product: "zookeeperd", OS: "debian", OSVersion: "12"},
 	} {
 		got, ok := c.Lookup(want.Name)
 		if !ok {
@@ -188,7 +189,9 @@ func TestRPMPrimary(t *testing.T) {
 	var want []Entry
 	for _, r := range recs {
 		n, _ := strconv.ParseUint(r[1], 10, 64)
-		want = append(want, Entry{Name: r[0], Size: n, Product: r[2], Version: r[3], OS: "rpm", URL: "noarch/" + r[0]})
+		build, _ := strconv.ParseInt(r[4], 10, 64)
+		want = append(want, Entry{Name: r[0], Size: n, Product: r[2], Version: r[3], OS: "rhel", OSVersion: "9",
+			URL: "noarch/" + r[0], Released: time.Unix(build, 0).UTC()})
 	}
 	if len(want) != 5 {
 		t.Fatalf("primary.expect.csv has %d packages, want 5", len(want))
@@ -553,12 +556,16 @@ func BenchmarkLoadDebianIndex(b *testing.B) {
 // file,size,product,version,os,url, which ReadCSV reads back unchanged.
 func writeCSV(w io.Writer, c *Catalog) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"file", "size", "product", "version", "os", "url"}); err != nil {
+	if err := cw.Write([]string{"file", "size", "product", "version", "os", "url", "os_version", "released"}); err != nil {
 		return err
 	}
-	rec := make([]string, 6)
+	rec := make([]string, 8)
 	for _, e := range c.Entries {
 		rec[0], rec[1], rec[2], rec[3], rec[4], rec[5] = e.Name, strconv.FormatUint(e.Size, 10), e.Product, e.Version, e.OS, e.URL
+		rec[6], rec[7] = e.OSVersion, ""
+		if !e.Released.IsZero() {
+			rec[7] = e.Released.Format(time.RFC3339)
+		}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

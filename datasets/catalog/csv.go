@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Column names ReadCSV accepts, case-insensitively; the first present wins.
@@ -19,12 +20,15 @@ var (
 	versionColumns = []string{"version"}
 	osColumns      = []string{"os"}
 	urlColumns     = []string{"url", "href"}
+	osVerColumns   = []string{"os_version", "osversion", "release"}
+	dateColumns    = []string{"released", "date", "published"}
 )
 
 // ReadCSV reads a CSV manifest whose header names at least a file column
 // ("file", "filename" or "name") and a "size" column; "product", "version",
-// "os" and "url" columns are optional, other columns are ignored. name is
-// the file name used in errors.
+// "os", "os_version", "released" (a date, 2006-01-02, or an RFC 3339 time)
+// and "url" columns are optional, other columns are ignored. name is the
+// file name used in errors.
 func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -55,6 +59,7 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	}
 	iName, iSize := pick(nameColumns), pick(sizeColumns)
 	iProduct, iVersion, iOS, iURL := pick(productColumns), pick(versionColumns), pick(osColumns), pick(urlColumns)
+	iOSVer, iDate := pick(osVerColumns), pick(dateColumns)
 	if iProduct == iName {
 		iProduct = -1
 	}
@@ -89,6 +94,17 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 			OS:      field(rec, iOS),
 			URL:     field(rec, iURL),
 		}
+		e.OSVersion = field(rec, iOSVer)
+		if e.OSVersion == "" {
+			e.OSVersion = OSVersionOf(e.OS, e.Version)
+		}
+		if d := strings.TrimSpace(field(rec, iDate)); d != "" {
+			t, err := parseDate(d)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %s: released %q: want 2006-01-02 or an RFC 3339 time: %w", name, where, e.Name, d, ErrFormat)
+			}
+			e.Released = t
+		}
 		s := strings.TrimSpace(rec[iSize])
 		if s == "" {
 			return nil, fmt.Errorf("%s: %s: %s: missing size: %w", name, where, e.Name, ErrSize)
@@ -111,4 +127,13 @@ func csvError(name string, err error) error {
 		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, ErrFormat)
 	}
 	return fmt.Errorf("%s: %w", name, err)
+}
+
+// parseDate reads a release date: a day (UTC) or an RFC 3339 time.
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t.UTC(), err
 }

@@ -54,7 +54,7 @@ func ReadDebianPackages(ctx context.Context, r io.Reader, name string) (*Catalog
 		if err != nil {
 			return fmt.Errorf("%s: line %d: %s: Size %q: %w", name, sizeLine, base, size, ErrSize)
 		}
-		return b.add(Entry{Name: base, Size: n, Product: pkg, Version: ver, OS: "debian", URL: filename}, where)
+		return b.add(Entry{Name: base, Size: n, Product: pkg, Version: ver, OS: "debian", OSVersion: OSVersionOf("debian", ver), URL: filename}, where)
 	}
 	for sc.Scan() {
 		if err := checkCtx(ctx, line); err != nil {

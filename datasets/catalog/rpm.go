@@ -9,13 +9,16 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ReadRPMPrimary reads an RPM repository's primary.xml (the createrepo
 // format: <metadata> holding one <package type="rpm"> per RPM, with <name>,
 // <version epoch= ver= rel=>, <size package=> and <location href=>). An
 // entry's Name is the base of the location, Product the package name,
-// Version "ver-rel" (prefixed by "epoch:" when the epoch is not 0), OS "rpm"
+// Version "ver-rel" (prefixed by "epoch:" when the epoch is not 0), OS the
+// family its release tag names (rhel, fedora, sles; else "rpm"), Released
+// its build time,
 // and URL the location (joined to its xml:base when there is one). The
 // document is read token by token; only the fields above are kept. name is
 // the file name used in errors, which give the package's record index
@@ -84,6 +87,10 @@ func ReadRPMPrimary(ctx context.Context, r io.Reader, name string) (*Catalog, er
 				case "size":
 					size = attr(t, "package")
 					hasSize = true
+				case "time":
+					if b, err := strconv.ParseInt(attr(t, "build"), 10, 64); err == nil && b > 0 {
+						e.Released = time.Unix(b, 0).UTC()
+					}
 				case "location":
 					href := attr(t, "href")
 					e.Name = path.Base(href)
@@ -109,6 +116,8 @@ func ReadRPMPrimary(ctx context.Context, r io.Reader, name string) (*Catalog, er
 				nPackages++
 				where := fmt.Sprintf("record %d (line %d)", rec, recLine)
 				e.Product = strings.TrimSpace(nameText.String())
+				e.OS = rpmFamily(e.Version)
+				e.OSVersion = OSVersionOf(e.OS, e.Version)
 				if e.Name == "" {
 					return nil, fmt.Errorf("%s: %s: package %q has no <location href>: %w", name, where, e.Product, ErrFormat)
 				}

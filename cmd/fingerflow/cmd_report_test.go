@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// samplePopulation is the README's sample night: a population of 24 hosts
+// fetching lab updates.
+var samplePopulation = filepath.Join("..", "..", "datasets", "population")
+
+// TestRunWritesReport: run ends by writing the morning report and printing
+// its path; report writes the same page again from the directory alone;
+// --no-report writes none.
+func TestRunWritesReport(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "night")
+	args := []string{"run", "--no-history", "--model", filepath.Join(lab, "lab.ffm"),
+		"--catalog", filepath.Join(samplePopulation, "pop-near-24h-s1007.catalog.csv"),
+		"--out", out, filepath.Join(samplePopulation, "pop-near-24h-s1007.v9")}
+	stdout, stderr, code := run(t, context.Background(), args...)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	page, err := filepath.Abs(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(stdout); got != page {
+		t.Errorf("run printed %q, want the report's path %q", got, page)
+	}
+	if !strings.Contains(stderr, "run: morning report with 9 charts") {
+		t.Errorf("stderr lacks the report's summary:\n%s", stderr)
+	}
+	first, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"catalog.csv", "coverage.csv", "traffic.png", "traffic.svg", "clusters.png", "coverage.svg"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	stdout, stderr, code = run(t, context.Background(), "report", out)
+	if code != exitOK {
+		t.Fatalf("report: exit %d, stderr:\n%s", code, stderr)
+	}
+	if strings.TrimSpace(stdout) != page {
+		t.Errorf("report printed %q, want %q", stdout, page)
+	}
+	again, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, again) {
+		t.Error("report wrote another page than run did from the same directory")
+	}
+
+	out2 := filepath.Join(t.TempDir(), "night")
+	args[len(args)-2] = out2
+	stdout, stderr, code = run(t, context.Background(), append([]string{args[0], "--no-report"}, args[1:]...)...)
+	if code != exitOK {
+		t.Fatalf("--no-report: exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out2, "report.html")); !os.IsNotExist(err) {
+		t.Errorf("--no-report wrote report.html (%v)", err)
+	}
+	if stdout != "" {
+		t.Errorf("--no-report printed %q", stdout)
+	}
+}
+
+// TestReportNotARunDirectory: a directory without run.json is a usage
+// error that says what is missing.
+func TestReportNotARunDirectory(t *testing.T) {
+	_, stderr, code := run(t, context.Background(), "report", t.TempDir())
+	if code != exitUsage || !strings.Contains(stderr, "not the output directory of fingerflow run") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, _, code := run(t, context.Background(), "report"); code != exitUsage {
+		t.Errorf("no argument: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestRunReportCSV: the report reads the CSV forms run --csv writes as it
+// reads Parquet, and links them.
+func TestRunReportCSV(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "night")
+	_, stderr, code := run(t, context.Background(), "run", "--csv", "--no-history", "--model", filepath.Join(lab, "lab.ffm"),
+		"--catalog", filepath.Join(samplePopulation, "pop-near-24h-s1007.catalog.csv"),
+		"--out", out, filepath.Join(samplePopulation, "pop-near-24h-s1007.v9"))
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	// Without history only the changes since the previous night are
+	// missing.
+	if !strings.Contains(stderr, "morning report with 9 charts (1 without data)") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`href="downloads.csv"`, `href="hosts.csv"`, "The run kept no history", "68 named as catalog files, 65 unknown"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("report.html lacks %s", want)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package inventory
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
+)
+
+func TestShippedHintsParse(t *testing.T) {
+	rs, err := LoadRules("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Len() < 10 {
+		t.Errorf("%d shipped rules, want the documented set", rs.Len())
+	}
+}
+
+func TestReadRulesErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"ttl,63,linux,0.2,x\n", "line 1: ttl \"63\""},
+		{"# c\ntalks,icmp/3,windows,0.1,x\n", "line 2: port"},
+		{"net,10.0.0.0/33,windows,0.1,x\n", "want a CIDR"},
+		{"serves,tcp/445,,0.1,x\n", "no OS family"},
+		{"serves,tcp/445,windows,9,x\n", "weight"},
+		{"smell,tcp/445,windows,0.1,x\n", "kind"},
+		{"serves,tcp/445,windows\n", "want kind,match,os,weight,text"},
+	} {
+		_, err := ReadRules(strings.NewReader(tc.in), "h.csv")
+		if !errors.Is(err, ErrHints) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "h.csv: line") {
+			t.Errorf("%q: err = %v, want ErrHints naming h.csv, the line and %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestHintCounter(t *testing.T) {
+	rs, err := LoadRules("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal := netip.MustParsePrefix("10.0.0.0/8").Contains
+	hc := rs.NewHintCounter(internal)
+	host, peer := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("10.9.9.9")
+	now := time.Now()
+	flows := []datasets.Flow{
+		{Start: now, End: now, SrcAddr: host, DstAddr: peer, SrcPort: 137, DstPort: 137, Proto: datasets.ProtoUDP},
+		{Start: now, End: now, SrcAddr: host, DstAddr: peer, SrcPort: 137, DstPort: 137, Proto: datasets.ProtoUDP},
+		{Start: now, End: now, SrcAddr: host, DstAddr: peer, SrcPort: 445, DstPort: 50123, Proto: datasets.ProtoTCP},
+		{Start: now, End: now, SrcAddr: host, DstAddr: netip.MustParseAddr("17.253.1.1"), SrcPort: 50000, DstPort: 443, Proto: datasets.ProtoTCP},
+		// An external source matches nothing; a client talking to
+		// port 445 does not serve it.
+		{Start: now, End: now, SrcAddr: netip.MustParseAddr("192.0.2.1"), DstAddr: host, SrcPort: 137, DstPort: 137, Proto: datasets.ProtoUDP},
+		{Start: now, End: now, SrcAddr: peer, DstAddr: host, SrcPort: 50123, DstPort: 445, Proto: datasets.ProtoTCP},
+	}
+	for i := range flows {
+		hc.Add(&flows[i])
+	}
+	var got []string
+	for _, h := range hc.Hints(host, map[uint8]uint64{128: 3, 64: 1}) {
+		got = append(got, string(h.Kind)+":"+h.Text)
+	}
+	want := []string{
+		"hint:NetBIOS name service (Windows, Samba) (2 flows)",
+		"hint:answers SMB (Windows file sharing, Samba) (1 flows)",
+		"hint:talks to Apple's network (17.0.0.0/8) (1 flows)",
+		"ttl:initial TTL 128 (Windows sends 128)",
+		"ttl:initial TTL 128 (Unix sends 64)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("hints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if hs := hc.Hints(peer, nil); len(hs) != 0 {
+		t.Errorf("peer hints %v: a client of SMB serves nothing", hs)
+	}
+	if hs := rs.TTLHints(nil); hs != nil {
+		t.Errorf("TTL hints without TTLs: %v", hs)
+	}
+}

@@ -1,0 +1,223 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// update rewrites the golden charts: go test ./reports -run Golden -update
+var update = flag.Bool("update", false, "rewrite the golden charts under testdata/golden")
+
+// Golden charts are kept at half size in grey (a few kilobytes each) and
+// compared with a tolerance, so that a change of font rasterisation or
+// antialiasing does not fail them but a moved bar, axis or label does.
+const (
+	goldenDir = "testdata/golden"
+	// maxMeanDiff is the largest mean difference of grey levels (0–255)
+	// between a chart and its golden image.
+	maxMeanDiff = 1.5
+	// maxBadShare is the largest share of pixels that may differ by more
+	// than badLevel grey levels.
+	maxBadShare = 0.005
+	badLevel    = 48
+)
+
+// TestGoldenMorningCharts draws every chart of the fixture's morning
+// report, and charts of fixed synthetic inputs the fixture lacks (a whole
+// day with a flood, changes since a previous night, no data), and
+// compares them with testdata/golden.
+func TestGoldenMorningCharts(t *testing.T) {
+	n, err := LoadNight(context.Background(), nightFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &morning{n: n, files: map[string][]byte{}}
+	if _, err := m.page(); err != nil {
+		t.Fatal(err)
+	}
+	charts := map[string]func(w io.Writer) error{}
+	for _, c := range m.charts {
+		charts[c.name] = func(w io.Writer) error {
+			var b bytes.Buffer
+			err := c.draw(&b, "png")
+			if errors.Is(err, ErrNoData) {
+				return NoDataChart(w, "png", WideWidth, WideHeight/2, c.title, c.empty)
+			}
+			if err != nil {
+				return err
+			}
+			_, err = b.WriteTo(w)
+			return err
+		}
+	}
+	seconds, minutes, busiest := syntheticDay()
+	charts["synthetic-day-traffic"] = func(w io.Writer) error { return TrafficChart(w, "png", seconds, minutes, busiest) }
+	charts["synthetic-day-share"] = func(w io.Writer) error { return ShareChart(w, "png", minutes, busiest) }
+	charts["synthetic-changes"] = func(w io.Writer) error {
+		return ChangesChart(w, "png", Changes{Previous: "2027-01-19", NewHosts: 3, OSChanged: 1, WithNewUpdates: 5, NewUpdates: 9,
+			ByEntry: []EntryCount{{"cat-035.bin", 4}, {"cat-037.bin", 3}, {"cat-006.bin", 2}}})
+	}
+	charts["no-data"] = func(w io.Writer) error {
+		return NoDataChart(w, "png", WideWidth, WideHeight/2, "Update coverage", "No host was given the OS of a catalog entry: no coverage to show.")
+	}
+	for name, draw := range charts {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := draw(&b); err != nil {
+				t.Fatal(err)
+			}
+			keep(t, name+".png", b.Bytes())
+			img, err := png.Decode(&b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareGolden(t, name, img)
+		})
+	}
+}
+
+// compareGolden compares img, at half size in grey, with
+// testdata/golden/NAME.png, or writes it there with -update.
+func compareGolden(t *testing.T, name string, img image.Image) {
+	t.Helper()
+	got := thumbnail(img)
+	path := filepath.Join(goldenDir, name+".png")
+	if *update {
+		var b bytes.Buffer
+		enc := png.Encoder{CompressionLevel: png.BestCompression}
+		if err := enc.Encode(&b, got); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./reports -run Golden -update writes it)", err)
+	}
+	defer f.Close()
+	wantImg, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	want := image.NewGray(wantImg.Bounds())
+	for y := wantImg.Bounds().Min.Y; y < wantImg.Bounds().Max.Y; y++ {
+		for x := wantImg.Bounds().Min.X; x < wantImg.Bounds().Max.X; x++ {
+			want.Set(x, y, wantImg.At(x, y))
+		}
+	}
+	if got.Bounds() != want.Bounds() {
+		t.Fatalf("chart is %v at half size, golden %v", got.Bounds().Size(), want.Bounds().Size())
+	}
+	mean, bad := imageDiff(got, want)
+	if mean > maxMeanDiff || bad > maxBadShare {
+		failed := filepath.Join(t.TempDir(), name+".png")
+		if f, err := os.Create(failed); err == nil {
+			png.Encode(f, got)
+			f.Close()
+		}
+		t.Errorf("differs from %s: mean grey difference %.2f (at most %.2f), %.2f%% of pixels off by more than %d (at most %.2f%%); drawn: %s",
+			path, mean, maxMeanDiff, 100*bad, badLevel, 100*maxBadShare, failed)
+	}
+}
+
+// thumbnail is img at half size in grey: each pixel the mean of a 2×2
+// block.
+func thumbnail(img image.Image) *image.Gray {
+	b := img.Bounds()
+	out := image.NewGray(image.Rect(0, 0, b.Dx()/2, b.Dy()/2))
+	for y := 0; y < b.Dy()/2; y++ {
+		for x := 0; x < b.Dx()/2; x++ {
+			sum := 0
+			for dy := range 2 {
+				for dx := range 2 {
+					sum += int(color.GrayModel.Convert(img.At(b.Min.X+2*x+dx, b.Min.Y+2*y+dy)).(color.Gray).Y)
+				}
+			}
+			out.SetGray(x, y, color.Gray{Y: uint8(sum / 4)})
+		}
+	}
+	return out
+}
+
+// imageDiff is the mean absolute grey difference and the share of pixels
+// that differ by more than badLevel.
+func imageDiff(a, b *image.Gray) (mean, bad float64) {
+	total, n, off := 0, 0, 0
+	for i := range a.Pix {
+		d := int(a.Pix[i]) - int(b.Pix[i])
+		if d < 0 {
+			d = -d
+		}
+		total += d
+		if d > badLevel {
+			off++
+		}
+		n++
+	}
+	return float64(total) / float64(n), float64(off) / float64(n)
+}
+
+func TestImageDiff(t *testing.T) {
+	a := image.NewGray(image.Rect(0, 0, 10, 10))
+	b := image.NewGray(image.Rect(0, 0, 10, 10))
+	for i := range a.Pix {
+		a.Pix[i], b.Pix[i] = 200, 200
+	}
+	b.Pix[0] = 0
+	mean, bad := imageDiff(a, b)
+	if mean != 2 || bad != 0.01 {
+		t.Errorf("one black pixel in 100: mean %v, bad %v; want 2, 0.01", mean, bad)
+	}
+}
+
+// syntheticDay is a fixed day of site traffic: a daily swell, a few
+// noisy seconds, a two-minute flood at 03:00, and three busy hosts.
+func syntheticDay() ([]SecondRow, []MinuteRow, []HostSeries) {
+	start := time.Date(2027, 1, 11, 0, 0, 0, 0, time.UTC)
+	var seconds []SecondRow
+	minutes := make([]MinuteRow, 24*60)
+	for i := range minutes {
+		minutes[i] = MinuteRow{Minute: start.Add(time.Duration(i) * time.Minute), Host: "site"}
+	}
+	for s := range 86400 {
+		day := 0.5 + 0.5*math.Sin(2*math.Pi*(float64(s)/86400-0.25))
+		noise := math.Mod(float64(s)*0.6180339887, 1)
+		b := 2e5 + 3e6*day + 1e6*noise*noise*noise
+		if s >= 3*3600 && s < 3*3600+120 {
+			b = 9e7
+		}
+		seconds = append(seconds, SecondRow{Time: start.Add(time.Duration(s) * time.Second), Bytes: b, Packets: b / 900})
+		minutes[s/60].Bytes += b
+		minutes[s/60].Packets += b / 900
+	}
+	var hosts []HostSeries
+	for h, share := range []float64{0.3, 0.15, 0.05} {
+		hs := HostSeries{Host: fmt.Sprintf("10.0.0.%d", h+1)}
+		for i, m := range minutes {
+			if (i/30+h)%3 == 0 {
+				continue // idle half-hours
+			}
+			hs.Minutes = append(hs.Minutes, MinuteRow{Minute: m.Minute, Host: hs.Host, Bytes: share * m.Bytes, Packets: share * m.Packets})
+		}
+		hosts = append(hosts, hs)
+	}
+	return seconds, minutes, hosts
+}
