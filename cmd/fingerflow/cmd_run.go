@@ -485,9 +485,10 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	case len(hosts) == 0:
 		fmt.Fprintf(gopts.stderr, "run: no flow of an internal host (%s): the inventory is empty\n", strings.Join(opts.internalText(), ", "))
 	}
-	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d unknown), %d updates, %d clusters in %.1fs (%.0f flows/s); wrote %s\n",
+	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d unknown), %d updates, %d clusters, in %.1fs, %.0f flows/s\n",
 		sum.Files, sum.FilesSkipped, flows, len(hosts), sum.HostsWithOS, found, named, found-named, sum.Updates, sum.Clusters,
-		el.Seconds(), sum.FlowsPerSec, filepath.Join(opts.out, "inventory.csv"))
+		el.Seconds(), sum.FlowsPerSec)
+	gopts.infof("run: inventory in %s\n", filepath.Join(opts.out, "inventory.csv"))
 	if !opts.noReport {
 		if err := writeMorningReport(ctx, gopts, "run", opts.out); err != nil {
 			return err
