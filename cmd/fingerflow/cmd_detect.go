@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -291,26 +292,10 @@ func scoreUnexpected(cmd *cobra.Command, opts detectOptions, db *history.DB, pro
 		night = opts.night
 	}
 	cfg := rep.UnexpectedConfig
-	var values []unexpected.NightValue
-	for m := unexpected.Measure(0); m <= unexpected.Packets; m++ {
-		for _, sd := range []bool{false, true} {
-			name := cfg.MetricName(m, sd)
-			// One night more than asked for, in case this run's night
-			// is already there.
-			vs, err := db.Metrics(ctx, name, opts.nights+min(opts.nights, 1))
-			if err != nil {
-				return err
-			}
-			for _, v := range vs {
-				if v.Night >= night {
-					continue // only earlier nights
-				}
-				values = append(values, unexpected.NightValue{Night: v.Night, Metric: name, Key: v.Key, Value: v.Value})
-			}
-		}
+	b, err := historyBaseline(ctx, db, cfg, night, opts.nights)
+	if err != nil {
+		return err
 	}
-	values = latestNights(values, opts.nights)
-	b := unexpected.NewBaseline(cfg, values)
 	rep.Baseline = &b
 	alarms, err := prof.Score(b)
 	switch {
@@ -346,6 +331,27 @@ func scoreUnexpected(cmd *cobra.Command, opts detectOptions, db *history.DB, pro
 		},
 		Metrics: metrics,
 	})
+}
+
+// historyBaseline learns the rates' baseline from the latest nights
+// nights (all when it is 0) of db before night.
+func historyBaseline(ctx context.Context, db *history.DB, cfg unexpected.Config, night string, nights int) (unexpected.Baseline, error) {
+	var values []unexpected.NightValue
+	for m := unexpected.Measure(0); m <= unexpected.Packets; m++ {
+		for _, sd := range []bool{false, true} {
+			name := cfg.MetricName(m, sd)
+			vs, err := db.Metrics(ctx, name, 0)
+			if err != nil {
+				return unexpected.Baseline{}, err
+			}
+			for _, v := range vs {
+				if v.Night < night {
+					values = append(values, unexpected.NightValue{Night: v.Night, Metric: name, Key: v.Key, Value: v.Value})
+				}
+			}
+		}
+	}
+	return unexpected.NewBaseline(cfg, latestNights(values, nights)), nil
 }
 
 // latestNights keeps the values of the latest n nights (all when n is 0).

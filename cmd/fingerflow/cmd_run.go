@@ -219,12 +219,16 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		ad.Add(d)
 		return sp.write(d)
 	})
-	// Host features and download extraction keep separate state: each
-	// gets its own goroutine and sees every flow in order.
+	an, err := newNightAnalytics(ctx, db)
+	if err != nil {
+		return err
+	}
+	// Host features, download extraction and the analytics keep separate
+	// state: each gets its own goroutine and sees every flow in order.
 	var flows uint64
 	fo, fctx := newFanOut(ctx,
 		func(f *datasets.Flow) error { agg.Add(f); hc.Add(f); return nil },
-		ds.add)
+		ds.add, an.countFlow, an.detectFlow)
 	count, err := streamFlows(fctx, gopts, in, flt, func(f *datasets.Flow) error {
 		flows++
 		return fo.add(f)
@@ -363,10 +367,16 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		sum.Updates += len(row.Verdict.Updates)
 	}
 
+	statsDoc, alarmsDoc, err := an.finish(ctx, db, night0, hosts)
+	if err != nil {
+		return err
+	}
+
 	// History: this night replaces any earlier run of it, then the
 	// inventory says what changed since the night before.
 	if db != nil {
 		hr := historyRun(sum, inv, cat, hosts, opts, catName)
+		hr.Metrics = append(hr.Metrics, an.metrics()...)
 		if err := db.WriteRun(ctx, hr); err != nil {
 			return err
 		}
@@ -447,6 +457,12 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		return err
 	}
 	if err := out.write("catalog.csv", func(w io.Writer) error { return reports.WriteCatalogCSV(w, cat.Entries) }); err != nil {
+		return err
+	}
+	if err := out.write(reports.StatsFile, statsDoc); err != nil {
+		return err
+	}
+	if err := out.write(reports.AlarmsFile, alarmsDoc); err != nil {
 		return err
 	}
 	if truth != nil {

@@ -429,23 +429,5 @@ func nightClusters(ctx context.Context, path, night string) (func(netip.Addr) (s
 		}
 		night = runs[len(runs)-1].Night
 	}
-	hosts, err := db.NightHosts(ctx, night)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	m := map[netip.Addr]string{}
-	for _, h := range hosts {
-		if h.Cluster < 0 {
-			continue
-		}
-		name := fmt.Sprintf("cluster %d", h.Cluster)
-		if h.ClusterDescription != "" {
-			name += ": " + h.ClusterDescription
-		}
-		m[h.Addr.Unmap()] = name
-	}
-	return func(a netip.Addr) (string, bool) {
-		c, ok := m[a.Unmap()]
-		return c, ok
-	}, nil
+	return nightClustersOf(ctx, db, night)
 }
