@@ -103,7 +103,11 @@ func WriteDetectText(w io.Writer, d Detect) error {
 	th := d.FloodConfig.Thresholds
 	var ths []string
 	for s := floods.Signature(0); s < floods.NumSignatures; s++ {
-		ths = append(ths, fmt.Sprintf("%s %s/s and %s packets", s, trimFloat(th[s].MinRate), trimFloat(th[s].MinPackets)))
+		rate := trimFloat(th[s].MinRate) + "/s"
+		if th[s].Bin > 1 {
+			rate += fmt.Sprintf(" in %d s bins", th[s].Bin)
+		}
+		ths = append(ths, fmt.Sprintf("%s %s and %s packets", s, rate, trimFloat(th[s].MinPackets)))
 	}
 	fmt.Fprintf(w, "Floods and DoS signatures: %d (thresholds: %s)\n", len(d.Floods), strings.Join(ths, ", "))
 	for s, n := range d.FloodsDropped {
@@ -202,9 +206,10 @@ type (
 		Services   []serviceJSON  `json:"services"`
 	}
 	thresholdJSON struct {
-		MinRate    float64 `json:"min_rate"`
+		MinRate    float64 `json:"min_rate"` // packets a second
 		MinPackets float64 `json:"min_packets"`
-		Gap        int     `json:"gap_s"`
+		Gap        int     `json:"gap_bins"`
+		Bin        int     `json:"bin_s"`
 	}
 	floodsJSON struct {
 		Thresholds map[string]thresholdJSON `json:"thresholds"`
@@ -323,7 +328,7 @@ func WriteDetectJSON(w io.Writer, d Detect) error {
 	out.Floods.Thresholds = map[string]thresholdJSON{}
 	for s := floods.Signature(0); s < floods.NumSignatures; s++ {
 		t := d.FloodConfig.Thresholds[s]
-		out.Floods.Thresholds[s.String()] = thresholdJSON{t.MinRate, t.MinPackets, t.Gap}
+		out.Floods.Thresholds[s.String()] = thresholdJSON{t.MinRate, t.MinPackets, t.Gap, max(t.Bin, 1)}
 	}
 	out.Floods.Alarms = []floodJSON{}
 	out.Floods.MaxAlarms = d.FloodConfig.MaxAlarms

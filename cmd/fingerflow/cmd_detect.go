@@ -105,7 +105,7 @@ skipped; the exit status is then 3.`,
 	f.Float64Var(&opts.minCount, "min-count", uc.MinCount, "unexpectedness: least count an anomalous interval has")
 	f.Float64Var(&opts.unexpected, "unexpected", uc.Threshold, "unexpectedness that is an alarm")
 	f.IntVar(&opts.shown, "show", 20, "unexpectedness alarms listed (0: all; --json lists all)")
-	f.StringSliceVar(&opts.internal, "internal", nil, "the site's networks for the service profile (CIDR; repeatable; default RFC 1918 and fc00::/7)")
+	f.StringSliceVar(&opts.internal, "internal", nil, "the site's networks: their servers' services and rates (CIDR; repeatable; default RFC 1918 and fc00::/7)")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document")
 	f.IntVar(&opts.workers, "workers", 0, "files decoded at once (0: one per processor)")
 	addFilterFlags(f, &opts.filterOptions)
@@ -188,6 +188,7 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	}
 	uc := unexpected.DefaultConfig()
 	uc.Interval, uc.Z, uc.MinCount, uc.Threshold = opts.interval, opts.z, opts.minCount, opts.unexpected
+	uc.Internal = hc.Internal
 	var prof *unexpected.Profile
 	var db *history.DB
 	if (opts.record || opts.night != "") && opts.db == "" {

@@ -7,14 +7,15 @@
 // ranges no routed packet may come from, see Bogons).
 //
 // Each signature counts its packets per destination (and port, for the
-// TCP signatures) in one-second bins: a record's packets are spread evenly
-// over its duration, and a one-packet record counts at its start (exporters
-// that give both directions of a connection the connection's times would
-// otherwise stretch a lone SYN over the SYN-ACK's retransmissions). An
-// episode is a run of seconds at or above the signature's MinRate, gaps of
-// at most Gap seconds below it included; an episode of at least MinPackets
-// packets is an alarm, with its destination, start, end, peak and mean
-// rate, its top sources and whether the sources look spoofed.
+// TCP signatures) in bins of one second (ten for bogon sources): a
+// record's packets are spread evenly over its duration, and a one-packet
+// record counts at its start (exporters that give both directions of a
+// connection the connection's times would otherwise stretch a lone SYN
+// over the SYN-ACK's retransmissions). An episode is a run of bins at or
+// above the signature's MinRate, gaps of at most Gap bins below it
+// included; an episode of at least MinPackets packets is an alarm, with its
+// destination, start, end, peak and mean rate, its top sources and whether
+// the sources look spoofed.
 //
 // Which records count:
 //
@@ -85,14 +86,19 @@ func ParseSignature(name string) (Signature, bool) {
 
 // Threshold decides when a signature's packets make an alarm.
 type Threshold struct {
-	// MinRate: a second counts towards an episode when at least this many
-	// of the signature's packets reach the destination in it.
+	// MinRate: a bin counts towards an episode when its packets to the
+	// destination reach this many a second.
 	MinRate float64
 	// MinPackets: an episode with fewer packets is no alarm.
 	MinPackets float64
-	// Gap is how many seconds below MinRate an episode may contain.
+	// Gap is how many bins below MinRate an episode may contain.
 	Gap int
+	// Bin is how many seconds a bin lasts; 0 means 1.
+	Bin int
 }
+
+// width is the bin's length in seconds.
+func (t *Threshold) width() int64 { return max(int64(t.Bin), 1) }
 
 // Config tunes the detector. Start from DefaultConfig.
 type Config struct {
@@ -123,10 +129,13 @@ type Config struct {
 // DefaultConfig's thresholds: SYN, RST and FIN floods at 100 packets a
 // second to one destination port and 500 packets in all; UDP at 1,000
 // packets a second and 5,000 in all; ICMP at 500 a second and 2,000 in
-// all; bogon sources from 1 packet a second and 10 in all, an episode
-// bridging 10 quiet seconds (the others bridge 2). hping3's default rate is
-// 1 packet a second; floods run at thousands. A 15-minute horizon, five
-// top sources, 10,000 sources remembered per destination.
+// all, in one-second bins bridging 2 quiet seconds; bogon sources from 5
+// packets in ten seconds and 10 in all, in ten-second bins bridging one
+// quiet bin (a site whose traffic comes from a special-purpose range would
+// otherwise cost a bin per host and second). hping3's default rate is 1
+// packet a second; floods run at thousands. A 15-minute horizon, five top
+// sources, 10,000 sources remembered per destination, 1,000 alarms kept
+// per signature.
 func DefaultConfig() Config {
 	var c Config
 	c.Thresholds[SYNFlood] = Threshold{MinRate: 100, MinPackets: 500, Gap: 2}
@@ -134,7 +143,7 @@ func DefaultConfig() Config {
 	c.Thresholds[FINFlood] = Threshold{MinRate: 100, MinPackets: 500, Gap: 2}
 	c.Thresholds[UDPFlood] = Threshold{MinRate: 1000, MinPackets: 5000, Gap: 2}
 	c.Thresholds[ICMPFlood] = Threshold{MinRate: 500, MinPackets: 2000, Gap: 2}
-	c.Thresholds[BogonSource] = Threshold{MinRate: 1, MinPackets: 10, Gap: 10}
+	c.Thresholds[BogonSource] = Threshold{MinRate: 0.5, MinPackets: 10, Gap: 1, Bin: 10}
 	c.Horizon = 15 * time.Minute
 	c.TopSources = 5
 	c.MaxSources = 10000
@@ -181,8 +190,9 @@ type Alarm struct {
 	Start, End time.Time
 	Packets    float64
 	Flows      uint64
-	// PeakRate is the most packets in one second, MeanRate the packets
-	// per second between Start and End (PeakRate when they coincide).
+	// PeakRate is the most packets a second in one bin, MeanRate the
+	// packets per second between Start and End (PeakRate when those lie
+	// less than a bin apart).
 	PeakRate, MeanRate float64
 	Sources            []Source // most packets first
 	Spoofing           Spoofing
@@ -251,6 +261,12 @@ type target struct {
 	// (noDue: none): a new second in a later minute needs no note.
 	due     int64
 	deleted int // bins deleted since the map was rebuilt
+	// minBin is the earliest bin that may hold packets: a sweep looks at
+	// the bins from it on, not at every bin of the horizon.
+	minBin int64
+	maxBin int64 // the latest bin that holds packets
+	// pruned is the second up to which sources were last pruned.
+	pruned int64
 }
 
 const noDue = math.MaxInt64
@@ -335,7 +351,7 @@ func (d *Detector) Dropped() [NumSignatures]int { return d.dropped }
 // New checks cfg and returns a detector.
 func New(cfg Config) (*Detector, error) {
 	for s, t := range cfg.Thresholds {
-		if !(t.MinRate > 0) || t.MinPackets < 0 || t.Gap < 0 {
+		if !(t.MinRate > 0) || t.MinPackets < 0 || t.Gap < 0 || t.Bin < 0 {
 			return nil, fmt.Errorf("%w: %v threshold %+v", ErrConfig, Signature(s), t)
 		}
 	}
@@ -420,7 +436,7 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 	k := key{sig: sig, dst: f.DstAddr, proto: proto, port: port}
 	t := d.targets[k]
 	if t == nil {
-		t = &target{bins: map[int64]*bin{}, sources: map[netip.Addr]*srcStat{}, due: noDue}
+		t = &target{bins: map[int64]*bin{}, sources: map[netip.Addr]*srcStat{}, due: noDue, minBin: math.MaxInt64, pruned: d.swept}
 		d.targets[k] = t
 	}
 	if packets <= 1 {
@@ -429,12 +445,14 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 		// SYN over the answer's retransmissions.)
 		end = start
 	}
-	s0 := floorDiv(start, 1e9)
-	if s0 <= d.swept {
+	w := d.cfg.Thresholds[sig].width()
+	wn := w * 1e9
+	s0 := floorDiv(start, wn)
+	if (s0+1)*w-1 <= d.swept {
 		// Later than the horizon allows: count it in the first open
-		// second, so that it still adds to an episode under way.
-		s0 = d.swept + 1
-		start = max(start, s0*1e9)
+		// bin, so that it still adds to an episode under way.
+		s0 = floorDiv(d.swept, w) + 1
+		start = max(start, s0*wn)
 		end = max(end, start)
 	}
 	add := func(sec int64, p float64) {
@@ -442,23 +460,25 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 		if b == nil {
 			b = &bin{first: start, last: end}
 			t.bins[sec] = b
-			d.schedule(k, t, sec)
+			d.schedule(k, t, sec*w)
+			t.minBin = min(t.minBin, sec)
+			t.maxBin = max(t.maxBin, sec)
 		}
 		b.packets += p
 		b.first, b.last = min(b.first, start), max(b.last, end)
-		t.lastSeen = max(t.lastSeen, sec)
+		t.lastSeen = max(t.lastSeen, (sec+1)*w-1)
 	}
-	s1 := floorDiv(end, 1e9)
+	s1 := floorDiv(end, wn)
 	if packets <= 1 || s1 == s0 || end == start {
 		add(s0, packets)
 	} else {
 		// Spread over the duration, each second by its overlap, the
 		// duration capped at a day.
 		end = min(end, start+86400e9)
-		s1 = floorDiv(end, 1e9)
+		s1 = floorDiv(end, wn)
 		dur := float64(end - start)
 		for s := s0; s <= s1; s++ {
-			lo, hi := max(start, s*1e9), min(end, (s+1)*1e9)
+			lo, hi := max(start, s*wn), min(end, (s+1)*wn)
 			if hi > lo {
 				add(s, packets*float64(hi-lo)/dur)
 			}
@@ -535,27 +555,20 @@ func (d *Detector) sweep(upTo int64) {
 			continue
 		}
 		t.due = noDue
-		var secs []int64
-		for s := range t.bins {
-			if s <= upTo {
-				secs = append(secs, s)
-			} else {
-				d.schedule(k, t, s) // visit it again in a later sweep
-			}
-		}
-		if t.deleted += len(secs); t.deleted > 2*len(t.bins)+64 {
-			t.bins = maps.Clone(t.bins) // deleted slots slow lookups
-			t.deleted = 0
-		}
-		slices.Sort(secs)
 		th := d.cfg.Thresholds[k.sig]
-		for _, s := range secs {
+		w := th.width()
+		upBin := floorDiv(upTo+1, w) - 1 // the last bin that is over
+		for s := t.minBin; s <= min(upBin, t.maxBin); s++ {
 			b := t.bins[s]
+			if b == nil {
+				continue
+			}
 			delete(t.bins, s)
+			t.deleted++
 			if t.open != nil && s-t.open.lastActive-1 > int64(th.Gap) {
 				d.close(k, t)
 			}
-			if b.packets < th.MinRate {
+			if b.packets < th.MinRate*float64(w) {
 				if t.open != nil {
 					t.open.pending = append(t.open.pending, secBin{s, b})
 				} else {
@@ -581,16 +594,39 @@ func (d *Detector) sweep(upTo int64) {
 			e.take(b)
 			e.peak = max(e.peak, b.packets)
 		}
+		if t.minBin <= upBin {
+			t.minBin = upBin + 1
+		}
+		if len(t.bins) > 0 {
+			d.schedule(k, t, t.minBin*w) // visit it again in a later sweep
+		}
+		if t.deleted > 2*len(t.bins)+64 {
+			t.bins = maps.Clone(t.bins) // deleted slots slow lookups
+			t.deleted = 0
+		}
 		if t.open != nil {
-			if upTo-t.open.lastActive > int64(th.Gap) {
+			if upBin-t.open.lastActive > int64(th.Gap) {
 				d.close(k, t)
 			} else {
-				d.schedule(k, t, t.open.lastActive+int64(th.Gap)+1) // ends then unless it goes on
+				d.schedule(k, t, (t.open.lastActive+int64(th.Gap)+1)*w) // ends then unless it goes on
 			}
 		}
 		if t.open == nil && len(t.bins) == 0 && t.lastSeen <= upTo {
 			delete(d.targets, k)
 			d.deleted++
+			continue
+		}
+		if t.open == nil && upTo-t.pruned >= 600 {
+			// No episode can take sources seen only in bins that are
+			// over; they are let go every ten minutes.
+			t.pruned = upTo
+			over := (upBin+1)*w*1e9 - 1
+			for a, src := range t.sources {
+				if src.last <= over {
+					delete(t.sources, a)
+				}
+			}
+			t.overflow = 0
 		}
 	}
 	if d.deleted > 2*len(d.targets)+1024 {
@@ -617,9 +653,12 @@ func (d *Detector) close(k key, t *target) {
 	a := Alarm{
 		Signature: k.sig, Target: k.dst, Proto: k.proto, Port: k.port,
 		Start: time.Unix(0, e.first).UTC(), End: time.Unix(0, e.last).UTC(),
-		Packets: e.packets, Flows: e.flows, PeakRate: e.peak, MeanRate: e.peak,
+		Packets: e.packets, Flows: e.flows,
 	}
-	if dur := float64(e.last-e.first) / 1e9; dur >= 1 {
+	w := float64(d.cfg.Thresholds[k.sig].width())
+	a.PeakRate = e.peak / w
+	a.MeanRate = a.PeakRate
+	if dur := float64(e.last-e.first) / 1e9; dur >= w {
 		a.MeanRate = e.packets / dur
 	}
 	// The sources active during the episode.

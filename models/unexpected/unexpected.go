@@ -2,10 +2,11 @@
 // against the rates of earlier nights, the Perl NetFlow logger's
 // "unexpectedness" U·La/(Ln+La), made precise.
 //
-// A service is a server and one of its ports: the endpoint of a flow
-// record with the lower port, and that port with the protocol ("10.0.0.5
-// 443/tcp"; "10.0.0.5 icmp" for ICMP, keyed by destination), and the same
-// port over the whole site ("* 443/tcp"). A lower port that is no service
+// A service is a server of the site (in Config.Internal) and one of its
+// ports: the endpoint of a flow record with the lower port, and that port
+// with the protocol ("10.0.0.5 443/tcp"; "10.0.0.5 icmp" for ICMP, keyed
+// by destination); and a port over the whole site, whatever the server
+// ("* 443/tcp"). A lower port that is no service
 // port (below 1024 or one of features.DefaultServicePorts) is counted as
 // port 0, "10.0.0.5 0/tcp": peer-to-peer and media flows between two high
 // ports would otherwise make a service of every port pair. Every record counts, in both
@@ -68,12 +69,16 @@ type Config struct {
 	Threshold float64
 	// MinNights is the fewest earlier nights a baseline needs.
 	MinNights int
+	// Internal are the site's networks: only their servers get services
+	// of their own (the site-wide ones count every server).
+	Internal []netip.Prefix
 }
 
 // DefaultConfig: one-minute intervals, Z = 3, at least 20 a minute,
-// threshold 3, at least three nights.
+// threshold 3, at least three nights, the internal networks of
+// features.DefaultInternal.
 func DefaultConfig() Config {
-	return Config{Interval: time.Minute, Z: 3, MinCount: 20, Threshold: 3, MinNights: 3}
+	return Config{Interval: time.Minute, Z: 3, MinCount: 20, Threshold: 3, MinNights: 3, Internal: features.DefaultInternal()}
 }
 
 // ErrConfig is wrapped by New's errors.
@@ -193,6 +198,17 @@ func New(cfg Config) (*Profile, error) {
 	return p, nil
 }
 
+// internal reports whether a lies in the site's networks.
+func (p *Profile) internal(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, n := range p.cfg.Internal {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // ServiceOf is the service a flow record belongs to (see the package
 // documentation).
 func (p *Profile) ServiceOf(f *datasets.Flow) Service {
@@ -223,7 +239,11 @@ func (p *Profile) Add(f *datasets.Flow) {
 		n, pk = 2, pk+float64(f.RevPackets)
 	}
 	s := p.ServiceOf(f)
-	for _, key := range []Service{s, {Port: s.Port, Proto: s.Proto}} {
+	keys := []Service{{Port: s.Port, Proto: s.Proto}, s}
+	if !p.internal(s.Server) {
+		keys = keys[:1]
+	}
+	for _, key := range keys {
 		m := p.counts[key]
 		if m == nil {
 			m = map[int64][numMeasures]float64{}
