@@ -151,6 +151,28 @@ type record struct {
 	revPackets, revBts uint64
 }
 
+// packedKey is a connKey as plain bytes: a map keyed by it hashes 56
+// bytes of memory instead of three addresses with their zone handles
+// (a third of the extractor's time on a day of ten million flows).
+type packedKey struct {
+	a, b, exporter [16]byte
+	pa, pb         uint16
+	kinds          uint8 // per address: IPv4 (bit set) or not, and valid
+}
+
+func (k connKey) packed() packedKey {
+	var kinds uint8
+	for i, a := range [3]netip.Addr{k.a.addr, k.b.addr, k.exporter} {
+		if a.Is4() {
+			kinds |= 1 << (2 * i)
+		}
+		if a.IsValid() {
+			kinds |= 2 << (2 * i)
+		}
+	}
+	return packedKey{a: k.a.addr.As16(), b: k.b.addr.As16(), exporter: k.exporter.As16(), pa: k.a.port, pb: k.b.port, kinds: kinds}
+}
+
 func lessEP(x, y endpoint) bool {
 	if c := x.addr.Compare(y.addr); c != 0 {
 		return c < 0
@@ -181,7 +203,7 @@ func (h *half) add(start, end time.Time, pk, by uint64, flags uint8) {
 // (Duplicates).
 type Extractor struct {
 	cfg  Config
-	open map[connKey]*conn // per key, the first of the connections apart in time
+	open map[packedKey]*conn // per key, the first of the connections apart in time
 	// seen holds a digest of every record of the last 2×Linger (by the
 	// records' time), with the record's end: identical records are
 	// recognised by their digests (64 bits: a chance collision among a
@@ -202,7 +224,7 @@ type Extractor struct {
 
 // NewExtractor returns an extractor with the given configuration.
 func NewExtractor(cfg Config) *Extractor {
-	return &Extractor{cfg: cfg, open: map[connKey]*conn{}, seen: map[uint64]struct{}{}, hash: maphash.MakeSeed()}
+	return &Extractor{cfg: cfg, open: map[packedKey]*conn{}, seen: map[uint64]struct{}{}, hash: maphash.MakeSeed()}
 }
 
 // Duplicates is the number of flow records dropped as copies of records
@@ -271,7 +293,8 @@ func (e *Extractor) Add(f *datasets.Flow) {
 	// The record joins every open connection of its 5-tuple it is
 	// adjacent to; those it bridges become one.
 	var c *conn
-	for o, prev := e.open[k], (*conn)(nil); o != nil; o = o.next {
+	pk := k.packed()
+	for o, prev := e.open[pk], (*conn)(nil); o != nil; o = o.next {
 		switch {
 		case !e.adjacent(o, start, end, closes):
 			prev = o
@@ -284,8 +307,8 @@ func (e *Extractor) Add(f *datasets.Flow) {
 		}
 	}
 	if c == nil {
-		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end, next: e.open[k], bucket: minuteOf(end)}
-		e.open[k] = c
+		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end, next: e.open[pk], bucket: minuteOf(end)}
+		e.open[pk] = c
 		e.ends.add(c.bucket, c)
 	}
 	c.records++
@@ -530,12 +553,13 @@ func mergeNAT(x, y *conn, srv endpoint) {
 // remove takes c out of the open connections.
 func (e *Extractor) remove(c *conn) {
 	c.gone = true
-	first := e.open[c.key]
+	pk := c.key.packed()
+	first := e.open[pk]
 	if first == c {
 		if c.next == nil {
-			delete(e.open, c.key)
+			delete(e.open, pk)
 		} else {
-			e.open[c.key] = c.next
+			e.open[pk] = c.next
 		}
 		return
 	}
