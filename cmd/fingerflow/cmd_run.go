@@ -255,6 +255,18 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	}
 	cl := m.Classifier(downloads.Options{Threshold: opts.threshold, Offsets: offs})
 
+	// The clusters need only the traffic features: they are fitted while
+	// the downloads are classified.
+	type fitted struct {
+		hcl *clusters.HostClusters
+		err error
+	}
+	clustered := make(chan fitted, 1)
+	go func(hs []features.HostStats) {
+		hcl, err := clusters.FitHosts(hs, opts.k, opts.seed)
+		clustered <- fitted{hcl, err}
+	}(agg.Hosts())
+
 	// Classify every download; the night's inventory sees them all.
 	dlName := "downloads.parquet"
 	format := "parquet"
@@ -310,9 +322,10 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	// Host table, clusters, and the weak evidence of the clusters' OS mix.
 	hosts := agg.Hosts()
 	site := agg.Site()
-	hcl, err := clusters.FitHosts(hosts, opts.k, opts.seed)
-	if err != nil && !errors.Is(err, clusters.ErrTooFewHosts) {
-		return err
+	fit := <-clustered
+	hcl := fit.hcl
+	if fit.err != nil && !errors.Is(fit.err, clusters.ErrTooFewHosts) {
+		return fit.err
 	}
 	if hcl != nil {
 		clusterHints(night, hcl, verdicts)
