@@ -19,7 +19,9 @@
 //	SMB (TCP 445) to four internal file servers and SSH (TCP 22, some of it
 //	    interactive for minutes) to two internal servers.
 //
-// External servers are in 198.18.0.0/15 (the benchmarking range), each with
+// External servers are in ordinary public space (web servers from
+// 45.0.0.0, resolvers from 46.0.0.0, time servers in 47.0.123.0/24: no
+// special-purpose range, so bogon checks stay quiet as on a real day), each with
 // its own round-trip time and TTL. Internal clients send with TTL 63 or 127
 // (one hop before the vantage point), fixed per host. Every packet is
 // headers only (Ethernet, IPv4, TCP with a timestamp option, UDP or ICMP)
@@ -248,8 +250,8 @@ func extTTL(a uint32) uint8 {
 	base := []int{64, 64, 128, 255}[h%4]
 	return uint8(base - 8 - int(h>>8)%14)
 }
-func webServer(i uint64) uint32 { return ip4(198, 18, 0, 0) + 1 + uint32(i) }
-func dnsServer(i uint64) uint32 { return ip4(198, 19, 0, 0) + 1 + uint32(i) }
+func webServer(i uint64) uint32 { return ip4(45, 0, 0, 0) + 1 + uint32(i) }
+func dnsServer(i uint64) uint32 { return ip4(46, 0, 0, 0) + 1 + uint32(i) }
 
 // session emits the packets of one conversation between client c and server
 // s as seen at the vantage point: a packet from the client is answered by
@@ -468,7 +470,7 @@ func (g *gen) conversation(t int64) {
 		x.reply(false, g.logNormal(4000, 1.4, 200, 3_000_000), int64(g.between(0, 40000)))
 	case ntp:
 		x.proto, x.sp = udp, 123
-		external(ip4(198, 19, 123, 1+byte(g.rng.IntN(8))))
+		external(ip4(47, 0, 123, 1+byte(g.rng.IntN(8))))
 		x.cp = 123
 		if g.rng.IntN(2) == 0 {
 			x.cp = uint16(g.between(32768, 65535))
