@@ -99,39 +99,6 @@ families and release dates; it must list the same files as the model's.`,
 	return cmd
 }
 
-// runSummary is run.json.
-type runSummary struct {
-	Night         string          `json:"night"`
-	First         time.Time       `json:"first_flow"`
-	Last          time.Time       `json:"last_flow"`
-	Files         int             `json:"files"`
-	FilesSkipped  int             `json:"files_skipped"`
-	Skipped       []skippedFile   `json:"skipped"`
-	Flows         uint64          `json:"flows"`
-	Duplicates    uint64          `json:"duplicate_records_dropped"`
-	Hosts         int             `json:"hosts"`
-	HostsWithOS   int             `json:"hosts_with_os"`
-	Downloads     int             `json:"downloads"`
-	Named         int             `json:"downloads_named"`
-	Unknown       int             `json:"downloads_unknown"`
-	Updates       int             `json:"updates"`
-	Clusters      int             `json:"clusters"`
-	Seconds       float64         `json:"seconds"`
-	FlowsPerSec   float64         `json:"flows_per_second"`
-	Context       json.RawMessage `json:"context"`
-	History       string          `json:"history,omitempty"`
-	Model         string          `json:"model"`
-	Catalog       string          `json:"catalog"`
-	FingerflowVer string          `json:"fingerflow_version"`
-
-	started time.Time
-}
-
-type skippedFile struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
-
 func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []string) error {
 	started := time.Now()
 	if opts.model == "" {
@@ -362,16 +329,16 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	}
 
 	night0 := history.NightKey(site.First, site.Last)
-	sum := runSummary{
+	sum := reports.RunSummary{
 		Night: night0, First: site.First.UTC(), Last: site.Last.UTC(), Files: count.total, FilesSkipped: count.skipped,
-		Skipped: []skippedFile{}, Flows: flows, Duplicates: count.duplicates, Hosts: len(hosts), Downloads: found, Named: named, Unknown: found - named,
-		Model: opts.model, Catalog: catName, FingerflowVer: version, started: started.UTC(),
+		Skipped: []reports.SkippedFile{}, Flows: flows, Duplicates: count.duplicates, Hosts: len(hosts), Downloads: found, Named: named, Unknown: found - named,
+		Model: opts.model, Catalog: catName, Version: version,
 	}
 	for _, s := range count.files {
-		sum.Skipped = append(sum.Skipped, skippedFile{s.path, s.reason})
+		sum.Skipped = append(sum.Skipped, reports.SkippedFile{Path: s.path, Reason: s.reason})
 	}
 	if len(sum.Skipped) < count.skipped {
-		sum.Skipped = append(sum.Skipped, skippedFile{"", fmt.Sprintf("%d arguments named no file (see stderr)", count.skipped-len(sum.Skipped))})
+		sum.Skipped = append(sum.Skipped, reports.SkippedFile{Reason: fmt.Sprintf("%d arguments named no file (see stderr)", count.skipped-len(sum.Skipped))})
 	}
 	for _, row := range inv {
 		if row.Verdict.OS != inventory.Unknown {
@@ -388,7 +355,7 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	// History: this night replaces any earlier run of it, then the
 	// inventory says what changed since the night before.
 	if db != nil {
-		hr := historyRun(sum, inv, cat, hosts, opts, catName)
+		hr := historyRun(sum, started, inv, cat, hosts, opts, catName)
 		hr.Metrics = append(hr.Metrics, an.metrics()...)
 		if err := db.WriteRun(ctx, hr); err != nil {
 			return err
@@ -680,13 +647,13 @@ func orUnknown(s string) string {
 }
 
 // historyRun is what the history database keeps of the night.
-func historyRun(sum runSummary, inv []reports.InventoryHost, cat *catalog.Catalog, hosts []features.HostStats, opts runOptions, catName string) history.Run {
+func historyRun(sum reports.RunSummary, started time.Time, inv []reports.InventoryHost, cat *catalog.Catalog, hosts []features.HostStats, opts runOptions, catName string) history.Run {
 	stats := map[netip.Addr]features.HostStats{}
 	for _, h := range hosts {
 		stats[h.Addr] = h
 	}
 	r := history.Run{Info: history.RunInfo{
-		Night: sum.Night, FirstFlow: sum.First, LastFlow: sum.Last, Started: sum.started, Finished: time.Now().UTC(),
+		Night: sum.Night, FirstFlow: sum.First, LastFlow: sum.Last, Started: started.UTC(), Finished: time.Now().UTC(),
 		Flows: sum.Flows, FilesRead: sum.Files - sum.FilesSkipped, FilesSkipped: sum.FilesSkipped,
 		Hosts: sum.Hosts, Downloads: sum.Downloads, Named: sum.Named, Version: version,
 		Model: identity(opts.model), Catalog: identity(opts.catalog),
