@@ -36,14 +36,15 @@ type InventoryHost struct {
 
 // inventoryColumns are the columns of the inventory CSV.
 var inventoryColumns = [...]string{
-	"host", "os", "os_version", "confidence", "score", "updates", "update_list",
+	"host", "os", "os_version", "confidence", "score", "updates", "update_files", "update_list",
 	"evidence", "ttl", "cluster", "cluster_description", "first_seen", "last_seen", "changed",
 }
 
 // WriteInventoryCSV writes the inventory as CSV, one row per host: its
 // likely OS family and version, the confidence, the log10 odds of its
-// catalog evidence, how many updates and which ("entry product version at
-// time", "; "-separated), the evidence in words ("; "-separated, strongest
+// catalog evidence, how many updates and which (the entries, ";"-separated
+// in time order, and in words: "entry (product version) at time",
+// "; "-separated), the evidence in words ("; "-separated, strongest
 // first), the TTL, its cluster, first and last seen (RFC 3339, UTC) and
 // what changed since the previous night.
 func WriteInventoryCSV(w io.Writer, hosts []InventoryHost) error {
@@ -53,16 +54,17 @@ func WriteInventoryCSV(w io.Writer, hosts []InventoryHost) error {
 	}
 	for _, h := range hosts {
 		v := &h.Verdict
-		var ups, ev []string
+		var ups, files, ev []string
 		for _, u := range v.Updates {
 			ups = append(ups, updateText(u))
+			files = append(files, u.Entry)
 		}
 		for _, e := range v.Evidence {
 			ev = append(ev, e.Text)
 		}
 		rec := []string{
 			h.Addr.String(), v.OS, v.OSVersion, strconv.FormatFloat(v.Confidence, 'f', 4, 64),
-			strconv.FormatFloat(v.Score, 'f', 2, 64), strconv.Itoa(len(v.Updates)), strings.Join(ups, "; "),
+			strconv.FormatFloat(v.Score, 'f', 2, 64), strconv.Itoa(len(v.Updates)), strings.Join(files, ";"), strings.Join(ups, "; "),
 			strings.Join(ev, "; "), h.TTL, strconv.Itoa(h.Cluster), h.ClusterText,
 			timeText(h.FirstSeen), timeText(h.LastSeen), h.Changed,
 		}
