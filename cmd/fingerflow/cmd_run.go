@@ -295,7 +295,13 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		return fit.err
 	}
 	if hcl != nil {
-		clusterHints(night, hcl, verdicts)
+		names := make([]string, len(hcl.Descriptions))
+		for i, d := range hcl.Descriptions {
+			names[i] = d.Text
+		}
+		for a, h := range inventory.ClusterHints(hcl.Cluster, names, verdicts) {
+			night.AddHint(a, h)
+		}
 	}
 	for _, h := range hosts {
 		ttl := map[uint8]uint64{}
@@ -573,43 +579,6 @@ func firstOf(lists ...[]string) string {
 		}
 	}
 	return ""
-}
-
-// clusterHints adds each host's cluster as weak evidence: the family most
-// of the cluster's hosts with an OS run, weighted by their share.
-func clusterHints(n *inventory.Night, hcl *clusters.HostClusters, verdicts map[netip.Addr]inventory.Verdict) {
-	type mix struct {
-		total int
-		by    map[string]int
-	}
-	mixes := make([]mix, hcl.K)
-	for a, c := range hcl.Cluster {
-		mixes[c].total++
-		if v, ok := verdicts[a]; ok && v.OS != inventory.Unknown {
-			if mixes[c].by == nil {
-				mixes[c].by = map[string]int{}
-			}
-			mixes[c].by[v.OS]++
-		}
-	}
-	for a, c := range hcl.Cluster {
-		m := mixes[c]
-		best, bn, decided := "", 0, 0
-		for fam, k := range m.by {
-			decided += k
-			if k > bn || (k == bn && fam < best) {
-				best, bn = fam, k
-			}
-		}
-		if decided < 3 || 2*bn <= decided {
-			continue
-		}
-		share := float64(bn) / float64(decided)
-		n.AddHint(a, inventory.Hint{
-			Kind: inventory.KindCluster, OS: []string{best}, Weight: 0.3 * share,
-			Text: fmt.Sprintf("cluster %d (%s): %d of its %d hosts with an OS run %s", c, hcl.Descriptions[c].Text, bn, decided, best),
-		})
-	}
 }
 
 // ttlText says what the exporter recorded of a host's TTLs.

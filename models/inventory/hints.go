@@ -256,3 +256,50 @@ func (rs *Rules) TTLHints(ttls map[uint8]uint64) []Hint {
 	}
 	return out
 }
+
+// ClusterHints is each clustered host's cluster as weak evidence: the
+// family that most of the cluster's hosts with an OS run, weighted by its
+// share of them (at most 0.3), for clusters where at least three hosts
+// have an OS and one family holds more than half of them. cluster maps
+// hosts to cluster numbers, names gives each cluster's description.
+func ClusterHints(cluster map[netip.Addr]int, names []string, verdicts map[netip.Addr]Verdict) map[netip.Addr]Hint {
+	by := make([]map[string]int, len(names))
+	for a, c := range cluster {
+		if v, ok := verdicts[a]; ok && v.OS != Unknown && c >= 0 && c < len(by) {
+			if by[c] == nil {
+				by[c] = map[string]int{}
+			}
+			by[c][v.OS]++
+		}
+	}
+	type lead struct {
+		fam      string
+		n, total int
+	}
+	leads := make([]lead, len(names))
+	for c, m := range by {
+		l := lead{}
+		for fam, k := range m {
+			l.total += k
+			if k > l.n || (k == l.n && fam < l.fam) {
+				l.fam, l.n = fam, k
+			}
+		}
+		leads[c] = l
+	}
+	out := map[netip.Addr]Hint{}
+	for a, c := range cluster {
+		if c < 0 || c >= len(leads) {
+			continue
+		}
+		l := leads[c]
+		if l.total < 3 || 2*l.n <= l.total {
+			continue
+		}
+		out[a] = Hint{
+			Kind: KindCluster, OS: []string{l.fam}, Weight: 0.3 * float64(l.n) / float64(l.total),
+			Text: fmt.Sprintf("cluster %d (%s): %d of its %d hosts with an OS run %s", c, names[c], l.n, l.total, l.fam),
+		}
+	}
+	return out
+}

@@ -80,3 +80,24 @@ func TestHintCounter(t *testing.T) {
 		t.Errorf("TTL hints without TTLs: %v", hs)
 	}
 }
+
+func TestClusterHints(t *testing.T) {
+	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	cluster := map[netip.Addr]int{
+		a("10.0.0.1"): 0, a("10.0.0.2"): 0, a("10.0.0.3"): 0, a("10.0.0.4"): 0, a("10.0.0.5"): 0,
+		a("10.0.1.1"): 1, a("10.0.1.2"): 1, a("10.0.1.3"): 1, a("10.0.1.4"): 1,
+	}
+	verdicts := map[netip.Addr]Verdict{
+		a("10.0.0.1"): {OS: "debian"}, a("10.0.0.2"): {OS: "debian"}, a("10.0.0.3"): {OS: "windows"}, a("10.0.0.4"): {OS: Unknown},
+		a("10.0.1.1"): {OS: "debian"}, a("10.0.1.2"): {OS: "windows"},
+	}
+	hs := ClusterHints(cluster, []string{"quiet clients", "heavy downloaders"}, verdicts)
+	if len(hs) != 5 {
+		t.Fatalf("%d hints, want one per host of cluster 0 (cluster 1 has too few hosts with an OS)", len(hs))
+	}
+	h := hs[a("10.0.0.4")]
+	if h.Kind != KindCluster || len(h.OS) != 1 || h.OS[0] != "debian" || h.Weight < 0.19 || h.Weight > 0.21 ||
+		h.Text != "cluster 0 (quiet clients): 2 of its 3 hosts with an OS run debian" {
+		t.Errorf("hint %+v", h)
+	}
+}
