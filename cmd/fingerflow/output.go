@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -110,4 +111,46 @@ func checkNotInput(out string, inputs []string) error {
 		}
 	}
 	return nil
+}
+
+// outputSet writes a run's files into a directory under temporary names
+// and puts them all in place at the end, so an interrupted run leaves the
+// previous night's files as they were.
+type outputSet struct {
+	dir   string
+	files []*atomicFile
+}
+
+func newOutputSet(dir string) *outputSet { return &outputSet{dir: dir} }
+
+func (o *outputSet) create(name string) (*atomicFile, error) {
+	f, err := createAtomic(filepath.Join(o.dir, name))
+	if err != nil {
+		return nil, err
+	}
+	o.files = append(o.files, f)
+	return f, nil
+}
+
+func (o *outputSet) write(name string, fill func(io.Writer) error) error {
+	f, err := o.create(name)
+	if err != nil {
+		return err
+	}
+	return fill(f)
+}
+
+func (o *outputSet) commit() error {
+	for _, f := range o.files {
+		if err := f.commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *outputSet) abort() {
+	for _, f := range o.files {
+		f.abort()
+	}
 }
