@@ -219,12 +219,19 @@ type bin struct {
 	first, last int64 // ns of the records counted
 }
 
+// portPackets are a source's packets to one port.
+type portPackets struct {
+	port    uint16
+	packets float64
+}
+
 type srcStat struct {
 	packets     float64
 	flows       uint64
 	first, last int64
-	ports       map[uint16]float64 // UDP floods only, small
-	bogon       int                // index in the bogon table, -1
+	ports       []portPackets // UDP floods only, at most 64
+
+	bogon int // index in the bogon table, -1
 }
 
 // episode is a key's open run of seconds.
@@ -540,11 +547,12 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 	src.flows++
 	src.first, src.last = min(src.first, start), max(src.last, end)
 	if sig == UDPFlood {
-		if src.ports == nil {
-			src.ports = map[uint16]float64{}
-		}
-		if len(src.ports) < 64 {
-			src.ports[f.DstPort] += packets
+		i := slices.IndexFunc(src.ports, func(p portPackets) bool { return p.port == f.DstPort })
+		switch {
+		case i >= 0:
+			src.ports[i].packets += packets
+		case len(src.ports) < 64:
+			src.ports = append(src.ports, portPackets{f.DstPort, packets})
 		}
 	}
 }
@@ -732,8 +740,8 @@ func (d *Detector) close(k key, t *target) {
 			ranges[s.bogon] = true
 			bogons++
 		}
-		for p, n := range s.ports {
-			ports[p] += n
+		for _, p := range s.ports {
+			ports[p.port] += p.packets
 		}
 	}
 	slices.SortFunc(srcs, func(x, y Source) int {
