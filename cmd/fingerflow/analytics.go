@@ -27,7 +27,6 @@ import (
 type nightAnalytics struct {
 	talk  *talkers.Table
 	lives *lifespans.Lifespans
-	buf   []datasets.Flow // the flows the two above count a batch at a time
 
 	floods *floods.Detector
 	scans  *scans.Detector
@@ -77,23 +76,28 @@ func newNightAnalytics(ctx context.Context, db *history.DB) (*nightAnalytics, er
 	return a, nil
 }
 
-// countFlow is a fanOut consumer: the statistics, a batch at a time.
-func (a *nightAnalytics) countFlow(f *datasets.Flow) error {
-	a.buf = append(a.buf, *f)
-	if len(a.buf) == datasets.DefaultBatchSize {
-		a.talk.AddBatch(a.buf)
-		a.lives.AddBatch(a.buf)
-		a.buf = a.buf[:0]
+// consumers are the analytics' fanOut consumers, each of batches: the
+// statistics, the flood detector, and the scan detector with the rates.
+// Each keeps state of its own, so they may run on separate goroutines.
+func (a *nightAnalytics) consumers() []func([]datasets.Flow) error {
+	return []func([]datasets.Flow) error{
+		func(b []datasets.Flow) error {
+			a.talk.AddBatch(b)
+			a.lives.AddBatch(b)
+			return nil
+		},
+		func(b []datasets.Flow) error {
+			a.floods.AddBatch(b)
+			return nil
+		},
+		func(b []datasets.Flow) error {
+			for i := range b {
+				a.scans.Add(&b[i])
+				a.prof.Add(&b[i])
+			}
+			return nil
+		},
 	}
-	return nil
-}
-
-// detectFlow is a fanOut consumer: the detectors.
-func (a *nightAnalytics) detectFlow(f *datasets.Flow) error {
-	a.floods.Add(f)
-	a.scans.Add(f)
-	a.prof.Add(f)
-	return nil
 }
 
 // metrics are the night's rates for the history database.
@@ -105,13 +109,10 @@ func (a *nightAnalytics) metrics() []history.Metric {
 	return out
 }
 
-// finish counts what is left, scores the rates against the nights of db
+// finish scores the rates against the nights of db
 // before night (when db is set) and returns the two documents' writers.
 // hosts gives the service profile.
 func (a *nightAnalytics) finish(ctx context.Context, db *history.DB, night string, hosts []features.HostStats) (stats, alarms func(io.Writer) error, err error) {
-	a.talk.AddBatch(a.buf)
-	a.lives.AddBatch(a.buf)
-	a.buf = nil
 	res := a.talk.Result()
 	st := reports.Stats{Talkers: &res}
 	if l, err := a.lives.Result(); err == nil {

@@ -191,12 +191,12 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	// Host features, download extraction and the analytics keep separate
 	// state: each gets its own goroutine and sees every flow in order.
 	var flows uint64
-	fo, fctx := newFanOut(ctx,
-		func(f *datasets.Flow) error { agg.Add(f); hc.Add(f); return nil },
-		ds.add, an.countFlow, an.detectFlow)
-	count, err := streamFlows(fctx, gopts, in, flt, func(f *datasets.Flow) error {
-		flows++
-		return fo.add(f)
+	fo, fctx := newBatchFanOut(ctx, append([]func([]datasets.Flow) error{
+		perFlow(func(f *datasets.Flow) error { agg.Add(f); hc.Add(f); return nil }),
+		perFlow(ds.add)}, an.consumers()...)...)
+	count, err := streamBatches(fctx, gopts, in, flt, func(b []datasets.Flow) error {
+		flows += uint64(len(b))
+		return fo.addBatch(b)
 	})
 	if cerr := fo.close(); cerr != nil {
 		return cerr

@@ -15,9 +15,10 @@ const fanOutBatch = 4096
 // goroutine, in batches: consumers that keep separate state (host features,
 // download extraction) then use separate cores while each still sees the
 // flows in stream order, so the results are those of one sequential pass.
-// A consumer's error stops the stream.
+// Every consumer reads the same batch, which none may change or keep. A
+// consumer's error stops the stream.
 type fanOut struct {
-	consumers []func(*datasets.Flow) error
+	consumers []func([]datasets.Flow) error
 	chans     []chan *flowBatch
 	pool      sync.Pool
 	batch     *flowBatch
@@ -32,9 +33,32 @@ type flowBatch struct {
 	refs  atomic.Int32
 }
 
-// newFanOut starts one goroutine per consumer. Call add for every flow,
-// then close, whose error is the first consumer error.
+// perFlow makes a batch consumer of a consumer of one flow at a time.
+func perFlow(c func(*datasets.Flow) error) func([]datasets.Flow) error {
+	return func(b []datasets.Flow) error {
+		for k := range b {
+			if err := c(&b[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// newFanOut starts one goroutine per consumer of single flows. Call add
+// for every flow, then close, whose error is the first consumer error.
 func newFanOut(ctx context.Context, consumers ...func(*datasets.Flow) error) (*fanOut, context.Context) {
+	bc := make([]func([]datasets.Flow) error, len(consumers))
+	for i, c := range consumers {
+		bc[i] = perFlow(c)
+	}
+	return newBatchFanOut(ctx, bc...)
+}
+
+// newBatchFanOut starts one goroutine per consumer of batches. Call add or
+// addBatch for the flows, then close, whose error is the first consumer
+// error.
+func newBatchFanOut(ctx context.Context, consumers ...func([]datasets.Flow) error) (*fanOut, context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fanOut{consumers: consumers, errs: make([]error, len(consumers)), cancel: cancel}
 	f.pool.New = func() any { return &flowBatch{flows: make([]datasets.Flow, 0, fanOutBatch)} }
@@ -46,13 +70,10 @@ func newFanOut(ctx context.Context, consumers ...func(*datasets.Flow) error) (*f
 			defer f.wg.Done()
 			for b := range ch {
 				if f.errs[i] == nil {
-					for k := range b.flows {
-						if err := c(&b.flows[k]); err != nil {
-							f.errs[i] = err
-							f.failed.Store(true)
-							cancel()
-							break
-						}
+					if err := c(b.flows); err != nil {
+						f.errs[i] = err
+						f.failed.Store(true)
+						cancel()
 					}
 				}
 				f.release(b)
@@ -80,6 +101,26 @@ func (f *fanOut) add(fl *datasets.Flow) error {
 	f.batch.flows = append(f.batch.flows, *fl)
 	if len(f.batch.flows) == fanOutBatch {
 		f.send()
+	}
+	return nil
+}
+
+// addBatch queues a copy of every flow of b; it reports a consumer's
+// failure as errFanOut.
+func (f *fanOut) addBatch(b []datasets.Flow) error {
+	for len(b) > 0 {
+		if f.failed.Load() {
+			return errFanOut
+		}
+		if f.batch == nil {
+			f.batch = f.pool.Get().(*flowBatch)
+		}
+		n := min(len(b), fanOutBatch-len(f.batch.flows))
+		f.batch.flows = append(f.batch.flows, b[:n]...)
+		b = b[n:]
+		if len(f.batch.flows) == fanOutBatch {
+			f.send()
+		}
 	}
 	return nil
 }

@@ -226,6 +226,66 @@ func streamFlows(ctx context.Context, gopts *globalOptions, in *inputs, flt data
 	return st, nil
 }
 
+// streamBatches is streamFlows for a consumer of batches: the same files
+// in the same order, copies read once and unreadable files reported and
+// skipped alike, but decoded ahead of visit on several goroutines
+// (datasets.ParallelReader). visit gets the flows a batch at a time, on
+// the caller's goroutine; it must not keep the slice.
+func streamBatches(ctx context.Context, gopts *globalOptions, in *inputs, flt datasets.Filter, visit func([]datasets.Flow) error) (readStats, error) {
+	st := readStats{inputCount: in.count()}
+	reg := newRegistry(gopts.logger)
+	files := slices.Clone(in.files)
+	slices.SortStableFunc(files, func(a, b string) int {
+		ta, _ := datasets.FileTime(a)
+		tb, _ := datasets.FileTime(b)
+		return ta.Compare(tb)
+	})
+	copies := findCopies(files)
+	pr := datasets.ParallelReader{
+		Registry: reg,
+		Filter:   flt,
+		FileDone: func(r datasets.FileResult) {
+			gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
+			st.addFile(r)
+			if r.Err != nil && ctx.Err() == nil {
+				reportFileError(gopts.stderr, r.Path, r.Err)
+				st.skipped++
+				st.files = append(st.files, skippedInput{r.Path, r.Err.Error()})
+			}
+		},
+	}
+	// The files between two copies are read in one go.
+	var run []string
+	read := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		_, err := pr.Read(ctx, run, visit)
+		run = run[:0]
+		if err != nil && !errors.Is(err, datasets.ErrSkipped) {
+			return err
+		}
+		return nil
+	}
+	for _, path := range files {
+		orig, ok := copies[path]
+		if !ok {
+			run = append(run, path)
+			continue
+		}
+		if err := read(); err != nil {
+			return st, err
+		}
+		n, err := countFlows(ctx, reg, path)
+		if err != nil {
+			return st, err
+		}
+		gopts.infof("fingerflow: %s holds the same records as %s: its %d flow records are read once\n", path, orig, n)
+		st.duplicates += n
+	}
+	return st, read()
+}
+
 // downloadStream assembles downloads from the flows it is given and hands
 // each to visit as soon as it is complete.
 type downloadStream struct {

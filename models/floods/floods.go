@@ -219,12 +219,19 @@ type bin struct {
 	first, last int64 // ns of the records counted
 }
 
+// portPackets are a source's packets to one port.
+type portPackets struct {
+	port    uint16
+	packets float64
+}
+
 type srcStat struct {
 	packets     float64
 	flows       uint64
 	first, last int64
-	ports       map[uint16]float64 // UDP floods only, small
-	bogon       int                // index in the bogon table, -1
+	ports       []portPackets // UDP floods only, at most 64
+
+	bogon int // index in the bogon table, -1
 }
 
 // episode is a key's open run of seconds.
@@ -241,7 +248,7 @@ type episode struct {
 
 type secBin struct {
 	sec int64
-	*bin
+	bin
 }
 
 func (e *episode) take(b *bin) {
@@ -251,22 +258,56 @@ func (e *episode) take(b *bin) {
 }
 
 type target struct {
-	bins     map[int64]*bin
+	// bins[head:] are the bins with packets not yet swept, in time
+	// order: records arrive nearly in time order, so a new bin is almost
+	// always appended, and a sweep takes a prefix.
+	bins     []secBin
+	head     int
 	sources  map[netip.Addr]*srcStat
 	overflow int // sources not remembered
 	open     *episode
 	prev     secBin // the latest second below the rate with no episode open
+	hasPrev  bool   // prev is set
 	lastSeen int64  // newest second with packets
 	// due is the earliest minute a sweep is to visit the target in
 	// (noDue: none): a new second in a later minute needs no note.
-	due     int64
-	deleted int // bins deleted since the map was rebuilt
-	// minBin is the earliest bin that may hold packets: a sweep looks at
-	// the bins from it on, not at every bin of the horizon.
+	due int64
+	// minBin is the earliest bin that may hold packets.
 	minBin int64
-	maxBin int64 // the latest bin that holds packets
 	// pruned is the second up to which sources were last pruned.
 	pruned int64
+	// visited is the number of the sweep that last visited the target;
+	// gone is set when the target is forgotten.
+	visited uint64
+	gone    bool
+}
+
+// bin returns the index in t.bins of second sec's bin, adding an empty
+// one (new true) when there is none.
+func (t *target) bin(sec int64) (i int, new bool) {
+	n := len(t.bins)
+	switch {
+	case n == t.head || t.bins[n-1].sec < sec:
+		t.bins = append(t.bins, secBin{sec: sec})
+		return len(t.bins) - 1, true
+	case t.bins[n-1].sec == sec:
+		return n - 1, false
+	}
+	i, found := slices.BinarySearchFunc(t.bins[t.head:], sec, func(b secBin, s int64) int { return cmp.Compare(b.sec, s) })
+	i += t.head
+	if found {
+		return i, false
+	}
+	t.bins = slices.Insert(t.bins, i, secBin{sec: sec})
+	return i, true
+}
+
+// dueTarget is a target a sweep is to visit: the target when it was
+// scheduled, and its key, which may name a new target by the time of the
+// sweep.
+type dueTarget struct {
+	k key
+	t *target
 }
 
 const noDue = math.MaxInt64
@@ -280,7 +321,9 @@ type Detector struct {
 	targets map[key]*target
 	// due lists, per minute, the targets with seconds in it or an
 	// episode that ends in it unless it goes on: a sweep visits only those.
-	due     map[int64]map[key]struct{}
+	due     map[int64][]dueTarget
+	sweeps  uint64 // sweeps run
+	visit   []dueTarget
 	deleted int   // targets deleted since the map was rebuilt
 	water   int64 // newest record start, ns
 	swept   int64 // second up to which bins are final
@@ -361,7 +404,7 @@ func New(cfg Config) (*Detector, error) {
 	if cfg.Bogons == nil {
 		cfg.Bogons = Bogons()
 	}
-	d := &Detector{cfg: cfg, targets: map[key]*target{}, due: map[int64]map[key]struct{}{}, swept: math.MinInt64}
+	d := &Detector{cfg: cfg, targets: map[key]*target{}, due: map[int64][]dueTarget{}, swept: math.MinInt64}
 	d.bogons, d.table = newBogonTable(cfg.Bogons, cfg.PrivateBogons, cfg.NotBogons)
 	return d, nil
 }
@@ -436,7 +479,7 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 	k := key{sig: sig, dst: f.DstAddr, proto: proto, port: port}
 	t := d.targets[k]
 	if t == nil {
-		t = &target{bins: map[int64]*bin{}, sources: map[netip.Addr]*srcStat{}, due: noDue, minBin: math.MaxInt64, pruned: d.swept}
+		t = &target{sources: map[netip.Addr]*srcStat{}, due: noDue, minBin: math.MaxInt64, pruned: d.swept}
 		d.targets[k] = t
 	}
 	if packets <= 1 {
@@ -455,22 +498,25 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 		start = max(start, s0*wn)
 		end = max(end, start)
 	}
-	add := func(sec int64, p float64) {
-		b := t.bins[sec]
-		if b == nil {
-			b = &bin{first: start, last: end}
-			t.bins[sec] = b
+	add := func(sec int64, p float64) int {
+		i, isNew := t.bin(sec)
+		b := &t.bins[i].bin
+		if isNew {
+			b.first, b.last = start, end
 			d.schedule(k, t, sec*w)
 			t.minBin = min(t.minBin, sec)
-			t.maxBin = max(t.maxBin, sec)
 		}
 		b.packets += p
 		b.first, b.last = min(b.first, start), max(b.last, end)
 		t.lastSeen = max(t.lastSeen, (sec+1)*w-1)
+		return i
 	}
+	// first is the index of second s0's bin: later seconds are added
+	// after it, so it stays valid.
+	var first int
 	s1 := floorDiv(end, wn)
 	if packets <= 1 || s1 == s0 || end == start {
-		add(s0, packets)
+		first = add(s0, packets)
 	} else {
 		// Spread over the duration, each second by its overlap, the
 		// duration capped at a day.
@@ -480,11 +526,14 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 		for s := s0; s <= s1; s++ {
 			lo, hi := max(start, s*wn), min(end, (s+1)*wn)
 			if hi > lo {
-				add(s, packets*float64(hi-lo)/dur)
+				i := add(s, packets*float64(hi-lo)/dur)
+				if s == s0 {
+					first = i
+				}
 			}
 		}
 	}
-	t.bins[s0].flows++
+	t.bins[first].flows++
 	src := t.sources[f.SrcAddr]
 	if src == nil {
 		if len(t.sources) >= d.cfg.MaxSources {
@@ -498,11 +547,12 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 	src.flows++
 	src.first, src.last = min(src.first, start), max(src.last, end)
 	if sig == UDPFlood {
-		if src.ports == nil {
-			src.ports = map[uint16]float64{}
-		}
-		if len(src.ports) < 64 {
-			src.ports[f.DstPort] += packets
+		i := slices.IndexFunc(src.ports, func(p portPackets) bool { return p.port == f.DstPort })
+		switch {
+		case i >= 0:
+			src.ports[i].packets += packets
+		case len(src.ports) < 64:
+			src.ports = append(src.ports, portPackets{f.DstPort, packets})
 		}
 	}
 }
@@ -523,12 +573,7 @@ func (d *Detector) schedule(k key, t *target, sec int64) {
 		return
 	}
 	t.due = m
-	ks := d.due[m]
-	if ks == nil {
-		ks = map[key]struct{}{}
-		d.due[m] = ks
-	}
-	ks[k] = struct{}{}
+	d.due[m] = append(d.due[m], dueTarget{k, t})
 }
 
 // sweep makes every second up to and including upTo final: it runs the
@@ -540,69 +585,76 @@ func (d *Detector) sweep(upTo int64) {
 		return
 	}
 	d.swept = upTo
-	visit := map[key]struct{}{}
+	d.sweeps++
+	visit := d.visit[:0]
 	for m, ks := range d.due {
 		if m*60 <= upTo {
-			for k := range ks {
-				visit[k] = struct{}{}
+			for _, e := range ks {
+				if e.t.gone {
+					// Forgotten since: the key's target now, if any.
+					if e.t = d.targets[e.k]; e.t == nil {
+						continue
+					}
+				}
+				if e.t.visited != d.sweeps {
+					e.t.visited = d.sweeps
+					visit = append(visit, e)
+				}
 			}
 			delete(d.due, m)
 		}
 	}
-	for k := range visit {
-		t := d.targets[k]
-		if t == nil {
-			continue
-		}
+	for _, e := range visit {
+		k, t := e.k, e.t
 		t.due = noDue
 		th := d.cfg.Thresholds[k.sig]
 		w := th.width()
 		upBin := floorDiv(upTo+1, w) - 1 // the last bin that is over
-		for s := t.minBin; s <= min(upBin, t.maxBin); s++ {
-			b := t.bins[s]
-			if b == nil {
-				continue
-			}
-			delete(t.bins, s)
-			t.deleted++
+		j := t.head
+		for ; j < len(t.bins) && t.bins[j].sec <= upBin; j++ {
+			s, b := t.bins[j].sec, &t.bins[j].bin
 			if t.open != nil && s-t.open.lastActive-1 > int64(th.Gap) {
 				d.close(k, t)
 			}
 			if b.packets < th.MinRate*float64(w) {
 				if t.open != nil {
-					t.open.pending = append(t.open.pending, secBin{s, b})
+					t.open.pending = append(t.open.pending, secBin{s, *b})
 				} else {
-					t.prev = secBin{s, b}
+					t.prev, t.hasPrev = secBin{s, *b}, true
 				}
 				continue
 			}
 			if t.open == nil {
 				t.open = &episode{start: s, first: b.first, last: b.last}
-				if t.prev.bin != nil && t.prev.sec == s-1 {
+				if t.hasPrev && t.prev.sec == s-1 {
 					// The second before: the episode's leading edge.
 					t.open.start = t.prev.sec
-					t.open.take(t.prev.bin)
+					t.open.take(&t.prev.bin)
 				}
-				t.prev = secBin{}
+				t.prev, t.hasPrev = secBin{}, false
 			}
 			e := t.open
-			for _, p := range e.pending {
-				e.take(p.bin)
+			for i := range e.pending {
+				e.take(&e.pending[i].bin)
 			}
 			e.pending = e.pending[:0]
 			e.lastActive = s
 			e.take(b)
 			e.peak = max(e.peak, b.packets)
 		}
+		switch t.head = j; {
+		case j == len(t.bins):
+			t.bins, t.head = t.bins[:0], 0
+		case j > len(t.bins)/2:
+			// Swept bins take half the slice: move the rest down.
+			k := copy(t.bins, t.bins[j:])
+			t.bins, t.head = t.bins[:k], 0
+		}
 		if t.minBin <= upBin {
 			t.minBin = upBin + 1
 		}
-		if len(t.bins) > 0 {
+		if len(t.bins) > t.head {
 			d.schedule(k, t, t.minBin*w) // visit it again in a later sweep
-		}
-		if t.deleted > 2*len(t.bins)+64 {
-			t.bins = maps.Clone(t.bins) // deleted slots slow lookups
-			t.deleted = 0
 		}
 		if t.open != nil {
 			if upBin-t.open.lastActive > int64(th.Gap) {
@@ -611,7 +663,8 @@ func (d *Detector) sweep(upTo int64) {
 				d.schedule(k, t, (t.open.lastActive+int64(th.Gap)+1)*w) // ends then unless it goes on
 			}
 		}
-		if t.open == nil && len(t.bins) == 0 && t.lastSeen <= upTo {
+		if t.open == nil && len(t.bins) == t.head && t.lastSeen <= upTo {
+			t.gone = true
 			delete(d.targets, k)
 			d.deleted++
 			continue
@@ -629,6 +682,8 @@ func (d *Detector) sweep(upTo int64) {
 			t.overflow = 0
 		}
 	}
+	clear(visit)
+	d.visit = visit[:0]
 	if d.deleted > 2*len(d.targets)+1024 {
 		d.targets = maps.Clone(d.targets)
 		d.deleted = 0
@@ -645,7 +700,7 @@ func (d *Detector) close(k key, t *target) {
 	e := t.open
 	t.open = nil
 	if len(e.pending) > 0 && e.pending[0].sec == e.lastActive+1 {
-		e.take(e.pending[0].bin) // the trailing edge
+		e.take(&e.pending[0].bin) // the trailing edge
 	}
 	if e.packets < d.cfg.Thresholds[k.sig].MinPackets {
 		return
@@ -685,8 +740,8 @@ func (d *Detector) close(k key, t *target) {
 			ranges[s.bogon] = true
 			bogons++
 		}
-		for p, n := range s.ports {
-			ports[p] += n
+		for _, p := range s.ports {
+			ports[p.port] += p.packets
 		}
 	}
 	slices.SortFunc(srcs, func(x, y Source) int {
@@ -726,7 +781,7 @@ func (d *Detector) Alarms() []Alarm {
 		}
 	}
 	d.targets = map[key]*target{}
-	d.due = map[int64]map[key]struct{}{}
+	d.due = map[int64][]dueTarget{}
 	d.swept = math.MinInt64
 	var out []Alarm
 	for _, h := range d.alarms {

@@ -89,6 +89,34 @@ type Lifespans struct {
 	flows    map[string]int64 // flows per service group, to rank them
 	n        int64
 	censored int64
+
+	// Add counts by service group and whole millisecond in counts
+	// (a group's protocol is its protocol's group); settle moves them
+	// into the tallies above. A Tally keyed by float seconds costs far
+	// more a flow than a map keyed by one integer.
+	groups    []serviceGroup
+	portGroup [3][]int32 // TCP, UDP, SCTP: group index+1 by port
+	protGroup [256]int32 // other protocols: group index+1
+	counts    map[uint64]int64
+}
+
+// serviceGroup is a service port's group ("80/tcp") and the flows it
+// counted since the last settle.
+type serviceGroup struct {
+	name  string
+	proto uint8
+	flows int64
+	long  *survival.Tally // lifespans of 2^40 ms or more
+}
+
+// countKey packs a group, a lifespan in milliseconds (below 2^40) and
+// whether the flow ended.
+func countKey(g int32, ms int64, ended bool) uint64 {
+	k := uint64(g)<<41 | uint64(ms)<<1
+	if ended {
+		k |= 1
+	}
+	return k
 }
 
 // New checks cfg and returns an empty accumulator.
@@ -111,12 +139,19 @@ func New(cfg Config) (*Lifespans, error) {
 		service:  map[string]*survival.Tally{},
 		cluster:  map[string]*survival.Tally{},
 		flows:    map[string]int64{},
+		counts:   map[uint64]int64{},
 	}, nil
 }
 
 // Lifespan is a record's lifespan in seconds and whether it was seen to
 // end, by the package's censoring rule.
 func (cfg *Config) Lifespan(f *datasets.Flow) (seconds float64, ended bool) {
+	ms, ended := cfg.lifespan(f)
+	return float64(ms) / 1000, ended
+}
+
+// lifespan is Lifespan in whole milliseconds.
+func (cfg *Config) lifespan(f *datasets.Flow) (ms int64, ended bool) {
 	start, end := f.Start, f.End
 	if end.Before(start) {
 		start, end = end, start
@@ -132,7 +167,7 @@ func (cfg *Config) Lifespan(f *datasets.Flow) (seconds float64, ended bool) {
 	if !cfg.WindowEnd.IsZero() && end.After(cfg.WindowEnd) {
 		d, ended = max(cfg.WindowEnd.Sub(start), 0), false
 	}
-	return float64(d.Milliseconds()) / 1000, ended
+	return d.Milliseconds(), ended
 }
 
 // ServicePort is the port a flow is grouped by: the lower of its two
@@ -156,18 +191,80 @@ func tally(m map[string]*survival.Tally, key string) *survival.Tally {
 	return t
 }
 
+// group returns the index of f's service group, made on first sight.
+func (l *Lifespans) group(f *datasets.Flow) int32 {
+	var slot *int32
+	switch f.Proto {
+	case datasets.ProtoTCP, datasets.ProtoUDP, 132:
+		i := 0
+		switch f.Proto {
+		case datasets.ProtoUDP:
+			i = 1
+		case 132:
+			i = 2
+		}
+		if l.portGroup[i] == nil {
+			l.portGroup[i] = make([]int32, 1<<16)
+		}
+		slot = &l.portGroup[i][min(f.SrcPort, f.DstPort)]
+	default:
+		slot = &l.protGroup[f.Proto]
+	}
+	if *slot == 0 {
+		l.groups = append(l.groups, serviceGroup{name: ServicePort(f), proto: f.Proto})
+		*slot = int32(len(l.groups))
+	}
+	return *slot - 1
+}
+
+// settle moves the counts since the last settle into the tallies.
+func (l *Lifespans) settle() {
+	for k, n := range l.counts {
+		g := &l.groups[k>>41]
+		d, ended := float64(int64(k>>1&(1<<40-1)))/1000, k&1 != 0
+		tally(l.protocol, strings.ToLower(datasets.ProtoName(g.proto))).Add(d, ended, n)
+		tally(l.service, g.name).Add(d, ended, n)
+	}
+	clear(l.counts)
+	for i := range l.groups {
+		g := &l.groups[i]
+		if g.long != nil {
+			p, s := tally(l.protocol, strings.ToLower(datasets.ProtoName(g.proto))), tally(l.service, g.name)
+			for _, c := range g.long.Counts() {
+				for _, t := range []*survival.Tally{p, s} {
+					t.Add(c.Time, true, c.Events)
+					t.Add(c.Time, false, c.Censored)
+				}
+			}
+			g.long = nil
+		}
+		if g.flows > 0 {
+			l.flows[g.name] += g.flows
+			g.flows = 0
+		}
+	}
+}
+
 // Add counts one flow record.
 func (l *Lifespans) Add(f *datasets.Flow) {
-	d, ended := l.cfg.Lifespan(f)
+	ms, ended := l.cfg.lifespan(f)
 	l.n++
 	if !ended {
 		l.censored++
 	}
-	tally(l.protocol, strings.ToLower(datasets.ProtoName(f.Proto))).Add(d, ended, 1)
-	svc := ServicePort(f)
-	tally(l.service, svc).Add(d, ended, 1)
-	l.flows[svc]++
+	gi := l.group(f)
+	g := &l.groups[gi]
+	g.flows++
+	if ms < 1<<40 {
+		l.counts[countKey(gi, ms, ended)]++
+	} else {
+		if g.long == nil {
+			g.long = new(survival.Tally)
+		}
+		g.long.Add(float64(ms)/1000, ended, 1)
+	}
 	if l.cfg.Cluster != nil {
+		d := float64(ms) / 1000
 		c, ok := l.cfg.Cluster(f.SrcAddr)
 		if !ok {
 			c, ok = l.cfg.Cluster(f.DstAddr)
@@ -188,6 +285,8 @@ func (l *Lifespans) AddBatch(flows []datasets.Flow) {
 
 // Merge adds what o counted (with the same Config) to l.
 func (l *Lifespans) Merge(o *Lifespans) {
+	l.settle()
+	o.settle()
 	merge := func(dst, src map[string]*survival.Tally) {
 		for k, t := range src {
 			d := tally(dst, k)
@@ -237,6 +336,7 @@ type Result struct {
 
 // Result estimates the curves and runs the tests.
 func (l *Lifespans) Result() (Result, error) {
+	l.settle()
 	res := Result{Flows: l.n, Censored: l.censored, Config: l.cfg}
 	if l.n == 0 {
 		return res, survival.ErrEmpty

@@ -180,6 +180,7 @@ type attemptKey struct {
 }
 
 type attempt struct {
+	attemptKey
 	first   int64 // ns
 	success bool
 	real    bool // an attempt was seen, not only an answer to one
@@ -189,18 +190,113 @@ type attempt struct {
 // walk is one sequential test.
 type walk struct {
 	logRatio   float64
-	seenAddr   map[netip.Addr]struct{} // destinations contacted (horizontal)
-	seenPort   map[PortCount]struct{}  // ports contacted (vertical)
+	seenAddr   smallSet[netip.Addr] // destinations contacted (horizontal)
+	seenPort   smallSet[PortCount]  // ports contacted (vertical)
 	start, end int64
 	contacts   int
 	succ, fail int
 	decided    *Alarm
-	ports      map[PortCount]int
+	ports      smallCount
 	lo, hi     uint16
 	targets    []netip.Addr
 }
 
 type pairKey struct{ src, dst netip.Addr }
+
+// smallSet is a set that keeps its first few members in place: most
+// walks decide (and start afresh) after a handful of contacts, before a
+// map would pay for itself.
+type smallSet[K comparable] struct {
+	few  [8]K
+	n    int
+	many map[K]struct{}
+}
+
+func (s *smallSet[K]) has(k K) bool {
+	if s.many != nil {
+		_, ok := s.many[k]
+		return ok
+	}
+	for i := range s.n {
+		if s.few[i] == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *smallSet[K]) add(k K) {
+	if s.many == nil {
+		if s.n < len(s.few) {
+			s.few[s.n] = k
+			s.n++
+			return
+		}
+		s.many = make(map[K]struct{}, 2*len(s.few))
+		for _, x := range s.few {
+			s.many[x] = struct{}{}
+		}
+	}
+	s.many[k] = struct{}{}
+}
+
+func (s *smallSet[K]) len() int {
+	if s.many != nil {
+		return len(s.many)
+	}
+	return s.n
+}
+
+// smallCount counts contacts by port, the first few ports in place.
+type smallCount struct {
+	few  [8]PortCount // Count is the count
+	n    int
+	many map[PortCount]int
+}
+
+func (c *smallCount) len() int {
+	if c.many != nil {
+		return len(c.many)
+	}
+	return c.n
+}
+
+// inc counts one more contact to pc (whose Count is 0).
+func (c *smallCount) inc(pc PortCount) {
+	if c.many == nil {
+		for i := range c.n {
+			if c.few[i].Proto == pc.Proto && c.few[i].Port == pc.Port {
+				c.few[i].Count++
+				return
+			}
+		}
+		if c.n < len(c.few) {
+			pc.Count = 1
+			c.few[c.n] = pc
+			c.n++
+			return
+		}
+		c.many = make(map[PortCount]int, 2*len(c.few))
+		for _, x := range c.few {
+			n := x.Count
+			x.Count = 0
+			c.many[x] = n
+		}
+	}
+	c.many[pc]++
+}
+
+// appendTo appends the counts to out, in no particular order.
+func (c *smallCount) appendTo(out []PortCount) []PortCount {
+	if c.many == nil {
+		return append(out, c.few[:c.n]...)
+	}
+	for pc, n := range c.many {
+		pc.Count = n
+		out = append(out, pc)
+	}
+	return out
+}
 
 // Detector runs the walks over a stream of flows. It is not safe for
 // concurrent use.
@@ -210,8 +306,10 @@ type Detector struct {
 	eta0, eta1       float64           // log thresholds
 	attempts4        map[key4]*attempt // IPv4 attempts, by a packed key
 	attempts         map[attemptKey]*attempt
-	deleted          int              // attempts deleted since the maps were last rebuilt
-	due              map[int64][]done // attempts by the minute they were first noted
+	deleted          int                  // attempts deleted since the maps were last rebuilt
+	due              map[int64][]*attempt // attempts by the minute they were first noted
+	slab             []attempt            // where new attempts are taken from
+	ready            []*attempt           // a sweep's attempts, reused
 	horizontal       map[netip.Addr]*walk
 	vertical         map[pairKey]*walk
 	water, sweptUpTo int64
@@ -237,7 +335,7 @@ func New(cfg Config) (*Detector, error) {
 		eta0:       math.Log(cfg.Beta / (1 - cfg.Alpha)),
 		attempts4:  map[key4]*attempt{},
 		attempts:   map[attemptKey]*attempt{},
-		due:        map[int64][]done{},
+		due:        map[int64][]*attempt{},
 		horizontal: map[netip.Addr]*walk{},
 		vertical:   map[pairKey]*walk{},
 		sweptUpTo:  math.MinInt64,
@@ -258,14 +356,21 @@ func (d *Detector) note(k attemptKey, start int64, real, success bool) {
 		a = d.attempts[k]
 	}
 	if a == nil {
-		a = &attempt{first: start}
+		if len(d.slab) == 0 {
+			// Attempts are taken from blocks: one allocation for many,
+			// and a block is let go when its attempts are swept.
+			d.slab = make([]attempt, 256)
+		}
+		a = &d.slab[0]
+		d.slab = d.slab[1:]
+		*a = attempt{attemptKey: k, first: start}
 		if is4 {
 			d.attempts4[k4] = a
 		} else {
 			d.attempts[k] = a
 		}
 		m := start / int64(time.Minute)
-		d.due[m] = append(d.due[m], done{k, a})
+		d.due[m] = append(d.due[m], a)
 	}
 	if real {
 		if !a.real || start < a.first {
@@ -355,22 +460,17 @@ func answers(f *datasets.Flow) bool {
 	return f.SrcPort < 1024 && f.SrcPort < f.DstPort
 }
 
-type done struct {
-	attemptKey
-	*attempt
-}
-
 // sweep feeds the attempts that started at or before cut to the walks, in
 // time order.
 func (d *Detector) sweep(cut int64) {
 	d.sweptUpTo = cut
-	var ready []done
+	ready := d.ready[:0]
 	for m, ks := range d.due {
 		if m*int64(time.Minute) > cut {
 			continue
 		}
 		delete(d.due, m)
-		var keep []done
+		keep := ks[:0] // in place
 		for _, a := range ks {
 			switch {
 			case a.swept:
@@ -390,6 +490,7 @@ func (d *Detector) sweep(cut int64) {
 			}
 		}
 		if len(keep) > 0 {
+			clear(ks[len(keep):])
 			d.due[m] = keep
 		}
 	}
@@ -399,7 +500,7 @@ func (d *Detector) sweep(cut int64) {
 		d.attempts = maps.Clone(d.attempts)
 		d.deleted = 0
 	}
-	slices.SortFunc(ready, func(x, y done) int {
+	slices.SortFunc(ready, func(x, y *attempt) int {
 		if x.first != y.first {
 			return cmp.Compare(x.first, y.first)
 		}
@@ -432,31 +533,27 @@ func (d *Detector) sweep(cut int64) {
 			delete(d.horizontal, a.src)
 		}
 	}
+	clear(ready)
+	d.ready = ready[:0]
 }
 
 // step adds one attempt to a walk: to a horizontal walk when its
 // destination is contacted first, to a vertical one when its port is.
-func (d *Detector) step(w *walk, kind Kind, a done) {
+func (d *Detector) step(w *walk, kind Kind, a *attempt) {
 	pc := PortCount{Proto: a.proto, Port: a.port}
 	if kind == Horizontal {
-		if _, ok := w.seenAddr[a.dst]; ok {
+		if w.seenAddr.has(a.dst) {
 			return
 		}
-		if w.seenAddr == nil {
-			w.seenAddr = map[netip.Addr]struct{}{}
-		}
-		if w.decided == nil || len(w.seenAddr) < d.cfg.MaxContacts {
-			w.seenAddr[a.dst] = struct{}{}
+		if w.decided == nil || w.seenAddr.len() < d.cfg.MaxContacts {
+			w.seenAddr.add(a.dst)
 		}
 	} else {
-		if _, ok := w.seenPort[pc]; ok {
+		if w.seenPort.has(pc) {
 			return
 		}
-		if w.seenPort == nil {
-			w.seenPort = map[PortCount]struct{}{}
-		}
-		if w.decided == nil || len(w.seenPort) < d.cfg.MaxContacts {
-			w.seenPort[pc] = struct{}{}
+		if w.decided == nil || w.seenPort.len() < d.cfg.MaxContacts {
+			w.seenPort.add(pc)
 		}
 	}
 	if w.contacts == 0 {
@@ -471,11 +568,8 @@ func (d *Detector) step(w *walk, kind Kind, a done) {
 	} else {
 		w.fail++
 	}
-	if w.ports == nil {
-		w.ports = map[PortCount]int{}
-	}
-	if len(w.ports) < 4096 {
-		w.ports[pc]++
+	if w.ports.len() < 4096 {
+		w.ports.inc(pc)
 	}
 	if kind == Horizontal && len(w.targets) < d.cfg.TopTargets {
 		w.targets = append(w.targets, a.dst)
@@ -514,11 +608,7 @@ func (d *Detector) Alarms() []Alarm {
 		a.Start, a.End = time.Unix(0, w.start).UTC(), time.Unix(0, w.end).UTC()
 		a.Contacts, a.Successes, a.Failures = w.contacts, w.succ, w.fail
 		a.PortLow, a.PortHigh = w.lo, w.hi
-		a.Ports = a.Ports[:0]
-		for pc, n := range w.ports {
-			pc.Count = n
-			a.Ports = append(a.Ports, pc)
-		}
+		a.Ports = w.ports.appendTo(a.Ports[:0])
 		slices.SortFunc(a.Ports, func(x, y PortCount) int {
 			return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Proto, y.Proto), cmp.Compare(x.Port, y.Port))
 		})

@@ -172,12 +172,68 @@ func ParseService(s string) (Service, error) {
 // It is not safe for concurrent use; flows may come in any order.
 type Profile struct {
 	cfg            Config
-	counts         map[Service]map[int64][numMeasures]float64
+	counts         map[Service]*serviceCounts
 	service        [65536 / 64]uint64 // bit p: port p is a service port
 	first, last    int64              // intervals
 	seen           bool
 	firstT, lastT  time.Time
 	flows, records uint64
+}
+
+// serviceCounts are a service's counts per interval. They start in a
+// map; a service counted in many intervals moves those from its earliest
+// on into a slice (a night has 1,440 one-minute intervals), where
+// counting costs no hashing, and keeps the others (a clock far off) in
+// the map.
+type serviceCounts struct {
+	base  int64                  // interval of dense[0], when dense is set
+	dense [][numMeasures]float64 // nil until the map has denseAfter entries
+	other map[int64][numMeasures]float64
+}
+
+const (
+	// denseAfter is how many intervals a service is counted in before
+	// its counts move to a slice.
+	denseAfter = 64
+	// maxDense bounds the intervals a service keeps in its slice.
+	maxDense = 1 << 12
+)
+
+// add adds flows and packets to interval iv.
+func (c *serviceCounts) add(iv int64, flows, packets float64) {
+	if c.dense != nil {
+		if i := iv - c.base; i >= 0 && i < maxDense {
+			if int(i) >= len(c.dense) {
+				c.dense = append(c.dense, make([][numMeasures]float64, int(i)+1-len(c.dense))...)
+			}
+			c.dense[i][Flows] += flows
+			c.dense[i][Packets] += packets
+			return
+		}
+	}
+	if c.other == nil {
+		c.other = map[int64][numMeasures]float64{}
+	}
+	v := c.other[iv]
+	v[Flows] += flows
+	v[Packets] += packets
+	c.other[iv] = v
+	if c.dense == nil && len(c.other) >= denseAfter {
+		c.base = iv
+		for k := range c.other {
+			c.base = min(c.base, k)
+		}
+		c.dense = make([][numMeasures]float64, 1, 2*denseAfter)
+		for k, v := range c.other {
+			if i := k - c.base; i < maxDense {
+				if int(i) >= len(c.dense) {
+					c.dense = append(c.dense, make([][numMeasures]float64, int(i)+1-len(c.dense))...)
+				}
+				c.dense[i] = v
+				delete(c.other, k)
+			}
+		}
+	}
 }
 
 // New checks cfg and returns an empty profile.
@@ -188,7 +244,7 @@ func New(cfg Config) (*Profile, error) {
 	if !(cfg.Z > 0) || !(cfg.Threshold > 0) || cfg.MinNights < 1 || cfg.MinCount < 0 {
 		return nil, fmt.Errorf("%w: Z %g, threshold %g, %d nights, least count %g", ErrConfig, cfg.Z, cfg.Threshold, cfg.MinNights, cfg.MinCount)
 	}
-	p := &Profile{cfg: cfg, counts: map[Service]map[int64][numMeasures]float64{}}
+	p := &Profile{cfg: cfg, counts: map[Service]*serviceCounts{}}
 	for port := range 1024 {
 		p.service[port/64] |= 1 << (port % 64)
 	}
@@ -244,15 +300,12 @@ func (p *Profile) Add(f *datasets.Flow) {
 		keys = keys[:1]
 	}
 	for _, key := range keys {
-		m := p.counts[key]
-		if m == nil {
-			m = map[int64][numMeasures]float64{}
-			p.counts[key] = m
+		c := p.counts[key]
+		if c == nil {
+			c = &serviceCounts{}
+			p.counts[key] = c
 		}
-		c := m[iv]
-		c[Flows] += n
-		c[Packets] += pk
-		m[iv] = c
+		c.add(iv, n, pk)
 	}
 	if !p.seen || iv < p.first {
 		p.first = iv
@@ -300,8 +353,15 @@ func (p *Profile) Intervals() int {
 // intervals, zeros included.
 func (p *Profile) series(s Service, m Measure) []float64 {
 	out := make([]float64, p.Intervals())
-	for iv, c := range p.counts[s] {
-		out[iv-p.first] = c[m]
+	c := p.counts[s]
+	if c == nil {
+		return out
+	}
+	for i, x := range c.dense {
+		out[c.base+int64(i)-p.first] = x[m]
+	}
+	for iv, x := range c.other {
+		out[iv-p.first] = x[m]
 	}
 	return out
 }
