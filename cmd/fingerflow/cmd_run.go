@@ -10,8 +10,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-gota/gota/series"
@@ -249,9 +251,10 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	night := inventory.NewNight(inventory.DefaultConfig(), cl, cat, isInternal)
 	perHost := map[netip.Addr][2]int{}
 	var found, named int
-	if err := sp.each(ctx, func(d *features.Download) error {
+	// Downloads are classified on every core a batch at a time (the
+	// classifier is safe for concurrent use), then taken in order.
+	use := func(d *features.Download, r downloads.Result) error {
 		found++
-		r := cl.Classify(d)
 		if !r.Unknown() {
 			named++
 		}
@@ -267,7 +270,29 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		}
 		row := reports.NewDownloadRow(d, r)
 		return dw.Write(&row)
+	}
+	batch := make([]features.Download, 0, classifyBatch)
+	results := make([]downloads.Result, classifyBatch)
+	flush := func() error {
+		classifyAll(cl, batch, results)
+		for i := range batch {
+			if err := use(&batch[i], results[i]); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	if err := sp.each(ctx, func(d *features.Download) error {
+		batch = append(batch, *d)
+		if len(batch) == classifyBatch {
+			return flush()
+		}
+		return nil
 	}); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
 		return err
 	}
 	if err := dw.Close(); err != nil {
@@ -506,6 +531,25 @@ func (o runOptions) internalText() []string {
 		out = append(out, p.String())
 	}
 	return out
+}
+
+// classifyBatch is how many downloads run classifies at a time.
+const classifyBatch = 4096
+
+// classifyAll classifies ds into rs (rs[i] for ds[i]) on every core.
+func classifyAll(cl *downloads.Classifier, ds []features.Download, rs []downloads.Result) {
+	workers := min(runtime.GOMAXPROCS(0), max(len(ds)/256, 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(ds); i += workers {
+				rs[i] = cl.Classify(&ds[i])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // topTalkers is how many of the busiest hosts get their per-minute
