@@ -313,6 +313,31 @@ func smallLabels(xys plotter.XYs, texts []string, size vg.Length, xAlign draw.XA
 	return l, nil
 }
 
+// addStackedBars adds horizontal bars to p, one per nominal Y row: lower
+// in colour lc with upper (in uc) stacked on it, and a small label (texts,
+// at xys) just right of each bar's end.
+func addStackedBars(p *plot.Plot, lower, upper plotter.Values, width vg.Length, lc, uc color.Color, xys plotter.XYs, texts []string, size vg.Length) error {
+	a, err := plotter.NewBarChart(lower, width)
+	if err != nil {
+		return err
+	}
+	a.Horizontal, a.Color, a.LineStyle.Width = true, lc, 0
+	b, err := plotter.NewBarChart(upper, width)
+	if err != nil {
+		return err
+	}
+	b.Horizontal, b.Color, b.LineStyle.Width = true, uc, 0
+	b.StackOn(a)
+	p.Add(a, b)
+	l, err := smallLabels(xys, texts, size, draw.XLeft, draw.YCenter)
+	if err != nil {
+		return err
+	}
+	l.Offset.X = vg.Points(4)
+	p.Add(l)
+	return nil
+}
+
 // shortAddr keeps a host label short enough for an axis.
 func shortAddr(s string, n int) string {
 	if len(s) <= n {

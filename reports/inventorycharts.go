@@ -99,24 +99,9 @@ func OSFamiliesChart(w io.Writer, format string, fams []FamilyCount) error {
 	p.Add(verticalGrid())
 	p.NominalY(names...)
 	width := vg.Length(math.Min(30, 250/float64(n)))
-	a, err := plotter.NewBarChart(sure, width)
-	if err != nil {
+	if err := addStackedBars(p, sure, rest, width, colourNamed, colourLight, xys, texts, vg.Points(9)); err != nil {
 		return fmt.Errorf("OS families chart: %w", err)
 	}
-	a.Horizontal, a.Color, a.LineStyle.Width = true, colourNamed, 0
-	b, err := plotter.NewBarChart(rest, width)
-	if err != nil {
-		return fmt.Errorf("OS families chart: %w", err)
-	}
-	b.Horizontal, b.Color, b.LineStyle.Width = true, colourLight, 0
-	b.StackOn(a)
-	p.Add(a, b)
-	l, err := smallLabels(xys, texts, vg.Points(9), draw.XLeft, draw.YCenter)
-	if err != nil {
-		return fmt.Errorf("OS families chart: %w", err)
-	}
-	l.Offset.X = vg.Points(4)
-	p.Add(l)
 	legend := []legendEntry{
 		{fmt.Sprintf("confidence ≥ %.0f%%", 100*SureConfidence), colourNamed},
 		{fmt.Sprintf("confidence below %.0f%%, or no OS", 100*SureConfidence), colourLight},
@@ -196,24 +181,9 @@ func CoverageChart(w io.Writer, format string, rows []Coverage, maxRows int) err
 	p.NominalY(names...)
 	p.Y.Tick.Label.Font.Size = vg.Points(8)
 	width := vg.Length(math.Min(16, float64(height-vg.Points(110))/float64(n)*0.7))
-	a, err := plotter.NewBarChart(got, width)
-	if err != nil {
+	if err := addStackedBars(p, got, miss, width, colourFetched, colourMissing, xys, texts, vg.Points(8)); err != nil {
 		return fmt.Errorf("coverage chart: %w", err)
 	}
-	a.Horizontal, a.Color, a.LineStyle.Width = true, colourFetched, 0
-	b, err := plotter.NewBarChart(miss, width)
-	if err != nil {
-		return fmt.Errorf("coverage chart: %w", err)
-	}
-	b.Horizontal, b.Color, b.LineStyle.Width = true, colourMissing, 0
-	b.StackOn(a)
-	p.Add(a, b)
-	l, err := smallLabels(xys, texts, vg.Points(8), draw.XLeft, draw.YCenter)
-	if err != nil {
-		return fmt.Errorf("coverage chart: %w", err)
-	}
-	l.Offset.X = vg.Points(4)
-	p.Add(l)
 	title := "Update coverage: hosts of each entry's OS that fetched it"
 	if len(rows) > n {
 		title = fmt.Sprintf("Update coverage: %d of %d catalog entries, the most fetched", n, len(rows))

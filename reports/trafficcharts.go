@@ -253,24 +253,9 @@ func TalkersChart(w io.Writer, format string, hosts []Talker) error {
 		height = vg.Length(n)*vg.Points(16) + vg.Points(120)
 	}
 	barWidth := vg.Length(math.Min(14, float64(height-vg.Points(120))/float64(n)*0.7))
-	bi, err := plotter.NewBarChart(in, barWidth)
-	if err != nil {
+	if err := addStackedBars(p, in, out, barWidth, colourNamed, colourUnknown, lab.XYs, lab.Labels, vg.Points(8)); err != nil {
 		return fmt.Errorf("top talkers chart: %w", err)
 	}
-	bi.Horizontal, bi.Color, bi.LineStyle.Width = true, colourNamed, 0
-	bo, err := plotter.NewBarChart(out, barWidth)
-	if err != nil {
-		return fmt.Errorf("top talkers chart: %w", err)
-	}
-	bo.Horizontal, bo.Color, bo.LineStyle.Width = true, colourUnknown, 0
-	bo.StackOn(bi)
-	p.Add(bi, bo)
-	l, err := smallLabels(lab.XYs, lab.Labels, vg.Points(8), draw.XLeft, draw.YCenter)
-	if err != nil {
-		return fmt.Errorf("top talkers chart: %w", err)
-	}
-	l.Offset.X = vg.Points(4)
-	p.Add(l)
 	legend := []legendEntry{{"received", colourNamed}, {"sent", colourUnknown}}
 	return render(w, format, WideWidth, height, fmt.Sprintf("Top talkers: the %d hosts with the most bytes", n), legend, [][]*plot.Plot{{p}})
 }
