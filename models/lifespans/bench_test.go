@@ -1,37 +1,16 @@
 package lifespans
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 // BenchmarkLifespans counts the lifespans of the lab's attack run, or of
 // the nfcapd files under $FINGERFLOW_BENCH_DIR (read into memory first),
 // and fits the curves.
 func BenchmarkLifespans(b *testing.B) {
-	dir := filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9")
-	if d := os.Getenv("FINGERFLOW_BENCH_DIR"); d != "" {
-		dir = d
-	}
-	files, err := datasets.Expand(context.Background(), []string{dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var flows []datasets.Flow
-	var r nfcapd.Reader
-	for _, f := range files {
-		for fl, err := range r.Flows(context.Background(), f) {
-			if err != nil {
-				b.Fatal(err)
-			}
-			flows = append(flows, fl)
-		}
-	}
+	flows := flowfiles.Read(b, flowfiles.BenchDir())
 	b.ReportAllocs()
 	for b.Loop() {
 		l, err := New(DefaultConfig())

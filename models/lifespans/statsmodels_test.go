@@ -2,7 +2,6 @@ package lifespans
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -13,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 const python = "/usr/bin/python3"
@@ -98,21 +96,9 @@ func TestStatsmodels(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{filepath.Join("testdata", "lifespans.py"), "0.5", "0", "5"}
-	var r nfcapd.Reader
 	for _, d := range crossCheckDirs {
 		dir := filepath.Join("..", "..", "datasets", d)
-		files, err := datasets.Expand(context.Background(), []string{dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			for fl, err := range r.Flows(context.Background(), f) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				l.Add(&fl)
-			}
-		}
+		flowfiles.Each(t, dir, l.Add)
 		out, err := exec.Command("nfdump", "-R", dir, "-o", "csv").Output()
 		if err != nil {
 			t.Fatalf("nfdump -R %s: %v", dir, err)

@@ -1,36 +1,15 @@
 package scans
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 // BenchmarkDetector runs the detector over the lab's attack run, or over
 // the nfcapd files under $FINGERFLOW_BENCH_DIR (read into memory first).
 func BenchmarkDetector(b *testing.B) {
-	dir := filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9")
-	if d := os.Getenv("FINGERFLOW_BENCH_DIR"); d != "" {
-		dir = d
-	}
-	files, err := datasets.Expand(context.Background(), []string{dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var flows []datasets.Flow
-	var r nfcapd.Reader
-	for _, f := range files {
-		for fl, err := range r.Flows(context.Background(), f) {
-			if err != nil {
-				b.Fatal(err)
-			}
-			flows = append(flows, fl)
-		}
-	}
+	flows := flowfiles.Read(b, flowfiles.BenchDir())
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err := New(DefaultConfig())

@@ -1,9 +1,9 @@
 package talkers
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 // BenchmarkTable counts the lab-attack run (or the nfcapd files under
@@ -11,11 +11,7 @@ import (
 // bytes in batches of 1,024 flows, as `fingerflow stats -s srcip/bytes`
 // does on each worker.
 func BenchmarkTable(b *testing.B) {
-	dir := filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9")
-	if d := os.Getenv("FINGERFLOW_BENCH_DIR"); d != "" {
-		dir = d
-	}
-	flows := readDir(b, dir)
+	flows := flowfiles.Read(b, flowfiles.BenchDir())
 	for _, stat := range []string{"srcip/bytes", "record/bytes", "dstport:p/flows"} {
 		b.Run(stat, func(b *testing.B) {
 			s, err := ParseStat(stat)

@@ -2,7 +2,6 @@ package talkers
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -21,8 +20,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 // nfdumpDirs are the repository's nfcapd runs the statistics are checked
@@ -41,25 +40,6 @@ var nfdumpDirs = []string{
 
 // nfdumpStats are checked in every order nfdump knows.
 var nfdumpStats = []string{"srcip", "dstip", "ip", "srcport", "dstport", "port", "proto", "record", "srcip:p", "dstport:p"}
-
-func readDir(t testing.TB, dir string) []datasets.Flow {
-	t.Helper()
-	files, err := datasets.Expand(context.Background(), []string{dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r nfcapd.Reader
-	var flows []datasets.Flow
-	for _, f := range files {
-		for fl, err := range r.Flows(context.Background(), f) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			flows = append(flows, fl)
-		}
-	}
-	return flows
-}
 
 // nfdumpRow is one line of nfdump -s ... -o csv.
 type nfdumpRow struct {
@@ -196,7 +176,7 @@ func TestSameNumbersAsNfdump(t *testing.T) {
 	}
 	for _, d := range dirs {
 		dir := filepath.Join(root, d)
-		flows := readDir(t, dir)
+		flows := flowfiles.Read(t, dir)
 		for _, name := range nfdumpStats {
 			for _, o := range orderNames {
 				if strings.HasPrefix(name, "record") && o != "bytes" && o != "packets" {
@@ -276,7 +256,7 @@ func nfdumpValue(r nfdumpRow, o Order) uint64 {
 
 // TestSourcesTable checks the T and C columns against sums taken directly.
 func TestSourcesTable(t *testing.T) {
-	flows := readDir(t, filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9"))
+	flows := flowfiles.Read(t, filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9"))
 	tab, err := New(Config{Sources: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -310,8 +290,8 @@ func TestSourcesTable(t *testing.T) {
 // TestMerge: tables of the parts of a stream merge into the table of the
 // whole, whatever the split.
 func TestMerge(t *testing.T) {
-	flows := readDir(t, filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9"))
-	flows = append(flows, readDir(t, filepath.Join("..", "..", "datasets", "lab-extra", "dev-ipv6.v9"))...)
+	flows := flowfiles.Read(t, filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9"))
+	flows = append(flows, flowfiles.Read(t, filepath.Join("..", "..", "datasets", "lab-extra", "dev-ipv6.v9"))...)
 	var cfg Config
 	for _, s := range nfdumpStats {
 		st, err := ParseStat(s + "/bytes/flows")
@@ -351,7 +331,7 @@ func TestMerge(t *testing.T) {
 // are features.HostAggregator's DurationOut and FlowsOut.
 func TestSourcesMatchHostAggregator(t *testing.T) {
 	for _, d := range []string{"lab-attack/lab-attack.v9", "population/pop-near-24h-s1007.v9"} {
-		flows := readDir(t, filepath.Join("..", "..", "datasets", d))
+		flows := flowfiles.Read(t, filepath.Join("..", "..", "datasets", d))
 		tab, _ := New(Config{Sources: 1 << 20})
 		tab.AddBatch(flows)
 		agg, err := features.NewHostAggregator(features.DefaultHostConfig())

@@ -1,7 +1,6 @@
 package unexpected
 
 import (
-	"context"
 	"errors"
 	"math"
 	"net/netip"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 var t0 = time.Date(2027, 1, 11, 12, 0, 0, 0, time.UTC)
@@ -107,19 +106,7 @@ func TestServiceNames(t *testing.T) {
 func profileOf(t *testing.T, dir string) *Profile {
 	t.Helper()
 	p, _ := New(DefaultConfig())
-	files, err := datasets.Expand(context.Background(), []string{dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r nfcapd.Reader
-	for _, f := range files {
-		for fl, err := range r.Flows(context.Background(), f) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.Add(&fl)
-		}
-	}
+	flowfiles.Each(t, dir, p.Add)
 	return p
 }
 

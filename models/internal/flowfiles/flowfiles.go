@@ -1,0 +1,51 @@
+// Package flowfiles reads the shipped nfcapd flow files for the models'
+// tests and benchmarks: every flow of a directory's files, in file order,
+// failing the test on any read error.
+package flowfiles
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/nfcapd"
+)
+
+// Each calls fn for every flow of the nfcapd files under dir (a file or a
+// directory), in file order.
+func Each(tb testing.TB, dir string, fn func(*datasets.Flow)) {
+	tb.Helper()
+	files, err := datasets.Expand(context.Background(), []string{dir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var r nfcapd.Reader
+	for _, f := range files {
+		for fl, err := range r.Flows(context.Background(), f) {
+			if err != nil {
+				tb.Fatal(err)
+			}
+			fn(&fl)
+		}
+	}
+}
+
+// Read returns every flow of the nfcapd files under dir, in file order.
+func Read(tb testing.TB, dir string) []datasets.Flow {
+	tb.Helper()
+	var flows []datasets.Flow
+	Each(tb, dir, func(f *datasets.Flow) { flows = append(flows, *f) })
+	return flows
+}
+
+// BenchDir is the flow files a model's benchmark runs over: the nfcapd
+// files under $FINGERFLOW_BENCH_DIR (a day of them, for example), or else
+// the lab's attack run, as seen from a package directory under models/.
+func BenchDir() string {
+	if d := os.Getenv("FINGERFLOW_BENCH_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9")
+}
