@@ -172,6 +172,44 @@ func (r *readStats) windowErr(flt datasets.Filter) error {
 		r.flows, r.first.UTC().Format(time.RFC3339), r.last.UTC().Format(time.RFC3339))
 }
 
+// readOrder is the order the input files are read in (see streamFlows),
+// and the files whose content equals an earlier one's, each mapped to
+// that earlier file.
+func readOrder(in *inputs) (files []string, copies map[string]string) {
+	files = slices.Clone(in.files)
+	slices.SortStableFunc(files, func(a, b string) int {
+		ta, _ := datasets.FileTime(a)
+		tb, _ := datasets.FileTime(b)
+		return ta.Compare(tb)
+	})
+	return files, findCopies(files)
+}
+
+// fileDone counts a file read; an unreadable one is reported on stderr
+// and listed as skipped, unless the run is stopping (interrupted, or the
+// consumer of the flows failed).
+func (r *readStats) fileDone(ctx context.Context, gopts *globalOptions, res datasets.FileResult, stopping bool) {
+	gopts.logger.Debug("read", "file", res.Path, "format", res.Format, "flows", res.Flows, "kept", res.Kept)
+	r.addFile(res)
+	if res.Err != nil && ctx.Err() == nil && !stopping {
+		reportFileError(gopts.stderr, res.Path, res.Err)
+		r.skipped++
+		r.files = append(r.files, skippedInput{res.Path, res.Err.Error()})
+	}
+}
+
+// skipCopy counts the records of path, a copy of orig, as duplicates
+// instead of reading them again, and says so.
+func (r *readStats) skipCopy(ctx context.Context, gopts *globalOptions, reg *datasets.Registry, path, orig string) error {
+	n, err := countFlows(ctx, reg, path)
+	if err != nil {
+		return err
+	}
+	gopts.infof("fingerflow: %s holds the same records as %s: its %d flow records are read once\n", path, orig, n)
+	r.duplicates += n
+	return nil
+}
+
 // streamFlows reads every input file and hands each flow flt passes to
 // visit. Rotated files (nfcapd.YYYYMMDDhhmm) are read in the order of the
 // times in their names across all arguments, after the other files in
@@ -189,32 +227,17 @@ func streamFlows(ctx context.Context, gopts *globalOptions, in *inputs, flt data
 		}
 		return nil
 	}
-	files := slices.Clone(in.files)
-	slices.SortStableFunc(files, func(a, b string) int {
-		ta, _ := datasets.FileTime(a)
-		tb, _ := datasets.FileTime(b)
-		return ta.Compare(tb)
-	})
-	copies := findCopies(files)
+	files, copies := readOrder(in)
 	for _, path := range files {
 		if orig, ok := copies[path]; ok {
-			n, err := countFlows(ctx, reg, path)
-			if err != nil {
+			if err := st.skipCopy(ctx, gopts, reg, path, orig); err != nil {
 				return st, err
 			}
-			gopts.infof("fingerflow: %s holds the same records as %s: its %d flow records are read once\n", path, orig, n)
-			st.duplicates += n
 			continue
 		}
 		res, rerr := datasets.ReadFiles(ctx, reg, []string{path}, flt, add)
 		for _, r := range res {
-			gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
-			st.addFile(r)
-			if r.Err != nil && ctx.Err() == nil && verr == nil {
-				reportFileError(gopts.stderr, r.Path, r.Err)
-				st.skipped++
-				st.files = append(st.files, skippedInput{r.Path, r.Err.Error()})
-			}
+			st.fileDone(ctx, gopts, r, verr != nil)
 		}
 		if verr != nil {
 			return st, verr
@@ -234,25 +257,11 @@ func streamFlows(ctx context.Context, gopts *globalOptions, in *inputs, flt data
 func streamBatches(ctx context.Context, gopts *globalOptions, in *inputs, flt datasets.Filter, visit func([]datasets.Flow) error) (readStats, error) {
 	st := readStats{inputCount: in.count()}
 	reg := newRegistry(gopts.logger)
-	files := slices.Clone(in.files)
-	slices.SortStableFunc(files, func(a, b string) int {
-		ta, _ := datasets.FileTime(a)
-		tb, _ := datasets.FileTime(b)
-		return ta.Compare(tb)
-	})
-	copies := findCopies(files)
+	files, copies := readOrder(in)
 	pr := datasets.ParallelReader{
 		Registry: reg,
 		Filter:   flt,
-		FileDone: func(r datasets.FileResult) {
-			gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
-			st.addFile(r)
-			if r.Err != nil && ctx.Err() == nil {
-				reportFileError(gopts.stderr, r.Path, r.Err)
-				st.skipped++
-				st.files = append(st.files, skippedInput{r.Path, r.Err.Error()})
-			}
-		},
+		FileDone: func(r datasets.FileResult) { st.fileDone(ctx, gopts, r, false) },
 	}
 	// The files between two copies are read in one go.
 	var run []string
@@ -276,12 +285,9 @@ func streamBatches(ctx context.Context, gopts *globalOptions, in *inputs, flt da
 		if err := read(); err != nil {
 			return st, err
 		}
-		n, err := countFlows(ctx, reg, path)
-		if err != nil {
+		if err := st.skipCopy(ctx, gopts, reg, path, orig); err != nil {
 			return st, err
 		}
-		gopts.infof("fingerflow: %s holds the same records as %s: its %d flow records are read once\n", path, orig, n)
-		st.duplicates += n
 	}
 	return st, read()
 }
