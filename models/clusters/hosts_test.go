@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 // labColumns are the features of labHosts.
@@ -36,18 +38,7 @@ var labColumns = []Column{
 // server endpoints and "" for clients.
 func labHosts(t testing.TB) (rows [][]float64, roles []string, names []string) {
 	t.Helper()
-	var files []string
-	for _, dir := range []string{"lab-dev", "lab-extra"} {
-		m, err := filepath.Glob(filepath.Join("..", "..", "datasets", dir, "*.nfdump.csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Skip("no lab flow records under ../../datasets")
-	}
-	slices.Sort(files)
+	files := flowfiles.LabCSVs(t)
 	type endpoint struct {
 		run, addr string
 		port      int

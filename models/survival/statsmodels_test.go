@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fingerflow/fingerflow/models/internal/flowfiles"
 )
 
 const python = "/usr/bin/python3"
@@ -48,18 +50,7 @@ type labFlow struct {
 // runs.
 func labFlows(t testing.TB) []labFlow {
 	t.Helper()
-	var files []string
-	for _, dir := range []string{"lab-dev", "lab-extra"} {
-		m, err := filepath.Glob(filepath.Join("..", "..", "datasets", dir, "*.nfdump.csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Skip("no lab flow records under ../../datasets")
-	}
-	slices.Sort(files)
+	files := flowfiles.LabCSVs(t)
 	var flows []labFlow
 	for _, f := range files {
 		fh, err := os.Open(f)

@@ -1,12 +1,14 @@
-// Package flowfiles reads the shipped nfcapd flow files for the models'
-// tests and benchmarks: every flow of a directory's files, in file order,
-// failing the test on any read error.
+// Package flowfiles finds and reads the shipped lab flow files for the
+// models' tests and benchmarks: every flow of a directory's nfcapd files
+// in file order (failing the test on any read error), and the lab runs'
+// nfdump CSV exports.
 package flowfiles
 
 import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/fingerflow/fingerflow/datasets"
@@ -48,4 +50,24 @@ func BenchDir() string {
 		return d
 	}
 	return filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9")
+}
+
+// LabCSVs are the lab runs' `nfdump -o csv` exports shipped under
+// datasets/lab-dev and datasets/lab-extra, sorted, as seen from a package
+// directory under models/; the test is skipped when there are none.
+func LabCSVs(tb testing.TB) []string {
+	tb.Helper()
+	var files []string
+	for _, dir := range []string{"lab-dev", "lab-extra"} {
+		m, err := filepath.Glob(filepath.Join("..", "..", "datasets", dir, "*.nfdump.csv"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		tb.Skip("no lab flow records under ../../datasets")
+	}
+	slices.Sort(files)
+	return files
 }
