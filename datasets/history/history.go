@@ -347,6 +347,12 @@ func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 	}
 	if err := f(tx); err != nil {
 		tx.Rollback()
+		if cerr := ctx.Err(); cerr != nil {
+			// A cancelled context rolls the transaction back and closes
+			// its statements underneath f, which then fails with
+			// "statement is closed": the cancellation is the cause.
+			return cerr
+		}
 		return err
 	}
 	return tx.Commit()

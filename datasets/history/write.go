@@ -284,12 +284,6 @@ func (d *DB) WriteRun(ctx context.Context, r Run) error {
 	}
 	err = inTx(ctx, d.db, func(tx *sql.Tx) error { return d.writeRun(ctx, tx, r) })
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			// A cancelled context rolls the transaction back and closes
-			// its statements underneath the write, which then fails with
-			// "statement is closed": the cancellation is the cause.
-			err = cerr
-		}
 		return fmt.Errorf("%s: writing night %s: %w", d.path, r.Info.Night, err)
 	}
 	return nil
