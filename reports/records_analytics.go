@@ -11,6 +11,7 @@ import (
 	"github.com/fingerflow/fingerflow/models/floods"
 	"github.com/fingerflow/fingerflow/models/scans"
 	"github.com/fingerflow/fingerflow/models/talkers"
+	"github.com/fingerflow/fingerflow/models/unexpected"
 )
 
 // The nightly run's stats.json and alarms.json: flat documents (objects
@@ -82,11 +83,11 @@ func WriteStatsRecords(w io.Writer, s Stats) error {
 		for _, top := range r.Tops {
 			rows := []topRecord{}
 			for _, e := range top.Entries {
-				rec := topRecord{Key: KeyText(top.Stat.Element, e.Key), Flows: e.Flows, FlowsPct: percentOf(e.Flows, tot.Flows),
+				rec := topRecord{Key: e.Key.Text(top.Stat.Element), Flows: e.Flows, FlowsPct: percentOf(e.Flows, tot.Flows),
 					Packets: e.Packets, Bytes: e.Bytes, BytesPct: percentOf(e.Bytes, tot.Bytes),
 					First: e.First.UTC().Format(timeLayout), Duration: e.Duration().Seconds(), BPS: e.BPS()}
 				if top.Stat.ByProto || top.Stat.Element == talkers.Proto || top.Stat.Element == talkers.Record {
-					rec.Proto = KeyText(talkers.Proto, e.Key)
+					rec.Proto = e.Key.Text(talkers.Proto)
 				}
 				rows = append(rows, rec)
 			}
@@ -121,7 +122,7 @@ func WriteStatsRecords(w io.Writer, s Stats) error {
 					Median: finite(gr.Median), Lower: finite(gr.MedianLower), Upper: finite(gr.MedianUpper)})
 			}
 			put("lifespans_by_"+strings.ReplaceAll(g.Name, " ", "_"), rows)
-			t := testRecord{By: g.Name, Groups: len(g.Groups), Verdict: logRankText(&g, l.Config.Alpha)}
+			t := testRecord{By: g.Name, Groups: len(g.Groups), Verdict: g.TestText(l.Config.Alpha)}
 			if g.LogRank != nil {
 				t.Chi2, t.DF, t.P = finite(g.LogRank.Statistic()), g.LogRank.DF(), finite(g.LogRank.PValue())
 			}
@@ -185,9 +186,9 @@ func WriteAlarmRecords(w io.Writer, d Detect) error {
 	fl := []floodRecord{}
 	for i := range d.Floods {
 		a := &d.Floods[i]
-		fl = append(fl, floodRecord{Signature: a.Signature.String(), Target: floodTarget(a),
+		fl = append(fl, floodRecord{Signature: a.Signature.String(), Target: a.TargetText(),
 			Start: a.Start.UTC().Format(timeLayout), End: a.End.UTC().Format(timeLayout), Packets: a.Packets,
-			PeakRate: a.PeakRate, MeanRate: a.MeanRate, Sources: sourcesText(a), Spoofed: a.Spoofing.Spoofed})
+			PeakRate: a.PeakRate, MeanRate: a.MeanRate, Sources: a.SourcesText(), Spoofed: a.Spoofing.Spoofed})
 	}
 	put("floods", fl)
 	var dropped []string
@@ -221,7 +222,7 @@ func WriteAlarmRecords(w io.Writer, d Detect) error {
 			Sigma: a.Norm.Spread(), Peak: a.Peak, PeakAt: a.PeakStart.UTC().Format(time.DateTime), U: a.U, La: a.La, Ln: a.Ln, Score: a.Score})
 	}
 	put("unexpected", un)
-	put("unexpectedness", FormulaText)
+	put("unexpectedness", unexpected.Formula)
 	if d.UnexpectedSkipped != "" {
 		put("unexpected_not_scored", d.UnexpectedSkipped)
 	} else if d.Baseline != nil {

@@ -327,6 +327,27 @@ type Grouping struct {
 	TestErr error
 }
 
+// TestText says in words what the grouping's log-rank test found at the
+// level alpha (survival.DefaultAlpha when 0).
+func (g *Grouping) TestText(alpha float64) string {
+	if len(g.Groups) < 2 {
+		return "one group, nothing to compare"
+	}
+	if g.LogRank == nil {
+		return fmt.Sprintf("no log-rank test (%v)", g.TestErr)
+	}
+	if alpha == 0 {
+		alpha = survival.DefaultAlpha
+	}
+	lr := g.LogRank
+	verdict := "lifespans differ between groups"
+	if !g.Significant(alpha) {
+		verdict = "no difference shown"
+	}
+	return fmt.Sprintf("log-rank chi2 %.4g on %d df, p = %.3g: %s at the %g%% level",
+		lr.Statistic(), lr.DF(), lr.PValue(), verdict, 100*alpha)
+}
+
 // Result is every grouping of the flows counted.
 type Result struct {
 	Flows, Censored int64
