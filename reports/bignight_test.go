@@ -18,6 +18,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/clusters"
+	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/models/inventory"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
@@ -135,10 +136,10 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 		for i := range ndownloads {
 			h := hosts[rng.IntN(nhosts)]
 			r := nightdir.DownloadRow{Start: start.Add(time.Duration(rng.Int64N(int64(24 * time.Hour)))), Client: h.Addr.String(), ClientPort: int32(30000 + i%30000),
-				Server: "192.0.2.1", ServerPort: 80, Files: "unknown", Confidence: 0}
+				Server: "192.0.2.1", ServerPort: 80, Files: "unknown", Confidence: 0, Status: downloads.StatusUnknown}
 			if i%100 == 0 {
 				e := entries[rng.IntN(len(entries))]
-				r.Files, r.NumFiles, r.Confidence, r.Profile = e.Name, 1, 1, "http"
+				r.Files, r.NumFiles, r.Confidence, r.Profile, r.Status = e.Name, 1, 1, "http", downloads.StatusNamed
 				r.Bytes = int64(float64(e.Size)*1.0359) + int64(rng.IntN(3000))
 			} else {
 				r.Bytes = int64(math.Exp(8 + 10*rng.Float64()))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
@@ -18,7 +19,10 @@ import (
 // the estimated file sizes of the unknown ones as a histogram, and the
 // unknown downloads closest to a catalog file.
 type DownloadSummary struct {
-	Total, Named, Unknown int
+	// Named counts the downloads named as catalog files, ChanceLevel
+	// those named at a chance not negligible (shown with the unknown
+	// ones: not as fetched).
+	Total, Named, ChanceLevel, Unknown int
 	// Ratio is the flow bytes a download carries per byte of the file:
 	// the median of (bytes − extra bytes) / file size over the named
 	// single-file downloads; with none, RatioAssumed and 1 + 52/1448 (a
@@ -110,8 +114,12 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 			hc = &HourCount{Hour: h}
 			hours[h.Unix()] = hc
 		}
-		if r.Files == "unknown" {
-			s.Unknown++
+		if r.Status != downloads.StatusNamed {
+			if r.Status == downloads.StatusChanceLevel {
+				s.ChanceLevel++
+			} else {
+				s.Unknown++
+			}
 			hc.Unknown++
 			return
 		}
@@ -159,14 +167,14 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 		}
 		s.Hours = full
 	}
-	if s.Unknown == 0 {
+	if s.Unknown+s.ChanceLevel == 0 {
 		return s, nil
 	}
 
 	// Second pass: the unknown downloads' sizes and distances.
 	var closest []UnknownDownload
 	err = n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
-		if r.Files != "unknown" {
+		if r.Status == downloads.StatusNamed {
 			return
 		}
 		est := float64(r.Bytes) / s.Ratio

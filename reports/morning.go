@@ -351,8 +351,8 @@ func (m *morning) downloadsSection() (section, error) {
 			how = fmt.Sprintf("%.4f, a full segment's headers, as no download was named", d.Ratio)
 		}
 		s.Blocks = append(s.Blocks, textBlock(fmt.Sprintf(
-			"%s downloads: %s named as catalog files, %s unknown. A download's estimated file size is its flow bytes divided by %s.",
-			countText(d.Total), countText(d.Named), countText(d.Unknown), how)))
+			"%s downloads: %s named as catalog files, %s fit a catalog file no better than files outside the catalog would by chance (not counted as fetched), %s unknown. A download's estimated file size is its flow bytes divided by %s.",
+			countText(d.Total), countText(d.Named), countText(d.ChanceLevel), countText(d.Unknown), how)))
 	}
 	empty := missingText("downloads.parquet")
 	if d != nil {

@@ -123,21 +123,26 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
-	var found, named, multi, sampled int
+	var found, named, chanceLevel, multi, sampled int
 	unclaimed := uncalibratedPorts{}
-	label := func(cl *downloads.Classifier, d *features.Download, r downloads.Result) error {
+	label := func(cl *downloads.Classifier, d *features.Download, r downloads.Answer) error {
 		found++
 		unclaimed.add(cl, d)
 		if r.Profile == downloads.ProfileSampled {
 			sampled++
 		}
-		if !r.Unknown() {
+		switch r.Status() {
+		case downloads.StatusNamed:
 			named++
 			if len(r.Files) > 1 {
 				multi++
 			}
-		} else if !opts.unknown {
-			return nil
+		case downloads.StatusChanceLevel:
+			chanceLevel++
+		default:
+			if !opts.unknown {
+				return nil
+			}
 		}
 		row := nightdir.NewDownloadRow(d, r)
 		return rw.Write(&row)
@@ -150,7 +155,7 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	} else {
 		cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
 		if st, err = streamDownloads(ctx, gopts, in, flt, features.DefaultConfig(), func(d *features.Download) error {
-			return label(cl, d, cl.Classify(d))
+			return label(cl, d, cl.Answer(d))
 		}); err != nil {
 			return err
 		}
@@ -175,8 +180,8 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		}
 	}
 	el := time.Since(started)
-	gopts.infof("classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",
-		found, named, multi, found-named, el.Seconds())
+	gopts.infof("classify: %d downloads, %d named (%d multi-file), %d chance-level, %d unknown, in %.2fs\n",
+		found, named, multi, chanceLevel, found-named-chanceLevel, el.Seconds())
 	if st.Duplicates > 0 {
 		gopts.infof("classify: %d duplicate flow records dropped (the same exporter, endpoints, times and counters read twice)\n", st.Duplicates)
 	}
@@ -198,13 +203,13 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 // and hands each to label in the order found. Without a usable temporary
 // file it says so and classifies with the model as trained.
 func classifyAdapted(ctx context.Context, gopts *globalOptions, m *downloads.Model, threshold float64, in *datasets.Inputs, flt datasets.Filter,
-	label func(*downloads.Classifier, *features.Download, downloads.Result) error) (datasets.ReadStats, error) {
+	label func(*downloads.Classifier, *features.Download, downloads.Answer) error) (datasets.ReadStats, error) {
 	dl, err := nightly.NewDownloads(m, features.DefaultConfig())
 	if err != nil {
 		fmt.Fprintf(gopts.stderr, "classify: %v: classifying with the model as trained, without server offsets\n", err)
 		cl := m.Classifier(downloads.Options{Threshold: threshold})
 		return streamDownloads(ctx, gopts, in, flt, features.DefaultConfig(), func(d *features.Download) error {
-			return label(cl, d, cl.Classify(d))
+			return label(cl, d, cl.Answer(d))
 		})
 	}
 	defer func() {
@@ -227,5 +232,5 @@ func classifyAdapted(ctx context.Context, gopts *globalOptions, m *downloads.Mod
 		}
 	}
 	cl := m.Classifier(downloads.Options{Threshold: threshold, Offsets: offs})
-	return st, dl.Classify(ctx, cl, func(d *features.Download, r downloads.Result) error { return label(cl, d, r) })
+	return st, dl.Classify(ctx, cl, func(d *features.Download, r downloads.Answer) error { return label(cl, d, r) })
 }

@@ -196,8 +196,8 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		fmt.Fprintf(gopts.stderr, "run: against %s: OS right for %d of %d hosts (%.1f%%), %d of %d hosts without catalog files given an OS; updates precision %.1f%%, recall %.1f%%\n",
 			opts.truth, sc.OSCorrect, sc.Hosts, 100*sc.OSAccuracy(), sc.Misnamed, sc.WithoutEvidence, 100*sc.Precision(), 100*sc.Recall())
 	}
-	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d unknown), %d updates, %d clusters, in %.1fs, %.0f flows/s\n",
-		sum.Files, sum.FilesSkipped, sum.Flows, sum.Hosts, sum.HostsWithOS, sum.Downloads, sum.Named, sum.Unknown, sum.Updates, sum.Clusters,
+	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d chance-level, %d unknown), %d updates, %d clusters, in %.1fs, %.0f flows/s\n",
+		sum.Files, sum.FilesSkipped, sum.Flows, sum.Hosts, sum.HostsWithOS, sum.Downloads, sum.Named, sum.ChanceLevel, sum.Unknown, sum.Updates, sum.Clusters,
 		sum.Seconds, sum.FlowsPerSec)
 	gopts.infof("run: inventory in %s\n", filepath.Join(opts.out, nightdir.InventoryCSVFile))
 	if !opts.noReport {

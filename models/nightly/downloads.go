@@ -82,12 +82,12 @@ func (s *Downloads) Found() int { return s.spill.n }
 const classifyBatch = 4096
 
 // Classify classifies every download found with cl (Finish's offsets
-// applied) and hands each to visit with its answer, in the order found.
-// The classifier is safe for concurrent use: each batch is classified on
-// every core, then handed on.
-func (s *Downloads) Classify(ctx context.Context, cl *downloads.Classifier, visit func(*features.Download, downloads.Result) error) error {
+// applied) and hands each to visit with its answer and chance fit, in
+// the order found. The classifier is safe for concurrent use: each batch
+// is classified on every core, then handed on.
+func (s *Downloads) Classify(ctx context.Context, cl *downloads.Classifier, visit func(*features.Download, downloads.Answer) error) error {
 	batch := make([]features.Download, 0, classifyBatch)
-	results := make([]downloads.Result, classifyBatch)
+	results := make([]downloads.Answer, classifyBatch)
 	flush := func() error {
 		classifyAll(cl, batch, results)
 		for i := range batch {
@@ -114,8 +114,8 @@ func (s *Downloads) Classify(ctx context.Context, cl *downloads.Classifier, visi
 // behind.
 func (s *Downloads) Close() error { return s.spill.remove() }
 
-// classifyAll classifies ds into rs (rs[i] for ds[i]) on every core.
-func classifyAll(cl *downloads.Classifier, ds []features.Download, rs []downloads.Result) {
+// classifyAll answers ds into rs (rs[i] for ds[i]) on every core.
+func classifyAll(cl *downloads.Classifier, ds []features.Download, rs []downloads.Answer) {
 	workers := min(runtime.GOMAXPROCS(0), max(len(ds)/256, 1))
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -123,7 +123,7 @@ func classifyAll(cl *downloads.Classifier, ds []features.Download, rs []download
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(ds); i += workers {
-				rs[i] = cl.Classify(&ds[i])
+				rs[i] = cl.Answer(&ds[i])
 			}
 		}()
 	}

@@ -180,19 +180,23 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	// Every download is classified; the night's inventory sees them all.
 	inv := inventory.NewNight(cfg.Inventory, cl, cat, hostsStage.internal)
 	perHost := map[netip.Addr][2]int{}
-	var found, named int
-	err = dl.Classify(ctx, cl, func(d *features.Download, r downloads.Result) error {
+	var found, named, chanceLevel int
+	err = dl.Classify(ctx, cl, func(d *features.Download, r downloads.Answer) error {
 		found++
-		if !r.Unknown() {
+		status := r.Status()
+		switch status {
+		case downloads.StatusNamed:
 			named++
+		case downloads.StatusChanceLevel:
+			chanceLevel++
 		}
 		inv.Add(d, r)
 		if hostsStage.internal(d.Client) {
 			c := perHost[d.Client]
-			if r.Unknown() {
-				c[1]++
-			} else {
+			if status == downloads.StatusNamed {
 				c[0]++
+			} else {
+				c[1]++
 			}
 			perHost[d.Client] = c
 		}
@@ -246,7 +250,7 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	n.Summary = nightdir.RunSummary{
 		Night: night, First: site.First.UTC(), Last: site.Last.UTC(), Files: read.Files, FilesSkipped: read.Skipped,
 		Skipped: []nightdir.SkippedFile{}, Flows: flows, Duplicates: read.Duplicates, Hosts: len(hosts),
-		Downloads: found, Named: named, Unknown: found - named,
+		Downloads: found, Named: named, ChanceLevel: chanceLevel, Unknown: found - named - chanceLevel,
 		Model: cfg.ModelPath, Catalog: catName, Version: cfg.Version,
 	}
 	for _, s := range read.SkippedFiles {

@@ -251,9 +251,9 @@ func TestDownloadsStage(t *testing.T) {
 		}
 		cl := cfg.Model.Classifier(downloads.Options{Offsets: offs})
 		var got []features.Download
-		if err := dl.Classify(ctx, cl, func(d *features.Download, r downloads.Result) error {
+		if err := dl.Classify(ctx, cl, func(d *features.Download, r downloads.Answer) error {
 			got = append(got, *d)
-			if alone := cl.Classify(d); !cmp.Equal(alone, r, cmpAddr) {
+			if alone := cl.Answer(d); !cmp.Equal(alone, r, cmpAddr) {
 				t.Errorf("batch %d: %s:%d answered %v, alone %v", batch, d.Client, d.ClientPort, r, alone)
 			}
 			return nil

@@ -33,17 +33,22 @@ type DownloadRow struct {
 	Confidence float64   `parquet:"confidence"`
 	Profile    string    `parquet:"profile,dict"`
 	Extra      int64     `parquet:"extra_bytes"`
+	// Chance is the answer's chance fit (downloads.Answer.Chance), and
+	// Status "named", "chance-level" (named, but at a chance that is not
+	// negligible) or "unknown".
+	Chance float64 `parquet:"chance"`
+	Status string  `parquet:"status,dict"`
 }
 
 // downloadColumns are the CSV header, in DownloadRow's order.
-var downloadColumns = [...]string{"start", "end", "client", "client_port", "server", "server_port", "packets", "bytes", "rev_packets", "rev_bytes", "files", "num_files", "confidence", "profile", "extra_bytes"}
+var downloadColumns = [...]string{"start", "end", "client", "client_port", "server", "server_port", "packets", "bytes", "rev_packets", "rev_bytes", "files", "num_files", "confidence", "profile", "extra_bytes", "chance", "status"}
 
 // downloadSchema is DownloadRow's Parquet schema under the name files
 // written by earlier versions carry.
 var downloadSchema = parquet.NewSchema("classifiedRow", parquet.SchemaOf(DownloadRow{}))
 
 // NewDownloadRow is the row of download d answered r.
-func NewDownloadRow(d *features.Download, r downloads.Result) DownloadRow {
+func NewDownloadRow(d *features.Download, r downloads.Answer) DownloadRow {
 	files := "unknown"
 	if !r.Unknown() {
 		files = strings.Join(r.Files, "+")
@@ -54,6 +59,7 @@ func NewDownloadRow(d *features.Download, r downloads.Result) DownloadRow {
 		Server: d.Server.String(), ServerPort: int32(d.ServerPort),
 		Packets: int64(d.Packets), Bytes: int64(d.Bytes), RevPackets: int64(d.RevPackets), RevBytes: int64(d.RevBytes),
 		Files: files, NumFiles: int32(len(r.Files)), Confidence: r.Confidence, Profile: r.Profile, Extra: r.Extra,
+		Chance: r.Chance, Status: r.Status(),
 	}
 }
 
@@ -64,7 +70,7 @@ func (r *DownloadRow) record() []string {
 		strconv.FormatInt(r.Packets, 10), strconv.FormatInt(r.Bytes, 10),
 		strconv.FormatInt(r.RevPackets, 10), strconv.FormatInt(r.RevBytes, 10),
 		r.Files, strconv.Itoa(int(r.NumFiles)), strconv.FormatFloat(r.Confidence, 'f', 3, 64),
-		r.Profile, strconv.FormatInt(r.Extra, 10),
+		r.Profile, strconv.FormatInt(r.Extra, 10), strconv.FormatFloat(r.Chance, 'g', 4, 64), r.Status,
 	}
 }
 
@@ -227,7 +233,7 @@ func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) e
 			Client: get("client"), Server: get("server"), Files: get("files"), Profile: get("profile"),
 			ClientPort: int32(num("client_port")), ServerPort: int32(num("server_port")),
 			Packets: num("packets"), Bytes: num("bytes"), RevPackets: num("rev_packets"), RevBytes: num("rev_bytes"),
-			NumFiles: int32(num("num_files")), Extra: num("extra_bytes"),
+			NumFiles: int32(num("num_files")), Extra: num("extra_bytes"), Status: get("status"),
 		}
 		if perr != nil {
 			return perr
@@ -237,6 +243,7 @@ func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) e
 		}
 		row.End, _ = time.Parse(time.RFC3339Nano, get("end"))
 		row.Confidence, _ = strconv.ParseFloat(get("confidence"), 64)
+		row.Chance, _ = strconv.ParseFloat(get("chance"), 64)
 		f(&row)
 	}
 }

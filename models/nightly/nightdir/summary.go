@@ -20,6 +20,7 @@ type RunSummary struct {
 	HostsWithOS  int             `json:"hosts_with_os"`
 	Downloads    int             `json:"downloads"`
 	Named        int             `json:"downloads_named"`
+	ChanceLevel  int             `json:"downloads_chance_level"` // named at a chance not negligible
 	Unknown      int             `json:"downloads_unknown"`
 	Updates      int             `json:"updates"`
 	Clusters     int             `json:"clusters"`
