@@ -96,12 +96,15 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 		return err
 	}
 
-	hosts := make(map[string]bool)
+	hosts, possible := make(map[string]bool), make(map[string]bool)
 	rows := 0
 	for _, m := range updates {
 		rows += len(m.Hosts)
 		for _, h := range m.Hosts {
 			hosts[h.Addr.String()] = true
+		}
+		for _, h := range m.Possible {
+			possible[h.Addr.String()] = true
 		}
 	}
 	if opts.json {
@@ -111,6 +114,11 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 	}
 	if err != nil {
 		return err
+	}
+	if len(possible) > 0 {
+		defer gopts.infof("%s: %s of the OS may have fetched %s: %s traffic fits %s among other combinations (lost packets, several files over one connection), flow counters cannot tell, and %s not listed (--json lists %s)\n",
+			opts.db, quantity(len(possible), "more host", "more hosts"), plural(len(updates), "it", "some of them"),
+			plural(len(possible), "its", "their"), plural(len(updates), "the file", "the files"), plural(len(possible), "it is", "they are"), plural(len(possible), "it", "them"))
 	}
 	if opts.update != "" {
 		gopts.infof("%s: %s missing %s\n", opts.db, quantity(len(hosts), "host", "hosts"), opts.update)

@@ -193,8 +193,9 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	}
 	sum := night.Summary
 	if sc := night.Score; sc != nil {
-		fmt.Fprintf(gopts.stderr, "run: against %s: OS right for %d of %d hosts (%.1f%%), %d of %d hosts without catalog files given an OS; updates precision %.1f%%, recall %.1f%%\n",
-			opts.truth, sc.OSCorrect, sc.Hosts, 100*sc.OSAccuracy(), sc.Misnamed, sc.WithoutEvidence, 100*sc.Precision(), 100*sc.Recall())
+		fmt.Fprintf(gopts.stderr, "run: against %s: OS right for %d of %d hosts (%.1f%%), %d of %d hosts without catalog files given an OS; updates precision %.1f%%, recall %.1f%%; missing precision %.1f%% (%d pairs, %d possibly fetched)\n",
+			opts.truth, sc.OSCorrect, sc.Hosts, 100*sc.OSAccuracy(), sc.Misnamed, sc.WithoutEvidence, 100*sc.Precision(), 100*sc.Recall(),
+			100*sc.MissingPrecision(), sc.MissingPairs, sc.PossiblePairs)
 	}
 	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d chance-level, %d unknown), %d updates, %d clusters, in %.1fs, %.0f flows/s\n",
 		sum.Files, sum.FilesSkipped, sum.Flows, sum.Hosts, sum.HostsWithOS, sum.Downloads, sum.Named, sum.ChanceLevel, sum.Unknown, sum.Updates, sum.Clusters,

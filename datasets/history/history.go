@@ -57,8 +57,9 @@ import (
 )
 
 // SchemaVersion is the schema version this package writes (PRAGMA
-// user_version). Version 1 was the first release and is migrated.
-const SchemaVersion = 2
+// user_version). Older versions (1, the first release, and 2) are
+// migrated.
+const SchemaVersion = 3
 
 // ApplicationID is the PRAGMA application_id of a fingerflow history
 // database: "FFLW".
@@ -89,7 +90,10 @@ var schemaSQL string
 //go:embed migrate_2.sql
 var migrate2SQL string
 
-var migrations = map[int]string{1: migrate2SQL}
+//go:embed migrate_3.sql
+var migrate3SQL string
+
+var migrations = map[int]string{1: migrate2SQL, 2: migrate3SQL}
 
 // DB is an open history database. Its methods may be called from several
 // goroutines; they take turns on one connection.

@@ -104,7 +104,7 @@ func TestRefused(t *testing.T) {
 		{"newer", func(t *testing.T, path string) {
 			_, p := create(t, scenario()...)
 			db := rawDB(t, p)
-			if _, err := db.Exec("PRAGMA user_version = 3"); err != nil {
+			if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion+1)); err != nil {
 				t.Fatal(err)
 			}
 			db.Close()
@@ -113,7 +113,7 @@ func TestRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.WriteFile(path, data, 0o644)
-		}, ErrNewerSchema, "written by a newer fingerflow: schema version 3, this one knows up to 2; left untouched, use a newer fingerflow"},
+		}, ErrNewerSchema, fmt.Sprintf("written by a newer fingerflow: schema version %d, this one knows up to %d; left untouched, use a newer fingerflow", SchemaVersion+1, SchemaVersion)},
 	} {
 		for _, opener := range []struct {
 			name string

@@ -112,6 +112,19 @@ type Update struct {
 	Weight  float64   `json:"weight"`
 }
 
+// Possible is a catalog entry a host may have fetched: one of its
+// downloads or connections fits the entry among other combinations, so
+// its counters can neither name the entry nor rule it out (see
+// downloads.Classifier.Possible). The host is neither known to have
+// fetched it nor to miss it.
+type Possible struct {
+	Entry   string    `json:"entry"`
+	Product string    `json:"product,omitempty"`
+	Version string    `json:"version,omitempty"`
+	OS      string    `json:"os,omitempty"`
+	When    time.Time `json:"when"` // the earliest download that could hold it
+}
+
 // HostEvidence is everything known of one host.
 type HostEvidence struct {
 	Fetches []Fetch
@@ -130,6 +143,10 @@ type Verdict struct {
 	Score      float64    `json:"score"` // log10 odds of the catalog evidence for OS (catalog evidence only)
 	Evidence   []Evidence `json:"evidence"`
 	Updates    []Update   `json:"updates"`
+	// Possible are the catalog entries the host may have fetched, of its
+	// OS's family when it has one (of any family when not), updates left
+	// out; by entry.
+	Possible []Possible `json:"possibly_fetched"`
 	// ByTTL says the host's TTL class decided the family (with or without
 	// catalog evidence of it).
 	ByTTL bool `json:"by_ttl,omitempty"`

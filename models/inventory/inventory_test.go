@@ -240,8 +240,9 @@ func TestPopulation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := Score(vs, truth)
-	t.Logf("OS %d/%d, by family %v; updates precision %.3f recall %.3f; %+v", s.OSCorrect, s.Hosts, s.ByOS, s.Precision(), s.Recall(), n.Stats)
+	s := Score(vs, truth, n.cat)
+	t.Logf("OS %d/%d, by family %v; updates precision %.3f recall %.3f; missing precision %.3f of %d pairs, %d possible (%d fetched); %+v",
+		s.OSCorrect, s.Hosts, s.ByOS, s.Precision(), s.Recall(), s.MissingPrecision(), s.MissingPairs, s.PossiblePairs, s.PossibleFetched, n.Stats)
 	if s.Misnamed != 0 {
 		t.Errorf("%d of %d hosts without catalog files given an OS", s.Misnamed, s.WithoutEvidence)
 	}
@@ -256,6 +257,12 @@ func TestPopulation(t *testing.T) {
 	}
 	if s.Precision() < 0.98 || s.Recall() < 0.7 {
 		t.Errorf("updates precision %.3f recall %.3f, want at least 0.98 and 0.7", s.Precision(), s.Recall())
+	}
+	// The files a host may have fetched are never counted as missing:
+	// of the pairs left missing, at least 99% the host did not fetch.
+	if s.MissingPrecision() < 0.99 || s.PossibleFetched == 0 {
+		t.Errorf("missing precision %.3f (%d of %d pairs fetched), %d possible pairs fetched: want 0.99 and the unresolved fetches among the possible",
+			s.MissingPrecision(), s.MissingWrong, s.MissingPairs, s.PossibleFetched)
 	}
 	for a, v := range vs {
 		if v.OS == Unknown {

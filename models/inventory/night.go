@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
@@ -52,7 +53,10 @@ type host struct {
 	// some family (which may not be the host's).
 	pending []pending
 	dropped int // pending downloads beyond maxPending
-	hints   []Hint
+	// droppedMax is the largest download dropped, which stands for all
+	// of them when the host's possible fetches are listed.
+	droppedMax features.Download
+	hints      []Hint
 }
 
 // maxPending bounds the downloads kept per host for the search among its
@@ -138,7 +142,10 @@ func (n *Night) Add(d *features.Download, r downloads.Answer) {
 	h.dropped++
 	k := slices.IndexFunc(h.pending, func(q pending) bool { return q.d.Bytes < d.Bytes })
 	if k >= 0 {
-		h.pending[k] = p
+		h.pending[k], p = p, h.pending[k]
+	}
+	if p.d.Bytes > h.droppedMax.Bytes {
+		h.droppedMax = p.d
 	}
 }
 
@@ -226,6 +233,7 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 				v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 			}
 		}
+		n.addPossible(h, &v)
 		out[a] = v
 	}
 	return out, nil
@@ -305,5 +313,53 @@ func (n *Night) Verdict(a netip.Addr) Verdict {
 	if h == nil {
 		return Verdict{OS: Unknown}
 	}
-	return Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	n.addPossible(h, &v)
+	return v
+}
+
+// addPossible lists in v the catalog entries the host may have fetched:
+// those its downloads could hold (downloads.Classifier.Possible) that no
+// fetch explains, of the verdict's family when it names one, its updates
+// left out. A download is explained when every file of one of its
+// fetches is among the updates.
+func (n *Night) addPossible(h *host, v *Verdict) {
+	updates := map[string]bool{}
+	for _, u := range v.Updates {
+		updates[u.Entry] = true
+	}
+	explained := map[int]bool{}
+	for _, f := range h.fetches {
+		if len(f.Files) > 0 && allIn(f.Files, updates) {
+			explained[f.ID] = true
+		}
+	}
+	when := map[string]time.Time{}
+	add := func(d *features.Download) {
+		for _, name := range n.cl.Possible(d) {
+			if updates[name] || (v.OS != Unknown && familyOf(n.cat, name) != v.OS) {
+				continue
+			}
+			if t, ok := when[name]; !ok || d.Start.Before(t) {
+				when[name] = d.Start
+			}
+		}
+	}
+	for k := range h.pending {
+		if !explained[h.pending[k].id] {
+			add(&h.pending[k].d)
+		}
+	}
+	if h.dropped > 0 {
+		add(&h.droppedMax)
+	}
+	v.Possible = nil
+	for name, t := range when {
+		p := Possible{Entry: name, OS: familyOf(n.cat, name), When: t}
+		if e, ok := n.cat.Lookup(name); ok {
+			p.Product, p.Version = e.Product, e.Version
+		}
+		v.Possible = append(v.Possible, p)
+	}
+	slices.SortFunc(v.Possible, func(a, b Possible) int { return strings.Compare(a.Entry, b.Entry) })
 }

@@ -119,6 +119,11 @@ func historyRun(cfg *Config, sum nightdir.RunSummary, started, finished time.Tim
 				Fetched: u.When, Chance: u.Chance, Method: fetchMethod(u.Kind),
 			})
 		}
+		for _, p := range v.Possible {
+			r.Possible = append(r.Possible, history.Possible{
+				Addr: h.Addr, Entry: p.Entry, Product: p.Product, Version: p.Version, OS: p.OS, At: p.When,
+			})
+		}
 	}
 	for _, e := range cat.Entries {
 		r.Catalog = append(r.Catalog, history.CatalogEntry{

@@ -282,7 +282,7 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 		return nil, err
 	}
 	if cfg.Truth != nil {
-		sc := inventory.Score(verdicts, cfg.Truth)
+		sc := inventory.Score(verdicts, cfg.Truth, cat)
 		n.Score = &sc
 	}
 

@@ -39,7 +39,7 @@ type Host struct {
 // inventoryColumns are the columns of the inventory CSV.
 var inventoryColumns = [...]string{
 	"host", "os", "os_version", "confidence", "score", "updates", "update_files", "update_list",
-	"evidence", "ttl", "cluster", "cluster_description", "first_seen", "last_seen", "changed",
+	"possibly_fetched", "evidence", "ttl", "cluster", "cluster_description", "first_seen", "last_seen", "changed",
 }
 
 // WriteInventoryCSV writes the inventory as CSV, one row per host: its
@@ -56,10 +56,13 @@ func WriteInventoryCSV(w io.Writer, hosts []Host) error {
 	}
 	for _, h := range hosts {
 		v := &h.Verdict
-		var ups, files, ev []string
+		var ups, files, possible, ev []string
 		for _, u := range v.Updates {
 			ups = append(ups, updateText(u))
 			files = append(files, u.Entry)
+		}
+		for _, p := range v.Possible {
+			possible = append(possible, p.Entry)
 		}
 		for _, e := range v.Evidence {
 			ev = append(ev, e.Text)
@@ -67,7 +70,7 @@ func WriteInventoryCSV(w io.Writer, hosts []Host) error {
 		rec := []string{
 			h.Addr.String(), v.OS, v.OSVersion, strconv.FormatFloat(v.Confidence, 'f', 4, 64),
 			strconv.FormatFloat(v.Score, 'f', 2, 64), strconv.Itoa(len(v.Updates)), strings.Join(files, ";"), strings.Join(ups, "; "),
-			strings.Join(ev, "; "), h.TTL, strconv.Itoa(h.Cluster), h.ClusterText,
+			strings.Join(possible, ";"), strings.Join(ev, "; "), h.TTL, strconv.Itoa(h.Cluster), h.ClusterText,
 			timeText(h.FirstSeen), timeText(h.LastSeen), h.Changed,
 		}
 		if err := cw.Write(rec); err != nil {
@@ -111,6 +114,7 @@ type jsonHost struct {
 	Confidence float64              `json:"confidence"`
 	Score      float64              `json:"score"`
 	Updates    []inventory.Update   `json:"updates"`
+	Possible   []inventory.Possible `json:"possibly_fetched"`
 	Evidence   []inventory.Evidence `json:"evidence"`
 	TTL        string               `json:"ttl"`
 	Cluster    int                  `json:"cluster"`
@@ -136,9 +140,12 @@ func WriteInventoryJSON(w io.Writer, meta InventoryMeta, hosts []Host) error {
 		if v.Evidence == nil {
 			v.Evidence = []inventory.Evidence{}
 		}
+		if v.Possible == nil {
+			v.Possible = []inventory.Possible{}
+		}
 		doc.Hosts = append(doc.Hosts, jsonHost{
 			Host: h.Addr.String(), OS: v.OS, OSVersion: v.OSVersion, Confidence: v.Confidence, Score: v.Score,
-			Updates: v.Updates, Evidence: v.Evidence, TTL: h.TTL, Cluster: h.Cluster, ClusterTxt: h.ClusterText,
+			Updates: v.Updates, Possible: v.Possible, Evidence: v.Evidence, TTL: h.TTL, Cluster: h.Cluster, ClusterTxt: h.ClusterText,
 			FirstSeen: h.FirstSeen.UTC(), LastSeen: h.LastSeen.UTC(), Changed: h.Changed, NewUpdates: h.NewUpdates,
 		})
 	}
@@ -200,7 +207,7 @@ func ReadInventoryJSON(r io.Reader) (InventoryMeta, []Host, error) {
 			Cluster: h.Cluster, ClusterText: h.ClusterTxt, Changed: h.Changed, NewUpdates: h.NewUpdates,
 		})
 		v := &hosts[len(hosts)-1].Verdict
-		v.OS, v.OSVersion, v.Confidence, v.Score, v.Updates, v.Evidence = h.OS, h.OSVersion, h.Confidence, h.Score, h.Updates, h.Evidence
+		v.OS, v.OSVersion, v.Confidence, v.Score, v.Updates, v.Possible, v.Evidence = h.OS, h.OSVersion, h.Confidence, h.Score, h.Updates, h.Possible, h.Evidence
 	}
 	return doc.InventoryMeta, hosts, nil
 }
