@@ -29,12 +29,12 @@ var ErrHints = errors.New("bad hints file")
 
 // Rule is one line of a hints file.
 type Rule struct {
-	Kind   string // "ttl", "talks", "serves" or "net"
-	TTL    uint8  // kind ttl: the initial TTL
-	Proto  uint8  // kinds talks, serves, and net with a port (0: any)
-	Port   uint16
-	Net    netip.Prefix // kind net
-	OS     []string
+	Kind  string // "ttl", "talks", "serves" or "net"
+	TTL   uint8  // kind ttl: the initial TTL
+	Proto uint8  // kinds talks, serves, and net with a port (0: any)
+	Port  uint16
+	Net   netip.Prefix // kind net
+	OS    []string
 	// Not, for a ttl rule, are families the TTL rules out ("!windows"):
 	// the class is every family but these.
 	Not    []string
