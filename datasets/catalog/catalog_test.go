@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -572,4 +573,59 @@ func writeCSV(w io.Writer, c *Catalog) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// TestDebianRelease: a mirror's Release file gives its index files as
+// index entries with their sizes, and itself; an InRelease the same
+// inside its signature; merged with the mirror's Packages they are one
+// catalog whose Files are the packages.
+func TestDebianRelease(t *testing.T) {
+	ctx := context.Background()
+	rel := filepath.Join("..", "population", "apt-near-18h-s2302.Release")
+	c, err := Load(ctx, rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range c.Entries {
+		if e.Kind != KindIndex || e.OS != "debian" {
+			t.Errorf("%s: kind %q os %q, want an index entry of debian", e.Name, e.Kind, e.OS)
+		}
+		got = append(got, fmt.Sprintf("%s %d", e.Name, e.Size))
+	}
+	want := []string{"Packages 130342", "Packages.gz 43410", "Packages.xz 38208", "apt-near-18h-s2302.Release 543"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	body, err := os.ReadFile(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: Ubuntu\nSuite: noble\n" + strings.SplitN(string(body), "Date:", 2)[1] +
+		"-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCgAdFiEE\n-----END PGP SIGNATURE-----\n"
+	in := filepath.Join(t.TempDir(), "InRelease")
+	if err := os.WriteFile(in, []byte(signed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ic, err := Load(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ic.Entries) != 4 || ic.Entries[2].Name != "Packages.xz" || ic.Entries[0].OS != "ubuntu" || ic.Entries[3].Name != "InRelease" || ic.Entries[3].Size != uint64(len(signed)) {
+		t.Errorf("InRelease entries %+v", ic.Entries)
+	}
+	pkgs, err := Load(ctx, filepath.Join("..", "population", "apt-near-18h-s2302.Packages"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Merge(pkgs, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != len(pkgs.Entries)+4 || len(m.Files()) != len(pkgs.Entries) {
+		t.Errorf("merged %d entries, %d files; want %d and %d", len(m.Entries), len(m.Files()), len(pkgs.Entries)+4, len(pkgs.Entries))
+	}
+	if _, err := ReadDebianRelease(ctx, strings.NewReader("Origin: x\nSHA256:\n abc notanumber Packages\n"), "r", "r", 0); !errors.Is(err, ErrSize) {
+		t.Errorf("bad size: %v", err)
+	}
 }

@@ -22,12 +22,14 @@ var (
 	urlColumns     = []string{"url", "href"}
 	osVerColumns   = []string{"os_version", "osversion", "release"}
 	dateColumns    = []string{"released", "date", "published"}
+	kindColumns    = []string{"kind"}
 )
 
 // ReadCSV reads a CSV manifest whose header names at least a file column
 // ("file", "filename" or "name") and a "size" column; "product", "version",
-// "os", "os_version", "released" (a date, 2006-01-02, or an RFC 3339 time)
-// and "url" columns are optional, other columns are ignored. name is the
+// "os", "os_version", "released" (a date, 2006-01-02, or an RFC 3339 time),
+// "url" and "kind" ("" or "index", see KindIndex) columns are optional,
+// other columns are ignored. name is the
 // file name used in errors.
 func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	cr := csv.NewReader(r)
@@ -59,7 +61,7 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	}
 	iName, iSize := pick(nameColumns), pick(sizeColumns)
 	iProduct, iVersion, iOS, iURL := pick(productColumns), pick(versionColumns), pick(osColumns), pick(urlColumns)
-	iOSVer, iDate := pick(osVerColumns), pick(dateColumns)
+	iOSVer, iDate, iKind := pick(osVerColumns), pick(dateColumns), pick(kindColumns)
 	if iProduct == iName {
 		iProduct = -1
 	}
@@ -93,6 +95,13 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 			Version: field(rec, iVersion),
 			OS:      field(rec, iOS),
 			URL:     field(rec, iURL),
+		}
+		switch k := strings.ToLower(strings.TrimSpace(field(rec, iKind))); k {
+		case "":
+		case KindIndex:
+			e.Kind = KindIndex
+		default:
+			return nil, fmt.Errorf("%s: %s: %s: kind %q: want empty or %q: %w", name, where, e.Name, k, KindIndex, ErrFormat)
 		}
 		e.OSVersion = field(rec, iOSVer)
 		if e.OSVersion == "" {
