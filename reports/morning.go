@@ -19,6 +19,7 @@ import (
 
 	"gonum.org/v1/plot/vg"
 
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/models/clusters"
 	"github.com/fingerflow/fingerflow/models/inventory"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
@@ -397,7 +398,7 @@ func (m *morning) coverage() []Coverage {
 	var rows []Coverage
 	for _, e := range n.Catalog {
 		os := strings.ToLower(e.OS)
-		if os == "" {
+		if os == "" || e.Kind == catalog.KindIndex {
 			continue
 		}
 		c := Coverage{Entry: e.Name, OS: os, Product: e.Product, Version: e.Version, Hosts: len(byOS[os])}

@@ -26,7 +26,7 @@ import (
 // runOptions are the flags of `fingerflow run`.
 type runOptions struct {
 	model     string
-	catalog   string
+	catalogs  []string
 	out       string
 	db        string
 	noHistory bool
@@ -76,7 +76,7 @@ families and release dates; it must list the same files as the model's.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.model, "model", "m", "", "model file from fingerflow train; required")
-	f.StringVar(&opts.catalog, "catalog", "", "catalog with OS families, releases and dates (same files as the model's); default the model's own")
+	f.StringArrayVar(&opts.catalogs, "catalog", nil, "catalog with OS families, releases and dates (same files as the model's), default the model's own; repeatable: a mirror's Release or InRelease beside its Packages adds the index apt-get update fetches")
 	f.StringVarP(&opts.out, "out", "o", "", "output directory; required (created if missing)")
 	f.StringVar(&opts.db, "db", "", "history database (default fingerflow.db beside OUTDIR)")
 	f.BoolVar(&opts.noHistory, "no-history", false, "do not read or write the history database")
@@ -121,13 +121,13 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err != nil {
 		return err
 	}
-	if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, args, in.Files, opts.model, opts.catalog); err != nil {
+	if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, args, in.Files, append([]string{opts.model}, opts.catalogs...)...); err != nil {
 		return err
 	}
 	if err := in.Prune(flt); err != nil {
 		return err
 	}
-	cfg := nightly.Config{ModelPath: opts.model, CatalogPath: opts.catalog, Internal: internal, Threshold: opts.threshold,
+	cfg := nightly.Config{ModelPath: opts.model, CatalogPaths: opts.catalogs, Internal: internal, Threshold: opts.threshold,
 		Inventory: inventory.DefaultConfig(), K: opts.k, Seed: opts.seed, Version: version, Logger: gopts.logger}
 	if cfg.Rules, err = inventory.LoadRules(opts.hints); err != nil {
 		return err
@@ -140,7 +140,7 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if cfg.Model, err = loadModel(ctx, opts.model); err != nil {
 		return err
 	}
-	if cfg.Catalog, err = runCatalog(ctx, cfg.Model, opts.catalog); err != nil {
+	if cfg.Catalog, err = runCatalog(ctx, cfg.Model, opts.catalogs); err != nil {
 		return err
 	}
 	out, err := nightdir.Create(opts.out)
@@ -254,14 +254,26 @@ func parseInternal(cidrs []string) ([]netip.Prefix, error) {
 // runCatalog is the catalog the inventory uses: the model's, or --catalog
 // when given, which must list the same files with the same sizes (it may
 // add OS families, releases and dates).
-func runCatalog(ctx context.Context, m *downloads.Model, path string) (*catalog.Catalog, error) {
-	if path == "" {
+func runCatalog(ctx context.Context, m *downloads.Model, paths []string) (*catalog.Catalog, error) {
+	if len(paths) == 0 {
 		return m.Catalog, nil
 	}
-	c, err := catalog.Load(ctx, path)
-	if err != nil {
-		return nil, err
+	var cats []*catalog.Catalog
+	for _, p := range paths {
+		c, err := catalog.Load(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		cats = append(cats, c)
 	}
+	c := cats[0]
+	if len(cats) > 1 {
+		var err error
+		if c, err = catalog.Merge(cats...); err != nil {
+			return nil, fmt.Errorf("%s: %w", strings.Join(paths, ", "), err)
+		}
+	}
+	path := strings.Join(paths, ", ")
 	var missing, extra, resized []string
 	for _, e := range m.Catalog.Entries {
 		o, ok := c.Lookup(e.Name)
@@ -272,7 +284,8 @@ func runCatalog(ctx context.Context, m *downloads.Model, path string) (*catalog.
 			resized = append(resized, e.Name)
 		}
 	}
-	for _, e := range c.Entries {
+	// A mirror's index files are not the model's to know.
+	for _, e := range c.Files() {
 		if _, ok := m.Catalog.Lookup(e.Name); !ok {
 			extra = append(extra, e.Name)
 		}

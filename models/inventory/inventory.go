@@ -40,6 +40,9 @@ const (
 	// KindOSSearch: a download found by searching only the files of the
 	// host's OS, after its other evidence named the OS.
 	KindOSSearch Kind = "os-search"
+	// KindIndex: a download of a package mirror's index (apt-get update):
+	// evidence for the index's family, never an update.
+	KindIndex Kind = "index"
 	// KindTTL: the initial TTL of the host's packets.
 	KindTTL Kind = "ttl"
 	// KindHint: a rule of the hints file matched the host's traffic.
@@ -216,7 +219,7 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	weights := make([]float64, len(fetches))
 	for i, f := range fetches {
 		share := 1.0
-		if f.Kind != KindOSSearch {
+		if f.Kind != KindOSSearch && f.Kind != KindIndex {
 			for _, name := range f.Files {
 				share *= shares[familyOf(cat, name)]
 			}
@@ -351,7 +354,7 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 		return v
 	}
 	for name, b := range best {
-		if familyOf(cat, name) != lead || b.weight < cfg.MinUpdateWeight {
+		if familyOf(cat, name) != lead || b.weight < cfg.MinUpdateWeight || fetches[b.fetch].Kind == KindIndex {
 			continue
 		}
 		f := fetches[b.fetch]
@@ -374,15 +377,16 @@ type fileScore struct {
 	fetch  int
 }
 
-// Shares is each OS family's share of a catalog's entries (keyed by the
-// lower-case family; "" for entries without one).
+// Shares is each OS family's share of a catalog's files, index entries
+// left out (keyed by the lower-case family; "" for entries without one).
 func Shares(cat *catalog.Catalog) map[string]float64 {
 	out := map[string]float64{}
-	for _, e := range cat.Entries {
+	files := cat.Files()
+	for _, e := range files {
 		out[strings.ToLower(e.OS)]++
 	}
 	for k := range out {
-		out[k] /= float64(len(cat.Entries))
+		out[k] /= float64(len(files))
 	}
 	return out
 }
@@ -423,6 +427,8 @@ func fetchText(f *Fetch, fam string, w float64) string {
 		what = fmt.Sprintf("keep-alive connection carried %s", strings.Join(f.Files, ", "))
 	case KindOSSearch:
 		what = fmt.Sprintf("download fits %s among the host's OS files", strings.Join(f.Files, ", "))
+	case KindIndex:
+		what = fmt.Sprintf("fetched the package index (%s) from %s", strings.Join(f.Files, ", "), f.Server)
 	default:
 		what = fmt.Sprintf("download named %s", strings.Join(f.Files, ", "))
 	}

@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -30,6 +32,12 @@ type Night struct {
 	nextID   int
 	minPay   int64 // downloads smaller than any catalog file's response are not kept
 
+	// index is the catalog's package index (nil without one), and
+	// nullFits of nullTrials the night's downloads that fit it with its
+	// sizes shifted: how often a download fits an index by chance.
+	index                          *downloads.Index
+	nullSeen, nullFits, nullTrials int
+
 	// Stats counts what the night's context added.
 	Stats NightStats
 }
@@ -42,6 +50,8 @@ type NightStats struct {
 	UnknownsSeen    int // distinct responses of files outside the catalog seen whole
 	Connections     int // keep-alive connections explained with context
 	ConnectionFiles int // catalog files found in them
+	IndexFetches    int // downloads of a package index (apt-get update)
+	IndexChance     float64 // how often a download fits the index by chance
 	OSSearched      int // downloads searched again among their host's OS files
 	OSSearchFiles   int // catalog files that search found
 }
@@ -57,6 +67,17 @@ type host struct {
 	// of them when the host's possible fetches are listed.
 	droppedMax features.Download
 	hints      []Hint
+	// downloads counts the host's downloads, index the ones that fetched
+	// the package index.
+	downloads int
+	index     []indexFetch
+}
+
+// indexFetch is a download of the package index.
+type indexFetch struct {
+	id  int
+	d   features.Download
+	fit downloads.IndexFit
 }
 
 // maxPending bounds the downloads kept per host for the search among its
@@ -78,7 +99,52 @@ func NewNight(cfg Config, cl *downloads.Classifier, cat *catalog.Catalog, intern
 			break
 		}
 	}
+	var index []catalog.Entry
+	for _, e := range cat.Entries {
+		if e.Kind == catalog.KindIndex {
+			index = append(index, e)
+		}
+	}
+	if len(index) > 0 {
+		n.index = cl.NewIndex(index)
+	}
 	return n
+}
+
+// nullScales are the factors the index's sizes are shifted by to count
+// how often the night's downloads fit an index by chance: far enough from
+// 1 that the index fetches themselves do not fit them.
+var nullScales = [...]float64{0.5, 0.6, 0.7, 0.8, 1.25, 1.4, 1.6, 2}
+
+// nullDownloads is how many downloads the chance of an index fit is
+// counted over; beyond them every nullStride-th download is.
+const (
+	nullDownloads = 1 << 14
+	nullStride    = 16
+)
+
+// addIndex keeps an internal client's download when it fetched the
+// index, and counts every other download in the null of index fits: how
+// often one fits the index's sizes shifted.
+func (n *Night) addIndex(d *features.Download, h *host, id int) {
+	if n.index == nil || d.Sampling > 1 {
+		return
+	}
+	if fit, ok := n.index.Fit(d, 1); ok {
+		if h != nil {
+			h.index = append(h.index, indexFetch{id, *d, fit})
+		}
+		return
+	}
+	n.nullSeen++
+	if n.nullSeen <= nullDownloads || n.nullSeen%nullStride == 0 {
+		for _, s := range nullScales {
+			n.nullTrials++
+			if _, ok := n.index.Fit(d, s); ok {
+				n.nullFits++
+			}
+		}
+	}
 }
 
 // OSAware reports whether the catalog names OS families at all.
@@ -100,10 +166,13 @@ func (n *Night) host(a netip.Addr) *host {
 func (n *Night) Add(d *features.Download, r downloads.Answer) {
 	n.unknowns.Add(d, r.Result)
 	if !n.internal(d.Client) || r.Profile == downloads.ProfileSampled {
+		n.addIndex(d, nil, 0)
 		return
 	}
 	n.Stats.Downloads++
 	h := n.host(d.Client)
+	h.downloads++
+	n.addIndex(d, h, n.nextID)
 	if !r.Unknown() {
 		if n.releasedAfter(r.Files, d.Start) {
 			// A file published after the download cannot be what it
@@ -190,6 +259,26 @@ func (n *Night) Hosts() []netip.Addr {
 // download) before the final verdict.
 func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 	n.Stats.UnknownsSeen = n.unknowns.Len()
+	if n.index != nil {
+		// How often a download fits an index by chance: the night's
+		// downloads against shifted index sizes, one fit more than
+		// counted so that a quiet night claims no certainty.
+		n.Stats.IndexChance = float64(n.nullFits+1) / float64(n.nullTrials+1)
+		for _, a := range n.Hosts() {
+			h := n.hosts[a]
+			for _, x := range h.index {
+				// A host with many downloads has more chances to fit.
+				chance := math.Min(1, n.Stats.IndexChance*float64(max(h.downloads, 1)))
+				h.fetches = append(h.fetches, Fetch{
+					ID: x.id, Kind: KindIndex, Files: x.fit.Files, When: x.d.Start,
+					Server: netip.AddrPortFrom(x.d.Server, x.d.ServerPort), Chance: chance, Exact: true,
+					Loss: fmt.Sprintf("%d small responses beside", x.fit.Small),
+				})
+				n.Stats.IndexFetches++
+			}
+			h.index = nil
+		}
+	}
 	out := make(map[netip.Addr]Verdict, len(n.hosts))
 	restricted := map[string]*downloads.Classifier{}
 	for i, a := range n.Hosts() {

@@ -114,7 +114,7 @@ func Score(verdicts map[netip.Addr]Verdict, truth []labels.HostTruth, cat *catal
 		for _, p := range v.Possible {
 			possible[p.Entry] = true
 		}
-		for _, e := range cat.Entries {
+		for _, e := range cat.Files() {
 			if familyOf(cat, e.Name) != v.OS || listed[e.Name] {
 				continue
 			}

@@ -92,9 +92,9 @@ func historyRun(cfg *Config, sum nightdir.RunSummary, started, finished time.Tim
 		Night: sum.Night, FirstFlow: sum.First, LastFlow: sum.Last, Started: started.UTC(), Finished: finished.UTC(),
 		Flows: sum.Flows, FilesRead: sum.Files - sum.FilesSkipped, FilesSkipped: sum.FilesSkipped,
 		Hosts: sum.Hosts, Downloads: sum.Downloads, Named: sum.Named, Version: cfg.Version,
-		Model: identity(cfg.ModelPath), Catalog: identity(cfg.CatalogPath),
+		Model: identity(cfg.ModelPath), Catalog: identity(cfg.CatalogPaths...),
 	}}
-	if cfg.CatalogPath == "" {
+	if len(cfg.CatalogPaths) == 0 {
 		r.Info.Catalog = history.Identity{Path: sum.Catalog}
 	}
 	for _, h := range inv {
@@ -125,7 +125,7 @@ func historyRun(cfg *Config, sum nightdir.RunSummary, started, finished time.Tim
 			})
 		}
 	}
-	for _, e := range cat.Entries {
+	for _, e := range cat.Files() {
 		r.Catalog = append(r.Catalog, history.CatalogEntry{
 			Entry: e.Name, Size: e.Size, Product: e.Product, Version: e.Version,
 			OS: strings.ToLower(e.OS), OSVersion: e.OSVersion, Released: e.Released,
@@ -144,21 +144,25 @@ func fetchMethod(k inventory.Kind) history.Method {
 	return history.Single
 }
 
-// identity names a file a run used by path and content hash; an empty
-// path is no file.
-func identity(path string) history.Identity {
-	if path == "" {
+// identity names the files a run used (a model, its catalogs) by path and
+// a hash of their contents in order; no path is no file.
+func identity(paths ...string) history.Identity {
+	if len(paths) == 0 || paths[0] == "" {
 		return history.Identity{}
 	}
-	id := history.Identity{Path: path}
-	f, err := os.Open(path)
-	if err != nil {
-		return id
-	}
-	defer f.Close()
+	id := history.Identity{Path: strings.Join(paths, ", ")}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err == nil {
-		id.Hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return id
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return id
+		}
 	}
+	id.Hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return id
 }

@@ -30,9 +30,10 @@ type Config struct {
 	// Catalog is the catalog with OS families, releases and dates; it
 	// must list the model's files (the model's own catalog when nil).
 	Catalog *catalog.Catalog
-	// ModelPath and CatalogPath name the files they came from, for the
-	// run's summary and the history ("" CatalogPath: the model's catalog).
-	ModelPath, CatalogPath string
+	// ModelPath and CatalogPaths name the files they came from, for the
+	// run's summary and the history (no CatalogPaths: the model's catalog).
+	ModelPath    string
+	CatalogPaths []string
 	// Internal are the site's own networks (features.DefaultInternal when
 	// empty).
 	Internal []netip.Prefix
@@ -243,7 +244,7 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	}
 
 	night := history.NightKey(site.First, site.Last)
-	catName := cfg.CatalogPath
+	catName := strings.Join(cfg.CatalogPaths, ", ")
 	if catName == "" {
 		catName = "the model's catalog"
 	}

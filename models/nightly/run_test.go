@@ -94,7 +94,7 @@ func popConfig(t testing.TB) Config {
 		t.Fatal(err)
 	}
 	clock := time.Date(2027, 1, 21, 6, 0, 0, 0, time.UTC)
-	return Config{Model: m, Catalog: cat, ModelPath: labModel, CatalogPath: popCat, Rules: rules,
+	return Config{Model: m, Catalog: cat, ModelPath: labModel, CatalogPaths: []string{popCat}, Rules: rules,
 		Inventory: inventory.DefaultConfig(), Seed: 1, Version: "test", Now: func() time.Time { return clock }}
 }
 
