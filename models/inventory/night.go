@@ -44,16 +44,16 @@ type Night struct {
 
 // NightStats counts what host and site context contributed.
 type NightStats struct {
-	Downloads       int // downloads of internal clients
-	Named           int // named by the classifier alone
-	ChanceDiscarded int // named, but of files released after the download
-	UnknownsSeen    int // distinct responses of files outside the catalog seen whole
-	Connections     int // keep-alive connections explained with context
-	ConnectionFiles int // catalog files found in them
-	IndexFetches    int // downloads of a package index (apt-get update)
+	Downloads       int     // downloads of internal clients
+	Named           int     // named by the classifier alone
+	ChanceDiscarded int     // named, but of files released after the download
+	UnknownsSeen    int     // distinct responses of files outside the catalog seen whole
+	Connections     int     // keep-alive connections explained with context
+	ConnectionFiles int     // catalog files found in them
+	IndexFetches    int     // downloads of a package index (apt-get update)
 	IndexChance     float64 // how often a download fits the index by chance
-	OSSearched      int // downloads searched again among their host's OS files
-	OSSearchFiles   int // catalog files that search found
+	OSSearched      int     // downloads searched again among their host's OS files
+	OSSearchFiles   int     // catalog files that search found
 }
 
 type host struct {
