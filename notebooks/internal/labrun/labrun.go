@@ -1,14 +1,9 @@
-// Package labrun is what the notebooks share: reading a lab run's
-// downloads with their labels, and the command-line frame (flags, an
-// interrupt-aware context, the output directory).
+// Package labrun reads a lab run's downloads with their labels, for the
+// notebooks' packages.
 package labrun
 
 import (
 	"context"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/fingerflow/fingerflow/datasets/labels"
@@ -34,29 +29,4 @@ func Examples(ctx context.Context, path string) ([]downloads.Example, error) {
 	}
 	ex, _ := downloads.Join(ds, set)
 	return ex, nil
-}
-
-// Main is a notebook's main: it parses -data (the datasets directory) and
-// -out (where charts go; a new temporary directory when empty) besides the
-// flags the notebook defined, and runs it until done or interrupted,
-// exiting 1 on an error.
-func Main(name string, run func(ctx context.Context, dataDir, outDir string) error) {
-	data := flag.String("data", "datasets", "directory holding lab-dev/ and lab-extra/")
-	out := flag.String("out", "", "directory for the charts (default: a new temporary directory)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	dir := *out
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", name+"-"); err != nil {
-			fmt.Fprintln(os.Stderr, name+":", err)
-			os.Exit(1)
-		}
-	}
-	if err := run(ctx, *data, dir); err != nil {
-		fmt.Fprintln(os.Stderr, name+":", err)
-		stop()
-		os.Exit(1)
-	}
 }

@@ -1,4 +1,5 @@
-// Limits: how far can flow counters go?
+// Package limits is the computation behind the notebook limits.ipynb: how
+// far can flow counters go?
 //
 // fingerflow names a download's file from the bytes and packets of its flow.
 // The payload (bytes less the headers) is the file, a fixed overhead, and
@@ -11,62 +12,46 @@
 // byte segments), and a download of another file shows such a difference
 // to some catalog file far more often.
 //
-// This notebook measures both sides on the shipped lab runs with the
-// shipped model (datasets/lab-dev/lab.ffm):
+// MeasureRun measures both sides on a run of one file per connection with
+// a model (the shipped datasets/lab-dev/lab.ffm):
 //
 //   - catalog downloads: the share whose difference to their own file is
 //     whole segments ("whole"), a multiple of the grain ("aligned") or
 //     neither;
-//   - unknown downloads (the runs' downloads of files outside the catalog,
+//   - unknown downloads (the run's downloads of files outside the catalog,
 //     and every catalog download moved to four random sizes, as fingerflow
 //     evaluate does): the share for which some catalog file within the
-//     model's reach (downloads.Classifier.Candidates) leaves whole segments, and
-//     the share for which one leaves whole segments or an aligned rest;
+//     model's reach (downloads.Classifier.Candidates) leaves whole segments,
+//     and the share for which one leaves whole segments or an aligned rest;
 //   - two policies that decide by the residue alone, beside fingerflow:
 //     "whole only" names the whole-segment downloads and rejects unknowns
 //     without a whole-segment candidate; "whole or aligned" also names the
 //     aligned ones and rejects only unknowns without either candidate.
 //     fingerflow's verifier sits between them: it accepts an aligned rest
-//     where the retransmitted share and the SACK bytes make it likely;
-//   - keep-alive connections (dev-keepalive): how many were lossless (the
-//     reverse direction counts the requests and the files add up exactly),
-//     how many fingerflow answers exactly, and, for the lossy ones whose
-//     retransmissions were whole segments, how many combinations of that
-//     many catalog files fit the payload as well as the truth does, even
-//     when the number of files is known.
+//     where the retransmitted share and the SACK bytes make it likely.
 //
-// It prints the tables as gota dataframes and draws frontier.png: named
-// against rejected per run for fingerflow and the two policies.
+// KeepAlive measures connections that carried several files (keep-alive,
+// and pipelined requests alike): how many were lossless (the reverse
+// direction counts the requests and the files add up exactly), how many
+// fingerflow answers exactly, and, for the lossy ones whose
+// retransmissions were whole segments, how many combinations of that many
+// catalog files fit the payload as well as the truth does (CountFits),
+// even when the number of files is known.
 //
-// What it shows (numbers in notebooks/README.md): on the one-hop run a
-// policy naming only whole-segment downloads stays below the 97% target,
-// and naming the aligned ones too costs rejections that fingerflow mostly
-// avoids; on lossy paths most downloads have an aligned rest, and unknown
-// downloads find such a candidate most of the time, which bounds what any
-// classifier of these counters can reject. Lossy keep-alive connections of
-// three or more files fit dozens of file combinations equally well.
-//
-// Run it from the repository root:
-//
-//	go run ./notebooks/limits -out /tmp/nb
-//
-// main_test.go runs it on the shipped data and checks the figures quoted in
-// notebooks/README.md.
-package main
+// Analyse does both on the shipped runs; Result.Figures are the numbers
+// notebooks/README.md quotes.
+package limits
 
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"image/color"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 
-	"github.com/go-gota/gota/dataframe"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -75,22 +60,20 @@ import (
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/notebooks/internal/labrun"
+	"github.com/fingerflow/fingerflow/notebooks/nbview"
 )
 
-func main() {
-	model := flag.String("model", "", "model file (default: DATA/lab-dev/lab.ffm)")
-	labrun.Main("limits", func(ctx context.Context, dataDir, outDir string) error {
-		path := *model
-		if path == "" {
-			path = filepath.Join(dataDir, "lab-dev", "lab.ffm")
-		}
-		_, err := analyse(ctx, os.Stdout, dataDir, path, outDir)
-		return err
-	})
+// LabRun names a shipped lab run: datasets/SET/NAME.nfdump.csv with
+// NAME.labels.csv beside it.
+type LabRun struct{ Set, Name string }
+
+// Path is the run's flow file under dataDir.
+func (r LabRun) Path(dataDir string) string {
+	return filepath.Join(dataDir, r.Set, r.Name+".nfdump.csv")
 }
 
-// singleRuns are the runs of one file per connection, by data set.
-var singleRuns = [][2]string{
+// SingleRuns are the runs of one file per connection, by data set.
+var SingleRuns = []LabRun{
 	{"lab-dev", "test-near"},
 	{"lab-extra", "dev-https"},
 	{"lab-extra", "dev-far"},
@@ -101,12 +84,17 @@ var singleRuns = [][2]string{
 	{"lab-extra", "dev-ipv6"},
 }
 
-// simulated is how many moved copies of each catalog download stand in for
-// unknown downloads (as in fingerflow evaluate).
-const simulated = downloads.SimulatedPerDownload
+// KeepAliveRuns are the runs whose connections carry several catalog
+// files of the model's catalog: dev-keepalive fetches two to five lab
+// files per connection.
+var KeepAliveRuns = []LabRun{{"lab-extra", "dev-keepalive"}}
 
-// runRow is the per-run table's row; shares are 0..1.
-type runRow struct {
+// Simulated is how many moved copies of each catalog download stand in for
+// unknown downloads (as in fingerflow evaluate).
+const Simulated = downloads.SimulatedPerDownload
+
+// RunRow is a run's row of the per-run tables; shares are 0..1.
+type RunRow struct {
 	Run      string
 	Catalog  int     // single-file catalog downloads
 	Whole    float64 // differ from their file's expected payload by whole segments
@@ -125,8 +113,10 @@ type runRow struct {
 	AlignedNamed, AlignedRejected     float64
 }
 
-// keepAliveRow is the keep-alive table's row, per number of files.
-type keepAliveRow struct {
+// KeepAliveRow is a row of the keep-alive table: the connections of one
+// number of files.
+type KeepAliveRow struct {
+	Run        string
 	Files      int
 	Conns      int // connections that carried only catalog files
 	Lossless   int // payload exactly the files' sum, reverse counts the requests
@@ -137,9 +127,23 @@ type keepAliveRow struct {
 	MedianFits int
 }
 
-type result struct {
-	Runs      []runRow
-	KeepAlive []keepAliveRow
+// Result is what Analyse computes.
+type Result struct {
+	Model        string // the model file
+	CatalogFiles int
+	Runs         []RunRow
+	KeepAlive    []KeepAliveRow
+}
+
+// Run returns the row of the run named name, and false when the result
+// has none.
+func (r *Result) Run(name string) (RunRow, bool) {
+	for _, row := range r.Runs {
+		if row.Run == name {
+			return row, true
+		}
+	}
+	return RunRow{}, false
 }
 
 func ratio(a, b int) float64 {
@@ -184,14 +188,17 @@ func profileFor(m *downloads.Model, port uint16) *downloads.Profile {
 	return &m.Profiles[0]
 }
 
-func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string) (*result, error) {
+// Analyse measures the single-file runs and the keep-alive runs shipped
+// under dataDir (lab-extra's are left out when absent) with the model at
+// modelPath.
+func Analyse(ctx context.Context, dataDir, modelPath string) (*Result, error) {
 	m, err := downloads.Load(ctx, modelPath)
 	if err != nil {
 		return nil, err
 	}
-	res := &result{}
-	for _, r := range singleRuns {
-		path := filepath.Join(dataDir, r[0], r[1]+".nfdump.csv")
+	res := &Result{Model: modelPath, CatalogFiles: len(m.Catalog.Entries)}
+	for _, r := range SingleRuns {
+		path := r.Path(dataDir)
 		if _, err := os.Stat(path); err != nil {
 			continue // lab-extra is optional
 		}
@@ -199,55 +206,35 @@ func analyse(ctx context.Context, w io.Writer, dataDir, modelPath, outDir string
 		if err != nil {
 			return nil, err
 		}
-		res.Runs = append(res.Runs, measureRun(m, r[1], ex))
+		res.Runs = append(res.Runs, MeasureRun(m, r.Name, ex))
 	}
 	if len(res.Runs) == 0 {
 		return nil, fmt.Errorf("%s: no lab runs", dataDir)
 	}
-	fmt.Fprintf(w, "# How far can flow counters go?\n\nmodel %s, %d catalog files\n\n", modelPath, len(m.Catalog.Entries))
-	t := dataframe.LoadStructs(res.Runs)
-	if t.Err != nil {
-		return nil, t.Err
-	}
-	fmt.Fprintf(w, "Catalog downloads: difference to their file's expected payload (whole segments,\n"+
-		"an aligned rest, other) and the share fingerflow names:\n%v\n",
-		t.Select([]string{"Run", "Catalog", "Whole", "Aligned", "Other", "Named"}))
-	fmt.Fprintf(w, "Unknown downloads (real and simulated): share with a candidate leaving whole\n"+
-		"segments, or whole segments or an aligned rest; share fingerflow rejects:\n%v\n",
-		t.Select([]string{"Run", "Unknowns", "WithWhole", "WithAligned", "Rejected"}))
-	fmt.Fprintf(w, "Deciding by the residue alone, beside fingerflow (named, rejected):\n%v\n",
-		t.Select([]string{"Run", "WholeOnlyNamed", "WholeOnlyRejected", "AlignedNamed", "AlignedRejected", "Named", "Rejected"}))
-
-	ka := filepath.Join(dataDir, "lab-extra", "dev-keepalive.nfdump.csv")
-	if _, err := os.Stat(ka); err == nil {
-		ex, err := labrun.Examples(ctx, ka)
+	for _, r := range KeepAliveRuns {
+		path := r.Path(dataDir)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		ex, err := labrun.Examples(ctx, path)
 		if err != nil {
 			return nil, err
 		}
-		if res.KeepAlive, err = keepAlive(ctx, m, ex); err != nil {
+		rows, err := KeepAlive(ctx, m, r.Name, ex)
+		if err != nil {
 			return nil, err
 		}
-		k := dataframe.LoadStructs(res.KeepAlive)
-		if k.Err != nil {
-			return nil, k.Err
-		}
-		fmt.Fprintf(w, "dev-keepalive, connections of catalog files only, by number of files:\n%v\n", k)
+		res.KeepAlive = append(res.KeepAlive, rows...)
 	}
-
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, err
-	}
-	chart := filepath.Join(outDir, "frontier.png")
-	if err := drawFrontier(chart, res.Runs); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(w, "chart: %s\n", chart)
 	return res, nil
 }
 
-// measureRun fills a run's row.
-func measureRun(m *downloads.Model, name string, ex []downloads.Example) runRow {
-	row := runRow{Run: name}
+// MeasureRun fills the row of a run of one file per connection from its
+// labelled downloads; connections that carried several files are left
+// out. The simulated unknown downloads are drawn from a fixed seed: the
+// same run gives the same row.
+func MeasureRun(m *downloads.Model, name string, ex []downloads.Example) RunRow {
+	row := RunRow{Run: name}
 	var class [3]int
 	var named, unknowns, withWhole, withAligned, rejected int
 	cl := m.Classifier(downloads.Options{})
@@ -291,7 +278,7 @@ func measureRun(m *downloads.Model, name string, ex []downloads.Example) runRow 
 		if r := m.Classify(d); len(r.Files) == 1 && r.Files[0] == e.Files[0] {
 			named++
 		}
-		for range simulated {
+		for range Simulated {
 			s := downloads.SimulateUnknown(*d, 0.5+rng.Float64())
 			unknown(&s)
 		}
@@ -309,9 +296,11 @@ func measureRun(m *downloads.Model, name string, ex []downloads.Example) runRow 
 	return row
 }
 
-// keepAlive fills the keep-alive table from a run's labelled connections.
-func keepAlive(ctx context.Context, m *downloads.Model, ex []downloads.Example) ([]keepAliveRow, error) {
-	rows := map[int]*keepAliveRow{}
+// KeepAlive fills the keep-alive table of a run from its labelled
+// connections of two or more files, all in the model's catalog; a row per
+// number of files, fewest first.
+func KeepAlive(ctx context.Context, m *downloads.Model, run string, ex []downloads.Example) ([]KeepAliveRow, error) {
+	rows := map[int]*KeepAliveRow{}
 	fits := map[int][]int{}
 	for i := range ex {
 		if err := ctx.Err(); err != nil {
@@ -326,7 +315,7 @@ func keepAlive(ctx context.Context, m *downloads.Model, ex []downloads.Example) 
 		p := profileFor(m, d.ServerPort)
 		r := rows[n]
 		if r == nil {
-			r = &keepAliveRow{Files: n}
+			r = &KeepAliveRow{Run: run, Files: n}
 			rows[n] = r
 		}
 		r.Conns++
@@ -351,10 +340,10 @@ func keepAlive(ctx context.Context, m *downloads.Model, ex []downloads.Example) 
 		}
 		if extra > int64(3*n) && residueClass(extra, seg) == 0 {
 			r.LossyWhole++
-			fits[n] = append(fits[n], countFits(m, p, n, pay, seg))
+			fits[n] = append(fits[n], CountFits(m, p, n, pay, seg))
 		}
 	}
-	var out []keepAliveRow
+	var out []KeepAliveRow
 	for n, r := range rows {
 		if f := fits[n]; len(f) > 0 {
 			slices.Sort(f)
@@ -362,16 +351,16 @@ func keepAlive(ctx context.Context, m *downloads.Model, ex []downloads.Example) 
 		}
 		out = append(out, *r)
 	}
-	slices.SortFunc(out, func(a, b keepAliveRow) int { return cmp.Compare(a.Files, b.Files) })
+	slices.SortFunc(out, func(a, b KeepAliveRow) int { return cmp.Compare(a.Files, b.Files) })
 	return out, nil
 }
 
-// countFits counts the combinations of n different catalog files whose
+// CountFits counts the combinations of n different catalog files whose
 // responses on one connection leave the payload a whole number of segments
 // (within 3 bytes a file) and no more than the model's largest
 // retransmitted share: answers as good as the truth for a lossy connection
 // whose file count is known.
-func countFits(m *downloads.Model, p *downloads.Profile, n int, pay int64, seg int) int {
+func CountFits(m *downloads.Model, p *downloads.Profile, n int, pay int64, seg int) int {
 	conn := int64(p.ConnOverhead())
 	resp := make([]int64, len(m.Catalog.Entries))
 	for i, e := range m.Catalog.Entries {
@@ -416,9 +405,9 @@ func sameFiles(a, b []string) bool {
 	return slices.Equal(x, y)
 }
 
-// drawFrontier plots named against rejected for every run: fingerflow and
-// the two residue-only policies, joined by a line per run.
-func drawFrontier(path string, runs []runRow) error {
+// FrontierChart plots named against rejected for every run: fingerflow
+// and the two residue-only policies, joined by a line per run.
+func FrontierChart(runs []RunRow) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Names against rejections: fingerflow and residue-only policies"
 	p.Title.Padding = vg.Points(8)
@@ -426,7 +415,7 @@ func drawFrontier(path string, runs []runRow) error {
 	p.Y.Label.Text = "catalog downloads named (%)"
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 40, 100, 0, 100
 	p.Add(plotter.NewGrid())
-	pts := func(f func(r runRow) (float64, float64)) plotter.XYs {
+	pts := func(f func(r RunRow) (float64, float64)) plotter.XYs {
 		xy := make(plotter.XYs, len(runs))
 		for i, r := range runs {
 			x, y := f(r)
@@ -441,7 +430,7 @@ func drawFrontier(path string, runs []runRow) error {
 			{X: 100 * r.AlignedRejected, Y: 100 * r.AlignedNamed},
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		line.Color = color.Gray{Y: 190}
 		p.Add(line)
@@ -453,16 +442,16 @@ func drawFrontier(path string, runs []runRow) error {
 		xy    plotter.XYs
 	}{
 		{"whole segments only", draw.TriangleGlyph{}, color.RGBA{R: 200, G: 120, A: 255},
-			pts(func(r runRow) (float64, float64) { return r.WholeOnlyRejected, r.WholeOnlyNamed })},
+			pts(func(r RunRow) (float64, float64) { return r.WholeOnlyRejected, r.WholeOnlyNamed })},
 		{"whole or aligned", draw.BoxGlyph{}, color.RGBA{R: 120, G: 120, B: 200, A: 255},
-			pts(func(r runRow) (float64, float64) { return r.AlignedRejected, r.AlignedNamed })},
+			pts(func(r RunRow) (float64, float64) { return r.AlignedRejected, r.AlignedNamed })},
 		{"fingerflow", draw.CircleGlyph{}, color.RGBA{G: 130, B: 60, A: 255},
-			pts(func(r runRow) (float64, float64) { return r.Rejected, r.Named })},
+			pts(func(r RunRow) (float64, float64) { return r.Rejected, r.Named })},
 	}
 	for _, s := range series {
 		sc, err := plotter.NewScatter(s.xy)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sc.GlyphStyle.Shape, sc.GlyphStyle.Color, sc.GlyphStyle.Radius = s.shape, s.col, vg.Points(4)
 		p.Add(sc)
@@ -474,7 +463,7 @@ func drawFrontier(path string, runs []runRow) error {
 	}
 	lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: series[2].xy, Labels: names})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range lbl.TextStyle {
 		lbl.TextStyle[i].Font.Size = vg.Points(8)
@@ -482,5 +471,52 @@ func drawFrontier(path string, runs []runRow) error {
 	}
 	p.Add(lbl)
 	p.Legend.Left, p.Legend.Top = true, false
-	return p.Save(8*vg.Inch, 6*vg.Inch, path)
+	return p, nil
+}
+
+// Figures are the numbers notebooks/README.md quotes, measured again.
+func (r *Result) Figures() []nbview.Figure {
+	var figs []nbview.Figure
+	if near, ok := r.Run("test-near"); ok {
+		figs = append(figs,
+			nbview.Percent("test-near: catalog downloads off by whole segments", "89.2%", near.Whole),
+			nbview.Percent("test-near: catalog downloads off by an aligned rest", "10.4%", near.Aligned),
+			nbview.Count("test-near: unknown downloads (real and simulated)", 1050, near.Unknowns),
+			nbview.Percent("test-near: unknowns with a whole-segment candidate", "1.0%", near.WithWhole),
+			nbview.Percent("test-near: unknowns with a whole-segment or aligned candidate", "11.6%", near.WithAligned),
+			nbview.Percent("test-near: whole only, rejected", "99.0%", near.WholeOnlyRejected),
+			nbview.Percent("test-near: whole or aligned, named", "99.6%", near.AlignedNamed),
+			nbview.Percent("test-near: whole or aligned, rejected", "88.4%", near.AlignedRejected),
+			nbview.Percent("test-near: fingerflow, named", "99.6%", near.Named),
+			nbview.Percent("test-near: fingerflow, rejected", "93.4%", near.Rejected),
+		)
+	}
+	for _, q := range []struct{ run, whole, aligned, with string }{
+		{"dev-vpn", "26%", "68%", "33%"},
+		{"dev-mtu1280", "25%", "71%", "52%"},
+		{"dev-loss2", "15%", "77%", "35%"},
+	} {
+		if row, ok := r.Run(q.run); ok {
+			figs = append(figs,
+				nbview.Percent(q.run+": catalog downloads off by whole segments", q.whole, row.Whole),
+				nbview.Percent(q.run+": catalog downloads off by an aligned rest", q.aligned, row.Aligned),
+				nbview.Percent(q.run+": unknowns with a whole-segment or aligned candidate", q.with, row.WithAligned))
+		}
+	}
+	for _, q := range []struct{ files, lossless, conns, exact, fits int }{
+		{2, 8, 18, 8, 1}, {3, 5, 11, 5, 41}, {4, 5, 13, 5, 703}, {5, 2, 6, 1, 4469},
+	} {
+		for _, k := range r.KeepAlive {
+			if k.Run != "dev-keepalive" || k.Files != q.files {
+				continue
+			}
+			name := fmt.Sprintf("dev-keepalive, %d files: ", q.files)
+			figs = append(figs,
+				nbview.Count(name+"connections", q.conns, k.Conns),
+				nbview.Count(name+"lossless", q.lossless, k.Lossless),
+				nbview.Count(name+"answered exactly", q.exact, k.Exact),
+				nbview.Count(name+"median combinations fitting a lossy one", q.fits, k.MedianFits))
+		}
+	}
+	return figs
 }
