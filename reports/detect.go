@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/floods"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 	"github.com/fingerflow/fingerflow/models/scans"
 	"github.com/fingerflow/fingerflow/models/unexpected"
 )
@@ -19,30 +19,10 @@ import (
 // Detect is everything `fingerflow detect` found, with the settings that
 // decided it, so the output states what it judged by.
 type Detect struct {
-	Floods      []floods.Alarm
-	FloodConfig floods.Config
-	// FloodsDropped counts, per signature, alarms beyond
-	// FloodConfig.MaxAlarms, counted but not kept.
-	FloodsDropped [floods.NumSignatures]int
-
-	Scans      []scans.Alarm
-	ScanConfig scans.Config
-	// Eta0 and Eta1 are the walk's thresholds on the likelihood ratio.
-	Eta0, Eta1 float64
-
-	// Unexpected is nil when no baseline was given; UnexpectedSkipped then
-	// or otherwise says why nothing was scored.
-	Unexpected        []unexpected.Alarm
-	UnexpectedConfig  unexpected.Config
-	Baseline          *unexpected.Baseline
-	UnexpectedSkipped string
+	nightdir.Alarms
 	// UnexpectedShown is how many unexpectedness alarms the text lists
 	// (0: all).
 	UnexpectedShown int
-
-	// Services are the internal hosts that answer on some port (the
-	// port-based service profile), by address.
-	Services []features.HostStats
 }
 
 func proto(p uint8) string { return strings.ToLower(datasets.ProtoName(p)) }

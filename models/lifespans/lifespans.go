@@ -143,14 +143,8 @@ func New(cfg Config) (*Lifespans, error) {
 	}, nil
 }
 
-// Lifespan is a record's lifespan in seconds and whether it was seen to
-// end, by the package's censoring rule.
-func (cfg *Config) Lifespan(f *datasets.Flow) (seconds float64, ended bool) {
-	ms, ended := cfg.lifespan(f)
-	return float64(ms) / 1000, ended
-}
-
-// lifespan is Lifespan in whole milliseconds.
+// lifespan is a record's lifespan in whole milliseconds and whether it was
+// seen to end, by the package's censoring rule.
 func (cfg *Config) lifespan(f *datasets.Flow) (ms int64, ended bool) {
 	start, end := f.Start, f.End
 	if end.Before(start) {

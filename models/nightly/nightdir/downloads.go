@@ -1,9 +1,11 @@
-package reports
+package nightdir
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +100,7 @@ func NewDownloadWriter(w io.Writer, format string) (DownloadWriter, error) {
 			buf: make([]DownloadRow, 0, 4096),
 		}, nil
 	}
-	return nil, fmt.Errorf("%q: %w (want csv or parquet)", format, ErrFormat)
+	return nil, fmt.Errorf("download format %q: want csv or parquet", format)
 }
 
 // csvDownloads writes the header with the first row, or at Close: a run
@@ -158,4 +160,83 @@ func (p *parquetDownloads) Close() error {
 		return err
 	}
 	return p.w.Close()
+}
+
+// EachDownload calls f with every row of a downloads file, Parquet or CSV
+// (by its name) as classify and run write them. Errors do not name the
+// file: the caller knows it.
+func EachDownload(ctx context.Context, path string, f func(r *DownloadRow)) error {
+	if strings.HasSuffix(path, ".csv") {
+		fh, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		return eachDownloadCSV(ctx, fh, f)
+	}
+	return eachParquet(path, []parquet.ReaderOption{downloadSchema}, func(rows []DownloadRow) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i := range rows {
+			f(&rows[i])
+		}
+		return nil
+	})
+}
+
+func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) error {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return err
+	}
+	idx := map[string]int{}
+	for i, h := range head {
+		idx[h] = i
+	}
+	for _, c := range downloadColumns {
+		if _, ok := idx[c]; !ok {
+			return fmt.Errorf("no %s column", c)
+		}
+	}
+	for line := 2; ; line++ {
+		if line%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		get := func(c string) string { return rec[idx[c]] }
+		var perr error
+		num := func(c string) int64 {
+			v, err := strconv.ParseInt(get(c), 10, 64)
+			if err != nil && perr == nil {
+				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
+			}
+			return v
+		}
+		row := DownloadRow{
+			Client: get("client"), Server: get("server"), Files: get("files"), Profile: get("profile"),
+			ClientPort: int32(num("client_port")), ServerPort: int32(num("server_port")),
+			Packets: num("packets"), Bytes: num("bytes"), RevPackets: num("rev_packets"), RevBytes: num("rev_bytes"),
+			NumFiles: int32(num("num_files")), Extra: num("extra_bytes"),
+		}
+		if perr != nil {
+			return perr
+		}
+		if row.Start, err = time.Parse(time.RFC3339Nano, get("start")); err != nil {
+			return fmt.Errorf("line %d: start: %w", line, err)
+		}
+		row.End, _ = time.Parse(time.RFC3339Nano, get("end"))
+		row.Confidence, _ = strconv.ParseFloat(get("confidence"), 64)
+		f(&row)
+	}
 }
