@@ -38,8 +38,14 @@
 // catalog files fit the payload as well as the truth does (CountFits),
 // even when the number of files is known.
 //
-// Analyse does both on the shipped runs; Result.Figures are the numbers
-// notebooks/README.md quotes.
+// Connections describes such connections one by one (the bytes resent,
+// what the reverse direction shows per request, fingerflow's answer, the
+// combinations fitting better than a lossy truth), for the shipped run
+// whose debian hosts fetch their packages with apt over one pipelined
+// connection (PipelinedRun).
+//
+// Analyse does all three on the shipped runs; Result.Figures are the
+// numbers notebooks/README.md quotes.
 package limits
 
 import (
@@ -47,16 +53,21 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"math"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/fingerflow/fingerflow/datasets/labels"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/notebooks/internal/labrun"
@@ -133,6 +144,7 @@ type Result struct {
 	CatalogFiles int
 	Runs         []RunRow
 	KeepAlive    []KeepAliveRow
+	Pipelined    []ConnRow // PipelinedRun's connections, when shipped
 }
 
 // Run returns the row of the run named name, and false when the result
@@ -225,6 +237,11 @@ func Analyse(ctx context.Context, dataDir, modelPath string) (*Result, error) {
 			return nil, err
 		}
 		res.KeepAlive = append(res.KeepAlive, rows...)
+	}
+	if _, err := os.Stat(PipelinedRun.Path(dataDir)); err == nil {
+		if res.Pipelined, err = Pipelined(ctx, dataDir); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }
@@ -353,6 +370,117 @@ func KeepAlive(ctx context.Context, m *downloads.Model, run string, ex []downloa
 	}
 	slices.SortFunc(out, func(a, b KeepAliveRow) int { return cmp.Compare(a.Files, b.Files) })
 	return out, nil
+}
+
+// PipelinedRun is the shipped run whose debian hosts fetch their updates
+// as apt does, over one connection with the requests pipelined: 4 to 7
+// Debian packages each, beside windows hosts fetching 3 lab files per
+// keep-alive connection, with the model trained on its catalog.
+var PipelinedRun = struct {
+	LabRun
+	Hosts, Model string // under dataDir
+}{LabRun{"population", "apt-near-18h-s2302"}, "population/apt-near-18h-s2302.hosts.csv", "population/apt-near.ffm"}
+
+// ConnRow is one connection that carried several catalog files.
+type ConnRow struct {
+	Client string
+	OS     string // the client's OS family (the run's truth)
+	Files  int
+	// Extra is the payload less the files' responses on one connection:
+	// the bytes resent; Residue is its class ("lossless" within 3 bytes a
+	// file, "whole" segments, "aligned" on the grain, "other").
+	Extra   int
+	Residue string
+	// PerRequest is the reverse payload each further request added, and
+	// ModelReqLen what the model learned it to be: when they differ the
+	// reverse direction cannot count the requests.
+	PerRequest, ModelReqLen float64
+	// Answer is fingerflow's: "exact", "unknown", or "wrong".
+	Answer string
+	// WholeFits counts the combinations of as many catalog files that
+	// leave whole segments (CountFits); -1 when not counted (more than
+	// MaxCountedFiles files).
+	WholeFits int
+}
+
+// MaxCountedFiles bounds the connections CountFits is run for: the
+// combinations of 7 of a 130-file catalog within a connection's reach are
+// too many to enumerate.
+const MaxCountedFiles = 5
+
+// Connections describes every connection of two or more files, all in the
+// model's catalog, in the order of ex; os names a client's OS family (nil:
+// none known).
+func Connections(ctx context.Context, m *downloads.Model, ex []downloads.Example, family func(netip.Addr) string) ([]ConnRow, error) {
+	var out []ConnRow
+	for i := range ex {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e := &ex[i]
+		n := len(e.Files)
+		if n < 2 || !e.Known {
+			continue
+		}
+		d := &e.Download
+		p := profileFor(m, d.ServerPort)
+		var sum int64
+		for k, f := range e.Files {
+			sum += p.Expected(f, e.Sizes[k])
+			if k > 0 {
+				sum -= int64(p.ConnOverhead())
+			}
+		}
+		pay := d.Payload(p.Hdr)
+		seg := p.SegmentSize(pay, d.Packets, d.IPv6())
+		extra := pay - sum
+		row := ConnRow{Client: d.Client.String(), Files: n, Extra: int(extra), ModelReqLen: p.ReqLen, WholeFits: -1}
+		if family != nil {
+			row.OS = family(d.Client)
+		}
+		row.PerRequest = (float64(d.RevPayload(p.Hdr)) - p.ReqPayload) / float64(n-1)
+		switch {
+		case extra >= -int64(3*n) && extra <= int64(3*n):
+			row.Residue = "lossless"
+		default:
+			row.Residue = [...]string{"whole", "aligned", "other"}[residueClass(extra, seg)]
+		}
+		switch got := m.Classify(d); {
+		case sameFiles(got.Files, e.Files):
+			row.Answer = "exact"
+		case got.Unknown():
+			row.Answer = "unknown"
+		default:
+			row.Answer = "wrong"
+		}
+		if n <= MaxCountedFiles {
+			row.WholeFits = CountFits(m, p, n, pay, seg)
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// Pipelined reads PipelinedRun under dataDir and describes its
+// connections of several catalog files with its model.
+func Pipelined(ctx context.Context, dataDir string) ([]ConnRow, error) {
+	m, err := downloads.Load(ctx, filepath.Join(dataDir, PipelinedRun.Model))
+	if err != nil {
+		return nil, err
+	}
+	ex, err := labrun.Examples(ctx, PipelinedRun.Path(dataDir))
+	if err != nil {
+		return nil, err
+	}
+	hosts, err := labels.LoadHosts(ctx, filepath.Join(dataDir, PipelinedRun.Hosts))
+	if err != nil {
+		return nil, err
+	}
+	family := map[netip.Addr]string{}
+	for _, h := range hosts {
+		family[h.Addr] = h.OS
+	}
+	return Connections(ctx, m, ex, func(a netip.Addr) string { return family[a] })
 }
 
 // CountFits counts the combinations of n different catalog files whose
@@ -518,5 +646,49 @@ func (r *Result) Figures() []nbview.Figure {
 				nbview.Count(name+"median combinations fitting a lossy one", q.fits, k.MedianFits))
 		}
 	}
+	if len(r.Pipelined) > 0 {
+		figs = append(figs, r.pipelinedFigures()...)
+	}
 	return figs
+}
+
+// pipelinedFigures are the quoted figures of PipelinedRun's connections.
+func (r *Result) pipelinedFigures() []nbview.Figure {
+	name := PipelinedRun.Name + ": "
+	var files, fits []string
+	var lossless, answered, winExact int
+	lo, hi := math.Inf(1), math.Inf(-1)
+	var counts []int
+	for _, c := range r.Pipelined {
+		if c.OS != "debian" {
+			if c.Answer == "exact" {
+				winExact++
+			}
+			continue
+		}
+		counts = append(counts, c.Files)
+		if c.Residue == "lossless" {
+			lossless++
+		}
+		if c.Answer != "unknown" {
+			answered++
+		}
+		lo, hi = math.Min(lo, c.PerRequest), math.Max(hi, c.PerRequest)
+		if c.WholeFits >= 0 {
+			fits = append(fits, strconv.Itoa(c.WholeFits))
+		}
+	}
+	slices.Sort(counts)
+	for _, n := range counts {
+		files = append(files, strconv.Itoa(n))
+	}
+	slices.SortFunc(fits, func(a, b string) int { return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b)) })
+	return []nbview.Figure{
+		nbview.Text(name+"packages per pipelined apt connection", "4 5 5 7 7 7", strings.Join(files, " ")),
+		nbview.Count(name+"apt connections that lost nothing", 0, lossless),
+		nbview.Count(name+"apt connections fingerflow answers", 0, answered),
+		nbview.Text(name+"reverse bytes per further apt request", "147–207", fmt.Sprintf("%.0f–%.0f", lo, hi)),
+		nbview.Text(name+"combinations leaving whole segments, 4 and 5 packages", "4277 86924 201604", strings.Join(fits, " ")),
+		nbview.Count(name+"windows keep-alive connections answered exactly", 2, winExact),
+	}
 }

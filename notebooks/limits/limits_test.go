@@ -31,8 +31,8 @@ func TestAnalyse(t *testing.T) {
 	if err := nbview.Verify(figs); err != nil {
 		t.Error(err)
 	}
-	if len(res.Runs) != len(SingleRuns) || len(figs) != 10+3*3+4*4 {
-		t.Fatalf("%d runs, %d figures; want all %d runs and 35 figures", len(res.Runs), len(figs), len(SingleRuns))
+	if len(res.Runs) != len(SingleRuns) || len(figs) != 10+3*3+4*4+6 {
+		t.Fatalf("%d runs, %d figures; want all %d runs and 41 figures", len(res.Runs), len(figs), len(SingleRuns))
 	}
 	for _, r := range res.Runs {
 		if s := r.Whole + r.Aligned + r.Other; s < 0.999 || s > 1.001 {
@@ -67,6 +67,24 @@ func TestAnalyse(t *testing.T) {
 		}
 		if k.Files >= 3 && k.LossyWhole > 0 && k.MedianFits < 10 {
 			t.Errorf("%d files: a median of %d combinations fit a lossy connection, want ≥ 10", k.Files, k.MedianFits)
+		}
+	}
+
+	// Pipelined and keep-alive connections of the apt run: fingerflow
+	// answers some exactly and none wrongly; a connection that lost
+	// nothing leaves no residue, one that lost something does.
+	if len(res.Pipelined) != 10 {
+		t.Errorf("%d connections of several catalog files in %s, want 10", len(res.Pipelined), PipelinedRun.Name)
+	}
+	for _, c := range res.Pipelined {
+		if c.Answer == "wrong" || (c.Answer == "exact") != (c.Residue == "lossless") {
+			t.Errorf("%+v: answered %s with residue %s", c, c.Answer, c.Residue)
+		}
+		if lossless := c.Extra >= -3*c.Files && c.Extra <= 3*c.Files; lossless != (c.Residue == "lossless") {
+			t.Errorf("%+v: %d bytes resent, residue %s", c, c.Extra, c.Residue)
+		}
+		if (c.WholeFits < 0) != (c.Files > MaxCountedFiles) {
+			t.Errorf("%+v: combinations counted for %d files", c, c.Files)
 		}
 	}
 
