@@ -70,21 +70,21 @@ func cell(e series.Element) string {
 }
 
 // Number formats a float as the tables do: NaN empty, whole numbers and
-// magnitudes of 10,000 or more without decimals, others with at most
-// three decimals, trailing zeros dropped.
+// magnitudes of 10,000 or more without decimals, magnitudes below 0.01
+// with two significant digits (a chance of 0.00015 stays visible), others
+// with at most four decimals, trailing zeros dropped.
 func Number(v float64) string {
-	switch {
+	switch a := math.Abs(v); {
 	case math.IsNaN(v):
 		return ""
 	case math.IsInf(v, 0):
 		return strconv.FormatFloat(v, 'f', -1, 64)
-	case math.Abs(v) >= 1e4 || v == math.Trunc(v):
+	case a >= 1e4 || v == math.Trunc(v):
 		return strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	case a < 0.01:
+		return strconv.FormatFloat(v, 'g', 2, 64)
 	}
-	s := strings.TrimRight(strconv.FormatFloat(v, 'f', 3, 64), "0")
-	if s == "-0." || s == "0." {
-		return "0"
-	}
+	s := strings.TrimRight(strconv.FormatFloat(v, 'f', 4, 64), "0")
 	return strings.TrimSuffix(s, ".")
 }
 

@@ -34,12 +34,10 @@ import (
 	"github.com/go-gota/gota/dataframe"
 
 	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/datasets/argus"
-	"github.com/fingerflow/fingerflow/datasets/nfcapd"
-	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/lifespans"
 	"github.com/fingerflow/fingerflow/models/talkers"
+	"github.com/fingerflow/fingerflow/notebooks/internal/labrun"
 	"github.com/fingerflow/fingerflow/notebooks/nbview"
 )
 
@@ -58,9 +56,6 @@ const (
 // (train-https).
 var LabRuns = []string{"lab-dev/test-near.v9", "lab-dev/train-near.v9", "lab-dev/train-https.v9"}
 
-// registry reads the formats the shipped samples come in.
-var registry = datasets.NewRegistry(&nfcapd.Reader{}, &argus.Reader{}, &nfcsv.Reader{})
-
 // Read streams every flow of paths (files or directories, expanded as
 // fingerflow's commands do; nfcapd, Argus and nfdump CSV files) through
 // visit, in file order. A file that cannot be read is an error naming it.
@@ -69,7 +64,7 @@ func Read(ctx context.Context, paths []string, visit func(*datasets.Flow)) error
 	if err != nil {
 		return err
 	}
-	res, err := datasets.ReadFiles(ctx, registry, files, datasets.Filter{}, func(f *datasets.Flow) error {
+	res, err := datasets.ReadFiles(ctx, labrun.NewRegistry(), files, datasets.Filter{}, func(f *datasets.Flow) error {
 		visit(f)
 		return nil
 	})

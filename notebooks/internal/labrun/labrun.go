@@ -1,12 +1,16 @@
-// Package labrun reads a lab run's downloads with their labels, for the
-// notebooks' packages.
+// Package labrun reads the shipped runs for the notebooks' packages: a lab
+// run's downloads with their labels, and flow files through a registry of
+// the formats the samples come in.
 package labrun
 
 import (
 	"context"
 	"strings"
 
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/argus"
 	"github.com/fingerflow/fingerflow/datasets/labels"
+	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
@@ -29,4 +33,11 @@ func Examples(ctx context.Context, path string) ([]downloads.Example, error) {
 	}
 	ex, _ := downloads.Join(ds, set)
 	return ex, nil
+}
+
+// NewRegistry returns a registry of the formats the shipped samples come
+// in: nfcapd files, Argus files and nfdump's CSV. Its readers keep buffers
+// from file to file: one registry per reading.
+func NewRegistry() *datasets.Registry {
+	return datasets.NewRegistry(&nfcapd.Reader{}, &argus.Reader{}, &nfcsv.Reader{})
 }
