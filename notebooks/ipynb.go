@@ -1,7 +1,7 @@
 // Package notebooks holds the Jupyter notebooks that explore fingerflow's
 // data with its packages (*.ipynb, run on the GoNB kernel that
 // install-kernel.sh installs), the packages that compute what they show
-// (overhead, limits, traffic; each tested on the shipped data, so the
+// (overhead, limits, lastnight, traffic; each tested on the shipped data, so the
 // figures notebooks/README.md quotes are checked without Jupyter too), and
 // Clean, which keeps the committed notebooks free of outputs.
 //
