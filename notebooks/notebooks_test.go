@@ -190,6 +190,9 @@ func TestExecute(t *testing.T) {
 			// cell fails, with the cell's stderr, for the failure message.
 			cmd := exec.CommandContext(ctx, jupyter, "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
 				"--ExecutePreprocessor.timeout=600", "--output-dir", out, nb)
+			// What the kernel and the notebooks put in the temporary
+			// directory goes with the test's.
+			cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("jupyter nbconvert --execute %s: %v\n%s", nb, err, lastLines(b, 40))
 			}
