@@ -13,7 +13,9 @@
 set -euo pipefail
 
 # GONB_VERSION must match the version the notebooks' first cell pins for
-# GoNB's display package (a test checks).
+# GoNB's display package (a test checks). v0.11.4 is the first that fails
+# a cell whose program exits non-zero (earlier ones print "exit status 1"
+# and report success), which is how a notebook's checks fail it.
 GONB_VERSION=v0.11.4
 TOOLS_VERSION=v0.45.0 # golang.org/x/tools, for goimports
 
