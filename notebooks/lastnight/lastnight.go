@@ -54,7 +54,7 @@ const (
 // report). A night written before into db is replaced.
 func Make(ctx context.Context, dataDir, dir, db string) error {
 	path := func(p string) string { return filepath.Join(dataDir, p) }
-	cfg := nightly.Config{ModelPath: path(Model), CatalogPath: path(Catalog), Inventory: inventory.DefaultConfig(), Version: "notebook"}
+	cfg := nightly.Config{ModelPath: path(Model), CatalogPaths: []string{path(Catalog)}, Inventory: inventory.DefaultConfig(), Version: "notebook"}
 	var err error
 	if cfg.Rules, err = inventory.LoadRules(""); err != nil {
 		return err
@@ -62,7 +62,7 @@ func Make(ctx context.Context, dataDir, dir, db string) error {
 	if cfg.Model, err = downloads.Load(ctx, cfg.ModelPath); err != nil {
 		return err
 	}
-	if cfg.Catalog, err = catalog.Load(ctx, cfg.CatalogPath); err != nil {
+	if cfg.Catalog, err = catalog.Load(ctx, path(Catalog)); err != nil {
 		return err
 	}
 	if cfg.Truth, err = labels.LoadHosts(ctx, path(Truth)); err != nil {
@@ -360,7 +360,8 @@ func (r *Result) Figures() []nbview.Figure {
 		nbview.Count("hosts", 25, s.Hosts),
 		nbview.Count("hosts with an OS", 13, s.HostsWithOS),
 		nbview.Count("downloads", 133, s.Downloads),
-		nbview.Count("downloads named", 68, s.Named),
+		nbview.Count("downloads named", 33, s.Named),
+		nbview.Count("downloads named at a chance not negligible", 35, s.ChanceLevel),
 		nbview.Count("updates", 66, s.Updates),
 		nbview.Count("clusters", 2, s.Clusters),
 	}

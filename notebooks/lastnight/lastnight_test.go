@@ -33,8 +33,8 @@ func TestAnalyse(t *testing.T) {
 	if err := nbview.Verify(figs); err != nil {
 		t.Error(err)
 	}
-	if len(figs) != 14 {
-		t.Errorf("%d figures, want 14", len(figs))
+	if len(figs) != 15 {
+		t.Errorf("%d figures, want 15", len(figs))
 	}
 	n := res.Night
 	if len(n.Missing) > 0 {
