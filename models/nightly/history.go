@@ -27,12 +27,22 @@ type historyStage struct {
 }
 
 // write stores run and fills each host's Changed and NewUpdates from the
-// previous night of the database.
-func (s *historyStage) write(ctx context.Context, run history.Run, hosts []nightdir.Host) error {
+// previous night of the database; sum gets the previous night, the hosts
+// that vanished since, and the earlier run of this night it replaced.
+func (s *historyStage) write(ctx context.Context, run history.Run, hosts []nightdir.Host, sum *nightdir.RunSummary) error {
+	night := run.Info.Night
+	runs, err := s.db.Runs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Night == night {
+			sum.Replaced = &nightdir.ReplacedRun{Started: r.Started.UTC(), Finished: r.Finished.UTC(), Flows: r.Flows, Hosts: r.Hosts}
+		}
+	}
 	if err := s.db.WriteRun(ctx, run); err != nil {
 		return err
 	}
-	night := run.Info.Night
 	prev, err := s.db.PreviousRun(ctx, night)
 	if errors.Is(err, history.ErrNoRun) || (err == nil && prev.Night == "") {
 		for i := range hosts {
@@ -43,6 +53,7 @@ func (s *historyStage) write(ctx context.Context, run history.Run, hosts []night
 	if err != nil {
 		return err
 	}
+	sum.Previous = prev.Night
 	changes, err := s.db.Changes(ctx, prev.Night, night)
 	if err != nil {
 		return err
@@ -50,6 +61,9 @@ func (s *historyStage) write(ctx context.Context, run history.Run, hosts []night
 	byAddr := map[netip.Addr]history.HostChange{}
 	for _, c := range changes {
 		byAddr[c.Addr] = c
+		if c.InFrom && !c.InTo {
+			sum.Vanished = append(sum.Vanished, nightdir.VanishedHost{Addr: c.Addr.String(), OS: c.OSFrom})
+		}
 	}
 	for i := range hosts {
 		hosts[i].Changed, hosts[i].NewUpdates = changeText(byAddr[hosts[i].Addr], prev.Night)

@@ -292,7 +292,7 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	if cfg.History != nil {
 		hr := historyRun(&cfg, n.Summary, started, now(), n.Hosts, cat, hosts)
 		hr.Metrics = append(hr.Metrics, an.Metrics()...)
-		if err := (&historyStage{db: cfg.History}).write(ctx, hr, n.Hosts); err != nil {
+		if err := (&historyStage{db: cfg.History}).write(ctx, hr, n.Hosts, &n.Summary); err != nil {
 			return nil, err
 		}
 		n.Summary.History = cfg.History.Path()

@@ -18,6 +18,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/datasets/history"
 	"github.com/fingerflow/fingerflow/datasets/labels"
+	"github.com/fingerflow/fingerflow/datasets/netflow"
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
@@ -350,5 +351,135 @@ func TestNightWrite(t *testing.T) {
 	}
 	if len(back.Missing) != 2 || !slices.Contains(back.Missing, nightdir.ScoreFile) {
 		t.Errorf("missing %v, want the downloads (written by the sink) and score.json", back.Missing)
+	}
+}
+
+// aptConfig runs the shipped real-apt night with its model, catalog and
+// the mirror's Release.
+func aptConfig(t testing.TB) Config {
+	t.Helper()
+	ctx := context.Background()
+	cfg := popConfig(t)
+	var err error
+	if cfg.Model, err = downloads.Load(ctx, filepath.Join(popDir, "apt-near.ffm")); err != nil {
+		t.Fatal(err)
+	}
+	var cats []*catalog.Catalog
+	for _, name := range []string{"apt-near-18h-s2302.catalog.csv", "apt-near-18h-s2302.Release"} {
+		c, err := catalog.Load(ctx, filepath.Join(popDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cats = append(cats, c)
+	}
+	if cfg.Catalog, err = catalog.Merge(cats...); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Truth, err = labels.LoadHosts(ctx, filepath.Join(popDir, "apt-near-18h-s2302.hosts.csv")); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestRunRealApt: on the shipped real-apt night every debian host is named
+// by its fetch of the mirror's index (its packages came pipelined over
+// lossy connections, which name none of them but leave them possibly
+// fetched); with the TTLs pmacct exports, the windows hosts are named by
+// their TTL class too and every host is right. No host without catalog
+// files is named, and missing is right on every pair.
+func TestRunRealApt(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		input  string
+		reader datasets.Reader
+		right  int
+	}{
+		{"apt-near-18h-s2302.v9", &nfcapd.Reader{}, 15},
+		{"apt-near-18h-s2302.ttl.ipfix.pcap", &netflow.Reader{}, 18},
+	} {
+		t.Run(c.input, func(t *testing.T) {
+			cfg := aptConfig(t)
+			n, err := Run(ctx, cfg, &sliceSource{readFlows(t, c.reader, filepath.Join(popDir, c.input)), 512}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := n.Score
+			if sc.OSCorrect < c.right || sc.Misnamed != 0 || sc.ByOS["debian"][1] != sc.ByOS["debian"][0] || sc.MissingPrecision() < 0.99 {
+				t.Errorf("OS right %d of %d (want %d), %d misnamed, by family %v, missing precision %.3f",
+					sc.OSCorrect, sc.Hosts, c.right, sc.Misnamed, sc.ByOS, sc.MissingPrecision())
+			}
+			os := map[netip.Addr]string{}
+			for _, h := range cfg.Truth {
+				os[h.Addr] = h.OS
+			}
+			for _, h := range n.Hosts {
+				if os[h.Addr] != "debian" {
+					continue
+				}
+				index, possible := false, len(h.Verdict.Possible) > 0
+				for _, e := range h.Verdict.Evidence {
+					index = index || e.Kind == inventory.KindIndex
+				}
+				for _, u := range h.Verdict.Updates {
+					if strings.HasSuffix(u.Entry, "Release") || strings.HasPrefix(u.Entry, "Packages") {
+						t.Errorf("%s: index file %s listed as an update", h.Addr, u.Entry)
+					}
+				}
+				if !index || !possible {
+					t.Errorf("%s: index evidence %v, possibly fetched %d packages", h.Addr, index, len(h.Verdict.Possible))
+				}
+			}
+		})
+	}
+}
+
+// TestRunHistoryChanges: a second night says which hosts vanished since
+// the first, and a night run again says which run it replaced.
+func TestRunHistoryChanges(t *testing.T) {
+	ctx := context.Background()
+	db, err := history.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pop := readFlows(t, &nfcapd.Reader{}, popV9)
+	cfg := popConfig(t)
+	cfg.History = db
+	first, err := Run(ctx, cfg, &sliceSource{pop, 1000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Summary.Previous != "" || first.Summary.Replaced != nil || len(first.Summary.Vanished) != 0 {
+		t.Errorf("first night: previous %q, replaced %v, vanished %v", first.Summary.Previous, first.Summary.Replaced, first.Summary.Vanished)
+	}
+	again, err := Run(ctx, cfg, &sliceSource{pop, 1000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := again.Summary.Replaced; r == nil || r.Flows != 266 || r.Hosts != 25 {
+		t.Errorf("the night run again replaced %+v, want the first run (266 flows, 25 hosts)", r)
+	}
+	// A later night of other hosts: the apt run, keyed some days on.
+	acfg := aptConfig(t)
+	acfg.History = db
+	later, err := Run(ctx, acfg, &sliceSource{readFlows(t, &nfcapd.Reader{}, filepath.Join(popDir, "apt-near-18h-s2302.v9")), 1000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.Summary.Previous != first.Summary.Night {
+		t.Errorf("previous night %q, want %q", later.Summary.Previous, first.Summary.Night)
+	}
+	seen := map[string]bool{}
+	for _, h := range later.Hosts {
+		seen[h.Addr.String()] = true
+	}
+	want := 0
+	for _, h := range first.Hosts {
+		if !seen[h.Addr.String()] {
+			want++
+		}
+	}
+	if want == 0 || len(later.Summary.Vanished) != want {
+		t.Errorf("%d hosts vanished, want the %d of the first night not seen again", len(later.Summary.Vanished), want)
 	}
 }
