@@ -1,0 +1,52 @@
+package features_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/flowbench"
+	"github.com/fingerflow/fingerflow/features"
+)
+
+// nightFlows are the flows the nightly run's stage benchmarks feed: the
+// nfcapd files under $FINGERFLOW_BENCH_DIR (a day of them, for example),
+// or else the lab's attack run.
+func nightFlows(b *testing.B) *flowbench.Flows {
+	return flowbench.Load(b, flowbench.Dir(filepath.Join("..", "datasets", "lab-attack", "lab-attack.v9")))
+}
+
+// BenchmarkNightHosts is the nightly run's host features stage: every flow
+// of the night into a new HostAggregator, then the host table.
+func BenchmarkNightHosts(b *testing.B) {
+	flows := nightFlows(b)
+	m := flowbench.Start(b)
+	for b.Loop() {
+		a, err := features.NewHostAggregator(features.DefaultHostConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		flows.Each(a.Add)
+		a.Hosts()
+	}
+	m.Stop(flows.Len())
+}
+
+// BenchmarkNightExtract is the nightly run's download extraction stage:
+// every flow of the night through a new Extractor, draining the downloads
+// after each flow as the run does, then the connections still open.
+func BenchmarkNightExtract(b *testing.B) {
+	flows := nightFlows(b)
+	n := 0
+	m := flowbench.Start(b)
+	for b.Loop() {
+		e := features.NewExtractor(features.DefaultConfig())
+		flows.Each(func(f *datasets.Flow) {
+			e.Add(f)
+			n += len(e.Drain())
+		})
+		n += len(e.Flush())
+	}
+	m.Stop(flows.Len())
+	b.ReportMetric(float64(n)/float64(b.N), "downloads")
+}
