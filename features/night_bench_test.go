@@ -30,6 +30,11 @@ func BenchmarkNightHosts(b *testing.B) {
 		a.Hosts()
 	}
 	m.Stop(flows.Len())
+	b.ReportMetric(flows.Retained(func() any {
+		a, _ := features.NewHostAggregator(features.DefaultHostConfig())
+		flows.Each(a.Add)
+		return a
+	}), "B-retained")
 }
 
 // BenchmarkNightExtract is the nightly run's download extraction stage:
@@ -49,4 +54,12 @@ func BenchmarkNightExtract(b *testing.B) {
 	}
 	m.Stop(flows.Len())
 	b.ReportMetric(float64(n)/float64(b.N), "downloads")
+	b.ReportMetric(flows.Retained(func() any {
+		e := features.NewExtractor(features.DefaultConfig())
+		flows.Each(func(f *datasets.Flow) {
+			e.Add(f)
+			e.Drain()
+		})
+		return e
+	}), "B-retained")
 }

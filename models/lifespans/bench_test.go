@@ -25,4 +25,9 @@ func BenchmarkLifespans(b *testing.B) {
 		}
 	}
 	m.Stop(flows.Len())
+	b.ReportMetric(flows.Retained(func() any {
+		l, _ := New(DefaultConfig())
+		flows.Batches(l.AddBatch)
+		return l
+	}), "B-retained")
 }

@@ -44,6 +44,11 @@ func BenchmarkTable(b *testing.B) {
 				t.Result()
 			}
 			m.Stop(flows.Len())
+			b.ReportMetric(flows.Retained(func() any {
+				t, _ := New(cfg)
+				flows.Batches(t.AddBatch)
+				return t
+			}), "B-retained")
 		})
 	}
 }
