@@ -22,4 +22,9 @@ func BenchmarkDetector(b *testing.B) {
 		d.Alarms()
 	}
 	m.Stop(flows.Len())
+	b.ReportMetric(flows.Retained(func() any {
+		d, _ := New(DefaultConfig())
+		flows.Batches(d.AddBatch)
+		return d
+	}), "B-retained")
 }
