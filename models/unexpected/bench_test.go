@@ -23,4 +23,9 @@ func BenchmarkProfile(b *testing.B) {
 		p.Metrics()
 	}
 	m.Stop(flows.Len())
+	b.ReportMetric(flows.Retained(func() any {
+		p, _ := New(DefaultConfig())
+		flows.Batches(p.AddBatch)
+		return p
+	}), "B-retained")
 }
