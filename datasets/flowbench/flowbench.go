@@ -166,6 +166,19 @@ func (fs *Flows) Batches(visit func([]datasets.Flow)) {
 	}
 }
 
+// BatchesInto hands every flow to visit in order, BatchSize at a time,
+// each batch in a slice get returns (its capacity at least BatchSize),
+// which visit then owns.
+func (fs *Flows) BatchesInto(get func() []datasets.Flow, visit func([]datasets.Flow)) {
+	for _, c := range fs.chunks {
+		b := get()[:len(c)]
+		for j := range c {
+			c[j].flow(&b[j])
+		}
+		visit(b)
+	}
+}
+
 // Each hands every flow to visit in order, one at a time.
 func (fs *Flows) Each(visit func(*datasets.Flow)) {
 	fs.Batches(func(b []datasets.Flow) {
