@@ -408,20 +408,21 @@ func (t *target) addSource(s srcStat) *srcStat {
 func (t *target) pruneSources(over int64) {
 	keep := t.sources[:0]
 	for _, s := range t.sources {
-		if s.last > over {
-			keep = append(keep, s)
+		switch {
+		case s.last <= over:
+			if t.index != nil {
+				delete(t.index, s.addr)
+			}
+			continue
+		case t.index != nil && len(keep) != int(t.index[s.addr]):
+			t.index[s.addr] = int32(len(keep))
 		}
+		keep = append(keep, s)
 	}
 	clear(t.sources[len(keep):])
 	t.sources = keep
-	if t.index != nil {
+	if len(keep) <= scanSources {
 		t.index = nil
-		if len(keep) > scanSources {
-			t.index = make(map[netip.Addr]int32, 2*len(keep))
-			for i := range keep {
-				t.index[keep[i].addr] = int32(i)
-			}
-		}
 	}
 }
 
@@ -449,12 +450,14 @@ type Detector struct {
 	// went to (nil when none): most schedules go to the same minute.
 	dueMinute int64
 	dueList   *[]dueTarget
-	sweeps    uint64 // sweeps run
-	visit     []dueTarget
-	deleted   int   // targets deleted since the map was rebuilt
-	water     int64 // newest record start, ns
-	swept     int64 // second up to which bins are final
-	alarms    [NumSignatures]alarmHeap
+	// spare are swept minutes' lists, emptied, to reuse.
+	spare   []*[]dueTarget
+	sweeps  uint64 // sweeps run
+	visit   []dueTarget
+	deleted int   // targets deleted since the map was rebuilt
+	water   int64 // newest record start, ns
+	swept   int64 // second up to which bins are final
+	alarms  [NumSignatures]alarmHeap
 	// dropped counts the alarms beyond MaxAlarms, per signature.
 	dropped [NumSignatures]int
 }
@@ -696,7 +699,11 @@ func (d *Detector) schedule(k key, t *target, sec int64) {
 	l := d.dueList
 	if l == nil || d.dueMinute != m {
 		if l = d.due[m]; l == nil {
-			l = new([]dueTarget)
+			if n := len(d.spare); n > 0 {
+				l, d.spare = d.spare[n-1], d.spare[:n-1]
+			} else {
+				l = new([]dueTarget)
+			}
 			d.due[m] = l
 		}
 		d.dueMinute, d.dueList = m, l
@@ -733,6 +740,9 @@ func (d *Detector) sweep(upTo int64) {
 			if l == d.dueList {
 				d.dueList = nil
 			}
+			clear(*l)
+			*l = (*l)[:0]
+			d.spare = append(d.spare, l)
 		}
 	}
 	for _, e := range visit {
