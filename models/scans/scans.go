@@ -302,18 +302,23 @@ func (c *smallCount) appendTo(out []PortCount) []PortCount {
 // Detector runs the walks over a stream of flows. It is not safe for
 // concurrent use.
 type Detector struct {
-	cfg              Config
-	up, down         float64           // log ratio steps for a failure, a success
-	eta0, eta1       float64           // log thresholds
-	attempts4        map[key4]*attempt // IPv4 attempts, by a packed key
-	attempts         map[attemptKey]*attempt
-	deleted          int                  // attempts deleted since the maps were last rebuilt
-	due              map[int64][]*attempt // attempts by the minute they were first noted
-	slab             []attempt            // where new attempts are taken from
-	ready            []*attempt           // a sweep's attempts, reused
-	horizontal       walkTable            // by source
-	vertical         walkTable            // by source and destination
-	free             []*walk              // walks let go, to reuse
+	cfg        Config
+	up, down   float64           // log ratio steps for a failure, a success
+	eta0, eta1 float64           // log thresholds
+	attempts4  map[key4]*attempt // IPv4 attempts, by a packed key
+	attempts   map[attemptKey]*attempt
+	deleted    int                   // attempts deleted since the maps were last rebuilt
+	due        map[int64]*[]*attempt // attempts by the minute they were first noted
+	// dueMinute's list in due is dueList, the one the latest new attempt
+	// went to (nil when none); spare are swept lists to reuse.
+	dueMinute        int64
+	dueList          *[]*attempt
+	spare            []*[]*attempt
+	slab             []attempt  // where new attempts are taken from
+	ready            []*attempt // a sweep's attempts, reused
+	horizontal       walkTable  // by source
+	vertical         walkTable  // by source and destination
+	free             []*walk    // walks let go, to reuse
 	water, sweptUpTo int64
 	alarms           []*Alarm
 }
@@ -337,7 +342,7 @@ func New(cfg Config) (*Detector, error) {
 		eta0:       math.Log(cfg.Beta / (1 - cfg.Alpha)),
 		attempts4:  map[key4]*attempt{},
 		attempts:   map[attemptKey]*attempt{},
-		due:        map[int64][]*attempt{},
+		due:        map[int64]*[]*attempt{},
 		horizontal: newWalkTable(),
 		vertical:   newWalkTable(),
 		sweptUpTo:  math.MinInt64,
@@ -372,7 +377,19 @@ func (d *Detector) note(k attemptKey, start int64, real, success bool) {
 			d.attempts[k] = a
 		}
 		m := start / int64(time.Minute)
-		d.due[m] = append(d.due[m], a)
+		l := d.dueList
+		if l == nil || d.dueMinute != m {
+			if l = d.due[m]; l == nil {
+				if n := len(d.spare); n > 0 {
+					l, d.spare = d.spare[n-1], d.spare[:n-1]
+				} else {
+					l = new([]*attempt)
+				}
+				d.due[m] = l
+			}
+			d.dueMinute, d.dueList = m, l
+		}
+		*l = append(*l, a)
 	}
 	if real {
 		if !a.real || start < a.first {
@@ -467,11 +484,11 @@ func answers(f *datasets.Flow) bool {
 func (d *Detector) sweep(cut int64) {
 	d.sweptUpTo = cut
 	ready := d.ready[:0]
-	for m, ks := range d.due {
+	for m, l := range d.due {
 		if m*int64(time.Minute) > cut {
 			continue
 		}
-		delete(d.due, m)
+		ks := *l
 		keep := ks[:0] // in place
 		for _, a := range ks {
 			switch {
@@ -491,9 +508,14 @@ func (d *Detector) sweep(cut int64) {
 				keep = append(keep, a)
 			}
 		}
-		if len(keep) > 0 {
-			clear(ks[len(keep):])
-			d.due[m] = keep
+		clear(ks[len(keep):])
+		*l = keep
+		if len(keep) == 0 {
+			delete(d.due, m)
+			if l == d.dueList {
+				d.dueList = nil
+			}
+			d.spare = append(d.spare, l)
 		}
 	}
 	if d.deleted > 2*(len(d.attempts4)+len(d.attempts))+1024 {
