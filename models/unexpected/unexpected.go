@@ -183,6 +183,9 @@ type Profile struct {
 	seen           bool
 	firstT, lastT  time.Time
 	flows, records uint64
+	// scratch holds the series that series returns, valid until its
+	// next call.
+	scratch []float64
 }
 
 // serviceCounts are a service's counts per interval. They start in a
@@ -382,9 +385,14 @@ func (p *Profile) Intervals() int {
 }
 
 // series returns a service's counts of one measure over the night's
-// intervals, zeros included.
+// intervals, zeros included, in a slice valid until the next call.
 func (p *Profile) series(s Service, m Measure) []float64 {
-	out := make([]float64, p.Intervals())
+	n := p.Intervals()
+	if cap(p.scratch) < n {
+		p.scratch = make([]float64, n)
+	}
+	out := p.scratch[:n]
+	clear(out)
 	c := p.counts[s]
 	if c == nil {
 		return out
