@@ -239,7 +239,9 @@ func (s *digestSets) insert(minute int64, h uint64) bool {
 	if set == nil || minute != s.lastMinute {
 		set = s.sets[minute]
 		if set == nil {
-			set = map[uint64]struct{}{}
+			// Sized as the latest minute's: a set grown record by
+			// record would allocate it about twice over.
+			set = make(map[uint64]struct{}, len(s.last))
 			s.sets[minute] = set
 			heap.Push(&s.keys, minute)
 		}
