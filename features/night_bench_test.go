@@ -30,11 +30,16 @@ func BenchmarkNightHosts(b *testing.B) {
 		a.Hosts()
 	}
 	m.Stop(flows.Len())
+	var a *features.HostAggregator
 	b.ReportMetric(flows.Retained(func() any {
-		a, _ := features.NewHostAggregator(features.DefaultHostConfig())
+		a, _ = features.NewHostAggregator(features.DefaultHostConfig())
 		flows.Each(a.Add)
 		return a
 	}), "B-retained")
+	// The host table, with every host's minutes and without.
+	a.Site() // folds every page first
+	b.ReportMetric(flows.Retained(func() any { return a.Hosts() }), "B-hosts")
+	b.ReportMetric(flows.Retained(func() any { return a.HostsWithoutMinutes() }), "B-hosts-brief")
 }
 
 // BenchmarkNightExtract is the nightly run's download extraction stage:
