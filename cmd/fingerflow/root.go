@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -46,15 +47,20 @@ func newRootCommand(gopts *globalOptions) *cobra.Command {
 		Long: `fingerflow reads NetFlow/IPFIX, nfdump, Argus and packet-capture flow
 records, recognises downloads of catalog files (OS updates, installers) from
 flow metadata alone and reports what each host fetched.`,
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Version: version,
+		// "histroy" suggests history.
+		SuggestionsMinimumDistance: 2,
+		SilenceUsage:               true,
+		SilenceErrors:              true,
 		// Without a command fingerflow shows its help; an argument that
 		// names no command is a usage error (exit status 2).
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q (commands: info, ingest, train, evaluate, classify)", args[0])
+				if near := cmd.SuggestionsFor(args[0]); len(near) > 0 {
+					return usagef("unknown command %q (did you mean %s?)", args[0], strings.Join(near, " or "))
+				}
+				return usagef("unknown command %q (commands: %s)", args[0], strings.Join(commandNames(cmd), ", "))
 			}
 			return cmd.Help()
 		},
@@ -91,6 +97,18 @@ flow metadata alone and reports what each host fetched.`,
 		newStatsCommand(gopts), newDetectCommand(gopts),
 	)
 	return root
+}
+
+// commandNames lists the commands of root as its help does, leaving out
+// help and shell completion.
+func commandNames(root *cobra.Command) []string {
+	var names []string
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() && c.Name() != "completion" {
+			names = append(names, c.Name())
+		}
+	}
+	return names
 }
 
 // isTerminal reports whether w is a terminal (progress bars only go there).
