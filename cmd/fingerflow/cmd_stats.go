@@ -118,11 +118,15 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if err != nil {
 		return err
 	}
-	if opts.n < 0 {
-		return usagef("-n %d: want 0 (all) or more", opts.n)
-	}
-	if opts.sources < 0 {
-		return usagef("--sources %d: want 0 (none) or more", opts.sources)
+	if err := checkFlags(
+		flagCheck{opts.n >= 0, "-n/--top", opts.n, "0 (all) or more"},
+		flagCheck{opts.sources >= 0, "--sources", opts.sources, "0 (none) or more"},
+		flagCheck{opts.hosts >= 0, "--hosts", opts.hosts, "0 or more"},
+		flagCheck{opts.activeTimeout > 0, "--active-timeout", opts.activeTimeout, "a duration above 0"},
+		flagCheck{opts.servicePorts >= 1, "--service-ports", opts.servicePorts, "1 or more"},
+		flagCheck{opts.workers >= 0, "--workers", opts.workers, wantWorkers},
+	); err != nil {
+		return err
 	}
 	full := len(opts.stats) == 0
 	statNames := opts.stats
@@ -181,9 +185,6 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	}
 	if opts.night != "" && opts.db == "" {
 		return usagef("--night names a night of the history database: give --db")
-	}
-	if opts.hosts < 0 {
-		return usagef("--hosts %d: want 0 or more", opts.hosts)
 	}
 	if opts.charts != "" && lcfg == nil && hcfg == nil {
 		return usagef("--charts draws lifespans and traffic: give --lifespans or --rates too")
