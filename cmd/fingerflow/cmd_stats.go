@@ -373,7 +373,7 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(datasets.LimitText(f, datasets.MaxLine, datasets.CSVRecords))
 	head, err := r.Read()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -388,10 +388,10 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		}
 	}
 	if hostCol < 0 || clusterCol < 0 {
-		return nil, usagef("--clusters %s: want a header with host (or addr, ip) and cluster columns", path)
+		return nil, fmt.Errorf("%s: want a header with host (or addr, ip) and cluster columns", path)
 	}
 	m := map[netip.Addr]string{}
-	for line := 2; ; line++ {
+	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
@@ -399,9 +399,10 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		line, _ := r.FieldPos(0)
 		a, err := netip.ParseAddr(strings.TrimSpace(rec[hostCol]))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("%s: line %d: host %q: not an IP address", path, line, rec[hostCol])
 		}
 		m[a.Unmap()] = strings.TrimSpace(rec[clusterCol])
 	}
