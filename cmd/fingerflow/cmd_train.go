@@ -136,7 +136,7 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if err != nil {
 		return err
 	}
-	defer tmp.abort()
+	defer tmp.Abort()
 	cat, err := catalog.Load(ctx, opts.catalog)
 	if err != nil {
 		return err
@@ -172,7 +172,7 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if _, err := m.WriteTo(tmp); err != nil {
 		return err
 	}
-	if err := tmp.commit(); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return err
 	}
 	if !gopts.quiet {
@@ -180,5 +180,5 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 			return err
 		}
 	}
-	return count.err()
+	return count.Err()
 }

@@ -124,6 +124,10 @@ type Metric struct {
 	Value  float64
 }
 
+// ErrNoFlowTimes refuses a night without the times of its first and last
+// flow: a night key is never derived from zero times.
+var ErrNoFlowTimes = errors.New("no flow times (a run that read no flow is not a night)")
+
 // NightKey is the key of a night whose flows span first to last: the UTC
 // date ("2026-11-22"), or the first and last dates joined by a slash
 // ("2026-11-22/2026-11-23") when they differ.
@@ -149,10 +153,12 @@ func normOS(s string) string {
 // catalog and metrics sorted (so that what is stored does not depend on
 // the order given).
 func checked(r Run) (Run, error) {
+	// A night is the flows it holds: one without flow times (a run that
+	// read nothing) is never kept, whatever key it was given.
+	if r.Info.FirstFlow.IsZero() || r.Info.LastFlow.IsZero() || r.Info.LastFlow.Before(r.Info.FirstFlow) {
+		return r, fmt.Errorf("night %q: %w", r.Info.Night, ErrNoFlowTimes)
+	}
 	if r.Info.Night == "" {
-		if r.Info.FirstFlow.IsZero() {
-			return r, errors.New("run has neither a night key nor a first flow time")
-		}
 		r.Info.Night = NightKey(r.Info.FirstFlow, r.Info.LastFlow)
 	}
 	night := r.Info.Night

@@ -33,6 +33,9 @@ func TestReadRulesErrors(t *testing.T) {
 		{"serves,tcp/445,windows,9,x\n", "weight"},
 		{"smell,tcp/445,windows,0.1,x\n", "kind"},
 		{"serves,tcp/445,windows\n", "want kind,match,os,weight,text"},
+		{"ttl,64,!windows,0.3,a\nttl,64,debian,0.2,b\n", "line 2: a second rule for TTL 64"},
+		{"serves,tcp/445,!windows,0.1,x\n", "only a ttl rule rules families out"},
+		{"ttl,64,debian/!windows,0.1,x\n", "both named and ruled out"},
 	} {
 		_, err := ReadRules(strings.NewReader(tc.in), "h.csv")
 		if !errors.Is(err, ErrHints) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "h.csv: line") {
@@ -64,15 +67,15 @@ func TestHintCounter(t *testing.T) {
 		hc.Add(&flows[i])
 	}
 	var got []string
-	for _, h := range hc.Hints(host, map[uint8]uint64{128: 3, 64: 1}) {
+	for _, h := range hc.Hints(host, map[uint8]uint64{128: 30, 64: 1}) {
 		got = append(got, string(h.Kind)+":"+h.Text)
 	}
+	// One line per fact: the TTL class once, never two that contradict.
 	want := []string{
 		"hint:NetBIOS name service (Windows, Samba) (2 flows)",
 		"hint:answers SMB (Windows file sharing, Samba) (1 flows)",
 		"hint:talks to Apple's network (17.0.0.0/8) (1 flows)",
 		"ttl:initial TTL 128 (Windows sends 128)",
-		"ttl:initial TTL 128 (Unix sends 64)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("hints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -82,6 +85,21 @@ func TestHintCounter(t *testing.T) {
 	}
 	if hs := rs.TTLHints(nil); hs != nil {
 		t.Errorf("TTL hints without TTLs: %v", hs)
+	}
+	// Mixed TTLs (a NAT gateway) are said once and decide nothing.
+	mixed := rs.TTLHints(map[uint8]uint64{128: 3, 64: 1})
+	if len(mixed) != 1 || mixed[0].Class || mixed[0].Weight != 0 || !strings.Contains(mixed[0].Text, "64 (1 flows), 128 (3 flows)") {
+		t.Errorf("mixed TTLs: %+v", mixed)
+	}
+	for ttl, class := range map[uint8]string{64: "not windows", 128: "windows", 255: "not windows"} {
+		hs := rs.TTLHints(map[uint8]uint64{ttl: 10})
+		if len(hs) != 1 || !hs[0].Class {
+			t.Fatalf("TTL %d: %+v, want one class", ttl, hs)
+		}
+		names := strings.Join(hs[0].OS, "/") == "windows"
+		if names != (class == "windows") || hs[0].allows("windows") != (class == "windows") || hs[0].allows("debian") != (class != "windows") {
+			t.Errorf("TTL %d: class %+v, want %s", ttl, hs[0], class)
+		}
 	}
 }
 

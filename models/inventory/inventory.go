@@ -5,10 +5,11 @@
 // fit is by chance), the initial TTL of its own packets, endpoint and port
 // hints from an editable rules file, and the cluster it falls in.
 //
-// Only catalog evidence can give a host an OS: TTLs, hints and clusters
-// raise or lower the confidence of a verdict and are shown beside it, but a
-// host whose downloads named nothing (or only what chance explains) stays
-// "unknown".
+// Only catalog evidence, and a TTL class that names one family (initial
+// TTL 128: Windows), can give a host an OS: other TTLs rule families out,
+// hints and clusters raise or lower the confidence of a verdict and are
+// shown beside it, and a host whose downloads named nothing (or only what
+// chance explains) and whose TTL names no family stays "unknown".
 package inventory
 
 import (
@@ -74,6 +75,18 @@ type Hint struct {
 	OS     []string // families it speaks for
 	Weight float64  // log10 odds it adds to those families (negative: against)
 	Text   string
+	// Class marks a TTL class: the host runs one of the families OS
+	// lists (or any family but those Not lists), never another.
+	Class bool
+	Not   []string
+}
+
+// allows reports whether a Class hint leaves family fam possible.
+func (h *Hint) allows(fam string) bool {
+	if slices.Contains(h.Not, fam) {
+		return false
+	}
+	return len(h.OS) == 0 || slices.Contains(h.OS, fam)
 }
 
 // Evidence is one item of a verdict, as the inventory shows it.
@@ -117,6 +130,9 @@ type Verdict struct {
 	Score      float64    `json:"score"` // log10 odds of the catalog evidence for OS (catalog evidence only)
 	Evidence   []Evidence `json:"evidence"`
 	Updates    []Update   `json:"updates"`
+	// ByTTL says the host's TTL class decided the family (with or without
+	// catalog evidence of it).
+	ByTTL bool `json:"by_ttl,omitempty"`
 
 	lead string
 }
@@ -225,9 +241,19 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	for fam := range score {
 		score[fam] -= penalty
 	}
+	// A TTL class rules families out: a host that sends TTL 64 is not
+	// Windows, whatever files it fetched.
+	var class *Hint
+	for i := range hints {
+		if hints[i].Class {
+			class = &hints[i]
+		}
+	}
 	families := make([]string, 0, len(score))
 	for f := range score {
-		families = append(families, f)
+		if class == nil || class.allows(f) {
+			families = append(families, f)
+		}
 	}
 	slices.SortFunc(families, func(a, b string) int { return cmp.Or(cmp.Compare(score[b], score[a]), cmp.Compare(a, b)) })
 	lead, second := "", 0.0
@@ -240,16 +266,33 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	// lead is "" when the catalog names no family: the evidence can then
 	// list updates, never an OS.
 	decided := len(families) > 0 && score[lead] >= cfg.MinScore && score[lead]-second >= cfg.Margin
+	// A TTL class that names one family of the catalog (initial TTL 128:
+	// Windows) decides for it: with any catalog evidence of the family,
+	// or alone, at the confidence the TTL alone carries. A class that
+	// only rules families out (64: not Windows) never decides between the
+	// families it leaves.
+	byTTL := false
+	if !decided && class != nil && len(class.OS) > 0 {
+		var fams []string
+		for fam := range shares {
+			if fam != "" && class.allows(fam) {
+				fams = append(fams, fam)
+			}
+		}
+		if len(fams) == 1 && (lead == "" || lead == fams[0]) {
+			lead, second, decided, byTTL = fams[0], 0, true, true
+		}
+	}
 	v.lead = lead
 	if decided {
-		v.Score = round2(score[lead])
+		v.Score = round2(math.Max(score[lead], 0))
 		if lead != "" {
 			v.OS = lead
 		}
-		// Hints move the confidence, never the verdict.
-		margin := score[lead] - second
+		// Hints move the confidence; only a TTL class decides.
+		margin := math.Max(score[lead], 0) - second
 		for _, h := range hints {
-			if slices.Contains(h.OS, lead) {
+			if (h.Class && h.allows(lead)) || (!h.Class && slices.Contains(h.OS, lead)) {
 				margin += h.Weight
 			}
 		}
@@ -257,6 +300,7 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 		// make it wrong: the confidence stops at one download's cap.
 		v.Confidence = round4(1 - math.Pow(10, -math.Min(math.Max(margin, 0), cfg.MaxWeight)))
 		v.OSVersion = osVersion(cat, best, lead)
+		v.ByTTL = byTTL
 	}
 	// Evidence in words, strongest first.
 	for i, f := range fetches {
@@ -271,7 +315,19 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 		})
 	}
 	for _, h := range hints {
-		v.Evidence = append(v.Evidence, Evidence{Kind: h.Kind, OS: strings.Join(h.OS, "/"), Weight: round2(h.Weight), Text: h.Text})
+		text := h.Text
+		if v.ByTTL && h.Class {
+			if score[lead] > 0 {
+				text += fmt.Sprintf("; with the host's %s files, names it %s", lead, lead)
+			} else {
+				text += fmt.Sprintf("; names the host %s with no catalog file, by the TTL alone", lead)
+			}
+		}
+		os := strings.Join(h.OS, "/")
+		if len(h.Not) > 0 {
+			os = "not " + strings.Join(h.Not, "/")
+		}
+		v.Evidence = append(v.Evidence, Evidence{Kind: h.Kind, OS: os, Weight: round2(h.Weight), Text: text})
 	}
 	slices.SortStableFunc(v.Evidence, func(a, b Evidence) int { return cmp.Compare(b.Weight, a.Weight) })
 	if !decided {

@@ -85,6 +85,66 @@ func TestInfer(t *testing.T) {
 	}
 }
 
+// TestInferTTLClass: a TTL class rules families out; the class of 128
+// names Windows with any Windows evidence or alone, at the confidence
+// its weight carries; the class of 64 never decides between the Unix
+// families it leaves, so a host without catalog files stays unknown.
+func TestInferTTLClass(t *testing.T) {
+	rs, err := LoadRules("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	class := func(ttl uint8) Hint { return rs.TTLHints(map[uint8]uint64{ttl: 20})[0] }
+	cat := testCatalog(t)
+	shares := Shares(cat)
+	when := time.Date(2027, 1, 11, 12, 0, 0, 0, time.UTC)
+	fetch := func(id int, chance float64, files ...string) Fetch {
+		return Fetch{ID: id, Kind: KindDownload, Files: files, When: when, Chance: chance, Exact: chance < 1e-3}
+	}
+	noWindows, err := catalog.New([]catalog.Entry{{Name: "deb-a", Size: 1000, OS: "debian"}, {Name: "sles-a", Size: 2000, OS: "sles"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		cat     *catalog.Catalog
+		fetches []Fetch
+		ttl     uint8
+		os      string
+		byTTL   bool
+		conf    [2]float64
+	}{
+		{"128 alone names windows", cat, nil, 128, "windows", true, [2]float64{0.89, 0.91}},
+		{"128 with a weak windows fit", cat, []Fetch{fetch(1, 0.3, "win-a")}, 128, "windows", true, [2]float64{0.95, 0.999}},
+		{"128 rules debian out", cat, []Fetch{fetch(1, 1e-6, "deb-a")}, 128, "windows", true, [2]float64{0.89, 0.91}},
+		{"64 rules windows out", cat, []Fetch{fetch(1, 1e-6, "win-a")}, 64, Unknown, false, [2]float64{0, 0}},
+		{"64 alone names nothing", cat, nil, 64, Unknown, false, [2]float64{0, 0}},
+		{"64 with debian evidence", cat, []Fetch{fetch(1, 1e-6, "deb-a")}, 64, "debian", false, [2]float64{0.99, 1}},
+		{"64 never decides between unix families", noWindows, nil, 64, Unknown, false, [2]float64{0, 0}},
+		{"128 without windows in the catalog", noWindows, nil, 128, Unknown, false, [2]float64{0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Infer(DefaultConfig(), tc.cat, Shares(tc.cat), HostEvidence{Fetches: tc.fetches, Hints: []Hint{class(tc.ttl)}})
+			_ = shares
+			if v.OS != tc.os || v.ByTTL != tc.byTTL || v.Confidence < tc.conf[0] || v.Confidence > tc.conf[1] {
+				t.Errorf("OS %q by TTL %v confidence %.4f, want %q %v in %v", v.OS, v.ByTTL, v.Confidence, tc.os, tc.byTTL, tc.conf)
+			}
+			ttlLines := 0
+			for _, e := range v.Evidence {
+				if e.Kind == KindTTL {
+					ttlLines++
+					if tc.byTTL && !strings.Contains(e.Text, "names") {
+						t.Errorf("the TTL decided but its evidence does not say so: %q", e.Text)
+					}
+				}
+			}
+			if ttlLines != 1 {
+				t.Errorf("%d TTL evidence lines, want one", ttlLines)
+			}
+		})
+	}
+}
+
 func TestInferVersionAndConfidence(t *testing.T) {
 	cat := testCatalog(t)
 	f := []Fetch{{ID: 1, Kind: KindDownload, Files: []string{"deb-a"}, Chance: 1e-5, Exact: true}}
@@ -162,7 +222,7 @@ var population = sync.OnceValues(func() (*Night, error) {
 	cl := m.Classifier(downloads.Options{Offsets: offs})
 	n := NewNight(DefaultConfig(), cl, cat, netip.MustParsePrefix("10.0.0.0/8").Contains)
 	for i := range ds {
-		n.Add(&ds[i], cl.Classify(&ds[i]))
+		n.Add(&ds[i], cl.Answer(&ds[i]))
 	}
 	return n, nil
 })

@@ -89,12 +89,12 @@ func (n *Night) host(a netip.Addr) *host {
 	return h
 }
 
-// Add records one classified download (r is the classifier's answer). Every
-// download of the night should be added, internal client or not: loss-free
-// downloads of files outside the catalog teach the night's unknown
-// responses.
-func (n *Night) Add(d *features.Download, r downloads.Result) {
-	n.unknowns.Add(d, r)
+// Add records one classified download (r is the classifier's answer with
+// its chance fit). Every download of the night should be added, internal
+// client or not: loss-free downloads of files outside the catalog teach
+// the night's unknown responses.
+func (n *Night) Add(d *features.Download, r downloads.Answer) {
+	n.unknowns.Add(d, r.Result)
 	if !n.internal(d.Client) || r.Profile == downloads.ProfileSampled {
 		return
 	}
@@ -113,12 +113,11 @@ func (n *Night) Add(d *features.Download, r downloads.Result) {
 				Server: netip.AddrPortFrom(d.Server, d.ServerPort), Loss: loss.String(),
 				Exact: loss == downloads.LossFree,
 			}
+			f.Chance = r.Chance
 			if len(r.Files) > 1 {
-				// Multi-file answers carry confidence 1/(1+chance), and
-				// are given for loss-free connections only.
-				f.Kind, f.Chance, f.Exact = KindConnection, 1/r.Confidence-1, true
-			} else {
-				f.Chance = n.cl.Chance(d)
+				// Multi-file answers are given for loss-free
+				// connections only.
+				f.Kind, f.Exact = KindConnection, true
 			}
 			h.fetches = append(h.fetches, f)
 		}

@@ -1,7 +1,8 @@
-package reports
+package nightdir
 
 import (
 	"io"
+	"slices"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -63,4 +64,39 @@ func WriteMinutes(w io.Writer, site features.SiteStats, hosts []features.HostSta
 		return err
 	}
 	return pw.Close()
+}
+
+// ReadTraffic reads traffic.parquet.
+func ReadTraffic(path string) ([]SecondRow, error) { return readParquet[SecondRow](path) }
+
+// HostSeries is one host's traffic per minute.
+type HostSeries struct {
+	Host    string
+	Minutes []MinuteRow
+}
+
+// ReadMinutes reads traffic_minutes.parquet: the site's minutes in time
+// order, and each host's, busiest host first as the file lists them.
+func ReadMinutes(path string) (site []MinuteRow, hosts []HostSeries, err error) {
+	rows, err := readParquet[MinuteRow](path)
+	if err != nil {
+		return nil, nil, err
+	}
+	by := map[string][]MinuteRow{}
+	var order []string
+	for _, r := range rows {
+		if r.Host == "site" {
+			site = append(site, r)
+			continue
+		}
+		if _, ok := by[r.Host]; !ok {
+			order = append(order, r.Host)
+		}
+		by[r.Host] = append(by[r.Host], r)
+	}
+	for _, h := range order {
+		hosts = append(hosts, HostSeries{Host: h, Minutes: by[h]})
+	}
+	slices.SortStableFunc(site, func(a, b MinuteRow) int { return a.Minute.Compare(b.Minute) })
+	return site, hosts, nil
 }

@@ -1,7 +1,8 @@
-package main
+package nightly
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -45,18 +46,8 @@ func perFlow(c func(*datasets.Flow) error) func([]datasets.Flow) error {
 	}
 }
 
-// newFanOut starts one goroutine per consumer of single flows. Call add
-// for every flow, then close, whose error is the first consumer error.
-func newFanOut(ctx context.Context, consumers ...func(*datasets.Flow) error) (*fanOut, context.Context) {
-	bc := make([]func([]datasets.Flow) error, len(consumers))
-	for i, c := range consumers {
-		bc[i] = perFlow(c)
-	}
-	return newBatchFanOut(ctx, bc...)
-}
-
-// newBatchFanOut starts one goroutine per consumer of batches. Call add or
-// addBatch for the flows, then close, whose error is the first consumer
+// newBatchFanOut starts one goroutine per consumer of batches. Call addBatch
+// for the flows, then close, whose error is the first consumer
 // error.
 func newBatchFanOut(ctx context.Context, consumers ...func([]datasets.Flow) error) (*fanOut, context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -88,21 +79,6 @@ func (f *fanOut) release(b *flowBatch) {
 		b.flows = b.flows[:0]
 		f.pool.Put(b)
 	}
-}
-
-// add queues one flow; it reports a consumer's failure as errFanOut.
-func (f *fanOut) add(fl *datasets.Flow) error {
-	if f.failed.Load() {
-		return errFanOut
-	}
-	if f.batch == nil {
-		f.batch = f.pool.Get().(*flowBatch)
-	}
-	f.batch.flows = append(f.batch.flows, *fl)
-	if len(f.batch.flows) == fanOutBatch {
-		f.send()
-	}
-	return nil
 }
 
 // addBatch queues a copy of every flow of b; it reports a consumer's
@@ -155,8 +131,36 @@ func (f *fanOut) close() error {
 
 // errFanOut stops a stream whose consumer failed; close returns the
 // consumer's own error.
-var errFanOut = errorString("a consumer of the flows failed")
+var errFanOut = errors.New("a consumer of the flows failed")
 
-type errorString string
+// Source yields a night's flows: a batch at a time, in the order they were
+// collected, to visit on the caller's goroutine (visit must not keep the
+// slice). The stats' Kept counts the flows handed to visit.
+// datasets.FileSource is the Source of flow files.
+type Source interface {
+	Batches(ctx context.Context, visit func([]datasets.Flow) error) (datasets.ReadStats, error)
+}
 
-func (e errorString) Error() string { return string(e) }
+var _ Source = (*datasets.FileSource)(nil)
+
+// Feed reads src once and hands every flow to each consumer, each on a
+// goroutine of its own and in the source's order (see fanOut). The error
+// is the source's or the first consumer's.
+func Feed(ctx context.Context, src Source, consumers ...func([]datasets.Flow) error) (datasets.ReadStats, error) {
+	fo, fctx := newBatchFanOut(ctx, consumers...)
+	st, err := src.Batches(fctx, fo.addBatch)
+	if cerr := fo.close(); cerr != nil {
+		return st, cerr
+	}
+	return st, err
+}
+
+// Each makes a consumer of batches of a consumer of one flow at a time.
+func Each(c func(*datasets.Flow)) func([]datasets.Flow) error {
+	return func(b []datasets.Flow) error {
+		for k := range b {
+			c(&b[k])
+		}
+		return nil
+	}
+}

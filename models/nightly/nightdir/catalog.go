@@ -1,4 +1,4 @@
-package reports
+package nightdir
 
 import (
 	"encoding/csv"

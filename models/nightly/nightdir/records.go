@@ -1,16 +1,20 @@
-package reports
+package nightdir
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
+	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/floods"
+	"github.com/fingerflow/fingerflow/models/lifespans"
 	"github.com/fingerflow/fingerflow/models/scans"
 	"github.com/fingerflow/fingerflow/models/talkers"
+	"github.com/fingerflow/fingerflow/models/unexpected"
 )
 
 // The nightly run's stats.json and alarms.json: flat documents (objects
@@ -59,6 +63,17 @@ type (
 	}
 )
 
+// timeLayout is how the records write times: UTC, to the millisecond.
+const timeLayout = "2006-01-02 15:04:05.000"
+
+// finite is x, or nil (JSON null) for NaN and infinities.
+func finite(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
 func percentOf(x, total uint64) float64 {
 	if total == 0 {
 		return 0
@@ -66,15 +81,15 @@ func percentOf(x, total uint64) float64 {
 	return float64(int64(1000*float64(x)/float64(total)+0.5)) / 10
 }
 
-// WriteStatsRecords writes s as the nightly run's stats.json: the totals,
-// one array per top-N statistic ("top_srcip_bytes"), the T and C table
-// ("sources"), and per lifespan grouping its groups
-// ("lifespans_by_protocol") and the log-rank tests ("lifespan_tests").
-func WriteStatsRecords(w io.Writer, s Stats) error {
+// WriteStatsRecords writes stats.json: the totals, one array per top-N
+// statistic of talk ("top_srcip_bytes"), the T and C table ("sources"),
+// and per lifespan grouping of lives its groups ("lifespans_by_protocol")
+// and the log-rank tests ("lifespan_tests"). Either may be nil.
+func WriteStatsRecords(w io.Writer, talk *talkers.Result, lives *lifespans.Result) error {
 	doc := map[string]any{}
 	var order []string
 	put := func(k string, v any) { doc[k] = v; order = append(order, k) }
-	if r := s.Talkers; r != nil {
+	if r := talk; r != nil {
 		tot := r.Totals
 		put("flows", tot.Flows)
 		put("packets", tot.Packets)
@@ -82,11 +97,11 @@ func WriteStatsRecords(w io.Writer, s Stats) error {
 		for _, top := range r.Tops {
 			rows := []topRecord{}
 			for _, e := range top.Entries {
-				rec := topRecord{Key: KeyText(top.Stat.Element, e.Key), Flows: e.Flows, FlowsPct: percentOf(e.Flows, tot.Flows),
+				rec := topRecord{Key: e.Key.Text(top.Stat.Element), Flows: e.Flows, FlowsPct: percentOf(e.Flows, tot.Flows),
 					Packets: e.Packets, Bytes: e.Bytes, BytesPct: percentOf(e.Bytes, tot.Bytes),
 					First: e.First.UTC().Format(timeLayout), Duration: e.Duration().Seconds(), BPS: e.BPS()}
 				if top.Stat.ByProto || top.Stat.Element == talkers.Proto || top.Stat.Element == talkers.Record {
-					rec.Proto = KeyText(talkers.Proto, e.Key)
+					rec.Proto = e.Key.Text(talkers.Proto)
 				}
 				rows = append(rows, rec)
 			}
@@ -109,7 +124,7 @@ func WriteStatsRecords(w io.Writer, s Stats) error {
 			put("sources", rows)
 		}
 	}
-	if l := s.Lifespans; l != nil {
+	if l := lives; l != nil {
 		put("lifespan_flows", l.Flows)
 		put("lifespan_censored", l.Censored)
 		put("active_timeout_s", l.Config.ActiveTimeout.Seconds())
@@ -121,7 +136,7 @@ func WriteStatsRecords(w io.Writer, s Stats) error {
 					Median: finite(gr.Median), Lower: finite(gr.MedianLower), Upper: finite(gr.MedianUpper)})
 			}
 			put("lifespans_by_"+strings.ReplaceAll(g.Name, " ", "_"), rows)
-			t := testRecord{By: g.Name, Groups: len(g.Groups), Verdict: logRankText(&g, l.Config.Alpha)}
+			t := testRecord{By: g.Name, Groups: len(g.Groups), Verdict: g.TestText(l.Config.Alpha)}
 			if g.LogRank != nil {
 				t.Chi2, t.DF, t.P = finite(g.LogRank.Statistic()), g.LogRank.DF(), finite(g.LogRank.PValue())
 			}
@@ -175,19 +190,45 @@ type (
 	}
 )
 
-// WriteAlarmRecords writes d as the nightly run's alarms.json: the floods,
-// scans and unexpected rates as arrays of flat records, what they were
-// judged by, and the service profile.
-func WriteAlarmRecords(w io.Writer, d Detect) error {
+// Alarms are what the detectors found in a night's flows, with what they
+// judged by: alarms.json, and `fingerflow detect`'s output.
+type Alarms struct {
+	Floods      []floods.Alarm
+	FloodConfig floods.Config
+	// FloodsDropped counts, per signature, alarms beyond
+	// FloodConfig.MaxAlarms, counted but not kept.
+	FloodsDropped [floods.NumSignatures]int
+
+	Scans      []scans.Alarm
+	ScanConfig scans.Config
+	// Eta0 and Eta1 are the walk's thresholds on the likelihood ratio.
+	Eta0, Eta1 float64
+
+	// Unexpected is nil when no baseline was given; UnexpectedSkipped then
+	// or otherwise says why nothing was scored.
+	Unexpected        []unexpected.Alarm
+	UnexpectedConfig  unexpected.Config
+	Baseline          *unexpected.Baseline
+	UnexpectedSkipped string
+
+	// Services are the internal hosts that answer on some port (the
+	// port-based service profile), by address.
+	Services []features.HostStats
+}
+
+// WriteAlarmRecords writes alarms.json: the floods, scans and unexpected
+// rates of d as arrays of flat records, what they were judged by, and the
+// service profile.
+func WriteAlarmRecords(w io.Writer, d Alarms) error {
 	doc := map[string]any{}
 	var order []string
 	put := func(k string, v any) { doc[k] = v; order = append(order, k) }
 	fl := []floodRecord{}
 	for i := range d.Floods {
 		a := &d.Floods[i]
-		fl = append(fl, floodRecord{Signature: a.Signature.String(), Target: floodTarget(a),
+		fl = append(fl, floodRecord{Signature: a.Signature.String(), Target: a.TargetText(),
 			Start: a.Start.UTC().Format(timeLayout), End: a.End.UTC().Format(timeLayout), Packets: a.Packets,
-			PeakRate: a.PeakRate, MeanRate: a.MeanRate, Sources: sourcesText(a), Spoofed: a.Spoofing.Spoofed})
+			PeakRate: a.PeakRate, MeanRate: a.MeanRate, Sources: a.SourcesText(), Spoofed: a.Spoofing.Spoofed})
 	}
 	put("floods", fl)
 	var dropped []string
@@ -221,7 +262,7 @@ func WriteAlarmRecords(w io.Writer, d Detect) error {
 			Sigma: a.Norm.Spread(), Peak: a.Peak, PeakAt: a.PeakStart.UTC().Format(time.DateTime), U: a.U, La: a.La, Ln: a.Ln, Score: a.Score})
 	}
 	put("unexpected", un)
-	put("unexpectedness", FormulaText)
+	put("unexpectedness", unexpected.Formula)
 	if d.UnexpectedSkipped != "" {
 		put("unexpected_not_scored", d.UnexpectedSkipped)
 	} else if d.Baseline != nil {

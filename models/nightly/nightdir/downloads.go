@@ -1,9 +1,11 @@
-package reports
+package nightdir
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,17 +33,22 @@ type DownloadRow struct {
 	Confidence float64   `parquet:"confidence"`
 	Profile    string    `parquet:"profile,dict"`
 	Extra      int64     `parquet:"extra_bytes"`
+	// Chance is the answer's chance fit (downloads.Answer.Chance), and
+	// Status "named", "chance-level" (named, but at a chance that is not
+	// negligible) or "unknown".
+	Chance float64 `parquet:"chance"`
+	Status string  `parquet:"status,dict"`
 }
 
 // downloadColumns are the CSV header, in DownloadRow's order.
-var downloadColumns = [...]string{"start", "end", "client", "client_port", "server", "server_port", "packets", "bytes", "rev_packets", "rev_bytes", "files", "num_files", "confidence", "profile", "extra_bytes"}
+var downloadColumns = [...]string{"start", "end", "client", "client_port", "server", "server_port", "packets", "bytes", "rev_packets", "rev_bytes", "files", "num_files", "confidence", "profile", "extra_bytes", "chance", "status"}
 
 // downloadSchema is DownloadRow's Parquet schema under the name files
 // written by earlier versions carry.
 var downloadSchema = parquet.NewSchema("classifiedRow", parquet.SchemaOf(DownloadRow{}))
 
 // NewDownloadRow is the row of download d answered r.
-func NewDownloadRow(d *features.Download, r downloads.Result) DownloadRow {
+func NewDownloadRow(d *features.Download, r downloads.Answer) DownloadRow {
 	files := "unknown"
 	if !r.Unknown() {
 		files = strings.Join(r.Files, "+")
@@ -52,6 +59,7 @@ func NewDownloadRow(d *features.Download, r downloads.Result) DownloadRow {
 		Server: d.Server.String(), ServerPort: int32(d.ServerPort),
 		Packets: int64(d.Packets), Bytes: int64(d.Bytes), RevPackets: int64(d.RevPackets), RevBytes: int64(d.RevBytes),
 		Files: files, NumFiles: int32(len(r.Files)), Confidence: r.Confidence, Profile: r.Profile, Extra: r.Extra,
+		Chance: r.Chance, Status: r.Status(),
 	}
 }
 
@@ -62,7 +70,7 @@ func (r *DownloadRow) record() []string {
 		strconv.FormatInt(r.Packets, 10), strconv.FormatInt(r.Bytes, 10),
 		strconv.FormatInt(r.RevPackets, 10), strconv.FormatInt(r.RevBytes, 10),
 		r.Files, strconv.Itoa(int(r.NumFiles)), strconv.FormatFloat(r.Confidence, 'f', 3, 64),
-		r.Profile, strconv.FormatInt(r.Extra, 10),
+		r.Profile, strconv.FormatInt(r.Extra, 10), strconv.FormatFloat(r.Chance, 'g', 4, 64), r.Status,
 	}
 }
 
@@ -98,7 +106,7 @@ func NewDownloadWriter(w io.Writer, format string) (DownloadWriter, error) {
 			buf: make([]DownloadRow, 0, 4096),
 		}, nil
 	}
-	return nil, fmt.Errorf("%q: %w (want csv or parquet)", format, ErrFormat)
+	return nil, fmt.Errorf("download format %q: want csv or parquet", format)
 }
 
 // csvDownloads writes the header with the first row, or at Close: a run
@@ -158,4 +166,84 @@ func (p *parquetDownloads) Close() error {
 		return err
 	}
 	return p.w.Close()
+}
+
+// EachDownload calls f with every row of a downloads file, Parquet or CSV
+// (by its name) as classify and run write them. Errors do not name the
+// file: the caller knows it.
+func EachDownload(ctx context.Context, path string, f func(r *DownloadRow)) error {
+	if strings.HasSuffix(path, ".csv") {
+		fh, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		return eachDownloadCSV(ctx, fh, f)
+	}
+	return eachParquet(path, []parquet.ReaderOption{downloadSchema}, func(rows []DownloadRow) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i := range rows {
+			f(&rows[i])
+		}
+		return nil
+	})
+}
+
+func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) error {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return err
+	}
+	idx := map[string]int{}
+	for i, h := range head {
+		idx[h] = i
+	}
+	for _, c := range downloadColumns {
+		if _, ok := idx[c]; !ok {
+			return fmt.Errorf("no %s column", c)
+		}
+	}
+	for line := 2; ; line++ {
+		if line%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		get := func(c string) string { return rec[idx[c]] }
+		var perr error
+		num := func(c string) int64 {
+			v, err := strconv.ParseInt(get(c), 10, 64)
+			if err != nil && perr == nil {
+				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
+			}
+			return v
+		}
+		row := DownloadRow{
+			Client: get("client"), Server: get("server"), Files: get("files"), Profile: get("profile"),
+			ClientPort: int32(num("client_port")), ServerPort: int32(num("server_port")),
+			Packets: num("packets"), Bytes: num("bytes"), RevPackets: num("rev_packets"), RevBytes: num("rev_bytes"),
+			NumFiles: int32(num("num_files")), Extra: num("extra_bytes"), Status: get("status"),
+		}
+		if perr != nil {
+			return perr
+		}
+		if row.Start, err = time.Parse(time.RFC3339Nano, get("start")); err != nil {
+			return fmt.Errorf("line %d: start: %w", line, err)
+		}
+		row.End, _ = time.Parse(time.RFC3339Nano, get("end"))
+		row.Confidence, _ = strconv.ParseFloat(get("confidence"), 64)
+		row.Chance, _ = strconv.ParseFloat(get("chance"), 64)
+		f(&row)
+	}
 }

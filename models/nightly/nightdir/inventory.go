@@ -1,6 +1,7 @@
-package reports
+package nightdir
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -13,9 +14,10 @@ import (
 	"github.com/fingerflow/fingerflow/models/inventory"
 )
 
-// InventoryHost is one host of a night's inventory: the verdict and what
-// the inventory shows beside it.
-type InventoryHost struct {
+// Host is one host of a night's inventory (a row of inventory.csv, an
+// element of inventory.json's hosts): the verdict and what the inventory
+// shows beside it.
+type Host struct {
 	Addr      netip.Addr
 	Verdict   inventory.Verdict
 	FirstSeen time.Time
@@ -47,7 +49,7 @@ var inventoryColumns = [...]string{
 // "; "-separated), the evidence in words ("; "-separated, strongest
 // first), the TTL, its cluster, first and last seen (RFC 3339, UTC) and
 // what changed since the previous night.
-func WriteInventoryCSV(w io.Writer, hosts []InventoryHost) error {
+func WriteInventoryCSV(w io.Writer, hosts []Host) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(inventoryColumns[:]); err != nil {
 		return err
@@ -121,7 +123,7 @@ type jsonHost struct {
 
 // WriteInventoryJSON writes the inventory as one JSON document: meta and a
 // "hosts" array with the CSV's fields, updates and evidence as objects.
-func WriteInventoryJSON(w io.Writer, meta InventoryMeta, hosts []InventoryHost) error {
+func WriteInventoryJSON(w io.Writer, meta InventoryMeta, hosts []Host) error {
 	doc := struct {
 		InventoryMeta
 		Hosts []jsonHost `json:"hosts"`
@@ -176,4 +178,64 @@ func WriteClustersCSV(w io.Writer, columns []string, rows []ClusterRow) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// ReadInventoryJSON reads what WriteInventoryJSON wrote.
+func ReadInventoryJSON(r io.Reader) (InventoryMeta, []Host, error) {
+	var doc struct {
+		InventoryMeta
+		Hosts []jsonHost `json:"hosts"`
+	}
+	if err := json.NewDecoder(r).Decode(&doc); err != nil {
+		return InventoryMeta{}, nil, err
+	}
+	hosts := make([]Host, 0, len(doc.Hosts))
+	for i, h := range doc.Hosts {
+		a, err := netip.ParseAddr(h.Host)
+		if err != nil {
+			return InventoryMeta{}, nil, fmt.Errorf("host %d: %w", i, err)
+		}
+		hosts = append(hosts, Host{
+			Addr: a, FirstSeen: h.FirstSeen, LastSeen: h.LastSeen, TTL: h.TTL,
+			Cluster: h.Cluster, ClusterText: h.ClusterTxt, Changed: h.Changed, NewUpdates: h.NewUpdates,
+		})
+		v := &hosts[len(hosts)-1].Verdict
+		v.OS, v.OSVersion, v.Confidence, v.Score, v.Updates, v.Evidence = h.OS, h.OSVersion, h.Confidence, h.Score, h.Updates, h.Evidence
+	}
+	return doc.InventoryMeta, hosts, nil
+}
+
+// ClusterInfo is one row of clusters.csv without its centroid.
+type ClusterInfo struct {
+	Cluster     int
+	Size        int
+	Description string
+}
+
+// ReadClustersCSV reads the clusters of clusters.csv, centroids left out.
+func ReadClustersCSV(r io.Reader) ([]ClusterInfo, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	var out []ClusterInfo
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if line == 1 {
+			continue
+		}
+		if len(rec) < 3 {
+			return nil, fmt.Errorf("line %d: %d fields, want cluster,size,description,...", line, len(rec))
+		}
+		c, err1 := strconv.Atoi(rec[0])
+		s, err2 := strconv.Atoi(rec[1])
+		if err := cmp.Or(err1, err2); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		out = append(out, ClusterInfo{Cluster: c, Size: s, Description: rec[2]})
+	}
 }

@@ -1,0 +1,41 @@
+package nightdir
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// RunSummary is run.json: what a nightly run read, skipped and found, and
+// how fast.
+type RunSummary struct {
+	Night        string          `json:"night"`
+	First        time.Time       `json:"first_flow"`
+	Last         time.Time       `json:"last_flow"`
+	Files        int             `json:"files"`
+	FilesSkipped int             `json:"files_skipped"`
+	Skipped      []SkippedFile   `json:"skipped"`
+	Flows        uint64          `json:"flows"`
+	Duplicates   uint64          `json:"duplicate_records_dropped"`
+	Hosts        int             `json:"hosts"`
+	HostsWithOS  int             `json:"hosts_with_os"`
+	Downloads    int             `json:"downloads"`
+	Named        int             `json:"downloads_named"`
+	ChanceLevel  int             `json:"downloads_chance_level"` // named at a chance not negligible
+	Unknown      int             `json:"downloads_unknown"`
+	Updates      int             `json:"updates"`
+	Clusters     int             `json:"clusters"`
+	Seconds      float64         `json:"seconds"`
+	FlowsPerSec  float64         `json:"flows_per_second"`
+	Context      json.RawMessage `json:"context"` // what host and site context added
+	History      string          `json:"history,omitempty"`
+	Model        string          `json:"model"`
+	Catalog      string          `json:"catalog"`
+	Version      string          `json:"fingerflow_version"`
+}
+
+// SkippedFile is an input a run skipped and why ("" Path: arguments that
+// named nothing).
+type SkippedFile struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
