@@ -43,17 +43,26 @@ func (flt *Filter) NameOutside(path string) bool {
 }
 
 // PruneError is the error of a command whose input files NameOutside all
-// pruned (pruned lists them, in any order): it gives the times their names
-// say against the window, so that the reader sees why none was opened.
-// It is nil when pruned is empty. The window is named by the command-line
-// flags that set it, --since and --until.
+// pruned (pruned lists them, in any order; Inputs.Prune returns it): it
+// gives the times their names say against the window, so that the reader
+// sees why none was opened, and errors.Is(err, ErrPruned) holds. It is
+// nil when pruned is empty. The window is named by the command-line flags
+// that set it, --since and --until.
 func (flt *Filter) PruneError(pruned []string) error {
 	if len(pruned) == 0 {
 		return nil
 	}
-	return fmt.Errorf("none of the %d input files was opened: %s; rotated files whose names say more than a day outside --since/--until are skipped unopened: name a file by itself to read it whatever its name says",
-		len(pruned), flt.DescribePruned(pruned))
+	return &prunedError{fmt.Sprintf("none of the %d input files was opened: %s; rotated files whose names say more than a day outside --since/--until are skipped unopened: name a file by itself to read it whatever its name says",
+		len(pruned), flt.DescribePruned(pruned))}
 }
+
+// prunedError is PruneError's error.
+type prunedError struct{ msg string }
+
+func (e *prunedError) Error() string { return e.msg }
+
+// Is reports whether target is ErrPruned.
+func (e *prunedError) Is(target error) bool { return target == ErrPruned }
 
 // DescribePruned says what times the names of the files NameOutside
 // pruned give, against the window: "nfcapd.202612011700 is named for

@@ -1,7 +1,12 @@
 package datasets
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,5 +62,44 @@ func TestPruneError(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPrunedInputs: a run whose files the window prunes, all of them,
+// fails with PruneError's message (wrapping ErrPruned), which names the
+// times of every pruned file, not the first few; a file given by name is
+// read whatever its name says.
+func TestPrunedInputs(t *testing.T) {
+	dir := t.TempDir()
+	var names []string
+	for _, n := range []string{"nfcapd.202612011700", "nfcapd.202612011705", "nfcapd.202612011710", "nfcapd.202612011715", "nfcapd.202703010000"} {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, p)
+	}
+	night := Filter{Since: time.Date(2027, 1, 20, 0, 0, 0, 0, time.UTC), Until: time.Date(2027, 1, 21, 0, 0, 0, 0, time.UTC)}
+	in, err := ExpandInputs(context.Background(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = in.Prune(night)
+	want := night.PruneError(names).Error()
+	if err == nil || err.Error() != want || !errors.Is(err, ErrPruned) {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+	if !strings.Contains(want, "4 are named for 2026-12-01 17:00 to 2026-12-01 17:15 UTC") || !strings.Contains(want, "1 for 2027-03-01 00:00 UTC") {
+		t.Errorf("the message misses files: %s", want)
+	}
+	if in.Outside != 5 || len(in.Files) != 0 {
+		t.Errorf("%d pruned, %d left; want 5 and none", in.Outside, len(in.Files))
+	}
+	in, err = ExpandInputs(context.Background(), names[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Prune(night); err != nil || len(in.Files) != 1 {
+		t.Errorf("a file given by name: %v, %d files left", err, len(in.Files))
 	}
 }
