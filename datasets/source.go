@@ -23,7 +23,7 @@ type Inputs struct {
 	// named are the files given by name, not found in a directory or by
 	// a pattern: they are read whatever the time in their name.
 	named map[string]bool
-	// pruned are the first files Prune left out, for its message.
+	// pruned are the files Prune left out, for its message.
 	pruned []string
 }
 
@@ -68,46 +68,15 @@ func (in *Inputs) Prune(flt Filter) error {
 	in.Files = slices.DeleteFunc(in.Files, func(f string) bool {
 		if !in.named[f] && flt.NameOutside(f) {
 			in.Outside++
-			if len(in.pruned) < 3 {
-				in.pruned = append(in.pruned, f)
-			}
+			in.pruned = append(in.pruned, f)
 			return true
 		}
 		return false
 	})
 	if len(in.Files) == 0 && in.Outside > 0 {
-		return fmt.Errorf("%w: none of the %d input files was opened, the times in their names (%s) lie more than a day outside %s; name the files one by one to read them whatever their names say",
-			ErrPruned, in.Outside, nameTimes(in.pruned, in.Outside), windowText(flt))
+		return flt.PruneError(in.pruned)
 	}
 	return nil
-}
-
-// nameTimes lists files with the times in their names.
-func nameTimes(files []string, total int) string {
-	var b bytes.Buffer
-	for i, f := range files {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		t, _ := FileTime(f)
-		fmt.Fprintf(&b, "%s: %s", f, t.UTC().Format("2006-01-02 15:04"))
-	}
-	if total > len(files) {
-		fmt.Fprintf(&b, ", and %d more", total-len(files))
-	}
-	return b.String()
-}
-
-// windowText says a filter's time window in words.
-func windowText(flt Filter) string {
-	const layout = "2006-01-02 15:04"
-	switch {
-	case !flt.Since.IsZero() && !flt.Until.IsZero():
-		return fmt.Sprintf("--since %s --until %s", flt.Since.UTC().Format(layout), flt.Until.UTC().Format(layout))
-	case !flt.Since.IsZero():
-		return "--since " + flt.Since.UTC().Format(layout)
-	}
-	return "--until " + flt.Until.UTC().Format(layout)
 }
 
 // Count is the run's input count before any file is read: every input

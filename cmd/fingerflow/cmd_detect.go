@@ -154,6 +154,22 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	if err != nil {
 		return err
 	}
+	if err := checkFlags(
+		flagCheck{opts.maxAlarms >= 1, "--max-alarms", opts.maxAlarms, "1 or more"},
+		flagCheck{opts.theta0 > opts.theta1 && opts.theta0 < 1, "--theta0", opts.theta0, fmt.Sprintf("a chance below 1 and above --theta1 (%g)", opts.theta1)},
+		flagCheck{opts.theta1 > 0 && opts.theta1 < opts.theta0, "--theta1", opts.theta1, fmt.Sprintf("a chance above 0 and below --theta0 (%g)", opts.theta0)},
+		flagCheck{opts.alpha > 0 && opts.alpha < 0.5, "--alpha", opts.alpha, "a share above 0 and below 0.5"},
+		flagCheck{opts.beta > 0 && opts.beta < 0.5, "--beta", opts.beta, "a share above 0 and below 0.5"},
+		flagCheck{opts.interval >= time.Second && opts.interval%time.Second == 0, "--interval", opts.interval, "whole seconds, 1s or more"},
+		flagCheck{opts.z > 0, "--z", opts.z, "a number above 0"},
+		flagCheck{opts.minCount >= 0, "--min-count", opts.minCount, "0 or more"},
+		flagCheck{opts.unexpected > 0, "--unexpected", opts.unexpected, "a number above 0"},
+		flagCheck{opts.nights >= 0, "--nights", opts.nights, "0 (all) or more"},
+		flagCheck{opts.shown >= 0, "--show", opts.shown, "0 (all) or more"},
+		flagCheck{opts.workers >= 0, "--workers", opts.workers, wantWorkers},
+	); err != nil {
+		return err
+	}
 	fc := floods.DefaultConfig()
 	for _, t := range opts.thresholds {
 		if err := parseThreshold(&fc, t); err != nil {
@@ -179,9 +195,6 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	acfg := nightly.AnalyticsConfig{Floods: &fc, Scans: &sc}
 	if (opts.record || opts.night != "") && opts.db == "" {
 		return usagef("--record and --night are about the history database: give --db")
-	}
-	if opts.nights < 0 || opts.shown < 0 {
-		return usagef("--nights and --show want 0 or more")
 	}
 	var db *history.DB
 	if opts.db != "" {

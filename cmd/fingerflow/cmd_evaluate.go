@@ -75,17 +75,17 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if opts.model == "" {
 		return usagef("evaluate: --model MODEL.ffm is needed")
 	}
-	if opts.confusion < 0 {
-		return usagef("--confusions %d: want 0 or more", opts.confusion)
+	if err := checkFlags(flagCheck{opts.confusion >= 0, "--confusions", opts.confusion, "0 or more"}); err != nil {
+		return err
+	}
+	if err := checkThreshold(opts.threshold); err != nil {
+		return err
 	}
 	runs, err := pairRuns(opts.flows, opts.labels)
 	if err != nil {
 		return err
 	}
 	if err := expandRuns(ctx, gopts, runs, ""); err != nil {
-		return err
-	}
-	if err := checkThreshold(opts.threshold); err != nil {
 		return err
 	}
 	m, err := loadModel(ctx, opts.model)

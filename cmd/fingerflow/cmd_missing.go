@@ -86,7 +86,11 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 	if opts.update != "" {
 		m, err := db.Missing(ctx, opts.update)
 		if errors.Is(err, history.ErrUnknownEntry) {
-			return fmt.Errorf("%s: %w in %s", opts.update, history.ErrUnknownEntry, opts.db)
+			var werr error
+			if opts.json {
+				werr = reports.WriteMissingJSON(gopts.stdout, nil)
+			}
+			return errors.Join(werr, notFoundError{fmt.Errorf("%s: %w in %s", opts.update, history.ErrUnknownEntry, opts.db)})
 		}
 		if err != nil {
 			return err
@@ -129,8 +133,7 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 		what += " since " + since.UTC().Format(time.DateOnly)
 	}
 	if len(updates) == 0 {
-		gopts.infof("%s: no update of %s in any night's catalog\n", opts.db, what)
-		return nil
+		return notFoundf("%s: no update of %s in any night's catalog", opts.db, what)
 	}
 	gopts.infof("%s: %s of %s, %s missing %d of them\n", opts.db, quantity(len(updates), "update", "updates"), what,
 		quantity(len(hosts), "host", "hosts"), countMissed(updates))

@@ -74,11 +74,11 @@ func TestRunWritesReport(t *testing.T) {
 	}
 }
 
-// TestReportNotARunDirectory: a directory without run.json is a usage
-// error that says what is missing.
+// TestReportNotARunDirectory: a directory without run.json is an error
+// (exit 1) that says what is missing; no directory at all a usage error.
 func TestReportNotARunDirectory(t *testing.T) {
 	_, stderr, code := run(t, context.Background(), "report", t.TempDir())
-	if code != exitUsage || !strings.Contains(stderr, "not the output directory of fingerflow run") {
+	if code != exitError || !strings.Contains(stderr, "not the output directory of fingerflow run") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 	if _, _, code := run(t, context.Background(), "report"); code != exitUsage {

@@ -291,7 +291,7 @@ func runCatalog(ctx context.Context, m *downloads.Model, paths []string) (*catal
 		}
 	}
 	if len(missing)+len(extra)+len(resized) > 0 {
-		return nil, usagef("%s: the model was trained on another catalog (%d of its %d files missing here, %d files it lacks, %d sizes differ, e.g. %s): train a model on this catalog",
+		return nil, fmt.Errorf("%s: the model was trained on another catalog (%d of its %d files missing here, %d files it lacks, %d sizes differ, e.g. %s): train a model on this catalog",
 			path, len(missing), len(m.Catalog.Entries), len(extra), len(resized), firstOf(missing, extra, resized))
 	}
 	return c, nil

@@ -117,11 +117,15 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if err != nil {
 		return err
 	}
-	if opts.n < 0 {
-		return usagef("-n %d: want 0 (all) or more", opts.n)
-	}
-	if opts.sources < 0 {
-		return usagef("--sources %d: want 0 (none) or more", opts.sources)
+	if err := checkFlags(
+		flagCheck{opts.n >= 0, "-n/--top", opts.n, "0 (all) or more"},
+		flagCheck{opts.sources >= 0, "--sources", opts.sources, "0 (none) or more"},
+		flagCheck{opts.hosts >= 0, "--hosts", opts.hosts, "0 or more"},
+		flagCheck{opts.activeTimeout > 0, "--active-timeout", opts.activeTimeout, "a duration above 0"},
+		flagCheck{opts.servicePorts >= 1, "--service-ports", opts.servicePorts, "1 or more"},
+		flagCheck{opts.workers >= 0, "--workers", opts.workers, wantWorkers},
+	); err != nil {
+		return err
 	}
 	full := len(opts.stats) == 0
 	statNames := opts.stats
@@ -180,9 +184,6 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	}
 	if opts.night != "" && opts.db == "" {
 		return usagef("--night names a night of the history database: give --db")
-	}
-	if opts.hosts < 0 {
-		return usagef("--hosts %d: want 0 or more", opts.hosts)
 	}
 	if opts.charts != "" && lcfg == nil && hcfg == nil {
 		return usagef("--charts draws lifespans and traffic: give --lifespans or --rates too")
@@ -358,7 +359,7 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(datasets.LimitText(f, datasets.MaxLine, datasets.CSVRecords))
 	head, err := r.Read()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -373,10 +374,10 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		}
 	}
 	if hostCol < 0 || clusterCol < 0 {
-		return nil, usagef("--clusters %s: want a header with host (or addr, ip) and cluster columns", path)
+		return nil, fmt.Errorf("%s: want a header with host (or addr, ip) and cluster columns", path)
 	}
 	m := map[netip.Addr]string{}
-	for line := 2; ; line++ {
+	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
@@ -384,9 +385,10 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		line, _ := r.FieldPos(0)
 		a, err := netip.ParseAddr(strings.TrimSpace(rec[hostCol]))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("%s: line %d: host %q: not an IP address", path, line, rec[hostCol])
 		}
 		m[a.Unmap()] = strings.TrimSpace(rec[clusterCol])
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -301,7 +304,7 @@ func TestMalformed(t *testing.T) {
 		{"deb duplicate", ReadDebianPackages, "Package: a\nFilename: x/a.deb\nSize: 1\n\nPackage: a\nFilename: y/a.deb\nSize: 2\n", ErrDuplicate, []string{"f.pkgs: line 5", "line 1"}},
 		{"deb garbage line", ReadDebianPackages, "Package: a\nthis is not a field\n", ErrFormat, []string{"f.pkgs: line 2"}},
 		{"deb stray continuation", ReadDebianPackages, " continued\n", ErrFormat, []string{"f.pkgs: line 1"}},
-		{"deb huge line", ReadDebianPackages, "Package: a\nDescription: " + strings.Repeat("x", maxDebLine+10) + "\n", ErrFormat, []string{"f.pkgs: line 2"}},
+		{"deb huge line", ReadDebianPackages, "Package: a\nDescription: " + strings.Repeat("x", datasets.MaxLine+10) + "\n", ErrFormat, []string{"f.pkgs: line 2"}},
 
 		{"rpm no metadata", ReadRPMPrimary, `<?xml version="1.0"?><repomd/>`, ErrFormat, []string{"f.xml"}},
 		{"rpm empty metadata", ReadRPMPrimary, `<metadata packages="0"></metadata>`, ErrEmpty, []string{"f.xml"}},
@@ -627,5 +630,79 @@ func TestDebianRelease(t *testing.T) {
 	}
 	if _, err := ReadDebianRelease(ctx, strings.NewReader("Origin: x\nSHA256:\n abc notanumber Packages\n"), "r", "r", 0); !errors.Is(err, ErrSize) {
 		t.Errorf("bad size: %v", err)
+	}
+}
+
+// endless is an io.Reader of the same byte for ever.
+type endless byte
+
+func (b endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// TestLongLine: a catalog whose last line lacks its newline (here 64 MiB
+// of one byte, made as it is read) is refused after datasets.MaxLine
+// bytes of that line, with memory to match, naming the file and the line
+// it starts on.
+func TestLongLine(t *testing.T) {
+	head := func(path string, packages int) []byte {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if packages > 0 { // up to the end of that many packages
+			end := 0
+			for range packages {
+				end += bytes.Index(data[end:], []byte("</package>")) + len("</package>")
+			}
+			data = data[:end]
+		}
+		return data
+	}
+	for _, tc := range []struct {
+		name string
+		read func(context.Context, io.Reader, string) (*Catalog, error)
+		head []byte
+		long byte
+		want string
+	}{
+		// The lab's catalog: a header and 50 files, then line 52.
+		{"csv", ReadCSV, head(labCatalog, 0), 'a', "cat.csv: line 52: longer than 1 MiB without a newline: bad catalog format"},
+		{"csv quote", ReadCSV, head(labCatalog, 0), '"', "cat.csv: line 52: longer than 1 MiB without a newline: bad catalog format"},
+		{"debian", ReadDebianPackages, head("testdata/Packages", 0), 'a',
+			"cat.csv: line " + strconv.Itoa(bytes.Count(head("testdata/Packages", 0), []byte{'\n'})+1) +
+				": longer than 1 MiB without a newline: bad catalog format"},
+		{"rpm", ReadRPMPrimary, head("testdata/primary.xml", 2), 'a',
+			"cat.csv: line " + strconv.Itoa(bytes.Count(head("testdata/primary.xml", 2), []byte{'\n'})+1) +
+				": text or a tag longer than 1 MiB: bad catalog format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := io.MultiReader(bytes.NewReader(tc.head), io.LimitReader(endless(tc.long), 64<<20))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := tc.read(context.Background(), r, "cat.csv")
+			runtime.ReadMemStats(&after)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error %v\nwant %s", err, tc.want)
+			}
+			if !errors.Is(err, ErrFormat) || !errors.Is(err, datasets.ErrLineTooLong) {
+				t.Errorf("error %v is not ErrFormat and ErrLineTooLong", err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Errorf("allocated %d MiB", alloc>>20)
+			}
+		})
+	}
+	// Through Load, from a file.
+	path := filepath.Join(t.TempDir(), "cat.csv")
+	data := append(head(labCatalog, 0), bytes.Repeat([]byte{'a'}, 3<<20)...)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(context.Background(), path); err == nil || err.Error() != path+": line 52: longer than 1 MiB without a newline: bad catalog format" {
+		t.Errorf("Load: %v", err)
 	}
 }

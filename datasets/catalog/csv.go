@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // Column names ReadCSV accepts, case-insensitively; the first present wins.
@@ -32,7 +34,7 @@ var (
 // other columns are ignored. name is the
 // file name used in errors.
 func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(datasets.LimitText(r, datasets.MaxLine, datasets.CSVRecords))
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err == io.EOF {
@@ -129,10 +131,14 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	return b.done()
 }
 
-// csvError names the file and line of an encoding/csv error.
+// csvError names the file and line of an encoding/csv error or of a
+// record longer than datasets.MaxLine.
 func csvError(name string, err error) error {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.Is(err, datasets.ErrLineTooLong):
+		return fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
+	case errors.As(err, &pe):
 		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, ErrFormat)
 	}
 	return fmt.Errorf("%s: %w", name, err)

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // KindIndex marks the catalog entries of a package mirror's index: the
@@ -29,8 +32,8 @@ var pgpSigned = []byte("-----BEGIN PGP SIGNED MESSAGE-----")
 // Product says the mirror ("Origin Suite"). name is the file name used in
 // errors and for the file's own entry.
 func ReadDebianRelease(ctx context.Context, r io.Reader, name, base string, size int64) (*Catalog, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxDebLine)
+	sc := bufio.NewScanner(datasets.LimitText(r, datasets.MaxLine, datasets.Lines))
+	sc.Buffer(make([]byte, 0, 64<<10), 2*datasets.MaxLine)
 	b := newBuilder(name)
 	var (
 		line                 int
@@ -98,8 +101,8 @@ func ReadDebianRelease(ctx context.Context, r io.Reader, name, base string, size
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if err == bufio.ErrTooLong {
-			return nil, fmt.Errorf("%s: line %d: line longer than %d bytes: %w", name, line+1, maxDebLine, ErrFormat)
+		if errors.Is(err, datasets.ErrLineTooLong) {
+			return nil, fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
 		}
 		return nil, fmt.Errorf("%s: line %d: %w", name, line+1, err)
 	}

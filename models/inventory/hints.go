@@ -66,7 +66,10 @@ func LoadRules(path string) (*Rules, error) {
 // used in errors, which give the line.
 func ReadRules(r io.Reader, name string) (*Rules, error) {
 	rs := &Rules{ports: map[uint32][]int{}}
-	sc := bufio.NewScanner(r)
+	// Lines are bounded by datasets.MaxLine before the scanner, whose own
+	// bound only has to hold such a line and its end.
+	sc := bufio.NewScanner(datasets.LimitText(r, datasets.MaxLine, datasets.Lines))
+	sc.Buffer(make([]byte, 0, 4096), 2*datasets.MaxLine)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -96,7 +99,9 @@ func ReadRules(r io.Reader, name string) (*Rules, error) {
 			rs.nets = append(rs.nets, i)
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, datasets.ErrLineTooLong) {
+		return nil, fmt.Errorf("%s: %w: %w", name, err, ErrHints)
+	} else if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return rs, nil

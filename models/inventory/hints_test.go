@@ -1,8 +1,12 @@
 package inventory
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/netip"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +121,37 @@ func TestClusterHints(t *testing.T) {
 	if h.Kind != KindCluster || len(h.OS) != 1 || h.OS[0] != "debian" || h.Weight < 0.19 || h.Weight > 0.21 ||
 		h.Text != "cluster 0 (quiet clients): 2 of its 3 hosts with an OS run debian" {
 		t.Errorf("hint %+v", h)
+	}
+}
+
+// endless is an io.Reader of the same byte for ever.
+type endless byte
+
+func (b endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// TestReadRulesLongLine: a hints file whose last line lacks its newline
+// (64 MiB of one byte, made as it is read) is refused after
+// datasets.MaxLine bytes of that line, naming the file and the line.
+func TestReadRulesLongLine(t *testing.T) {
+	shipped := DefaultHints()
+	r := io.MultiReader(bytes.NewReader(shipped), io.LimitReader(endless('a'), 64<<20))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ReadRules(r, "hints.csv")
+	runtime.ReadMemStats(&after)
+	want := "hints.csv: line " + strconv.Itoa(bytes.Count(shipped, []byte{'\n'})+1) + ": longer than 1 MiB without a newline: bad hints file"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant %s", err, want)
+	}
+	if !errors.Is(err, ErrHints) || !errors.Is(err, datasets.ErrLineTooLong) {
+		t.Errorf("error %v is not ErrHints and ErrLineTooLong", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("allocated %d MiB", alloc>>20)
 	}
 }
