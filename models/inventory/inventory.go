@@ -71,6 +71,25 @@ type Fetch struct {
 	Exact bool
 }
 
+// Why a host has no OS.
+const (
+	// WhyNoCatalogTraffic: none of its downloads could hold a catalog
+	// file (none of catalog size), and no TTL names its family.
+	WhyNoCatalogTraffic = "no-catalog-traffic"
+	// WhyUnresolved: downloads of catalog size that the counters cannot
+	// resolve: keep-alive or pipelined connections of several files,
+	// lost packets, fits that many combinations share.
+	WhyUnresolved = "unresolved-connections"
+	// WhyWeak: files were named, but at chances too high to add up to a
+	// family.
+	WhyWeak = "weak-evidence"
+	// WhyConflicting: evidence for two families, neither far enough
+	// ahead (or ruled out by the host's TTL).
+	WhyConflicting = "conflicting-evidence"
+	// WhyNoFamilies: the catalog names no OS family.
+	WhyNoFamilies = "catalog-without-families"
+)
+
 // Hint is weak evidence for or against OS families: a TTL class, a rule
 // match, a cluster's majority.
 type Hint struct {
@@ -153,8 +172,17 @@ type Verdict struct {
 	// ByTTL says the host's TTL class decided the family (with or without
 	// catalog evidence of it).
 	ByTTL bool `json:"by_ttl,omitempty"`
+	// Why says why a host has no OS (one of the Why* reasons; "" when it
+	// has one), WhyText the same in words with the host's figures.
+	Why     string `json:"unidentified,omitempty"`
+	WhyText string `json:"unidentified_why,omitempty"`
 
 	lead string
+	// leadScore and secondScore are the best two families' catalog
+	// scores, ruledOut the families with catalog evidence a TTL class
+	// ruled out.
+	leadScore, secondScore float64
+	ruledOut               []string
 }
 
 // Config weighs the evidence.
@@ -273,8 +301,11 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	for f := range score {
 		if class == nil || class.allows(f) {
 			families = append(families, f)
+		} else if f != "" && score[f] > 0 {
+			v.ruledOut = append(v.ruledOut, f)
 		}
 	}
+	slices.Sort(v.ruledOut)
 	slices.SortFunc(families, func(a, b string) int { return cmp.Or(cmp.Compare(score[b], score[a]), cmp.Compare(a, b)) })
 	lead, second := "", 0.0
 	if len(families) > 0 {
@@ -303,7 +334,7 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 			lead, second, decided, byTTL = fams[0], 0, true, true
 		}
 	}
-	v.lead = lead
+	v.lead, v.leadScore, v.secondScore = lead, score[lead], second
 	if decided {
 		v.Score = round2(math.Max(score[lead], 0))
 		if lead != "" {

@@ -323,6 +323,7 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 			}
 		}
 		n.addPossible(h, &v)
+		n.explain(h, &v)
 		out[a] = v
 	}
 	return out, nil
@@ -400,11 +401,61 @@ func allIn(files []string, set map[string]bool) bool {
 func (n *Night) Verdict(a netip.Addr) Verdict {
 	h := n.hosts[a]
 	if h == nil {
-		return Verdict{OS: Unknown}
+		h = &host{}
 	}
 	v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 	n.addPossible(h, &v)
+	n.explain(h, &v)
 	return v
+}
+
+// explain says why a host without an OS has none (Verdict.Why), in words
+// with its figures.
+func (n *Night) explain(h *host, v *Verdict) {
+	v.Why, v.WhyText = "", ""
+	if v.OS != Unknown {
+		return
+	}
+	named := 0
+	for _, f := range h.fetches {
+		if len(f.Files) > 0 {
+			named++
+		}
+	}
+	var multi, lossy, single int
+	for k := range h.pending {
+		req, loss := n.cl.Requests(&h.pending[k].d)
+		switch {
+		case req >= 2 || loss == downloads.LossUnknown:
+			multi++
+		case loss == downloads.LossMany || loss == downloads.LossFew:
+			lossy++
+		default:
+			single++
+		}
+	}
+	unresolved := len(h.pending) + h.dropped
+	switch {
+	case !n.osAware:
+		v.Why, v.WhyText = WhyNoFamilies, "not identified: the catalog names no OS family"
+	case len(v.ruledOut) > 0:
+		v.Why = WhyConflicting
+		v.WhyText = fmt.Sprintf("not identified: its catalog files are %s, which its TTL rules out", strings.Join(v.ruledOut, ", "))
+	case v.leadScore >= n.cfg.MinScore && v.leadScore-v.secondScore < n.cfg.Margin:
+		v.Why = WhyConflicting
+		v.WhyText = fmt.Sprintf("not identified: evidence for more than one family (%s leads by %.1f of the %.1f needed)", v.lead, v.leadScore-v.secondScore, n.cfg.Margin)
+	case named > 0 && (multi+lossy == 0 || v.leadScore > 0):
+		v.Why = WhyWeak
+		v.WhyText = fmt.Sprintf("not identified: %d downloads named catalog files, at chances too high to name a family (%.1f of the %.1f needed)", named, math.Max(v.leadScore, 0), n.cfg.MinScore)
+	case unresolved > 0 && multi+lossy > 0:
+		v.Why = WhyUnresolved
+		v.WhyText = fmt.Sprintf("not identified: %d downloads of catalog size (%d connections of several responses or of an unknown count, %d lossy single transfers) fit catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)", unresolved, multi, lossy)
+	case unresolved > 0:
+		v.Why = WhyWeak
+		v.WhyText = fmt.Sprintf("not identified: its %d downloads of catalog size fit no catalog file well enough", unresolved)
+	default:
+		v.Why, v.WhyText = WhyNoCatalogTraffic, "not identified: no download of catalog size, and no TTL that names a family"
+	}
 }
 
 // addPossible lists in v the catalog entries the host may have fetched:

@@ -136,7 +136,16 @@ func TestRunAssembly(t *testing.T) {
 		os[h.Addr] = h.OS
 	}
 	clusterHints := 0
+	whys := map[string]int{}
 	for _, h := range n.Hosts {
+		if h.Verdict.OS == inventory.Unknown {
+			whys[os[h.Addr]+" "+h.Verdict.Why]++
+			if h.Verdict.Why == "" || h.Verdict.WhyText == "" {
+				t.Errorf("%s: unknown without saying why", h.Addr)
+			}
+		} else if h.Verdict.Why != "" {
+			t.Errorf("%s: named %s but says why not: %s", h.Addr, h.Verdict.OS, h.Verdict.WhyText)
+		}
 		if want := os[h.Addr]; (want == "none" || want == "") && h.Verdict.OS != inventory.Unknown {
 			t.Errorf("%s fetched no catalog file but is named %s", h.Addr, h.Verdict.OS)
 		}
@@ -157,6 +166,13 @@ func TestRunAssembly(t *testing.T) {
 	// the majority.
 	if clusterHints < 20 {
 		t.Errorf("%d hosts show their cluster's OS mix among their evidence, want the clustered hosts' (at least 20)", clusterHints)
+	}
+	// The four windows hosts left unknown fetched over lossy keep-alive
+	// connections (one of them with a file named at a chance too high);
+	// the hosts without catalog files say why too.
+	if whys["windows "+inventory.WhyUnresolved] < 3 || whys["windows "+inventory.WhyUnresolved]+whys["windows "+inventory.WhyWeak] != 4 ||
+		whys["none "+inventory.WhyUnresolved]+whys["none "+inventory.WhyNoCatalogTraffic]+whys["none "+inventory.WhyWeak] != 6 {
+		t.Errorf("reasons by family %v, want the four windows hosts' unresolved connections", whys)
 	}
 	if sc := n.Score; sc == nil || sc.OSCorrect != 19 || sc.Misnamed != 0 || sc.Precision() != 1 {
 		t.Errorf("score %+v, want 19 of 24 right, none misnamed, precision 1", sc)

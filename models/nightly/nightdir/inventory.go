@@ -39,7 +39,7 @@ type Host struct {
 // inventoryColumns are the columns of the inventory CSV.
 var inventoryColumns = [...]string{
 	"host", "os", "os_version", "confidence", "score", "updates", "update_files", "update_list",
-	"possibly_fetched", "evidence", "ttl", "cluster", "cluster_description", "first_seen", "last_seen", "changed",
+	"possibly_fetched", "unidentified", "evidence", "ttl", "cluster", "cluster_description", "first_seen", "last_seen", "changed",
 }
 
 // WriteInventoryCSV writes the inventory as CSV, one row per host: its
@@ -70,7 +70,7 @@ func WriteInventoryCSV(w io.Writer, hosts []Host) error {
 		rec := []string{
 			h.Addr.String(), v.OS, v.OSVersion, strconv.FormatFloat(v.Confidence, 'f', 4, 64),
 			strconv.FormatFloat(v.Score, 'f', 2, 64), strconv.Itoa(len(v.Updates)), strings.Join(files, ";"), strings.Join(ups, "; "),
-			strings.Join(possible, ";"), strings.Join(ev, "; "), h.TTL, strconv.Itoa(h.Cluster), h.ClusterText,
+			strings.Join(possible, ";"), v.WhyText, strings.Join(ev, "; "), h.TTL, strconv.Itoa(h.Cluster), h.ClusterText,
 			timeText(h.FirstSeen), timeText(h.LastSeen), h.Changed,
 		}
 		if err := cw.Write(rec); err != nil {
@@ -115,6 +115,8 @@ type jsonHost struct {
 	Score      float64              `json:"score"`
 	Updates    []inventory.Update   `json:"updates"`
 	Possible   []inventory.Possible `json:"possibly_fetched"`
+	Why        string               `json:"unidentified,omitempty"`
+	WhyText    string               `json:"unidentified_why,omitempty"`
 	Evidence   []inventory.Evidence `json:"evidence"`
 	TTL        string               `json:"ttl"`
 	Cluster    int                  `json:"cluster"`
@@ -145,7 +147,7 @@ func WriteInventoryJSON(w io.Writer, meta InventoryMeta, hosts []Host) error {
 		}
 		doc.Hosts = append(doc.Hosts, jsonHost{
 			Host: h.Addr.String(), OS: v.OS, OSVersion: v.OSVersion, Confidence: v.Confidence, Score: v.Score,
-			Updates: v.Updates, Possible: v.Possible, Evidence: v.Evidence, TTL: h.TTL, Cluster: h.Cluster, ClusterTxt: h.ClusterText,
+			Updates: v.Updates, Possible: v.Possible, Why: v.Why, WhyText: v.WhyText, Evidence: v.Evidence, TTL: h.TTL, Cluster: h.Cluster, ClusterTxt: h.ClusterText,
 			FirstSeen: h.FirstSeen.UTC(), LastSeen: h.LastSeen.UTC(), Changed: h.Changed, NewUpdates: h.NewUpdates,
 		})
 	}
@@ -208,6 +210,7 @@ func ReadInventoryJSON(r io.Reader) (InventoryMeta, []Host, error) {
 		})
 		v := &hosts[len(hosts)-1].Verdict
 		v.OS, v.OSVersion, v.Confidence, v.Score, v.Updates, v.Possible, v.Evidence = h.OS, h.OSVersion, h.Confidence, h.Score, h.Updates, h.Possible, h.Evidence
+		v.Why, v.WhyText = h.Why, h.WhyText
 	}
 	return doc.InventoryMeta, hosts, nil
 }
