@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // Unknown is the OS family of a host without enough catalog evidence.
@@ -290,7 +291,9 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 		score[fam] -= penalty
 	}
 	// A TTL class rules families out: a host that sends TTL 64 is not
-	// Windows, whatever files it fetched.
+	// Windows, unless the family's catalog evidence is decisive by a
+	// margin on its own (then the TTL is said to contradict it, and the
+	// confidence pays for it).
 	var class *Hint
 	for i := range hints {
 		if hints[i].Class {
@@ -298,10 +301,15 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 		}
 	}
 	families := make([]string, 0, len(score))
+	overruled := map[string]bool{}
 	for f := range score {
-		if class == nil || class.allows(f) {
+		switch {
+		case class == nil || class.allows(f):
 			families = append(families, f)
-		} else if f != "" && score[f] > 0 {
+		case score[f] >= cfg.MinScore+cfg.Margin:
+			families = append(families, f)
+			overruled[f] = true
+		case f != "" && score[f] > 0:
 			v.ruledOut = append(v.ruledOut, f)
 		}
 	}
@@ -347,6 +355,9 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 				margin += h.Weight
 			}
 		}
+		if overruled[lead] {
+			margin -= cfg.Margin
+		}
 		// However much evidence there is, a label or export error can
 		// make it wrong: the confidence stops at one download's cap.
 		v.Confidence = round4(1 - math.Pow(10, -math.Min(math.Max(margin, 0), cfg.MaxWeight)))
@@ -367,6 +378,9 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	}
 	for _, h := range hints {
 		text := h.Text
+		if h.Class && overruled[lead] && decided {
+			text += fmt.Sprintf("; contradicts the %s files, which outweigh it (confidence lowered)", lead)
+		}
 		if v.ByTTL && h.Class {
 			if score[lead] > 0 {
 				text += fmt.Sprintf("; with the host's %s files, names it %s", lead, lead)
@@ -384,11 +398,26 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	if !decided {
 		return v
 	}
+	// The family's files alone: when they do not reach MinScore (the OS
+	// rests on the package index or the TTL), a file named at a chance
+	// that is not negligible is not listed as fetched on its own: it may
+	// be a file outside the catalog that fits (it is left possibly
+	// fetched).
+	var files float64
 	for name, b := range best {
-		if familyOf(cat, name) != lead || b.weight < cfg.MinUpdateWeight || fetches[b.fetch].Kind == KindIndex {
+		if familyOf(cat, name) == lead && fetches[b.fetch].Kind != KindIndex {
+			files += b.weight
+		}
+	}
+	corroborated := files-penalty >= cfg.MinScore
+	for name, b := range best {
+		f := fetches[b.fetch]
+		if familyOf(cat, name) != lead || b.weight < cfg.MinUpdateWeight || f.Kind == KindIndex {
 			continue
 		}
-		f := fetches[b.fetch]
+		if !corroborated && !(f.Exact && f.Chance <= downloads.NegligibleChance) {
+			continue
+		}
 		u := Update{Entry: name, OS: lead, When: f.When, Kind: f.Kind, Chance: f.Chance, Weight: round2(b.weight)}
 		if f.Server.IsValid() {
 			u.Server = f.Server.String()

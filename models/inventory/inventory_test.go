@@ -116,8 +116,10 @@ func TestInferTTLClass(t *testing.T) {
 	}{
 		{"128 alone names windows", cat, nil, 128, "windows", true, [2]float64{0.89, 0.91}},
 		{"128 with a weak windows fit", cat, []Fetch{fetch(1, 0.3, "win-a")}, 128, "windows", true, [2]float64{0.95, 0.999}},
-		{"128 rules debian out", cat, []Fetch{fetch(1, 1e-6, "deb-a")}, 128, "windows", true, [2]float64{0.89, 0.91}},
-		{"64 rules windows out", cat, []Fetch{fetch(1, 1e-6, "win-a")}, 64, Unknown, false, [2]float64{0, 0}},
+		{"128 rules weak debian evidence out", cat, []Fetch{fetch(1, 0.1, "deb-a"), fetch(2, 0.1, "deb-b")}, 128, "windows", true, [2]float64{0.89, 0.91}},
+		{"decisive debian evidence outweighs 128", cat, []Fetch{fetch(1, 1e-6, "deb-a")}, 128, "debian", false, [2]float64{0.99, 0.9995}},
+		{"64 rules windows out", cat, []Fetch{fetch(1, 0.1, "win-a"), fetch(2, 0.1, "win-b")}, 64, Unknown, false, [2]float64{0, 0}},
+		{"decisive windows evidence outweighs 64", cat, []Fetch{fetch(1, 1e-6, "win-a")}, 64, "windows", false, [2]float64{0.99, 0.9995}},
 		{"64 alone names nothing", cat, nil, 64, Unknown, false, [2]float64{0, 0}},
 		{"64 with debian evidence", cat, []Fetch{fetch(1, 1e-6, "deb-a")}, 64, "debian", false, [2]float64{0.99, 1}},
 		{"64 never decides between unix families", noWindows, nil, 64, Unknown, false, [2]float64{0, 0}},
@@ -135,6 +137,9 @@ func TestInferTTLClass(t *testing.T) {
 					ttlLines++
 					if tc.byTTL && !strings.Contains(e.Text, "names") {
 						t.Errorf("the TTL decided but its evidence does not say so: %q", e.Text)
+					}
+					if contra := strings.Contains(e.Text, "contradicts"); contra != ((tc.ttl == 64) == (tc.os == "windows")) && tc.os != Unknown {
+						t.Errorf("TTL evidence %q: says it contradicts the verdict %v", e.Text, contra)
 					}
 				}
 			}
