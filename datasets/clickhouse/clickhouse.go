@@ -174,7 +174,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		timeout = 5 * time.Second
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:         []string{cfg.Addr},
+		Addr: []string{cfg.Addr},
 		// No database at login: it may not exist yet (load creates
 		// it); every query names it.
 		Auth:         clickhouse.Auth{Username: cfg.User, Password: cfg.Password},
