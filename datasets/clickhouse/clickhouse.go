@@ -216,6 +216,10 @@ func describe(err error) string {
 	return oneLine(err)
 }
 
+// Describe is a driver error in one line: the server's code and first
+// line of its message, or the connection's error.
+func Describe(err error) string { return describe(err) }
+
 func oneLine(err error) string { return firstLine(err.Error()) }
 
 func firstLine(s string) string {
