@@ -54,7 +54,7 @@ flow metadata alone and reports what each host fetched.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q (commands: info, ingest, train, evaluate, classify)", args[0])
+				return usagef("unknown command %q (commands: info, ingest, load, train, evaluate, classify)", args[0])
 			}
 			return cmd.Help()
 		},
@@ -83,7 +83,7 @@ flow metadata alone and reports what each host fetched.`,
 	root.PersistentFlags().BoolVarP(&gopts.verbose, "verbose", "v", false, "log debugging detail")
 	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "print only warnings and errors: no summaries, no progress bar")
 	root.AddCommand(
-		newInfoCommand(gopts), newIngestCommand(gopts),
+		newInfoCommand(gopts), newIngestCommand(gopts), newLoadCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts), newRunCommand(gopts),
 		newCollectCommand(gopts),
 		newHistoryCommand(gopts), newMissingCommand(gopts),
