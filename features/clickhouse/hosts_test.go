@@ -103,3 +103,6 @@ func TestHostsLab(t *testing.T) {
 		})
 	}
 }
+
+// approxFloats: sums of float64 shares added in another order.
+var approxFloats = cmpopts.EquateApprox(1e-12, 1e-9)
