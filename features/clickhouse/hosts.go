@@ -60,15 +60,21 @@ func Hosts(ctx context.Context, st *flowstore.Store, w flowstore.Window, cfg fea
 	q := &hostQueries{st: st, cfg: cfg, base: baseSQL(st.Table(), st.Where(w), cfg), sides: sidesSQL(st.Table(), st.Where(w), cfg),
 		hosts: map[netip.Addr]*features.HostStats{}}
 	var site features.SiteStats
-	steps := []func(context.Context) error{
-		func(ctx context.Context) error { return q.site(ctx, &site) },
-		q.totals, q.ttls, q.peers, q.ports, q.services,
-		func(ctx context.Context) error { return q.series(ctx, &site) },
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"site totals", func(ctx context.Context) error { return q.site(ctx, &site) }},
+		{"host totals", q.totals}, {"TTLs", q.ttls}, {"distinct peers", q.peers}, {"distinct ports", q.ports},
+		{"services", q.services},
+		{"per-second series", func(ctx context.Context) error { return q.series(ctx, &site) }},
 	}
 	for _, step := range steps {
-		if err := step(ctx); err != nil {
+		t0, r0 := time.Now(), q.rows
+		if err := step.run(ctx); err != nil {
 			return nil, features.SiteStats{}, stats, err
 		}
+		stats.Steps = append(stats.Steps, Step{step.name, q.rows - r0, time.Since(t0)})
 	}
 	out := make([]features.HostStats, 0, len(q.hosts))
 	for _, h := range q.hosts {

@@ -47,7 +47,7 @@ func hostDiffs(t *testing.T, want, got []features.HostStats, accuracy float64) f
 		t.Fatalf("%d hosts from ClickHouse, %d from the aggregator", len(got), len(want))
 	}
 	worst := 0.0
-	approx := cmpopts.EquateApprox(1e-6, 1e-6)
+	approx := approxMinutes
 	for i := range want {
 		w, g := want[i], got[i]
 		for _, p := range [][2]float64{{w.Rates.BytesP95, g.Rates.BytesP95}, {w.Rates.PacketsP95, g.Rates.PacketsP95}} {
@@ -106,3 +106,6 @@ func TestHostsLab(t *testing.T) {
 
 // approxFloats: sums of float64 shares added in another order.
 var approxFloats = cmpopts.EquateApprox(1e-12, 1e-9)
+
+// approxMinutes: a minute's bytes, float32 in the aggregator.
+var approxMinutes = cmpopts.EquateApprox(1e-6, 1e-6)
