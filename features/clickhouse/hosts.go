@@ -367,23 +367,20 @@ FROM (
     FROM (
       SELECT h, sec, sum(vb) AS b, sum(vp) AS p
       FROM (
-        SELECT h, s0 + k AS sec,
+        SELECT targets, s0 + k AS sec,
                least(e, (sec + 1) * 1000000000) - greatest(s2, sec * 1000000000) AS ov,
                if(d = 0, B, B * toFloat64(ov) / toFloat64(d)) AS vb,
                if(d = 0, P, P * toFloat64(ov) / toFloat64(d)) AS vp
         FROM (
-          SELECT h, e, s2, d, B, P, s0, s1
-          FROM (
-            SELECT e, if(e - s > %[3]d, e - %[3]d, s) AS s2, e - s2 AS d,
-                   toFloat64(by + rb) AS B, toFloat64(pk + rp) AS P,
-                   intDiv(s2, 1000000000) AS s0, if(d > 0, intDiv(e - 1, 1000000000), s0) AS s1,
-                   arrayConcat([%[2]s], arrayResize([sa], toUInt8(si)), arrayResize([da], toUInt8(di = 1 AND da != sa))) AS targets
-            FROM (%[1]s AND (si OR di))
-          )
-          ARRAY JOIN targets AS h
+          SELECT e, if(e - s > %[3]d, e - %[3]d, s) AS s2, e - s2 AS d,
+                 toFloat64(by + rb) AS B, toFloat64(pk + rp) AS P,
+                 intDiv(s2, 1000000000) AS s0, if(d > 0, intDiv(e - 1, 1000000000), s0) AS s1,
+                 arrayConcat([%[2]s], arrayResize([sa], toUInt8(si)), arrayResize([da], toUInt8(di = 1 AND da != sa))) AS targets
+          FROM (%[1]s AND (si OR di))
         )
         ARRAY JOIN range(toUInt64(s1 - s0 + 1)) AS k
       )
+      ARRAY JOIN targets AS h
       GROUP BY h, sec
     )
     GROUP BY h, m

@@ -96,8 +96,21 @@ func Main(m *testing.M, ss *Servers, n int) int {
 }
 
 // Start starts n servers and waits until each answers. On error it stops
-// those it started.
+// those it started. Free ports are picked before the servers start, so
+// another process may take one in between: Start then tries again with
+// other ports, three times in all.
 func Start(n int) ([]*Server, error) {
+	var err error
+	for range 3 {
+		var list []*Server
+		if list, err = start(n); err == nil || !strings.Contains(err.Error(), "Address already in use") {
+			return list, err
+		}
+	}
+	return nil, err
+}
+
+func start(n int) ([]*Server, error) {
 	bin, err := exec.LookPath("clickhouse-server")
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse-server not installed (Debian package clickhouse-server)")
