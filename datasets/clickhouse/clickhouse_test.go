@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -378,5 +379,71 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWindow: a window's flows read back are those datasets.Filter keeps.
+func TestWindow(t *testing.T) {
+	srv := servers.Need(t, 1)[0]
+	s := newStore(t, srv)
+	path := labFile(t, "population/pop-near-24h-s1007.v9")
+	all := readAll(t, path)
+	load(t, s, path)
+	first, last := all[0].Start, all[0].End
+	for _, f := range all {
+		if f.Start.Before(first) {
+			first = f.Start
+		}
+		if f.End.After(last) {
+			last = f.End
+		}
+	}
+	span := last.Sub(first)
+	for _, w := range []Window{
+		{Since: first.Add(span / 3), Until: first.Add(span / 2)},
+		{Since: first.Add(span / 2)},
+		{Until: first.Add(span/4 + 1234567)},
+	} {
+		t.Run(fmt.Sprintf("%v-%v", w.Since.Format(time.TimeOnly), w.Until.Format(time.TimeOnly)), func(t *testing.T) {
+			flt := datasets.Filter{Since: w.Since, Until: w.Until}
+			var want []datasets.Flow
+			for _, f := range all {
+				if flt.InWindow(&f) {
+					want = append(want, f)
+				}
+			}
+			var got []datasets.Flow
+			for f, err := range s.Flows(context.Background(), w) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, f)
+			}
+			if len(want) == 0 || len(want) == len(all) {
+				t.Fatalf("window keeps %d of %d flows: it tests nothing", len(want), len(all))
+			}
+			sortFlows(want)
+			sortFlows(got)
+			if d := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+// TestTooOld: a server that lacks a function the queries use is refused
+// with one line naming it.
+func TestTooOld(t *testing.T) {
+	srv := servers.Need(t, 1)[0]
+	saved := RequiredFunctions
+	RequiredFunctions = append(slices.Clip(saved), "noSuchFunctionForTest")
+	defer func() { RequiredFunctions = saved }()
+	cfg, err := ParseDSN(srv.DSN("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), cfg)
+	if !errors.Is(err, ErrTooOld) || !strings.Contains(err.Error(), "lacks noSuchFunctionForTest") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v, want one line saying the server lacks noSuchFunctionForTest", err)
 	}
 }
