@@ -115,6 +115,10 @@ FROM (
       )
     )
     ARRAY JOIN recs AS r, sids AS sid, ix AS idx
+    -- ClickHouse 18.16 does not see the arrays a lambda reads by index
+    -- as needed, and leaves them out when this level does not name them.
+    WHERE length(ss) + length(es) + length(runmax) + length(gap) + length(hard)
+          + length(ccl) + length(gpos) + length(gbound) + length(gidx) > 0
     GROUP BY k1, k2, sid
     HAVING NOT (seen0 AND seen1) OR greatest(by0, by1) >= %[4]d
   )
