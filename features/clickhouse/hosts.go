@@ -352,19 +352,20 @@ func (q *hostQueries) series(ctx context.Context, site *features.SiteStats) erro
 SELECT h, s0, n, minutes, bytesLo, bytesHi, pktsLo, pktsHi, site
 FROM (
   SELECT h, min(m0) AS s0, toUInt64(max(m1) - s0 + 1) AS n,
-         arraySort(groupArray((m, mb, mp))) AS minutes,
-         arraySort(arrayFilter(x -> x > 0, groupArrayArray(bs))) AS pb,
-         arraySort(arrayFilter(x -> x > 0, groupArrayArray(ps))) AS pp,
+         groupArray((m, mb, mp)) AS minutes,
+         arraySort(groupArrayArray(bs)) AS pb,
+         arraySort(groupArrayArray(ps)) AS pp,
          toInt64(floor(0.95 * (n - 1))) AS lo,
          toInt64(n) - toInt64(length(pb)) AS zb,
          toInt64(n) - toInt64(length(pp)) AS zp,
          if(lo < zb, 0., pb[lo - zb + 1]) AS bytesLo, if(lo + 1 < zb, 0., pb[lo + 1 - zb + 1]) AS bytesHi,
          if(lo < zp, 0., pp[lo - zp + 1]) AS pktsLo, if(lo + 1 < zp, 0., pp[lo + 1 - zp + 1]) AS pktsHi,
-         arraySort(groupArrayArray(sitesecs)) AS site
+         groupArrayArray(sitesecs) AS site
   FROM (
-    SELECT h, intDiv(sec, 60) AS m, sum(b) AS mb, sum(p) AS mp, groupArray(b) AS bs, groupArray(p) AS ps,
-           min(sec) AS m0, max(sec) AS m1, groupArrayIf((sec, b, p), h = %[2]s) AS sitesecs
-    FROM (
+    SELECT h, intDiv(sec, 60) AS m, sum(b) AS mb, sum(p) AS mp, min(sec) AS m0, max(sec) AS m1,
+           groupArrayIf(b, b > 0) AS bs, groupArrayIf(p, p > 0) AS ps,
+           groupArrayIf((sec, b, p), h = %[2]s) AS sitesecs
+  FROM (
       SELECT h, sec, sum(vb) AS b, sum(vp) AS p
       FROM (
         SELECT targets, s0 + k AS sec,
@@ -424,6 +425,7 @@ FROM (
 				hs.Minutes = append(hs.Minutes, features.MinuteRate{Start: time.Unix(m[0].(int64)*60, 0).UTC(), Bytes: mb, Packets: mp})
 			}
 		}
+		slices.SortFunc(hs.Minutes, func(x, y features.MinuteRate) int { return x.Start.Compare(y.Start) })
 		return nil
 	})
 }
