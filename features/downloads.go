@@ -10,8 +10,9 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"hash/maphash"
+	"encoding/binary"
 	"iter"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -113,19 +114,23 @@ type connKey struct {
 	exporter netip.Addr
 }
 
+// half is one direction of a connection: its counters and flags.
 type half struct {
-	start, end time.Time
-	packets    uint64
-	bytes      uint64
-	flags      uint8
-	seen       bool
+	packets uint64
+	bytes   uint64
+	flags   uint8
+	seen    bool
 }
 
+// conn is a connection being assembled. Ten thousands are open at once on
+// a busy site and millions pass in a day, so it carries no more than the
+// download needs: the connection's times, not each direction's; the
+// exporter in its key only.
 type conn struct {
 	key      connKey
+	hash     uint64  // key.hash()
 	dir      [2]half // dir[0]: a→b, dir[1]: b→a
 	records  int
-	exporter netip.Addr
 	sampling uint32
 	closed   bool // a FIN or RST was seen
 	start    time.Time
@@ -137,31 +142,12 @@ type conn struct {
 	gone   bool
 }
 
-// record is what makes a flow record the same as another one: a record
-// read twice (a file and its copy, an export collected twice) must count
-// once.
-type record struct {
-	key                connKey
-	dir                uint8
-	flags              uint8
-	hasRev             bool
-	sampling           uint32
-	start, end         int64
-	packets, bytes     uint64
-	revPackets, revBts uint64
-}
-
-// packedKey is a connKey as plain bytes: a map keyed by it hashes 56
-// bytes of memory instead of three addresses with their zone handles
-// (a third of the extractor's time on a day of ten million flows).
-type packedKey struct {
-	a, b, exporter [16]byte
-	pa, pb         uint16
-	kinds          uint8 // per address: IPv4 (bit set) or not, and valid
-}
-
-func (k connKey) packed() packedKey {
-	var kinds uint8
+// hash is a 64-bit hash of the key: the open connections are found by
+// it (a map keyed by 64 bits costs a fraction of one keyed by three
+// addresses), and a chance collision only makes two keys share a chain.
+func (k connKey) hash() uint64 {
+	le := binary.LittleEndian
+	var kinds uint64
 	for i, a := range [3]netip.Addr{k.a.addr, k.b.addr, k.exporter} {
 		if a.Is4() {
 			kinds |= 1 << (2 * i)
@@ -170,7 +156,23 @@ func (k connKey) packed() packedKey {
 			kinds |= 2 << (2 * i)
 		}
 	}
-	return packedKey{a: k.a.addr.As16(), b: k.b.addr.As16(), exporter: k.exporter.As16(), pa: k.a.port, pb: k.b.port, kinds: kinds}
+	a, b, x := k.a.addr.As16(), k.b.addr.As16(), k.exporter.As16()
+	return mum(0x243f6a8885a308d3, [][2]uint64{
+		{le.Uint64(a[:8]), le.Uint64(a[8:])},
+		{le.Uint64(b[:8]), le.Uint64(b[8:])},
+		{le.Uint64(x[:8]), le.Uint64(x[8:])},
+		{uint64(k.a.port) | uint64(k.b.port)<<16 | kinds<<32, 0},
+	})
+}
+
+// mum folds pairs of words into h by 64×64→128-bit multiplications
+// (wyhash's mixing) and finishes with mix64.
+func mum(h uint64, ws [][2]uint64) uint64 {
+	for _, w := range ws {
+		hi, lo := bits.Mul64(w[0]^0xa0761d6478bd642f, w[1]^h^0xe7037ed1a0b428db)
+		h = hi ^ lo
+	}
+	return mix64(h)
 }
 
 func lessEP(x, y endpoint) bool {
@@ -180,13 +182,7 @@ func lessEP(x, y endpoint) bool {
 	return x.port < y.port
 }
 
-func (h *half) add(start, end time.Time, pk, by uint64, flags uint8) {
-	if !h.seen || start.Before(h.start) {
-		h.start = start
-	}
-	if !h.seen || end.After(h.end) {
-		h.end = end
-	}
+func (h *half) add(pk, by uint64, flags uint8) {
 	h.seen = true
 	h.packets += pk
 	h.bytes += by
@@ -203,28 +199,87 @@ func (h *half) add(start, end time.Time, pk, by uint64, flags uint8) {
 // (Duplicates).
 type Extractor struct {
 	cfg  Config
-	open map[packedKey]*conn // per key, the first of the connections apart in time
+	open map[uint64]*conn // per key hash, the first of the connections apart in time (of any key with that hash)
 	// seen holds a digest of every record of the last 2×Linger (by the
-	// records' time), with the record's end: identical records are
-	// recognised by their digests (64 bits: a chance collision among a
-	// window's records is far less likely than a bit error on disk).
-	seen  map[uint64]struct{}
-	hash  maphash.Seed
+	// records' time): identical records are recognised by their digests
+	// (64 bits: a chance collision among a window's records is far less
+	// likely than a bit error on disk).
+	seen  digestSets
 	water time.Time
 	swept time.Time // water mark of the last sweep for idle connections
 	out   []Download
 	dups  uint64
 
-	// Records' digests and open connections are filed by the minute
-	// their end falls in, so a sweep visits only the minutes it
-	// expires, not everything held.
-	digests minuteFiles[uint64]
-	ends    minuteFiles[*conn]
+	// Open connections are filed by the minute their end falls in, so a
+	// sweep visits only the minutes it expires, not everything held.
+	ends minuteFiles[*conn]
 }
 
 // NewExtractor returns an extractor with the given configuration.
 func NewExtractor(cfg Config) *Extractor {
-	return &Extractor{cfg: cfg, open: map[packedKey]*conn{}, seen: map[uint64]struct{}{}, hash: maphash.MakeSeed()}
+	return &Extractor{cfg: cfg, open: map[uint64]*conn{}, seen: digestSets{sets: map[int64]map[uint64]struct{}{}}}
+}
+
+// digestSets are records' digests, one set per minute of the records'
+// end: identical records end in the same minute, so a record is looked
+// up in one set, and a minute's digests are forgotten together.
+type digestSets struct {
+	sets map[int64]map[uint64]struct{}
+	keys minuteHeap // the minutes in sets
+	// last is the set of minute lastMinute, the one the latest record
+	// went to (records come roughly in the order of their end), or nil.
+	last       map[uint64]struct{}
+	lastMinute int64
+}
+
+// insert adds digest h to minute's set; it reports false when h was
+// there already.
+func (s *digestSets) insert(minute int64, h uint64) bool {
+	set := s.last
+	if set == nil || minute != s.lastMinute {
+		set = s.sets[minute]
+		if set == nil {
+			// Sized as the latest minute's: a set grown record by
+			// record would allocate it about twice over.
+			set = make(map[uint64]struct{}, len(s.last))
+			s.sets[minute] = set
+			heap.Push(&s.keys, minute)
+		}
+		s.last, s.lastMinute = set, minute
+	}
+	n := len(set)
+	set[h] = struct{}{}
+	return len(set) > n
+}
+
+// expire forgets the digests of the minutes before before's.
+func (s *digestSets) expire(before time.Time) {
+	last := minuteOf(before)
+	for len(s.keys) > 0 && s.keys[0] < last {
+		m := heap.Pop(&s.keys).(int64)
+		delete(s.sets, m)
+		if m == s.lastMinute {
+			s.last = nil
+		}
+	}
+}
+
+// digest is a 64-bit digest of a flow record: its connection (by the
+// key's hash), direction, flags, times and counters.
+func digest(key uint64, dir uint8, f *datasets.Flow, start, end int64) uint64 {
+	return mum(key, [][2]uint64{
+		{uint64(dir) | uint64(f.TCPFlags)<<8 | uint64(b2u(f.HasReverse))<<16, uint64(f.SamplingRate)},
+		{uint64(start), uint64(end)},
+		{f.Packets, f.Bytes},
+		{f.RevPackets, f.RevBytes},
+	})
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Duplicates is the number of flow records dropped as copies of records
@@ -249,7 +304,7 @@ func (e *Extractor) adjacent(c *conn, start, end time.Time, closed bool) bool {
 func (c *conn) merge(o *conn) {
 	for d := range c.dir {
 		if h := o.dir[d]; h.seen {
-			c.dir[d].add(h.start, h.end, h.packets, h.bytes, h.flags)
+			c.dir[d].add(h.packets, h.bytes, h.flags)
 		}
 	}
 	c.records += o.records
@@ -280,23 +335,18 @@ func (e *Extractor) Add(f *datasets.Flow) {
 		// what matters for pairing and merging.
 		start, end = end, start
 	}
-	h := maphash.Comparable(e.hash, record{key: k, dir: uint8(d), flags: f.TCPFlags, hasRev: f.HasReverse,
-		sampling: f.SamplingRate, start: start.UnixNano(), end: end.UnixNano(), packets: f.Packets,
-		bytes: f.Bytes, revPackets: f.RevPackets, revBts: f.RevBytes})
-	if _, dup := e.seen[h]; dup {
+	kh := k.hash()
+	if !e.seen.insert(minuteOf(end), digest(kh, uint8(d), f, start.UnixNano(), end.UnixNano())) {
 		e.dups++
 		return
 	}
-	e.seen[h] = struct{}{}
-	e.digests.add(minuteOf(end), h)
 	closes := f.TCPFlags&(datasets.FlagFIN|datasets.FlagRST) != 0
 	// The record joins every open connection of its 5-tuple it is
 	// adjacent to; those it bridges become one.
 	var c *conn
-	pk := k.packed()
-	for o, prev := e.open[pk], (*conn)(nil); o != nil; o = o.next {
+	for o, prev := e.open[kh], (*conn)(nil); o != nil; o = o.next {
 		switch {
-		case !e.adjacent(o, start, end, closes):
+		case o.key != k || !e.adjacent(o, start, end, closes):
 			prev = o
 		case c == nil:
 			c, prev = o, o
@@ -307,14 +357,14 @@ func (e *Extractor) Add(f *datasets.Flow) {
 		}
 	}
 	if c == nil {
-		c = &conn{key: k, exporter: f.Exporter, sampling: f.SamplingRate, start: start, end: end, next: e.open[pk], bucket: minuteOf(end)}
-		e.open[pk] = c
+		c = &conn{key: k, hash: kh, sampling: f.SamplingRate, start: start, end: end, next: e.open[kh], bucket: minuteOf(end)}
+		e.open[kh] = c
 		e.ends.add(c.bucket, c)
 	}
 	c.records++
-	c.dir[d].add(start, end, f.Packets, f.Bytes, f.TCPFlags)
+	c.dir[d].add(f.Packets, f.Bytes, f.TCPFlags)
 	if f.HasReverse {
-		c.dir[1-d].add(start, end, f.RevPackets, f.RevBytes, f.TCPFlags)
+		c.dir[1-d].add(f.RevPackets, f.RevBytes, f.TCPFlags)
 	}
 	if closes {
 		c.closed = true
@@ -346,7 +396,7 @@ func (e *Extractor) Add(f *datasets.Flow) {
 // and forgets the records older than 2×Linger.
 func (e *Extractor) expire(final bool) {
 	horizon := e.water.Add(-2 * e.cfg.Linger)
-	e.digests.expire(horizon, false, func(_ int64, h uint64) bool { delete(e.seen, h); return true })
+	e.seen.expire(horizon)
 	var done []*conn
 	if final {
 		for _, c := range e.open {
@@ -540,7 +590,7 @@ func mergeNAT(x, y *conn, srv endpoint) {
 		target = 1 - xFromServerDir
 	}
 	h := y.dir[yd]
-	x.dir[target].add(h.start, h.end, h.packets, h.bytes, h.flags)
+	x.dir[target].add(h.packets, h.bytes, h.flags)
 	x.records += y.records
 	if y.start.Before(x.start) {
 		x.start = y.start
@@ -553,13 +603,12 @@ func mergeNAT(x, y *conn, srv endpoint) {
 // remove takes c out of the open connections.
 func (e *Extractor) remove(c *conn) {
 	c.gone = true
-	pk := c.key.packed()
-	first := e.open[pk]
+	first := e.open[c.hash]
 	if first == c {
 		if c.next == nil {
-			delete(e.open, pk)
+			delete(e.open, c.hash)
 		} else {
-			e.open[pk] = c.next
+			e.open[c.hash] = c.next
 		}
 		return
 	}
@@ -597,7 +646,7 @@ func (e *Extractor) download(c *conn) (Download, bool) {
 		Packets: fwd.packets, Bytes: fwd.bytes,
 		HasReverse: rev.seen, RevPackets: rev.packets, RevBytes: rev.bytes,
 		Flags: fwd.flags | rev.flags, Records: c.records,
-		Exporter: c.exporter, Sampling: c.sampling,
+		Exporter: c.key.exporter, Sampling: c.sampling,
 	}, true
 }
 
@@ -657,7 +706,6 @@ func Downloads(ctx context.Context, cfg Config, flows iter.Seq2[datasets.Flow, e
 // ConnectionHalf is one direction of a Connection.
 type ConnectionHalf struct {
 	Seen           bool // a record reported this direction
-	Start, End     time.Time
 	Packets, Bytes uint64
 	Flags          uint8 // OR of the TCP flags of the records that reported it
 }
@@ -681,7 +729,7 @@ type Connection struct {
 // another client address (NAT) are paired, and the transfers of MinBytes
 // or more with MinRatio are returned as downloads, in start order.
 func DownloadsOf(cfg Config, cs []Connection) []Download {
-	e := &Extractor{cfg: cfg, open: map[packedKey]*conn{}}
+	e := &Extractor{cfg: cfg, open: map[uint64]*conn{}}
 	done := make([]*conn, 0, len(cs))
 	for _, x := range cs {
 		a, b := endpoint{x.A.Addr(), x.A.Port()}, endpoint{x.B.Addr(), x.B.Port()}
@@ -690,11 +738,11 @@ func DownloadsOf(cfg Config, cs []Connection) []Download {
 			a, b = b, a
 			dirs[0], dirs[1] = dirs[1], dirs[0]
 		}
-		c := &conn{key: connKey{a, b, x.Exporter}, records: x.Records, exporter: x.Exporter, sampling: x.Sampling,
-			start: x.Start, end: x.End}
+		c := &conn{key: connKey{a, b, x.Exporter}, records: x.Records, sampling: x.Sampling, start: x.Start, end: x.End}
+		c.hash = c.key.hash()
 		for d, h := range dirs {
 			if h.Seen {
-				c.dir[d].add(h.Start, h.End, h.Packets, h.Bytes, h.Flags)
+				c.dir[d].add(h.Packets, h.Bytes, h.Flags)
 			}
 		}
 		done = append(done, c)

@@ -738,10 +738,34 @@ type SiteStats struct {
 // still counts, its seconds in already folded minutes folded approximately
 // as for late records).
 func (a *HostAggregator) Hosts() []HostStats {
+	return a.hosts(true)
+}
+
+// HostsWithoutMinutes is Hosts with every host's Minutes left nil. A host
+// active all day has 1,440 of them, 56 KiB as MinuteRates: on a site of
+// 5,000 such hosts the host table takes 300 MB with them and 12 MB
+// without. Minutes gives the minutes of the hosts that need them.
+func (a *HostAggregator) HostsWithoutMinutes() []HostStats {
+	return a.hosts(false)
+}
+
+// Minutes returns a host's traffic per active minute (HostStats.Minutes),
+// and false when the host was never seen. Like Hosts it folds every
+// pending second.
+func (a *HostAggregator) Minutes(addr netip.Addr) ([]MinuteRate, bool) {
+	h := a.lookup(addr)
+	if h == nil {
+		return nil, false
+	}
+	a.foldAll()
+	return h.minutes.rates(), true
+}
+
+func (a *HostAggregator) hosts(minutes bool) []HostStats {
 	a.foldAll()
 	out := make([]HostStats, 0, len(a.all))
 	for _, h := range a.all {
-		out = append(out, a.stats(h))
+		out = append(out, a.stats(h, minutes))
 	}
 	slices.SortFunc(out, func(x, y HostStats) int { return x.Addr.Compare(y.Addr) })
 	return out
@@ -750,26 +774,32 @@ func (a *HostAggregator) Hosts() []HostStats {
 // Host returns the features of one host, and false when it was never seen.
 // Like Hosts it folds every pending second.
 func (a *HostAggregator) Host(addr netip.Addr) (HostStats, bool) {
-	addr = addr.Unmap().WithZone("")
-	var h *host
-	if addr.Is4() {
-		b := addr.As4()
-		h = a.hosts4[binary.BigEndian.Uint32(b[:])]
-	} else if addr.Is6() {
-		h = a.hosts6[addr.As16()]
-	}
+	h := a.lookup(addr)
 	if h == nil {
 		return HostStats{}, false
 	}
 	a.foldAll()
-	return a.stats(h), true
+	return a.stats(h, true), true
+}
+
+// lookup returns the state of a host seen, or nil.
+func (a *HostAggregator) lookup(addr netip.Addr) *host {
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		b := addr.As4()
+		return a.hosts4[binary.BigEndian.Uint32(b[:])]
+	}
+	if addr.Is6() {
+		return a.hosts6[addr.As16()]
+	}
+	return nil
 }
 
 func unixTime(ns int64) time.Time {
 	return time.Unix(0, ns).UTC()
 }
 
-func (a *HostAggregator) stats(h *host) HostStats {
+func (a *HostAggregator) stats(h *host, minutes bool) HostStats {
 	s := HostStats{
 		Addr:        h.addr,
 		BytesOut:    h.bytesOut,
@@ -808,7 +838,9 @@ func (a *HostAggregator) stats(h *host) HostStats {
 	})
 	s.Services = a.services(h)
 	s.Rates = h.rates(a.mapping)
-	s.Minutes = h.minutes.rates()
+	if minutes {
+		s.Minutes = h.minutes.rates()
+	}
 	return s
 }
 

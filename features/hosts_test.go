@@ -10,6 +10,7 @@ import (
 
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/argus"
+	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/pcapflow"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -658,4 +659,38 @@ func FuzzHostAdd(f *testing.F) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestHostsWithoutMinutes: the host table without minutes is Hosts' with
+// Minutes nil, and Minutes gives each host's as Hosts does.
+func TestHostsWithoutMinutes(t *testing.T) {
+	flows := readFlows(t, &nfcapd.Reader{}, "../datasets/population/pop-near-24h-s1007.v9")
+	a := aggregate(t, DefaultHostConfig(), flows...)
+	full, brief := a.Hosts(), a.HostsWithoutMinutes()
+	if len(full) == 0 {
+		t.Fatal("no hosts")
+	}
+	minutes := 0
+	want := make([]HostStats, len(full))
+	for i, h := range full {
+		got, ok := a.Minutes(h.Addr)
+		if !ok {
+			t.Fatalf("%s: no minutes", h.Addr)
+		}
+		if d := cmp.Diff(h.Minutes, got); d != "" {
+			t.Errorf("%s: minutes (-Hosts +Minutes):\n%s", h.Addr, d)
+		}
+		minutes += len(h.Minutes)
+		h.Minutes = nil
+		want[i] = h
+	}
+	if minutes == 0 {
+		t.Fatal("no host has minutes")
+	}
+	if d := cmp.Diff(want, brief, cmpopts.EquateComparable(netip.Addr{})); d != "" {
+		t.Errorf("HostsWithoutMinutes (-Hosts without minutes +got):\n%s", d)
+	}
+	if _, ok := a.Minutes(ip("192.0.2.1")); ok {
+		t.Error("minutes of a host never seen")
+	}
 }

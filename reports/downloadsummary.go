@@ -3,19 +3,14 @@ package reports
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
-	"fmt"
-	"io"
 	"math"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/models/downloads"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // DownloadSummary is what the morning report shows of a night's
@@ -24,7 +19,10 @@ import (
 // the estimated file sizes of the unknown ones as a histogram, and the
 // unknown downloads closest to a catalog file.
 type DownloadSummary struct {
-	Total, Named, Unknown int
+	// Named counts the downloads named as catalog files, ChanceLevel
+	// those named at a chance not negligible (shown with the unknown
+	// ones: not as fetched).
+	Total, Named, ChanceLevel, Unknown int
 	// Ratio is the flow bytes a download carries per byte of the file:
 	// the median of (bytes − extra bytes) / file size over the named
 	// single-file downloads; with none, RatioAssumed and 1 + 52/1448 (a
@@ -58,7 +56,7 @@ type HourCount struct {
 
 // NamedDownload is a download named as catalog files.
 type NamedDownload struct {
-	Row DownloadRow
+	Row nightdir.DownloadRow
 	// Size is the named files' total size, Est the size the flow's bytes
 	// suggest (bytes / Ratio) and Dist |Est − Size| / Size; Size is 0
 	// when the catalog does not list the files.
@@ -68,7 +66,7 @@ type NamedDownload struct {
 // UnknownDownload is an unknown download and the catalog file nearest
 // to its estimated size.
 type UnknownDownload struct {
-	Row     DownloadRow
+	Row     nightdir.DownloadRow
 	Est     float64
 	Nearest string
 	Dist    float64
@@ -90,7 +88,7 @@ const assumedRatio = 1 + 52.0/1448
 
 // summariseDownloads reads a downloads file twice: named downloads,
 // counts and the ratio first, then the unknown ones against the catalog.
-func summariseDownloads(ctx context.Context, path string, entries []catalog.Entry) (*DownloadSummary, error) {
+func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalog.Entry) (*DownloadSummary, error) {
 	s := &DownloadSummary{UnknownSizes: make([]int, SizeBins), UnknownDist: make([]int, DistBins)}
 	size := map[string]float64{}
 	type sized struct {
@@ -108,7 +106,7 @@ func summariseDownloads(ctx context.Context, path string, entries []catalog.Entr
 	}
 	hours := map[int64]*HourCount{}
 	var ratios []float64
-	err := eachDownload(ctx, path, func(r *DownloadRow) {
+	err := n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
 		s.Total++
 		h := r.Start.UTC().Truncate(time.Hour)
 		hc := hours[h.Unix()]
@@ -116,8 +114,12 @@ func summariseDownloads(ctx context.Context, path string, entries []catalog.Entr
 			hc = &HourCount{Hour: h}
 			hours[h.Unix()] = hc
 		}
-		if r.Files == "unknown" {
-			s.Unknown++
+		if r.Status != downloads.StatusNamed {
+			if r.Status == downloads.StatusChanceLevel {
+				s.ChanceLevel++
+			} else {
+				s.Unknown++
+			}
 			hc.Unknown++
 			return
 		}
@@ -165,14 +167,14 @@ func summariseDownloads(ctx context.Context, path string, entries []catalog.Entr
 		}
 		s.Hours = full
 	}
-	if s.Unknown == 0 {
+	if s.Unknown+s.ChanceLevel == 0 {
 		return s, nil
 	}
 
 	// Second pass: the unknown downloads' sizes and distances.
 	var closest []UnknownDownload
-	err = eachDownload(ctx, path, func(r *DownloadRow) {
-		if r.Files != "unknown" {
+	err = n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
+		if r.Status == downloads.StatusNamed {
 			return
 		}
 		est := float64(r.Bytes) / s.Ratio
@@ -235,91 +237,4 @@ func distBin(d float64) int {
 		return 0
 	}
 	return max(0, min(DistBins-1, int(math.Log10(d/DistMin)/DistBinWidth)))
-}
-
-// eachDownload calls f with every row of a downloads file, Parquet or CSV
-// as classify and run write them.
-func eachDownload(ctx context.Context, path string, f func(r *DownloadRow)) error {
-	fh, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	if strings.HasSuffix(path, ".csv") {
-		return eachDownloadCSV(ctx, fh, f)
-	}
-	r := parquet.NewGenericReader[DownloadRow](fh, downloadSchema)
-	defer r.Close()
-	buf := make([]DownloadRow, 4096)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		k, err := r.Read(buf)
-		for i := range buf[:k] {
-			f(&buf[i])
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) error {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	head, err := cr.Read()
-	if err != nil {
-		return err
-	}
-	idx := map[string]int{}
-	for i, h := range head {
-		idx[h] = i
-	}
-	for _, c := range downloadColumns {
-		if _, ok := idx[c]; !ok {
-			return fmt.Errorf("no %s column", c)
-		}
-	}
-	for line := 2; ; line++ {
-		if line%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		get := func(c string) string { return rec[idx[c]] }
-		var perr error
-		num := func(c string) int64 {
-			v, err := strconv.ParseInt(get(c), 10, 64)
-			if err != nil && perr == nil {
-				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
-			}
-			return v
-		}
-		row := DownloadRow{
-			Client: get("client"), Server: get("server"), Files: get("files"), Profile: get("profile"),
-			ClientPort: int32(num("client_port")), ServerPort: int32(num("server_port")),
-			Packets: num("packets"), Bytes: num("bytes"), RevPackets: num("rev_packets"), RevBytes: num("rev_bytes"),
-			NumFiles: int32(num("num_files")), Extra: num("extra_bytes"),
-		}
-		if perr != nil {
-			return perr
-		}
-		if row.Start, err = time.Parse(time.RFC3339Nano, get("start")); err != nil {
-			return fmt.Errorf("line %d: start: %w", line, err)
-		}
-		row.End, _ = time.Parse(time.RFC3339Nano, get("end"))
-		row.Confidence, _ = strconv.ParseFloat(get("confidence"), 64)
-		f(&row)
-	}
 }

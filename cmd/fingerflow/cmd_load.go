@@ -77,11 +77,11 @@ func runLoad(ctx context.Context, opts loadOptions, gopts *globalOptions, args [
 		gopts.infof("load: deleted the rows of %d loads that did not finish\n", n)
 	}
 	reg := newRegistry(gopts.logger)
-	count := in.count()
+	count := in.Count()
 	var loaded, already int
 	var flows uint64
 	var bytes int64
-	for _, path := range in.files {
+	for _, path := range in.Files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -99,8 +99,8 @@ func runLoad(ctx context.Context, opts loadOptions, gopts *globalOptions, args [
 			return ctx.Err()
 		case readErr:
 			reportFileError(gopts.stderr, path, err)
-			count.skipped++
-			count.files = append(count.files, skippedInput{path, err.Error()})
+			count.Skipped++
+			count.SkippedFiles = append(count.SkippedFiles, datasets.SkippedFile{Path: path, Err: err})
 		default:
 			// The server failed, not the file: the next files would fail
 			// the same way.
@@ -109,9 +109,9 @@ func runLoad(ctx context.Context, opts loadOptions, gopts *globalOptions, args [
 	}
 	elapsed := time.Since(started)
 	gopts.infof("load: %d files loaded (%s, %d flows), %d already loaded, %d skipped, into %s in %s, %.0f flows/s\n",
-		loaded, reports.HumanBytes(uint64(bytes)), flows, already, count.skipped, cfg, elapsed.Round(time.Millisecond),
+		loaded, reports.HumanBytes(uint64(bytes)), flows, already, count.Skipped, cfg, elapsed.Round(time.Millisecond),
 		float64(flows)/max(elapsed.Seconds(), 1e-9))
-	return count.err()
+	return count.Err()
 }
 
 // loadFile loads one file. readErr reports whether err is the file's

@@ -55,22 +55,20 @@ type Step struct {
 // connection sharing the server endpoint and client port (a NAT partner,
 // paired by features.DownloadsOf).
 const connectionsSQL = `
-SELECT m.1, m.2, m.3, m.4, m.5, m.6, m.7, m.8, m.9, m.10, m.11,
-       m.12, m.13, m.14, m.15, m.16, m.17, m.18, m.19, m.20, m.21, m.22
+SELECT m.1, m.2, m.3, m.4, m.5, m.6, m.7, m.8, m.9,
+       m.10, m.11, m.12, m.13, m.14, m.15, m.16, m.17, m.18
 FROM (
   SELECT groupArray((ka, kap, kb, kbp, kexp, sid, cstart, cend, nrec, samp,
-                     seen0, start0, end0, pk0, by0, fl0, seen1, start1, end1, pk1, by1, fl1)) AS members,
+                     seen0, pk0, by0, fl0, seen1, pk1, by1, fl1)) AS members,
          max(greatest(by0, by1)) AS big, count() AS n
   FROM (
     SELECT k1, k2, sid, any(xa) AS ka, any(xap) AS kap, any(xb) AS kb, any(xbp) AS kbp, any(xexp) AS kexp,
            min(r.1) AS cstart, max(r.2) AS cend, count() AS nrec, argMin(r.10, idx) AS samp,
            countIf(r.3 = 0 OR r.7 = 1) > 0 AS seen0,
-           minIf(r.1, r.3 = 0 OR r.7 = 1) AS start0, maxIf(r.2, r.3 = 0 OR r.7 = 1) AS end0,
            sumIf(r.5, r.3 = 0) + sumIf(r.8, r.3 = 1 AND r.7 = 1) AS pk0,
            sumIf(r.6, r.3 = 0) + sumIf(r.9, r.3 = 1 AND r.7 = 1) AS by0,
            groupBitOrIf(r.4, r.3 = 0 OR r.7 = 1) AS fl0,
            countIf(r.3 = 1 OR r.7 = 1) > 0 AS seen1,
-           minIf(r.1, r.3 = 1 OR r.7 = 1) AS start1, maxIf(r.2, r.3 = 1 OR r.7 = 1) AS end1,
            sumIf(r.5, r.3 = 1) + sumIf(r.8, r.3 = 0 AND r.7 = 1) AS pk1,
            sumIf(r.6, r.3 = 1) + sumIf(r.9, r.3 = 0 AND r.7 = 1) AS by1,
            groupBitOrIf(r.4, r.3 = 1 OR r.7 = 1) AS fl1
@@ -157,18 +155,17 @@ func Connections(ctx context.Context, st *flowstore.Store, w flowstore.Window, c
 	var stats Stats
 	for rows.Next() {
 		var (
-			ka, kb, kexp             string
-			kap, kbp                 uint16
-			sid, nrec                uint64
-			cstart, cend             int64
-			samp                     uint32
-			seen0, seen1             uint8
-			start0, end0, start1, e1 int64
-			pk0, by0, pk1, by1       uint64
-			fl0, fl1                 uint8
+			ka, kb, kexp       string
+			kap, kbp           uint16
+			sid, nrec          uint64
+			cstart, cend       int64
+			samp               uint32
+			seen0, seen1       uint8
+			pk0, by0, pk1, by1 uint64
+			fl0, fl1           uint8
 		)
 		if err := rows.Scan(&ka, &kap, &kb, &kbp, &kexp, &sid, &cstart, &cend, &nrec, &samp,
-			&seen0, &start0, &end0, &pk0, &by0, &fl0, &seen1, &start1, &e1, &pk1, &by1, &fl1); err != nil {
+			&seen0, &pk0, &by0, &fl0, &seen1, &pk1, &by1, &fl1); err != nil {
 			return nil, stats, queryErr(st, "download candidates", err)
 		}
 		stats.Rows++
@@ -179,8 +176,8 @@ func Connections(ctx context.Context, st *flowstore.Store, w flowstore.Window, c
 			Records:  int(nrec), Sampling: samp,
 			Start: unixNano(cstart), End: unixNano(cend),
 			Dir: [2]features.ConnectionHalf{
-				{Seen: seen0 != 0, Start: unixNano(start0), End: unixNano(end0), Packets: pk0, Bytes: by0, Flags: fl0},
-				{Seen: seen1 != 0, Start: unixNano(start1), End: unixNano(e1), Packets: pk1, Bytes: by1, Flags: fl1},
+				{Seen: seen0 != 0, Packets: pk0, Bytes: by0, Flags: fl0},
+				{Seen: seen1 != 0, Packets: pk1, Bytes: by1, Flags: fl1},
 			},
 		}
 		k := key{c.A, c.B, c.Exporter, sid}

@@ -50,6 +50,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
@@ -203,13 +204,56 @@ type Alarm struct {
 	Ports []uint16
 }
 
+// TargetText renders the alarm's destination: "10.77.0.1:80/tcp", or
+// "10.77.0.1" for the signatures of all protocols.
+func (a *Alarm) TargetText() string {
+	if a.Proto != 0 {
+		return fmt.Sprintf("%s:%d/%s", a.Target, a.Port, strings.ToLower(datasets.ProtoName(a.Proto)))
+	}
+	return a.Target.String()
+}
+
+// SourcesText lists the alarm's top sources with their packets, how many
+// more there were, and what made them look spoofed.
+func (a *Alarm) SourcesText() string {
+	var parts []string
+	for _, s := range a.Sources {
+		parts = append(parts, fmt.Sprintf("%s (%s)", s.Addr, trimFloat(s.Packets)))
+	}
+	sp := a.Spoofing
+	more := ""
+	if sp.Distinct > len(a.Sources) {
+		more = fmt.Sprintf(" and %d more", sp.Distinct-len(a.Sources))
+		if sp.Truncated {
+			more = " and more"
+		}
+	}
+	text := strings.Join(parts, ", ") + more
+	if sp.Spoofed {
+		text = fmt.Sprintf("%d sources, spoofed (%.0f%% sent one packet, from %d /8 networks, %d in bogon ranges): %s",
+			sp.Distinct, 100*sp.Singletons, sp.Networks, sp.Bogons, text)
+	}
+	return text
+}
+
+// trimFloat renders a packet count: whole numbers without decimals.
+func trimFloat(x float64) string {
+	if x == math.Trunc(x) {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
 // key identifies what a signature counts per: a destination, and for the
-// TCP signatures its port.
+// TCP signatures its port. Its fields leave no padding (pad is always
+// zero), so that a map keyed by it hashes and compares its bytes at once
+// instead of field by field.
 type key struct {
-	sig   Signature
 	dst   netip.Addr
-	proto uint8
 	port  uint16
+	sig   Signature
+	proto uint8
+	pad   uint32
 }
 
 // bin is one second of a key's packets.
@@ -226,12 +270,70 @@ type portPackets struct {
 }
 
 type srcStat struct {
+	addr        netip.Addr
 	packets     float64
 	flows       uint64
 	first, last int64
-	ports       []portPackets // UDP floods only, at most 64
+	ports       []portPackets // UDP floods only, at most maxPorts
+	// portIndex finds a port in ports once there are indexFrom of them
+	// (an internal resolver answers each client on many ports): slot
+	// h(port) and on holds the port's index in ports plus one, 0 free.
+	portIndex *[2 * maxPorts]uint8
 
 	bogon int // index in the bogon table, -1
+}
+
+// maxPorts is how many ports a source's UDP flood counts are kept for;
+// indexFrom is the number from which they are looked up through an index.
+const (
+	maxPorts  = 64
+	indexFrom = 8
+)
+
+// addPort adds packets to port's count, unless the source has maxPorts
+// others already.
+func (s *srcStat) addPort(port uint16, packets float64) {
+	if s.portIndex == nil {
+		for i := range s.ports {
+			if s.ports[i].port == port {
+				s.ports[i].packets += packets
+				return
+			}
+		}
+		s.ports = append(s.ports, portPackets{port, packets})
+		if len(s.ports) == indexFrom {
+			s.portIndex = new([2 * maxPorts]uint8)
+			for i, p := range s.ports {
+				s.portIndex[s.slot(p.port)] = uint8(i + 1)
+			}
+		}
+		return
+	}
+	j := portSlot(port)
+	for ; s.portIndex[j] != 0; j = (j + 1) % (2 * maxPorts) {
+		if p := &s.ports[s.portIndex[j]-1]; p.port == port {
+			p.packets += packets
+			return
+		}
+	}
+	if len(s.ports) < maxPorts {
+		s.ports = append(s.ports, portPackets{port, packets})
+		s.portIndex[j] = uint8(len(s.ports))
+	}
+}
+
+// slot is the free slot of portIndex for a port not in it yet.
+func (s *srcStat) slot(port uint16) int {
+	j := portSlot(port)
+	for s.portIndex[j] != 0 {
+		j = (j + 1) % (2 * maxPorts)
+	}
+	return j
+}
+
+// portSlot is the first slot of portIndex to look at for port.
+func portSlot(port uint16) int {
+	return int(uint32(port)*0x9e3779b1>>25) % (2 * maxPorts)
 }
 
 // episode is a key's open run of seconds.
@@ -261,9 +363,13 @@ type target struct {
 	// bins[head:] are the bins with packets not yet swept, in time
 	// order: records arrive nearly in time order, so a new bin is almost
 	// always appended, and a sweep takes a prefix.
-	bins     []secBin
-	head     int
-	sources  map[netip.Addr]*srcStat
+	bins []secBin
+	head int
+	// sources are the sources remembered, found by a scan while there
+	// are few (most destinations hear from one or two) and through
+	// index beyond scanSources.
+	sources  []srcStat
+	index    map[netip.Addr]int32
 	overflow int // sources not remembered
 	open     *episode
 	prev     secBin // the latest second below the rate with no episode open
@@ -302,6 +408,65 @@ func (t *target) bin(sec int64) (i int, new bool) {
 	return i, true
 }
 
+// scanSources is how many sources a target looks through one by one
+// before it indexes them.
+const scanSources = 8
+
+// source returns the source a is remembered as, or nil.
+func (t *target) source(a netip.Addr) *srcStat {
+	if t.index != nil {
+		if i, ok := t.index[a]; ok {
+			return &t.sources[i]
+		}
+		return nil
+	}
+	for i := range t.sources {
+		if t.sources[i].addr == a {
+			return &t.sources[i]
+		}
+	}
+	return nil
+}
+
+// addSource remembers a new source; the result is valid until the next
+// addSource or pruneSources.
+func (t *target) addSource(s srcStat) *srcStat {
+	t.sources = append(t.sources, s)
+	n := len(t.sources)
+	switch {
+	case t.index != nil:
+		t.index[s.addr] = int32(n - 1)
+	case n > scanSources:
+		t.index = make(map[netip.Addr]int32, 2*n)
+		for i := range t.sources {
+			t.index[t.sources[i].addr] = int32(i)
+		}
+	}
+	return &t.sources[n-1]
+}
+
+// pruneSources forgets the sources last seen at or before over (ns).
+func (t *target) pruneSources(over int64) {
+	keep := t.sources[:0]
+	for _, s := range t.sources {
+		switch {
+		case s.last <= over:
+			if t.index != nil {
+				delete(t.index, s.addr)
+			}
+			continue
+		case t.index != nil && len(keep) != int(t.index[s.addr]):
+			t.index[s.addr] = int32(len(keep))
+		}
+		keep = append(keep, s)
+	}
+	clear(t.sources[len(keep):])
+	t.sources = keep
+	if len(keep) <= scanSources {
+		t.index = nil
+	}
+}
+
 // dueTarget is a target a sweep is to visit: the target when it was
 // scheduled, and its key, which may name a new target by the time of the
 // sweep.
@@ -321,7 +486,13 @@ type Detector struct {
 	targets map[key]*target
 	// due lists, per minute, the targets with seconds in it or an
 	// episode that ends in it unless it goes on: a sweep visits only those.
-	due     map[int64][]dueTarget
+	due map[int64]*[]dueTarget
+	// dueMinute's list in due is dueList, the one the latest schedule
+	// went to (nil when none): most schedules go to the same minute.
+	dueMinute int64
+	dueList   *[]dueTarget
+	// spare are swept minutes' lists, emptied, to reuse.
+	spare   []*[]dueTarget
 	sweeps  uint64 // sweeps run
 	visit   []dueTarget
 	deleted int   // targets deleted since the map was rebuilt
@@ -404,7 +575,7 @@ func New(cfg Config) (*Detector, error) {
 	if cfg.Bogons == nil {
 		cfg.Bogons = Bogons()
 	}
-	d := &Detector{cfg: cfg, targets: map[key]*target{}, due: map[int64][]dueTarget{}, swept: math.MinInt64}
+	d := &Detector{cfg: cfg, targets: map[key]*target{}, due: map[int64]*[]dueTarget{}, swept: math.MinInt64}
 	d.bogons, d.table = newBogonTable(cfg.Bogons, cfg.PrivateBogons, cfg.NotBogons)
 	return d, nil
 }
@@ -479,7 +650,7 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 	k := key{sig: sig, dst: f.DstAddr, proto: proto, port: port}
 	t := d.targets[k]
 	if t == nil {
-		t = &target{sources: map[netip.Addr]*srcStat{}, due: noDue, minBin: math.MaxInt64, pruned: d.swept}
+		t = &target{due: noDue, minBin: math.MaxInt64, pruned: d.swept}
 		d.targets[k] = t
 	}
 	if packets <= 1 {
@@ -534,26 +705,19 @@ func (d *Detector) count(sig Signature, f *datasets.Flow, proto uint8, port uint
 		}
 	}
 	t.bins[first].flows++
-	src := t.sources[f.SrcAddr]
+	src := t.source(f.SrcAddr)
 	if src == nil {
 		if len(t.sources) >= d.cfg.MaxSources {
 			t.overflow++
 			return
 		}
-		src = &srcStat{first: start, last: end, bogon: d.bogons.lookup(f.SrcAddr, d.table)}
-		t.sources[f.SrcAddr] = src
+		src = t.addSource(srcStat{addr: f.SrcAddr, first: start, last: end, bogon: d.bogons.lookup(f.SrcAddr, d.table)})
 	}
 	src.packets += packets
 	src.flows++
 	src.first, src.last = min(src.first, start), max(src.last, end)
 	if sig == UDPFlood {
-		i := slices.IndexFunc(src.ports, func(p portPackets) bool { return p.port == f.DstPort })
-		switch {
-		case i >= 0:
-			src.ports[i].packets += packets
-		case len(src.ports) < 64:
-			src.ports = append(src.ports, portPackets{f.DstPort, packets})
-		}
+		src.addPort(f.DstPort, packets)
 	}
 }
 
@@ -573,7 +737,19 @@ func (d *Detector) schedule(k key, t *target, sec int64) {
 		return
 	}
 	t.due = m
-	d.due[m] = append(d.due[m], dueTarget{k, t})
+	l := d.dueList
+	if l == nil || d.dueMinute != m {
+		if l = d.due[m]; l == nil {
+			if n := len(d.spare); n > 0 {
+				l, d.spare = d.spare[n-1], d.spare[:n-1]
+			} else {
+				l = new([]dueTarget)
+			}
+			d.due[m] = l
+		}
+		d.dueMinute, d.dueList = m, l
+	}
+	*l = append(*l, dueTarget{k, t})
 }
 
 // sweep makes every second up to and including upTo final: it runs the
@@ -587,9 +763,9 @@ func (d *Detector) sweep(upTo int64) {
 	d.swept = upTo
 	d.sweeps++
 	visit := d.visit[:0]
-	for m, ks := range d.due {
+	for m, l := range d.due {
 		if m*60 <= upTo {
-			for _, e := range ks {
+			for _, e := range *l {
 				if e.t.gone {
 					// Forgotten since: the key's target now, if any.
 					if e.t = d.targets[e.k]; e.t == nil {
@@ -602,6 +778,12 @@ func (d *Detector) sweep(upTo int64) {
 				}
 			}
 			delete(d.due, m)
+			if l == d.dueList {
+				d.dueList = nil
+			}
+			clear(*l)
+			*l = (*l)[:0]
+			d.spare = append(d.spare, l)
 		}
 	}
 	for _, e := range visit {
@@ -674,11 +856,7 @@ func (d *Detector) sweep(upTo int64) {
 			// over; they are let go every ten minutes.
 			t.pruned = upTo
 			over := (upBin+1)*w*1e9 - 1
-			for a, src := range t.sources {
-				if src.last <= over {
-					delete(t.sources, a)
-				}
-			}
+			t.pruneSources(over)
 			t.overflow = 0
 		}
 	}
@@ -722,7 +900,8 @@ func (d *Detector) close(k key, t *target) {
 	nets := map[[2]byte]bool{}
 	ranges := map[int]bool{}
 	singles, bogons := 0, 0
-	for addr, s := range t.sources {
+	for i := range t.sources {
+		s, addr := &t.sources[i], t.sources[i].addr
 		if s.last < e.first || s.first > e.last {
 			continue
 		}
@@ -781,7 +960,8 @@ func (d *Detector) Alarms() []Alarm {
 		}
 	}
 	d.targets = map[key]*target{}
-	d.due = map[int64][]dueTarget{}
+	d.due = map[int64]*[]dueTarget{}
+	d.dueList = nil
 	d.swept = math.MinInt64
 	var out []Alarm
 	for _, h := range d.alarms {

@@ -1,9 +1,13 @@
 package floods
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/fingerflow/fingerflow/datasets"
 )
@@ -179,5 +183,54 @@ func TestMaxAlarms(t *testing.T) {
 	alarms := d.Alarms()
 	if len(alarms) != 2 || alarms[0].Packets != 50 || alarms[1].Packets != 40 || d.Dropped()[BogonSource] != 3 {
 		t.Errorf("%d alarms (%v), %d dropped; want the 50 and 40 packet ones, 3 dropped", len(alarms), alarms, d.Dropped()[BogonSource])
+	}
+}
+
+// TestFloodPorts: a UDP flood's ports are counted for the first 64 a
+// source sends to, each record to its own port's count, and the alarm
+// lists the five with the most packets. Two sources cover the index a
+// source's ports are looked up through once it has eight of them: one
+// repeats its ports in order, the other in an order of its own.
+func TestFloodPorts(t *testing.T) {
+	d, _ := New(DefaultConfig())
+	want := map[uint16]float64{}
+	add := func(src string, port uint16, packets uint64, at time.Time) {
+		d.Add(&datasets.Flow{Start: at, End: at, SrcAddr: addr(src), DstAddr: victim, SrcPort: 40000,
+			DstPort: port, Proto: datasets.ProtoUDP, Packets: packets})
+	}
+	for i := range 1000 {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		// 10.1.1.1: ports 2000-2099 round-robin with packets growing with
+		// the port; only 2000-2063 are counted.
+		p := uint16(2000 + i%100)
+		add("10.1.1.1", p, uint64(p-1990), at)
+		if p < 2064 {
+			want[p] += float64(p - 1990)
+		}
+		// 10.2.2.2: ports 3000-3199 in a scattered order, ten packets each
+		// record; its first 64 distinct ports are counted.
+		q := uint16(3000 + i*37%200)
+		add("10.2.2.2", q, 10, at)
+	}
+	seen := map[uint16]bool{}
+	for i := range 1000 {
+		q := uint16(3000 + i*37%200)
+		if !seen[q] && len(seen) == 64 {
+			continue
+		}
+		seen[q] = true
+		want[q] += 10
+	}
+	alarms := d.Alarms()
+	if len(alarms) != 1 || alarms[0].Signature != UDPFlood {
+		t.Fatalf("alarms %+v, want one UDP flood", alarms)
+	}
+	var top []uint16
+	for p := range want {
+		top = append(top, p)
+	}
+	slices.SortFunc(top, func(x, y uint16) int { return cmp.Or(cmp.Compare(want[y], want[x]), cmp.Compare(x, y)) })
+	if diff := gocmp.Diff(top[:5], alarms[0].Ports); diff != "" {
+		t.Errorf("ports (-want +got):\n%s", diff)
 	}
 }

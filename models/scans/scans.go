@@ -154,10 +154,11 @@ func (a *Alarm) Rate() float64 {
 
 // key4 is an IPv4 attemptKey packed: source and destination in a, the
 // protocol and port in b. Hashing it is several times cheaper than
-// hashing two netip.Addr.
+// hashing two netip.Addr; b is 64 bits wide so that the struct has no
+// padding and a map hashes and compares its 16 bytes at once.
 type key4 struct {
 	a uint64
-	b uint32
+	b uint64
 }
 
 func (k attemptKey) packed() (key4, bool) {
@@ -168,7 +169,7 @@ func (k attemptKey) packed() (key4, bool) {
 	return key4{
 		a: uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
 			uint64(d[0])<<24 | uint64(d[1])<<16 | uint64(d[2])<<8 | uint64(d[3]),
-		b: uint32(k.proto)<<16 | uint32(k.port),
+		b: uint64(k.proto)<<16 | uint64(k.port),
 	}, true
 }
 
@@ -301,17 +302,23 @@ func (c *smallCount) appendTo(out []PortCount) []PortCount {
 // Detector runs the walks over a stream of flows. It is not safe for
 // concurrent use.
 type Detector struct {
-	cfg              Config
-	up, down         float64           // log ratio steps for a failure, a success
-	eta0, eta1       float64           // log thresholds
-	attempts4        map[key4]*attempt // IPv4 attempts, by a packed key
-	attempts         map[attemptKey]*attempt
-	deleted          int                  // attempts deleted since the maps were last rebuilt
-	due              map[int64][]*attempt // attempts by the minute they were first noted
-	slab             []attempt            // where new attempts are taken from
-	ready            []*attempt           // a sweep's attempts, reused
-	horizontal       map[netip.Addr]*walk
-	vertical         map[pairKey]*walk
+	cfg        Config
+	up, down   float64           // log ratio steps for a failure, a success
+	eta0, eta1 float64           // log thresholds
+	attempts4  map[key4]*attempt // IPv4 attempts, by a packed key
+	attempts   map[attemptKey]*attempt
+	deleted    int                   // attempts deleted since the maps were last rebuilt
+	due        map[int64]*[]*attempt // attempts by the minute they were first noted
+	// dueMinute's list in due is dueList, the one the latest new attempt
+	// went to (nil when none); spare are swept lists to reuse.
+	dueMinute        int64
+	dueList          *[]*attempt
+	spare            []*[]*attempt
+	slab             []attempt  // where new attempts are taken from
+	ready            []*attempt // a sweep's attempts, reused
+	horizontal       walkTable  // by source
+	vertical         walkTable  // by source and destination
+	free             []*walk    // walks let go, to reuse
 	water, sweptUpTo int64
 	alarms           []*Alarm
 }
@@ -335,9 +342,9 @@ func New(cfg Config) (*Detector, error) {
 		eta0:       math.Log(cfg.Beta / (1 - cfg.Alpha)),
 		attempts4:  map[key4]*attempt{},
 		attempts:   map[attemptKey]*attempt{},
-		due:        map[int64][]*attempt{},
-		horizontal: map[netip.Addr]*walk{},
-		vertical:   map[pairKey]*walk{},
+		due:        map[int64]*[]*attempt{},
+		horizontal: newWalkTable(),
+		vertical:   newWalkTable(),
 		sweptUpTo:  math.MinInt64,
 	}, nil
 }
@@ -370,7 +377,19 @@ func (d *Detector) note(k attemptKey, start int64, real, success bool) {
 			d.attempts[k] = a
 		}
 		m := start / int64(time.Minute)
-		d.due[m] = append(d.due[m], a)
+		l := d.dueList
+		if l == nil || d.dueMinute != m {
+			if l = d.due[m]; l == nil {
+				if n := len(d.spare); n > 0 {
+					l, d.spare = d.spare[n-1], d.spare[:n-1]
+				} else {
+					l = new([]*attempt)
+				}
+				d.due[m] = l
+			}
+			d.dueMinute, d.dueList = m, l
+		}
+		*l = append(*l, a)
 	}
 	if real {
 		if !a.real || start < a.first {
@@ -465,11 +484,11 @@ func answers(f *datasets.Flow) bool {
 func (d *Detector) sweep(cut int64) {
 	d.sweptUpTo = cut
 	ready := d.ready[:0]
-	for m, ks := range d.due {
+	for m, l := range d.due {
 		if m*int64(time.Minute) > cut {
 			continue
 		}
-		delete(d.due, m)
+		ks := *l
 		keep := ks[:0] // in place
 		for _, a := range ks {
 			switch {
@@ -489,9 +508,14 @@ func (d *Detector) sweep(cut int64) {
 				keep = append(keep, a)
 			}
 		}
-		if len(keep) > 0 {
-			clear(ks[len(keep):])
-			d.due[m] = keep
+		clear(ks[len(keep):])
+		*l = keep
+		if len(keep) == 0 {
+			delete(d.due, m)
+			if l == d.dueList {
+				d.dueList = nil
+			}
+			d.spare = append(d.spare, l)
 		}
 	}
 	if d.deleted > 2*(len(d.attempts4)+len(d.attempts))+1024 {
@@ -507,34 +531,135 @@ func (d *Detector) sweep(cut int64) {
 		return cmp.Or(x.src.Compare(y.src), x.dst.Compare(y.dst), cmp.Compare(x.proto, y.proto), cmp.Compare(x.port, y.port))
 	})
 	for _, a := range ready {
-		h := d.horizontal[a.src]
+		hk := pairKey{src: a.src}
+		h := d.horizontal.get(hk)
 		if h == nil {
-			h = &walk{}
-			d.horizontal[a.src] = h
+			h = d.newWalk()
+			d.horizontal.put(hk, h)
 		}
 		d.step(h, Horizontal, a)
 		pk := pairKey{a.src, a.dst}
-		v := d.vertical[pk]
+		v := d.vertical.get(pk)
 		if v == nil {
 			if a.success {
 				// A pair's walk starts at its first failure: successes
 				// before it only lead towards benign, and most pairs
 				// (a client and its server) never fail.
+				if h.contacts == 0 {
+					d.horizontal.delete(hk)
+					d.release(h)
+				}
 				continue
 			}
-			v = &walk{}
-			d.vertical[pk] = v
+			v = d.newWalk()
+			d.vertical.put(pk, v)
 		}
 		d.step(v, Vertical, a)
 		if v.contacts == 0 {
-			delete(d.vertical, pk)
+			d.vertical.delete(pk)
+			d.release(v)
 		}
 		if h.contacts == 0 {
-			delete(d.horizontal, a.src)
+			d.horizontal.delete(hk)
+			d.release(h)
 		}
 	}
 	clear(ready)
 	d.ready = ready[:0]
+}
+
+// walkTable holds walks by a pair of addresses: pairs of IPv4 addresses
+// by a packed key, which hashes several times faster than two netip.Addr.
+type walkTable struct {
+	w4 map[uint64]*walk
+	w  map[pairKey]*walk
+}
+
+func newWalkTable() walkTable {
+	return walkTable{w4: map[uint64]*walk{}, w: map[pairKey]*walk{}}
+}
+
+// pack4 packs a pair of IPv4 addresses, the second one possibly unset,
+// into 64 bits (plus bit 32 when the second is unset); false for others.
+func pack4(k pairKey) (uint64, bool) {
+	if !k.src.Is4() {
+		return 0, false
+	}
+	s := k.src.As4()
+	x := uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32
+	switch {
+	case !k.dst.IsValid():
+		return s4(s)<<33 | 1, true
+	case k.dst.Is4():
+		d := k.dst.As4()
+		return x | s4(d), true
+	}
+	return 0, false
+}
+
+func s4(a [4]byte) uint64 {
+	return uint64(a[0])<<24 | uint64(a[1])<<16 | uint64(a[2])<<8 | uint64(a[3])
+}
+
+func (t *walkTable) get(k pairKey) *walk {
+	if x, ok := pack4(k); ok {
+		return t.w4[x]
+	}
+	return t.w[k]
+}
+
+func (t *walkTable) put(k pairKey, w *walk) {
+	if x, ok := pack4(k); ok {
+		t.w4[x] = w
+		return
+	}
+	t.w[k] = w
+}
+
+func (t *walkTable) delete(k pairKey) {
+	if x, ok := pack4(k); ok {
+		delete(t.w4, x)
+		return
+	}
+	delete(t.w, k)
+}
+
+// each calls fn for every walk, in no particular order.
+func (t *walkTable) each(fn func(*walk)) {
+	for _, w := range t.w4 {
+		fn(w)
+	}
+	for _, w := range t.w {
+		fn(w)
+	}
+}
+
+// newWalk returns an empty walk, one let go earlier when there is one.
+func (d *Detector) newWalk() *walk {
+	if n := len(d.free); n > 0 {
+		w := d.free[n-1]
+		d.free = d.free[:n-1]
+		return w
+	}
+	return &walk{}
+}
+
+// maxFree bounds the walks kept for reuse.
+const maxFree = 1 << 12
+
+// release keeps an empty walk for reuse.
+func (d *Detector) release(w *walk) {
+	if len(d.free) < maxFree {
+		d.free = append(d.free, w)
+	}
+}
+
+// reset empties a walk that has raised no alarm, keeping the memory of
+// its list of targets.
+func (w *walk) reset() {
+	t := w.targets[:0]
+	*w = walk{}
+	w.targets = t
 }
 
 // step adds one attempt to a walk: to a horizontal walk when its
@@ -592,7 +717,7 @@ func (d *Detector) step(w *walk, kind Kind, a *attempt) {
 		w.decided = al
 		d.alarms = append(d.alarms, al)
 	case w.logRatio <= d.eta0:
-		*w = walk{} // benign: start afresh
+		w.reset() // benign: start afresh
 	}
 }
 
@@ -615,12 +740,8 @@ func (d *Detector) Alarms() []Alarm {
 		a.Ports = a.Ports[:min(len(a.Ports), d.cfg.TopPorts)]
 		a.Targets = slices.Clone(w.targets)
 	}
-	for _, w := range d.horizontal {
-		fill(w)
-	}
-	for _, w := range d.vertical {
-		fill(w)
-	}
+	d.horizontal.each(fill)
+	d.vertical.each(fill)
 	out := make([]Alarm, 0, len(d.alarms))
 	for _, a := range d.alarms {
 		out = append(out, *a)

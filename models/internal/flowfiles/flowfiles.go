@@ -6,12 +6,12 @@ package flowfiles
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/flowbench"
 	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 )
 
@@ -46,10 +46,7 @@ func Read(tb testing.TB, dir string) []datasets.Flow {
 // files under $FINGERFLOW_BENCH_DIR (a day of them, for example), or else
 // the lab's attack run, as seen from a package directory under models/.
 func BenchDir() string {
-	if d := os.Getenv("FINGERFLOW_BENCH_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9")
+	return flowbench.Dir(filepath.Join("..", "..", "datasets", "lab-attack", "lab-attack.v9"))
 }
 
 // LabCSVs are the lab runs' `nfdump -o csv` exports shipped under
