@@ -702,3 +702,62 @@ func Downloads(ctx context.Context, cfg Config, flows iter.Seq2[datasets.Flow, e
 		}
 	}
 }
+
+// ConnectionHalf is one direction of a Connection.
+type ConnectionHalf struct {
+	Seen           bool // a record reported this direction
+	Packets, Bytes uint64
+	Flags          uint8 // OR of the TCP flags of the records that reported it
+}
+
+// Connection is a TCP connection assembled outside an Extractor (by a
+// database query, say) the way the Extractor assembles its own: the
+// records of one exporter's 5-tuple merged while adjacent within
+// Config.Gap and not closed before, duplicates dropped.
+type Connection struct {
+	A, B     netip.AddrPort // either order
+	Exporter netip.Addr
+	// Dir[0] is A → B, Dir[1] B → A.
+	Dir        [2]ConnectionHalf
+	Records    int
+	Sampling   uint32 // of the connection's first record
+	Start, End time.Time
+}
+
+// DownloadsOf finishes assembled connections as the Extractor finishes
+// its own: one-way connections whose other direction was seen with
+// another client address (NAT) are paired, and the transfers of MinBytes
+// or more with MinRatio are returned as downloads, in start order.
+func DownloadsOf(cfg Config, cs []Connection) []Download {
+	e := &Extractor{cfg: cfg, open: map[uint64]*conn{}}
+	done := make([]*conn, 0, len(cs))
+	for _, x := range cs {
+		a, b := endpoint{x.A.Addr(), x.A.Port()}, endpoint{x.B.Addr(), x.B.Port()}
+		dirs := x.Dir
+		if lessEP(b, a) {
+			a, b = b, a
+			dirs[0], dirs[1] = dirs[1], dirs[0]
+		}
+		c := &conn{key: connKey{a, b, x.Exporter}, records: x.Records, sampling: x.Sampling, start: x.Start, end: x.End}
+		c.hash = c.key.hash()
+		for d, h := range dirs {
+			if h.Seen {
+				c.dir[d].add(h.Packets, h.Bytes, h.Flags)
+			}
+		}
+		done = append(done, c)
+	}
+	slices.SortFunc(done, func(x, y *conn) int {
+		if c := x.start.Compare(y.start); c != 0 {
+			return c
+		}
+		return cmpKey(x.key, y.key)
+	})
+	var out []Download
+	for _, c := range e.pairNAT(done) {
+		if d, ok := e.download(c); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}

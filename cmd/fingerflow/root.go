@@ -121,7 +121,7 @@ flow metadata alone and reports what each host fetched.
 	root.PersistentFlags().BoolVarP(&gopts.verbose, "verbose", "v", false, "log debugging detail")
 	root.PersistentFlags().BoolVarP(&gopts.quiet, "quiet", "q", false, "print only warnings and errors: no summaries, no progress bar")
 	root.AddCommand(
-		newInfoCommand(gopts), newIngestCommand(gopts),
+		newInfoCommand(gopts), newIngestCommand(gopts), newLoadCommand(gopts),
 		newTrainCommand(gopts), newEvaluateCommand(gopts), newClassifyCommand(gopts), newRunCommand(gopts),
 		newCollectCommand(gopts),
 		newHistoryCommand(gopts), newMissingCommand(gopts),
