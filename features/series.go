@@ -1,6 +1,7 @@
 package features
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -388,6 +389,26 @@ func (r *rateSketch) quantile(m *mapping.CubicallyInterpolatedMapping, n int64, 
 		return m.Value(r.store.KeyAtRank(k - zeros))
 	}
 	return lerpRank(at, q*(total-1))
+}
+
+// SketchRounding is what HostAggregator's rate sketches make of one
+// second's value v: the value is kept as a float32, then stands for its
+// DDSketch bin under relative accuracy acc (0 when too small to index,
+// as an idle second). A quantile interpolated between exact order
+// statistics passed through it is the aggregator's, but where float
+// rounding of the second's sum puts a value across a bin boundary.
+func SketchRounding(acc float64) (func(v float64) float64, error) {
+	m, err := mapping.NewCubicallyInterpolatedMapping(acc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrHostConfig, err)
+	}
+	return func(v float64) float64 {
+		v = float64(float32(v))
+		if v <= m.MinIndexableValue() {
+			return 0
+		}
+		return m.Value(m.Index(v))
+	}, nil
 }
 
 // lerpRank interpolates between the order statistics around rank r (0-based).

@@ -131,3 +131,21 @@ func (s *Store) Sampled(ctx context.Context, w Window) ([]Sampling, error) {
 	}
 	return out, rows.Err()
 }
+
+// Files is the number of loaded files with flows in the window; 0 for a
+// table fingerflow did not load (no LoadId column).
+func (s *Store) Files(ctx context.Context, w Window) (int, error) {
+	if !s.checked {
+		if err := s.Check(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if !s.own {
+		return 0, nil
+	}
+	var n uint64
+	if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT uniqExact(%s) FROM %s WHERE %s", LoadColumn, s.Table(), s.Where(w))).Scan(&n); err != nil {
+		return 0, fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+	}
+	return int(n), nil
+}

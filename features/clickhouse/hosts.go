@@ -36,9 +36,11 @@ const exactDistinct = 16
 //     (the server adds each second's shares in float64 in its own order;
 //     the aggregator keeps a host's seconds in float32) and the site's
 //     95th percentiles.
-//   - Different by design: a host's 95th percentiles are exact here; the
-//     aggregator's come from a DDSketch within
-//     HostConfig.RelativeAccuracy. There are no late records: every
+//   - A host's 95th percentiles: the order statistics are exact here and
+//     stand for their bins of the aggregator's DDSketch
+//     (features.SketchRounding), so the two agree but where the float
+//     rounding of a second's sum puts it across a bin boundary. There
+//     are no late records: every
 //     record's seconds are placed exactly, whatever order the flows were
 //     loaded in (LateRecords is 0).
 //   - Order-dependent in the aggregator, so only equal when a host has few
@@ -388,6 +390,10 @@ FROM (
   )
   GROUP BY h
 )`, q.base, zero, maxDur)
+	round, err := features.SketchRounding(q.cfg.RelativeAccuracy)
+	if err != nil {
+		return err
+	}
 	return q.query(ctx, "per-second series", sql, func(scan func(...any) error) error {
 		var h string
 		var s0 int64
@@ -417,7 +423,7 @@ FROM (
 		hs.Rates = features.Rates{
 			Start: time.Unix(s0, 0).UTC(), Seconds: int64(n),
 			BytesMean: float64(bytes) / float64(n), PacketsMean: float64(q.seriesPks[hs.Addr]) / float64(n),
-			BytesP95: lerp(bLo, bHi), PacketsP95: lerp(pLo, pHi),
+			BytesP95: lerp(round(bLo), round(bHi)), PacketsP95: lerp(round(pLo), round(pHi)),
 		}
 		for _, m := range minutes {
 			mb, mp := m[1].(float64), m[2].(float64)

@@ -182,6 +182,9 @@ func parsePort(s string) (uint8, uint16, error) {
 // Len is the number of rules.
 func (rs *Rules) Len() int { return len(rs.rules) }
 
+// Rule is the file's rule i (0 ≤ i < Len()).
+func (rs *Rules) Rule(i int) Rule { return rs.rules[i] }
+
 // HintCounter counts, per internal host, the flows each rule matched.
 // Memory grows with hosts and the rules they match.
 type HintCounter struct {
@@ -217,6 +220,21 @@ func (hc *HintCounter) Add(f *datasets.Flow) {
 			hc.count(f.SrcAddr, []int{i}, "net")
 		}
 	}
+}
+
+// Set records that n flows of host a matched rule i (a talks, serves or
+// net rule), as counted by a source that matches the rules where its
+// flows are. A host outside the site, or n 0, is ignored.
+func (hc *HintCounter) Set(a netip.Addr, i int, n uint64) {
+	if n == 0 || !hc.internal(a) || i < 0 || i >= len(hc.rules.rules) || hc.rules.rules[i].Kind == "ttl" {
+		return
+	}
+	m := hc.counts[a]
+	if m == nil {
+		m = map[int]uint64{}
+		hc.counts[a] = m
+	}
+	m[i] = n
 }
 
 func (hc *HintCounter) count(a netip.Addr, ids []int, kind string) {
