@@ -2,6 +2,7 @@ package nightly
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"sync"
 
@@ -110,9 +111,20 @@ func (s *Downloads) Classify(ctx context.Context, cl *downloads.Classifier, visi
 	return flush()
 }
 
+// AddDownloads takes downloads assembled elsewhere (where the flows are
+// kept), as if the stage had found them in the flows.
+func (s *Downloads) AddDownloads(ds []features.Download) error { return s.drain(ds) }
+
 // Close removes the stage's temporary file; the error says it was left
 // behind.
 func (s *Downloads) Close() error { return s.spill.remove() }
+
+// close is Close with the error logged.
+func (s *Downloads) close(log *slog.Logger) {
+	if err := s.Close(); err != nil && log != nil {
+		log.Warn(err.Error())
+	}
+}
 
 // classifyAll answers ds into rs (rs[i] for ds[i]) on every core.
 func classifyAll(cl *downloads.Classifier, ds []features.Download, rs []downloads.Answer) {

@@ -34,7 +34,8 @@ type Night struct {
 	// OSAware is false when the catalog names no OS family: updates are
 	// listed, no host gets an OS.
 	OSAware bool
-	// Alarms are the detectors' findings; Analytics holds the statistics.
+	// Alarms are the detectors' findings; Analytics holds the statistics
+	// (nil for a night computed where its flows are: RunPushed).
 	Alarms    nightdir.Alarms
 	Analytics *Analytics
 	// Score is the inventory scored against Config.Truth (nil without).
@@ -47,7 +48,7 @@ type Night struct {
 // Run handed to its sink): the inventory as CSV and JSON, the host table
 // with each host's cluster (Parquet, or CSV when csv is set), the
 // clusters, the site's traffic per second and per minute, the catalog,
-// the analytics and, with a truth, the score. run.json comes last.
+// the analytics (when computed) and, with a truth, the score. run.json comes last.
 func (n *Night) Write(w *nightdir.Writer, csv bool) error {
 	if err := w.Write(nightdir.InventoryCSVFile, func(f io.Writer) error { return nightdir.WriteInventoryCSV(f, n.Hosts) }); err != nil {
 		return err
@@ -80,17 +81,19 @@ func (n *Night) Write(w *nightdir.Writer, csv bool) error {
 	if err := w.Write(nightdir.CatalogFile, func(f io.Writer) error { return nightdir.WriteCatalogCSV(f, n.Catalog.Entries) }); err != nil {
 		return err
 	}
-	lives, err := n.Analytics.Lifespans()
-	if err != nil {
-		return err
-	}
-	if err := w.Write(nightdir.StatsFile, func(f io.Writer) error {
-		return nightdir.WriteStatsRecords(f, n.Analytics.Talkers(), lives)
-	}); err != nil {
-		return err
-	}
-	if err := w.Write(nightdir.AlarmsFile, func(f io.Writer) error { return nightdir.WriteAlarmRecords(f, n.Alarms) }); err != nil {
-		return err
+	if n.Analytics != nil {
+		lives, err := n.Analytics.Lifespans()
+		if err != nil {
+			return err
+		}
+		if err := w.Write(nightdir.StatsFile, func(f io.Writer) error {
+			return nightdir.WriteStatsRecords(f, n.Analytics.Talkers(), lives)
+		}); err != nil {
+			return err
+		}
+		if err := w.Write(nightdir.AlarmsFile, func(f io.Writer) error { return nightdir.WriteAlarmRecords(f, n.Alarms) }); err != nil {
+			return err
+		}
 	}
 	if n.Score != nil {
 		if err := w.Write(nightdir.ScoreFile, func(f io.Writer) error { return writeJSON(f, n.Score) }); err != nil {

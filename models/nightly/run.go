@@ -101,21 +101,9 @@ func (e *EmptyError) Unwrap() error { return e.Err }
 // (ErrNoFlows, ErrNoHosts) and touches nothing. The night's files are
 // written with Night.Write.
 func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night, error) {
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	started := now()
-	cat := cfg.Catalog
-	if cat == nil {
-		cat = cfg.Model.Catalog
-	}
-	if cfg.Rules == nil {
-		rules, err := inventory.LoadRules("")
-		if err != nil {
-			return nil, err
-		}
-		cfg.Rules = rules
+	started := cfg.now()
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
 	hostsStage, err := newHostStage(cfg.Internal, cfg.Rules)
 	if err != nil {
@@ -125,11 +113,7 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err := dl.Close(); err != nil && cfg.Logger != nil {
-			cfg.Logger.Warn(err.Error())
-		}
-	}()
+	defer dl.close(cfg.Logger)
 	var lifeCluster func(netip.Addr) (string, bool)
 	if cfg.History != nil {
 		if lifeCluster, err = LatestNightClusters(ctx, cfg.History); err != nil {
@@ -151,11 +135,67 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	if err != nil {
 		return nil, err
 	}
+	return finish(ctx, &cfg, gathered{
+		started: started, read: read, hosts: hostsStage.agg, hints: hostsStage.hints, dl: dl, an: an,
+	}, sink)
+}
+
+// gathered is what a night's flows gave the stages: the hosts, the rule
+// matches, the downloads found (dl, not yet finished), what was read, and
+// the analytics (nil when the source computes none).
+type gathered struct {
+	started time.Time
+	read    datasets.ReadStats
+	hosts   hostRows
+	hints   *inventory.HintCounter
+	dl      *Downloads
+	an      *Analytics
+	source  string // where the flows are, when not in files
+}
+
+// hostRows are the night's internal hosts: aggregated from the flows
+// (features.HostAggregator) or computed where the flows are (pushedHosts).
+type hostRows interface {
+	Internal(a netip.Addr) bool
+	Site() features.SiteStats
+	Hosts() []features.HostStats
+	AddDownloads(a netip.Addr, named, unknown int) bool
+}
+
+// now is the config's clock.
+func (cfg *Config) now() time.Time {
+	if cfg.Now == nil {
+		return time.Now()
+	}
+	return cfg.Now()
+}
+
+// defaults fills the shipped hints when cfg has none.
+func (cfg *Config) defaults() error {
+	if cfg.Rules == nil {
+		rules, err := inventory.LoadRules("")
+		if err != nil {
+			return err
+		}
+		cfg.Rules = rules
+	}
+	return nil
+}
+
+// finish turns what the stages gathered into the night: it classifies
+// the downloads while the hosts are clustered, weighs each host's
+// evidence, writes the history and sums up.
+func finish(ctx context.Context, cfg *Config, g gathered, sink DownloadSink) (*Night, error) {
+	cat := cfg.Catalog
+	if cat == nil {
+		cat = cfg.Model.Catalog
+	}
+	read, dl := g.read, g.dl
 	flows := read.Kept
 	if flows == 0 {
 		return nil, &EmptyError{Err: ErrNoFlows, Read: read, Internal: internalText(cfg.Internal)}
 	}
-	site := hostsStage.agg.Site()
+	site := g.hosts.Site()
 	if site.Hosts == 0 || site.First.IsZero() {
 		return nil, &EmptyError{Err: ErrNoHosts, Read: read, Flows: flows, Internal: internalText(cfg.Internal)}
 	}
@@ -176,12 +216,12 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	go func(hs []features.HostStats) {
 		hcl, err := clusters.FitHosts(ctx, hs, cfg.K, cfg.Seed)
 		clustered <- fitted{hcl, err}
-	}(hostsStage.agg.Hosts())
+	}(g.hosts.Hosts())
 
 	// Every download is classified; the night's inventory sees them all.
-	inv := inventory.NewNight(cfg.Inventory, cl, cat, hostsStage.internal)
+	inv := inventory.NewNight(cfg.Inventory, cl, cat, g.hosts.Internal)
 	perHost := map[netip.Addr][2]int{}
-	var found, named, chanceLevel int
+	var found, named, chanceLevel, sampled int
 	err = dl.Classify(ctx, cl, func(d *features.Download, r downloads.Answer) error {
 		found++
 		status := r.Status()
@@ -191,8 +231,11 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 		case downloads.StatusChanceLevel:
 			chanceLevel++
 		}
+		if r.Profile == downloads.ProfileSampled {
+			sampled++
+		}
 		inv.Add(d, r)
-		if hostsStage.internal(d.Client) {
+		if g.hosts.Internal(d.Client) {
 			c := perHost[d.Client]
 			if status == downloads.StatusNamed {
 				c[0]++
@@ -215,12 +258,12 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 		return nil, fit.err
 	}
 	for a, c := range perHost {
-		hostsStage.agg.AddDownloads(a, c[0], c[1])
+		g.hosts.AddDownloads(a, c[0], c[1])
 	}
-	hosts := hostsStage.agg.Hosts()
+	hosts := g.hosts.Hosts()
 
 	// Each host's evidence, in order, to one verdict.
-	ev := evidenceStage{night: inv, hints: hostsStage.hints}
+	ev := evidenceStage{night: inv, hints: g.hints}
 	verdicts, err := ev.verdicts(ctx, hosts, fit.hcl)
 	if err != nil {
 		return nil, err
@@ -228,7 +271,7 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 
 	n := &Night{
 		Hosts: make([]nightdir.Host, 0, len(hosts)), HostStats: hosts, Site: site, Clusters: fit.hcl,
-		Catalog: cat, Offsets: offs, OSAware: inv.OSAware(), Analytics: an,
+		Catalog: cat, Offsets: offs, OSAware: inv.OSAware(), Analytics: g.an,
 	}
 	for _, h := range hosts {
 		row := nightdir.Host{Addr: h.Addr, FirstSeen: h.First, LastSeen: h.Last, TTL: ttlText(h), Cluster: -1, Verdict: verdicts[h.Addr]}
@@ -249,10 +292,13 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 		catName = "the model's catalog"
 	}
 	n.Summary = nightdir.RunSummary{
-		Night: night, First: site.First.UTC(), Last: site.Last.UTC(), Files: read.Files, FilesSkipped: read.Skipped,
+		Night: night, First: site.First.UTC(), Last: site.Last.UTC(), Source: g.source, Files: read.Files, FilesSkipped: read.Skipped,
 		Skipped: []nightdir.SkippedFile{}, Flows: flows, Duplicates: read.Duplicates, Hosts: len(hosts),
-		Downloads: found, Named: named, ChanceLevel: chanceLevel, Unknown: found - named - chanceLevel,
+		Downloads: found, Named: named, ChanceLevel: chanceLevel, Unknown: found - named - chanceLevel, Sampled: sampled,
 		Model: cfg.ModelPath, Catalog: catName, Version: cfg.Version,
+	}
+	if g.an == nil {
+		n.Summary.Analytics = AnalyticsNotComputed
 	}
 	for _, s := range read.SkippedFiles {
 		n.Summary.Skipped = append(n.Summary.Skipped, nightdir.SkippedFile{Path: s.Path, Reason: s.Err.Error()})
@@ -279,8 +325,10 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	}
 	n.Summary.Context = ctxStats
 
-	if n.Alarms, err = an.Alarms(ctx, cfg.History, night, 14, hosts); err != nil {
-		return nil, err
+	if g.an != nil {
+		if n.Alarms, err = g.an.Alarms(ctx, cfg.History, night, 14, hosts); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Truth != nil {
 		sc := inventory.Score(verdicts, cfg.Truth, cat)
@@ -290,14 +338,16 @@ func Run(ctx context.Context, cfg Config, src Source, sink DownloadSink) (*Night
 	// The history: this night replaces any earlier run of it, then each
 	// host says what changed since the night before.
 	if cfg.History != nil {
-		hr := historyRun(&cfg, n.Summary, started, now(), n.Hosts, cat, hosts)
-		hr.Metrics = append(hr.Metrics, an.Metrics()...)
+		hr := historyRun(cfg, n.Summary, g.started, cfg.now(), n.Hosts, cat, hosts)
+		if g.an != nil {
+			hr.Metrics = append(hr.Metrics, g.an.Metrics()...)
+		}
 		if err := (&historyStage{db: cfg.History}).write(ctx, hr, n.Hosts, &n.Summary); err != nil {
 			return nil, err
 		}
 		n.Summary.History = cfg.History.Path()
 	}
-	el := now().Sub(started)
+	el := cfg.now().Sub(g.started)
 	n.Summary.Seconds = el.Seconds()
 	if el > 0 {
 		n.Summary.FlowsPerSec = float64(flows) / el.Seconds()

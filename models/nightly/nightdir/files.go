@@ -161,19 +161,24 @@ func WriteFileAtomic(path string, b []byte) error {
 type Writer struct {
 	dir   string
 	files []*AtomicFile
+	// created: the directory did not exist before Create; committed:
+	// Commit succeeded.
+	created, committed bool
 }
 
 // Create starts writing the run directory dir, creating it if needed.
 // Temporary files an interrupted run left there (only those of the
 // schema's own names) are removed first.
 func Create(dir string) (*Writer, error) {
+	_, err := os.Stat(dir)
+	created := errors.Is(err, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	if err := RemoveLeftovers(dir); err != nil {
 		return nil, err
 	}
-	return &Writer{dir: dir}, nil
+	return &Writer{dir: dir, created: created}, nil
 }
 
 // RemoveLeftovers removes the temporary files (".NAME.tmp-*") that
@@ -253,12 +258,18 @@ func (w *Writer) Commit() error {
 			return err
 		}
 	}
+	w.committed = true
 	return nil
 }
 
-// Abort removes every file not committed; deferring it is safe.
+// Abort removes every file not committed, and the directory when Create
+// made it and nothing was committed (a failed first run leaves no empty
+// directory behind); deferring it is safe.
 func (w *Writer) Abort() {
 	for _, f := range w.files {
 		f.Abort()
+	}
+	if w.created && !w.committed {
+		os.Remove(w.dir) // only if empty
 	}
 }

@@ -8,26 +8,35 @@ import (
 // RunSummary is run.json: what a nightly run read, skipped and found, and
 // how fast.
 type RunSummary struct {
-	Night        string          `json:"night"`
-	First        time.Time       `json:"first_flow"`
-	Last         time.Time       `json:"last_flow"`
-	Files        int             `json:"files"`
-	FilesSkipped int             `json:"files_skipped"`
-	Skipped      []SkippedFile   `json:"skipped"`
-	Flows        uint64          `json:"flows"`
-	Duplicates   uint64          `json:"duplicate_records_dropped"`
-	Hosts        int             `json:"hosts"`
-	HostsWithOS  int             `json:"hosts_with_os"`
-	Downloads    int             `json:"downloads"`
-	Named        int             `json:"downloads_named"`
-	ChanceLevel  int             `json:"downloads_chance_level"` // named at a chance not negligible
-	Unknown      int             `json:"downloads_unknown"`
-	Updates      int             `json:"updates"`
-	Clusters     int             `json:"clusters"`
-	Seconds      float64         `json:"seconds"`
-	FlowsPerSec  float64         `json:"flows_per_second"`
-	Context      json.RawMessage `json:"context"` // what host and site context added
-	History      string          `json:"history,omitempty"`
+	Night string    `json:"night"`
+	First time.Time `json:"first_flow"`
+	Last  time.Time `json:"last_flow"`
+	// Source names where the flows were kept when not in files (a
+	// ClickHouse table); Files then counts the loaded files it read.
+	Source       string        `json:"source,omitempty"`
+	Files        int           `json:"files"`
+	FilesSkipped int           `json:"files_skipped"`
+	Skipped      []SkippedFile `json:"skipped"`
+	Flows        uint64        `json:"flows"`
+	Duplicates   uint64        `json:"duplicate_records_dropped"`
+	Hosts        int           `json:"hosts"`
+	HostsWithOS  int           `json:"hosts_with_os"`
+	Downloads    int           `json:"downloads"`
+	Named        int           `json:"downloads_named"`
+	ChanceLevel  int           `json:"downloads_chance_level"` // named at a chance not negligible
+	Unknown      int           `json:"downloads_unknown"`
+	// Sampled counts the downloads of packet-sampling exporters, whose
+	// byte counts are estimates: they are left unknown.
+	Sampled     int             `json:"downloads_sampled,omitempty"`
+	Updates     int             `json:"updates"`
+	Clusters    int             `json:"clusters"`
+	Seconds     float64         `json:"seconds"`
+	FlowsPerSec float64         `json:"flows_per_second"`
+	Context     json.RawMessage `json:"context"` // what host and site context added
+	// Analytics says why stats.json and alarms.json are missing, when
+	// they are ("": written).
+	Analytics string `json:"analytics,omitempty"`
+	History   string `json:"history,omitempty"`
 	// Previous is the history's night before this one ("" when this is
 	// the first); Vanished are the hosts it saw and this night did not.
 	Previous string         `json:"previous_night,omitempty"`
