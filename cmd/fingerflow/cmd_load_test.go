@@ -15,7 +15,7 @@ import (
 // chServers are the ClickHouse servers the load tests use.
 var chServers chtest.Servers
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m, &chServers, 1)) }
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m, &chServers, 2)) }
 
 // TestLoad loads lab runs with a file that is no flow file and one
 // damaged part-way: those two are named and load nothing, the others

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,13 +40,14 @@ type runOptions struct {
 	csv       bool
 	noReport  bool
 	threshold float64
+	dsn       string
 	filterOptions
 }
 
 func newRunCommand(gopts *globalOptions) *cobra.Command {
 	opts := runOptions{seed: 1}
 	cmd := &cobra.Command{
-		Use:   "run --model MODEL.ffm --out OUTDIR FLOWS... [filters]",
+		Use:   "run --model MODEL.ffm --out OUTDIR {FLOWS... | --clickhouse DSN} [filters]",
 		Short: "The nightly run: per-host inventory, host clusters and history from a night's flow files",
 		Long: `run reads every flow of the night's files once and writes into OUTDIR:
 
@@ -65,11 +68,27 @@ func newRunCommand(gopts *globalOptions) *cobra.Command {
 Internal hosts are those in --internal (default RFC 1918 and IPv6 ULA). The
 history of every night goes to an SQLite database (default fingerflow.db beside
 OUTDIR): re-running a night replaces it. --catalog gives the catalog with OS
-families and release dates; it must list the same files as the model's.`,
+families and release dates; it must list the same files as the model's.
+
+With --clickhouse DSN (see fingerflow load) the night's flows are those of a
+ClickHouse table in --since/--until: the hosts' rows, the OS hints' matches
+and the download candidates are computed in the server, and only they come
+back; the rest of the night is the same as for files. The analytics that need
+every flow (stats.json, alarms.json) are left out; run.json says so.`,
 		Example: `  fingerflow run --model datasets/lab-dev/lab.ffm --catalog datasets/population/pop-near-24h-s1007.catalog.csv \
       --out night datasets/population/pop-near-24h-s1007.v9
+  fingerflow run -m lab.ffm --out /srv/fingerflow/2027-01-11 --clickhouse clickhouse://db1/flows \
+      --since '2027-01-11 00:00' --until '2027-01-12 00:00'
   fingerflow run -m lab.ffm --catalog updates.csv --out /srv/fingerflow/2027-01-11 /var/cache/nfdump/2027/01/11`,
-		Args: atLeastOnePath,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.dsn != "" {
+				if len(args) > 0 {
+					return usagef("run: --clickhouse reads the flows from the table: no FLOWS arguments (%s)", args[0])
+				}
+				return nil
+			}
+			return atLeastOnePath(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), opts, gopts, args)
 		},
@@ -88,6 +107,7 @@ families and release dates; it must list the same files as the model's.`,
 	f.BoolVar(&opts.csv, "csv", false, "write downloads and hosts as CSV instead of Parquet")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
 	f.BoolVar(&opts.noReport, "no-report", false, "do not write the morning report (report.html and its charts)")
+	f.StringVar(&opts.dsn, "clickhouse", "", "run over the flows of a ClickHouse table instead of files (DSN as for fingerflow load; with --since and --until)")
 	addFilterFlags(f, &opts.filterOptions)
 	return cmd
 }
@@ -117,15 +137,30 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if dbPath == "" {
 		dbPath = filepath.Join(filepath.Dir(filepath.Clean(opts.out)), defaultHistoryDB)
 	}
-	in, err := expandInputs(ctx, args, gopts.stderr)
-	if err != nil {
-		return err
-	}
-	if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, args, in.Files, append([]string{opts.model}, opts.catalogs...)...); err != nil {
-		return err
-	}
-	if err := in.Prune(flt); err != nil {
-		return err
+	var (
+		in  *datasets.Inputs
+		src *clickhouseNight
+	)
+	if opts.dsn != "" {
+		// The server and its table are checked before anything is
+		// written.
+		if src, err = openClickhouseNight(ctx, opts.dsn, flt, gopts.logger); err != nil {
+			return err
+		}
+		defer src.Close()
+		if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, nil, nil, append([]string{opts.model}, opts.catalogs...)...); err != nil {
+			return err
+		}
+	} else {
+		if in, err = expandInputs(ctx, args, gopts.stderr); err != nil {
+			return err
+		}
+		if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, args, in.Files, append([]string{opts.model}, opts.catalogs...)...); err != nil {
+			return err
+		}
+		if err := in.Prune(flt); err != nil {
+			return err
+		}
 	}
 	cfg := nightly.Config{ModelPath: opts.model, CatalogPaths: opts.catalogs, Internal: internal, Threshold: opts.threshold,
 		Inventory: inventory.DefaultConfig(), K: opts.k, Seed: opts.seed, Version: version, Logger: gopts.logger}
@@ -148,11 +183,21 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		return err
 	}
 	defer out.Abort()
+	committed := false
 	if !opts.noHistory {
+		_, statErr := os.Stat(dbPath)
 		if cfg.History, err = history.Open(ctx, dbPath); err != nil {
 			return err
 		}
-		defer cfg.History.Close()
+		// A database this run created is removed when the night fails:
+		// a failed first run leaves nothing behind.
+		fresh := errors.Is(statErr, fs.ErrNotExist)
+		defer func() {
+			cfg.History.Close()
+			if fresh && !committed {
+				removeDatabase(dbPath)
+			}
+		}()
 	}
 	dlName, format := nightdir.DownloadsFile, nightdir.FormatParquet
 	if opts.csv {
@@ -167,8 +212,16 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		return err
 	}
 
-	night, err := nightly.Run(ctx, cfg, fileSource(gopts, in, flt, 0), dw)
+	var night *nightly.Night
+	if src != nil {
+		night, err = nightly.RunPushed(ctx, cfg, src, dw)
+	} else {
+		night, err = nightly.Run(ctx, cfg, fileSource(gopts, in, flt, 0), dw)
+	}
 	if err != nil {
+		if src != nil {
+			return src.emptyNightError(err, flt, opts.out)
+		}
 		return emptyNightError(err, flt, opts.out)
 	}
 	if err := dw.Close(); err != nil {
@@ -178,6 +231,15 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		if err := reports.WriteOffsets(gopts.stderr, "run", night.Offsets); err != nil {
 			return err
 		}
+	}
+	if night.Summary.Sampled > 0 {
+		fmt.Fprintf(gopts.stderr, "run: %d downloads came from packet-sampling exporters: their byte counts are estimates, so they are left unknown (profile %q)\n",
+			night.Summary.Sampled, downloads.ProfileSampled)
+	}
+	if src != nil {
+		src.sampledNote(ctx, gopts)
+		gopts.infof("run: %d rows back from the server for %d flows stored (%.3f per flow)\n", src.Rows, night.Summary.Flows, float64(src.Rows)/float64(night.Summary.Flows))
+		gopts.infof("run: %s: %s\n", nightdir.StatsFile+" and "+nightdir.AlarmsFile, night.Summary.Analytics)
 	}
 	if !night.OSAware {
 		fmt.Fprintf(gopts.stderr, "run: %s names no OS family: updates are listed, every host's OS stays unknown\n", night.Summary.Catalog)
@@ -191,6 +253,7 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err := out.Commit(); err != nil {
 		return err
 	}
+	committed = true
 	sum := night.Summary
 	if sc := night.Score; sc != nil {
 		fmt.Fprintf(gopts.stderr, "run: against %s: OS right for %d of %d hosts (%.1f%%), %d of %d hosts without catalog files given an OS; updates precision %.1f%%, recall %.1f%%; missing precision %.1f%% (%d pairs, %d possibly fetched)\n",
@@ -347,4 +410,12 @@ func checkRunOutputs(out, db string, useDB bool, args, files []string, more ...s
 func within(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+}
+
+// removeDatabase removes an SQLite database and the journal files beside
+// it.
+func removeDatabase(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		os.Remove(path + suffix)
+	}
 }
