@@ -202,9 +202,9 @@ func sameNight(t *testing.T, name, want, got string) {
 	}
 	ws, gs := sum(want), sum(got)
 	type counts struct {
-		Flows                                                  uint64
+		Flows                                                    uint64
 		Hosts, HostsWithOS, Downloads, Named, Chance, Updates, K int
-		Night                                                  string
+		Night                                                    string
 	}
 	cw := counts{ws.Flows, ws.Hosts, ws.HostsWithOS, ws.Downloads, ws.Named, ws.ChanceLevel, ws.Updates, ws.Clusters, ws.Night}
 	cg := counts{gs.Flows, gs.Hosts, gs.HostsWithOS, gs.Downloads, gs.Named, gs.ChanceLevel, gs.Updates, gs.Clusters, gs.Night}
