@@ -42,6 +42,103 @@ func (flt *Filter) NameOutside(path string) bool {
 		(!flt.Since.IsZero() && t.Before(flt.Since.Add(-24*time.Hour))))
 }
 
+// PruneError is the error of a command whose input files NameOutside all
+// pruned (pruned lists them, in any order; Inputs.Prune returns it): it
+// gives the times their names say against the window, so that the reader
+// sees why none was opened, and errors.Is(err, ErrPruned) holds. It is
+// nil when pruned is empty. The window is named by the command-line flags
+// that set it, --since and --until.
+func (flt *Filter) PruneError(pruned []string) error {
+	if len(pruned) == 0 {
+		return nil
+	}
+	return &prunedError{fmt.Sprintf("none of the %d input files was opened: %s; rotated files whose names say more than a day outside --since/--until are skipped unopened: name a file by itself to read it whatever its name says",
+		len(pruned), flt.DescribePruned(pruned))}
+}
+
+// prunedError is PruneError's error.
+type prunedError struct{ msg string }
+
+func (e *prunedError) Error() string { return e.msg }
+
+// Is reports whether target is ErrPruned.
+func (e *prunedError) Is(target error) bool { return target == ErrPruned }
+
+// DescribePruned says what times the names of the files NameOutside
+// pruned give, against the window: "nfcapd.202612011700 is named for
+// 2026-12-01 17:00 UTC, more than a day before --since 2027-01-20 00:00
+// UTC"; for several files the first and last name, and the files before
+// and after the window apart. A command that read other files can log it.
+func (flt *Filter) DescribePruned(pruned []string) string {
+	type span struct {
+		n                   int
+		first, last         time.Time
+		firstName, lastName string
+	}
+	var before, after span
+	for _, p := range pruned {
+		t, ok := FileTime(p)
+		if !ok {
+			continue
+		}
+		s := &after
+		if !flt.Since.IsZero() && t.Before(flt.Since.Add(-24*time.Hour)) {
+			s = &before
+		}
+		name := filepath.Base(p)
+		if s.n == 0 || t.Before(s.first) {
+			s.first, s.firstName = t, name
+		}
+		if s.n == 0 || t.After(s.last) {
+			s.last, s.lastName = t, name
+		}
+		s.n++
+	}
+	both := before.n > 0 && after.n > 0
+	describe := func(s span, first bool, side string) string {
+		var who, times string
+		switch {
+		case s.n == 1 && !both:
+			who = s.firstName + " is named for "
+		case !both:
+			who = "they are named for "
+		case first && s.n == 1:
+			who = "1 is named for "
+		case first:
+			who = fmt.Sprintf("%d are named for ", s.n)
+		default:
+			who = fmt.Sprintf("%d for ", s.n)
+		}
+		switch {
+		case s.n == 1 && !both:
+			times = nameTime(s.first) + " UTC"
+		case s.first.Equal(s.last) && s.n == 1:
+			times = nameTime(s.first) + " UTC (" + s.firstName + ")"
+		default:
+			times = nameTime(s.first) + " to " + nameTime(s.last) + " UTC (" + s.firstName + " to " + s.lastName + ")"
+		}
+		return who + times + ", more than a day " + side
+	}
+	var parts []string
+	if before.n > 0 {
+		parts = append(parts, describe(before, true, "before --since "+nameTime(flt.Since)+" UTC"))
+	}
+	if after.n > 0 {
+		parts = append(parts, describe(after, before.n == 0, "after --until "+nameTime(flt.Until)+" UTC"))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// nameTime writes t in UTC to the minute, or to the second when it has
+// seconds.
+func nameTime(t time.Time) string {
+	t = t.UTC()
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.Format("2006-01-02 15:04:05")
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
 // Match reports whether f passes the filter.
 func (flt *Filter) Match(f *Flow) bool {
 	if !flt.InWindow(f) {

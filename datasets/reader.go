@@ -79,9 +79,6 @@ func NewRegistry(readers ...Reader) *Registry {
 	return &Registry{readers: readers}
 }
 
-// Readers lists the registered readers in sniffing order.
-func (r *Registry) Readers() []Reader { return r.readers }
-
 // Detect opens path, reads its first bytes and returns the first reader
 // whose Sniff accepts them. Errors name the file.
 func (r *Registry) Detect(ctx context.Context, path string) (Reader, error) {

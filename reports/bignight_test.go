@@ -18,7 +18,9 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/clusters"
+	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/models/inventory"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // maxPageBytes is how big the morning report of a 5,000-host night may
@@ -53,11 +55,11 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 		entries = append(entries, catalog.Entry{Name: fmt.Sprintf("cat-%03d.bin", i), Size: uint64(1e6 + rng.IntN(9e7)),
 			OS: fams[i%3], Product: fmt.Sprintf("update-%03d", i), Version: "1.0"})
 	}
-	write(CatalogFile, func(w io.Writer) error { return WriteCatalogCSV(w, entries) })
+	write(nightdir.CatalogFile, func(w io.Writer) error { return nightdir.WriteCatalogCSV(w, entries) })
 
 	// Hosts: a few with an OS and updates, most unknown; five clusters.
 	hosts := make([]features.HostStats, nhosts)
-	inv := make([]InventoryHost, nhosts)
+	inv := make([]nightdir.Host, nhosts)
 	for i := range hosts {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		in, out := uint64(math.Exp(10+5*rng.Float64())), uint64(math.Exp(8+5*rng.Float64()))
@@ -80,13 +82,13 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 				}
 			}
 		}
-		inv[i] = InventoryHost{Addr: a, Verdict: v, FirstSeen: h.First, LastSeen: h.Last, TTL: "not recorded",
+		inv[i] = nightdir.Host{Addr: a, Verdict: v, FirstSeen: h.First, LastSeen: h.Last, TTL: "not recorded",
 			Cluster: i % 5, ClusterText: fmt.Sprintf("cluster %d's traits", i%5), Changed: "first night in the history"}
 	}
-	write(InventoryFile, func(w io.Writer) error {
-		return WriteInventoryJSON(w, InventoryMeta{Night: "2027-01-11", First: start, Last: start.Add(24 * time.Hour)}, inv)
+	write(nightdir.InventoryFile, func(w io.Writer) error {
+		return nightdir.WriteInventoryJSON(w, nightdir.InventoryMeta{Night: "2027-01-11", First: start, Last: start.Add(24 * time.Hour)}, inv)
 	})
-	write(InventoryCSVFile, func(w io.Writer) error { return WriteInventoryCSV(w, inv) })
+	write(nightdir.InventoryCSVFile, func(w io.Writer) error { return nightdir.WriteInventoryCSV(w, inv) })
 	df, err := features.HostFrame(hosts)
 	if err != nil {
 		t.Fatal(err)
@@ -96,12 +98,12 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 		cids[i] = i % 5
 	}
 	df = df.Mutate(series.New(cids, series.Int, "cluster"))
-	write("hosts.parquet", func(w io.Writer) error { return WriteFrameParquet(w, df) })
-	var crows []ClusterRow
+	write("hosts.parquet", func(w io.Writer) error { return nightdir.WriteFrameParquet(w, df) })
+	var crows []nightdir.ClusterRow
 	for c := range 5 {
-		crows = append(crows, ClusterRow{Cluster: c, Size: nhosts / 5, Description: fmt.Sprintf("cluster %d's traits", c), Centroid: make([]float64, len(clusters.HostColumnNames()))})
+		crows = append(crows, nightdir.ClusterRow{Cluster: c, Size: nhosts / 5, Description: fmt.Sprintf("cluster %d's traits", c), Centroid: make([]float64, len(clusters.HostColumnNames()))})
 	}
-	write(ClustersFile, func(w io.Writer) error { return WriteClustersCSV(w, clusters.HostColumnNames(), crows) })
+	write(nightdir.ClustersFile, func(w io.Writer) error { return nightdir.WriteClustersCSV(w, clusters.HostColumnNames(), crows) })
 
 	// A day of site traffic, and the ten busiest hosts' minutes.
 	seconds, minutes, _ := syntheticDay()
@@ -122,22 +124,22 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 			}
 		}
 	}
-	write(TrafficFile, func(w io.Writer) error { return WriteTraffic(w, site) })
-	write(TrafficMinutesFile, func(w io.Writer) error { return WriteMinutes(w, site, busy) })
+	write(nightdir.TrafficFile, func(w io.Writer) error { return nightdir.WriteTraffic(w, site) })
+	write(nightdir.TrafficMinutesFile, func(w io.Writer) error { return nightdir.WriteMinutes(w, site, busy) })
 
 	// Downloads: one in a hundred named.
 	write("downloads.parquet", func(w io.Writer) error {
-		dw, err := NewDownloadWriter(w, FormatParquet)
+		dw, err := nightdir.NewDownloadWriter(w, nightdir.FormatParquet)
 		if err != nil {
 			return err
 		}
 		for i := range ndownloads {
 			h := hosts[rng.IntN(nhosts)]
-			r := DownloadRow{Start: start.Add(time.Duration(rng.Int64N(int64(24 * time.Hour)))), Client: h.Addr.String(), ClientPort: int32(30000 + i%30000),
-				Server: "192.0.2.1", ServerPort: 80, Files: "unknown", Confidence: 0}
+			r := nightdir.DownloadRow{Start: start.Add(time.Duration(rng.Int64N(int64(24 * time.Hour)))), Client: h.Addr.String(), ClientPort: int32(30000 + i%30000),
+				Server: "192.0.2.1", ServerPort: 80, Files: "unknown", Confidence: 0, Status: downloads.StatusUnknown}
 			if i%100 == 0 {
 				e := entries[rng.IntN(len(entries))]
-				r.Files, r.NumFiles, r.Confidence, r.Profile = e.Name, 1, 1, "http"
+				r.Files, r.NumFiles, r.Confidence, r.Profile, r.Status = e.Name, 1, 1, "http", downloads.StatusNamed
 				r.Bytes = int64(float64(e.Size)*1.0359) + int64(rng.IntN(3000))
 			} else {
 				r.Bytes = int64(math.Exp(8 + 10*rng.Float64()))
@@ -156,7 +158,7 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 		"downloads_unknown": ndownloads - ndownloads/100, "clusters": 5, "seconds": 31.5, "model": "lab.ffm", "catalog": "updates.csv",
 		"fingerflow_version": "0.1.0", "history": "fingerflow.db",
 	}
-	write(RunFile, func(w io.Writer) error { return json.NewEncoder(w).Encode(run) })
+	write(nightdir.RunFile, func(w io.Writer) error { return json.NewEncoder(w).Encode(run) })
 }
 
 // TestMorningReportBigNight: a night of 5,000 hosts gives a page under

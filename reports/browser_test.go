@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // The browser tests load the morning report from disk in headless
@@ -210,11 +212,11 @@ func TestBrowserMorningReport(t *testing.T) {
 
 	// Every host is listed; the filter keeps the rows holding every word
 	// typed, whatever the case.
-	f, err := os.Open(filepath.Join(dir, InventoryFile))
+	f, err := os.Open(filepath.Join(dir, nightdir.InventoryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, hosts, err := ReadInventoryJSON(f)
+	_, hosts, err := nightdir.ReadInventoryJSON(f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)

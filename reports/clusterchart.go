@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/fingerflow/fingerflow/models/clusters"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // ClusterChart draws hosts on the first two principal components of
@@ -21,7 +22,7 @@ import (
 // point i's; -1: not clustered, grey), each cluster's number at the mean
 // of its points, and a legend with each cluster's size and description.
 // The image is WideWidth × TallHeight.
-func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []int, infos []ClusterInfo) error {
+func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []int, infos []nightdir.ClusterInfo) error {
 	if p == nil || len(p.Points) == 0 {
 		return fmt.Errorf("cluster chart: no projection: %w", ErrNoData)
 	}
@@ -37,7 +38,7 @@ func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []i
 		ids = append(ids, c)
 	}
 	slices.Sort(ids)
-	desc := map[int]ClusterInfo{}
+	desc := map[int]nightdir.ClusterInfo{}
 	for _, ci := range infos {
 		desc[ci.Cluster] = ci
 	}

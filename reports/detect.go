@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
-	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/floods"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 	"github.com/fingerflow/fingerflow/models/scans"
 	"github.com/fingerflow/fingerflow/models/unexpected"
 )
@@ -19,45 +19,13 @@ import (
 // Detect is everything `fingerflow detect` found, with the settings that
 // decided it, so the output states what it judged by.
 type Detect struct {
-	Floods      []floods.Alarm
-	FloodConfig floods.Config
-	// FloodsDropped counts, per signature, alarms beyond
-	// FloodConfig.MaxAlarms, counted but not kept.
-	FloodsDropped [floods.NumSignatures]int
-
-	Scans      []scans.Alarm
-	ScanConfig scans.Config
-	// Eta0 and Eta1 are the walk's thresholds on the likelihood ratio.
-	Eta0, Eta1 float64
-
-	// Unexpected is nil when no baseline was given; UnexpectedSkipped then
-	// or otherwise says why nothing was scored.
-	Unexpected        []unexpected.Alarm
-	UnexpectedConfig  unexpected.Config
-	Baseline          *unexpected.Baseline
-	UnexpectedSkipped string
+	nightdir.Alarms
 	// UnexpectedShown is how many unexpectedness alarms the text lists
 	// (0: all).
 	UnexpectedShown int
-
-	// Services are the internal hosts that answer on some port (the
-	// port-based service profile), by address.
-	Services []features.HostStats
 }
-
-// FormulaText states the unexpectedness formula and its inputs.
-const FormulaText = "unexpectedness = U·La/(Ln+La): U = max over intervals of (count - mu)/sigma', La = intervals with (count - mu)/sigma' > Z and count >= MinCount, Ln = the night's other intervals; mu, sigma = mean and pooled spread of the per-interval count over the earlier nights, sigma' = max(sigma, sqrt(max(mu, 1)))"
 
 func proto(p uint8) string { return strings.ToLower(datasets.ProtoName(p)) }
-
-// floodTarget renders an alarm's destination: "10.77.0.1:80/tcp" or
-// "10.77.0.1".
-func floodTarget(a *floods.Alarm) string {
-	if a.Proto != 0 {
-		return fmt.Sprintf("%s:%d/%s", a.Target, a.Port, proto(a.Proto))
-	}
-	return a.Target.String()
-}
 
 // clock renders a time with milliseconds; the date only when it differs
 // from ref's.
@@ -67,27 +35,6 @@ func clock(t, ref time.Time) string {
 		return t.Format(timeLayout)
 	}
 	return t.Format("15:04:05.000")
-}
-
-func sourcesText(a *floods.Alarm) string {
-	var parts []string
-	for _, s := range a.Sources {
-		parts = append(parts, fmt.Sprintf("%s (%s)", s.Addr, trimFloat(s.Packets)))
-	}
-	sp := a.Spoofing
-	more := ""
-	if sp.Distinct > len(a.Sources) {
-		more = fmt.Sprintf(" and %d more", sp.Distinct-len(a.Sources))
-		if sp.Truncated {
-			more = " and more"
-		}
-	}
-	text := strings.Join(parts, ", ") + more
-	if sp.Spoofed {
-		text = fmt.Sprintf("%d sources, spoofed (%.0f%% sent one packet, from %d /8 networks, %d in bogon ranges): %s",
-			sp.Distinct, 100*sp.Singletons, sp.Networks, sp.Bogons, text)
-	}
-	return text
 }
 
 func trimFloat(x float64) string {
@@ -119,7 +66,7 @@ func WriteDetectText(w io.Writer, d Detect) error {
 	for i := range d.Floods {
 		a := &d.Floods[i]
 		fmt.Fprintf(w, "  %s to %s from %s to %s: %.0f packets in %d flows, peak %.0f/s, mean %.0f/s",
-			a.Signature, floodTarget(a), clock(a.Start, time.Time{}), clock(a.End, a.Start),
+			a.Signature, a.TargetText(), clock(a.Start, time.Time{}), clock(a.End, a.Start),
 			a.Packets, a.Flows, a.PeakRate, a.MeanRate)
 		if len(a.Ports) > 0 && a.Signature == floods.UDPFlood {
 			var ps []string
@@ -128,7 +75,7 @@ func WriteDetectText(w io.Writer, d Detect) error {
 			}
 			fmt.Fprintf(w, ", ports %s", strings.Join(ps, ", "))
 		}
-		fmt.Fprintf(w, "\n    sources: %s\n", sourcesText(a))
+		fmt.Fprintf(w, "\n    sources: %s\n", a.SourcesText())
 		if len(a.Ranges) > 0 {
 			var rs []string
 			for _, r := range a.Ranges {
@@ -165,7 +112,7 @@ func WriteDetectText(w io.Writer, d Detect) error {
 		u := d.UnexpectedConfig
 		fmt.Fprintf(w, "%d (baseline of %d nights, %s to %s; %v intervals, Z %g, MinCount %g, alarm at %g)\n  %s\n",
 			len(d.Unexpected), len(d.Baseline.Nights), d.Baseline.Nights[0], d.Baseline.Nights[len(d.Baseline.Nights)-1],
-			u.Interval, u.Z, u.MinCount, u.Threshold, FormulaText)
+			u.Interval, u.Z, u.MinCount, u.Threshold, unexpected.Formula)
 		shown := d.Unexpected
 		if d.UnexpectedShown > 0 && len(shown) > d.UnexpectedShown {
 			shown = shown[:d.UnexpectedShown]
@@ -375,7 +322,7 @@ func WriteDetectJSON(w io.Writer, d Detect) error {
 		out.Scans.Alarms = append(out.Scans.Alarms, j)
 	}
 	u := d.UnexpectedConfig
-	out.Unexpected = unexpectedJSON{Formula: FormulaText, Skipped: d.UnexpectedSkipped, Interval: u.Interval.Seconds(),
+	out.Unexpected = unexpectedJSON{Formula: unexpected.Formula, Skipped: d.UnexpectedSkipped, Interval: u.Interval.Seconds(),
 		Z: u.Z, MinCount: u.MinCount, Threshold: u.Threshold, Nights: []string{}, Alarms: []unexpectedItem{}}
 	if d.Baseline != nil {
 		out.Unexpected.Nights = append(out.Unexpected.Nights, d.Baseline.Nights...)

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // update rewrites the golden charts: go test ./reports -run Golden -update
@@ -190,12 +192,12 @@ func TestImageDiff(t *testing.T) {
 
 // syntheticDay is a fixed day of site traffic: a daily swell, a few
 // noisy seconds, a two-minute flood at 03:00, and three busy hosts.
-func syntheticDay() ([]SecondRow, []MinuteRow, []HostSeries) {
+func syntheticDay() ([]nightdir.SecondRow, []nightdir.MinuteRow, []nightdir.HostSeries) {
 	start := time.Date(2027, 1, 11, 0, 0, 0, 0, time.UTC)
-	var seconds []SecondRow
-	minutes := make([]MinuteRow, 24*60)
+	var seconds []nightdir.SecondRow
+	minutes := make([]nightdir.MinuteRow, 24*60)
 	for i := range minutes {
-		minutes[i] = MinuteRow{Minute: start.Add(time.Duration(i) * time.Minute), Host: "site"}
+		minutes[i] = nightdir.MinuteRow{Minute: start.Add(time.Duration(i) * time.Minute), Host: "site"}
 	}
 	for s := range 86400 {
 		day := 0.5 + 0.5*math.Sin(2*math.Pi*(float64(s)/86400-0.25))
@@ -204,18 +206,18 @@ func syntheticDay() ([]SecondRow, []MinuteRow, []HostSeries) {
 		if s >= 3*3600 && s < 3*3600+120 {
 			b = 9e7
 		}
-		seconds = append(seconds, SecondRow{Time: start.Add(time.Duration(s) * time.Second), Bytes: b, Packets: b / 900})
+		seconds = append(seconds, nightdir.SecondRow{Time: start.Add(time.Duration(s) * time.Second), Bytes: b, Packets: b / 900})
 		minutes[s/60].Bytes += b
 		minutes[s/60].Packets += b / 900
 	}
-	var hosts []HostSeries
+	var hosts []nightdir.HostSeries
 	for h, share := range []float64{0.3, 0.15, 0.05} {
-		hs := HostSeries{Host: fmt.Sprintf("10.0.0.%d", h+1)}
+		hs := nightdir.HostSeries{Host: fmt.Sprintf("10.0.0.%d", h+1)}
 		for i, m := range minutes {
 			if (i/30+h)%3 == 0 {
 				continue // idle half-hours
 			}
-			hs.Minutes = append(hs.Minutes, MinuteRow{Minute: m.Minute, Host: hs.Host, Bytes: share * m.Bytes, Packets: share * m.Packets})
+			hs.Minutes = append(hs.Minutes, nightdir.MinuteRow{Minute: m.Minute, Host: hs.Host, Bytes: share * m.Bytes, Packets: share * m.Packets})
 		}
 		hosts = append(hosts, hs)
 	}

@@ -32,11 +32,11 @@ func osText(os, version string) string {
 }
 
 // WriteHostHistory prints one row per night: the night, the OS verdict and
-// its confidence, when the host was first and last seen and the catalog
-// files it fetched.
+// its confidence, when the host was first and last seen, the catalog files
+// it fetched and how many more it may have fetched (--json lists them).
 func WriteHostHistory(w io.Writer, nights []history.HostNight) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NIGHT\tOS\tCONFIDENCE\tFIRST SEEN (UTC)\tLAST SEEN (UTC)\tUPDATES FETCHED")
+	fmt.Fprintln(tw, "NIGHT\tOS\tCONFIDENCE\tFIRST SEEN (UTC)\tLAST SEEN (UTC)\tUPDATES FETCHED\tPOSSIBLY FETCHED")
 	for _, n := range nights {
 		conf := "-"
 		if n.Host.OS != "" {
@@ -50,8 +50,16 @@ func WriteHostHistory(w io.Writer, nights []history.HostNight) error {
 			}
 			updates = strings.Join(names, ", ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Night, osText(n.Host.OS, n.Host.OSVersion), conf,
-			historyTime(n.Host.FirstSeen), historyTime(n.Host.LastSeen), updates)
+		possible := "-"
+		switch len(n.Possible) {
+		case 0:
+		case 1:
+			possible = n.Possible[0].Entry
+		default:
+			possible = fmt.Sprintf("%d files", len(n.Possible))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Night, osText(n.Host.OS, n.Host.OSVersion), conf,
+			historyTime(n.Host.FirstSeen), historyTime(n.Host.LastSeen), updates, possible)
 	}
 	return tw.Flush()
 }
@@ -71,6 +79,18 @@ type HostNightJSON struct {
 	BytesOut           uint64      `json:"bytes_out"`
 	Flows              uint64      `json:"flows"`
 	Updates            []FetchJSON `json:"updates"`
+	// Possible are the catalog files the host may have fetched that
+	// night: its traffic fits them among other combinations.
+	Possible []PossibleJSON `json:"possibly_fetched"`
+}
+
+// PossibleJSON is a catalog file a host may have fetched.
+type PossibleJSON struct {
+	Entry   string    `json:"entry"`
+	Product string    `json:"product"`
+	Version string    `json:"version"`
+	OS      string    `json:"os"`
+	At      time.Time `json:"earliest_download"`
 }
 
 // FetchJSON is one catalog file a host fetched.
@@ -119,6 +139,10 @@ func WriteHostHistoryJSON(w io.Writer, nights []history.HostNight) error {
 		}
 		for _, f := range n.Fetches {
 			j.Updates = append(j.Updates, fetchJSON(f))
+		}
+		j.Possible = []PossibleJSON{}
+		for _, p := range n.Possible {
+			j.Possible = append(j.Possible, PossibleJSON{Entry: p.Entry, Product: p.Product, Version: p.Version, OS: p.OS, At: p.At.UTC()})
 		}
 		out = append(out, j)
 	}
@@ -184,6 +208,9 @@ type MissingJSON struct {
 	FirstNight string            `json:"first_night"` // first night whose catalog listed it
 	Appeared   time.Time         `json:"appeared"`    // released, else the start of first_night
 	Hosts      []MissingHostJSON `json:"hosts"`
+	// Possible are the hosts of its OS that may have fetched it (their
+	// traffic fits it among other combinations): not missing it.
+	Possible []MissingHostJSON `json:"possibly_fetched"`
 }
 
 // MissingHostJSON is a host missing an update.
@@ -196,6 +223,19 @@ type MissingHostJSON struct {
 	Others    []FetchJSON `json:"other_versions_fetched"`
 }
 
+func missingHostsJSON(hs []history.MissingHost) []MissingHostJSON {
+	out := []MissingHostJSON{}
+	for _, h := range hs {
+		hj := MissingHostJSON{Host: h.Addr.String(), OS: h.OS, OSVersion: h.OSVersion,
+			LastSeen: utcPtr(h.LastSeen), LastNight: h.LastNight, Others: []FetchJSON{}}
+		for _, f := range h.Others {
+			hj.Others = append(hj.Others, fetchJSON(f))
+		}
+		out = append(out, hj)
+	}
+	return out
+}
+
 // WriteMissingJSON prints updates as a JSON array of MissingJSON, updates
 // no host misses included (with no hosts).
 func WriteMissingJSON(w io.Writer, updates []history.MissingUpdate) error {
@@ -203,15 +243,8 @@ func WriteMissingJSON(w io.Writer, updates []history.MissingUpdate) error {
 	for _, m := range updates {
 		e := m.Entry
 		j := MissingJSON{Entry: e.Entry, Product: e.Product, Version: e.Version, OS: e.OS, OSVersion: e.OSVersion,
-			Released: utcPtr(e.Released), FirstNight: m.FirstNight, Appeared: m.Appeared.UTC(), Hosts: []MissingHostJSON{}}
-		for _, h := range m.Hosts {
-			hj := MissingHostJSON{Host: h.Addr.String(), OS: h.OS, OSVersion: h.OSVersion,
-				LastSeen: utcPtr(h.LastSeen), LastNight: h.LastNight, Others: []FetchJSON{}}
-			for _, f := range h.Others {
-				hj.Others = append(hj.Others, fetchJSON(f))
-			}
-			j.Hosts = append(j.Hosts, hj)
-		}
+			Released: utcPtr(e.Released), FirstNight: m.FirstNight, Appeared: m.Appeared.UTC(),
+			Hosts: missingHostsJSON(m.Hosts), Possible: missingHostsJSON(m.Possible)}
 		out = append(out, j)
 	}
 	return writeJSON(w, out)

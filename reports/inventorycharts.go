@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/fingerflow/fingerflow/models/inventory"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // FamilyCount is the hosts the inventory gives one OS family.
@@ -32,7 +33,7 @@ const SureConfidence = 0.9
 
 // Families counts hosts per OS family, the most common first and
 // "unknown" last.
-func Families(hosts []InventoryHost) []FamilyCount {
+func Families(hosts []nightdir.Host) []FamilyCount {
 	by := map[string]*FamilyCount{}
 	for _, h := range hosts {
 		os := h.Verdict.OS
@@ -210,7 +211,7 @@ type EntryCount struct {
 }
 
 // ChangesOf reads the inventory's words about each host's change.
-func ChangesOf(hosts []InventoryHost) Changes {
+func ChangesOf(hosts []nightdir.Host) Changes {
 	var c Changes
 	by := map[string]int{}
 	for _, h := range hosts {

@@ -41,7 +41,7 @@ func WriteLifespans(w io.Writer, res lifespans.Result) error {
 	}
 	fmt.Fprintln(w, ")")
 	for _, g := range res.Groupings {
-		fmt.Fprintf(w, "\nBy %s: %s\n", g.Name, logRankText(&g, cfg.Alpha))
+		fmt.Fprintf(w, "\nBy %s: %s\n", g.Name, g.TestText(cfg.Alpha))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "group\tflows\tended\tcensored\tmedian (s)\t%.0f%% interval (s)\t", conf)
 		for _, p := range lifespanPoints {
@@ -68,23 +68,6 @@ func alphaOr(a float64) float64 {
 		return survival.DefaultAlpha
 	}
 	return a
-}
-
-// logRankText says what the log-rank test found.
-func logRankText(g *lifespans.Grouping, alpha float64) string {
-	if len(g.Groups) < 2 {
-		return "one group, nothing to compare"
-	}
-	if g.LogRank == nil {
-		return fmt.Sprintf("no log-rank test (%v)", g.TestErr)
-	}
-	lr := g.LogRank
-	verdict := "lifespans differ between groups"
-	if !g.Significant(alpha) {
-		verdict = "no difference shown"
-	}
-	return fmt.Sprintf("log-rank chi2 %.4g on %d df, p = %.3g: %s at the %g%% level",
-		lr.Statistic(), lr.DF(), lr.PValue(), verdict, 100*alphaOr(alpha))
 }
 
 // aliveAt is the share of flows alive after t seconds, "-" beyond the
@@ -168,7 +151,7 @@ func LifespanChart(w io.Writer, format string, g lifespans.Grouping, alpha float
 	}
 	p.X.Min, p.X.Max = minLifespan, hi*1.5
 	p.Add(plotter.NewGrid())
-	sub := logRankText(&g, alpha)
+	sub := g.TestText(alpha)
 	return render(w, format, LifespanWidth, LifespanHeight, "", nil, [][]*plot.Plot{{withSubtitle(p, sub)}})
 }
 

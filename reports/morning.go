@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,8 +19,10 @@ import (
 
 	"gonum.org/v1/plot/vg"
 
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/models/clusters"
 	"github.com/fingerflow/fingerflow/models/inventory"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // The morning report: one page, report.html, written into a nightly run's
@@ -115,11 +116,11 @@ func WriteMorningReport(ctx context.Context, dir string) (*MorningReport, error)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if err := writeFileAtomic(filepath.Join(dir, name), m.files[name]); err != nil {
+		if err := nightdir.WriteFileAtomic(filepath.Join(dir, name), m.files[name]); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeFileAtomic(rep.Path, page.Bytes()); err != nil {
+	if err := nightdir.WriteFileAtomic(rep.Path, page.Bytes()); err != nil {
 		return nil, err
 	}
 	rep.Bytes = page.Len()
@@ -179,33 +180,6 @@ func (m *morning) chart(name, title, caption, empty string, draw func(w io.Write
 	return block{Figure: f}
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
 // page builds the page's sections and queues its charts.
 func (m *morning) page() (page, error) {
 	n := m.n
@@ -261,7 +235,7 @@ func (m *morning) trafficSection() (section, error) {
 	n := m.n
 	s := section{ID: "traffic", Title: "Traffic over time"}
 	empty := "The run wrote no traffic series (traffic.parquet, traffic_minutes.parquet)."
-	if len(n.Seconds) == 0 && len(n.Minutes) == 0 && n.Present[TrafficFile] {
+	if len(n.Seconds) == 0 && len(n.Minutes) == 0 && n.Present[nightdir.TrafficFile] {
 		empty = "The night's span was too long for a dense series: the run kept none."
 	}
 	s.Blocks = append(s.Blocks, m.chart("traffic", "Site traffic over time",
@@ -355,13 +329,13 @@ func (m *morning) clustersSection() (section, error) {
 	s.Blocks = append(s.Blocks, m.chart("clusters", "Host clusters",
 		"Every host on the first two principal components of its traffic features (prepared as for clustering: log of counts, standardised), coloured by its k-means cluster.",
 		"Fewer than two hosts in the host table (hosts.parquet): nothing to project.",
-		func(w io.Writer, format string) error { return ClusterChart(w, format, proj, labels, n.Cluster) }))
+		func(w io.Writer, format string) error { return ClusterChart(w, format, proj, labels, n.Clusters) }))
 	t := &table{Class: "clusters", Columns: []column{{Name: "cluster", Num: true}, {Name: "hosts", Num: true}, {Name: "description"}},
 		Empty: "No clusters: the night had too few hosts to cluster."}
-	if !n.Present[ClustersFile] {
-		t.Empty = missingText(ClustersFile)
+	if !n.Present[nightdir.ClustersFile] {
+		t.Empty = missingText(nightdir.ClustersFile)
 	}
-	for _, c := range n.Cluster {
+	for _, c := range n.Clusters {
 		t.Rows = append(t.Rows, []string{strconv.Itoa(c.Cluster), countText(c.Size), c.Description})
 	}
 	s.Blocks = append(s.Blocks, block{Table: t})
@@ -378,8 +352,8 @@ func (m *morning) downloadsSection() (section, error) {
 			how = fmt.Sprintf("%.4f, a full segment's headers, as no download was named", d.Ratio)
 		}
 		s.Blocks = append(s.Blocks, textBlock(fmt.Sprintf(
-			"%s downloads: %s named as catalog files, %s unknown. A download's estimated file size is its flow bytes divided by %s.",
-			countText(d.Total), countText(d.Named), countText(d.Unknown), how)))
+			"%s downloads: %s named as catalog files, %s fit a catalog file no better than files outside the catalog would by chance (not counted as fetched), %s unknown. A download's estimated file size is its flow bytes divided by %s.",
+			countText(d.Total), countText(d.Named), countText(d.ChanceLevel), countText(d.Unknown), how)))
 	}
 	empty := missingText("downloads.parquet")
 	if d != nil {
@@ -424,7 +398,7 @@ func (m *morning) coverage() []Coverage {
 	var rows []Coverage
 	for _, e := range n.Catalog {
 		os := strings.ToLower(e.OS)
-		if os == "" {
+		if os == "" || e.Kind == catalog.KindIndex {
 			continue
 		}
 		c := Coverage{Entry: e.Name, OS: os, Product: e.Product, Version: e.Version, Hosts: len(byOS[os])}
@@ -454,8 +428,8 @@ func (m *morning) inventorySection() (section, error) {
 	s := section{ID: "inventory", Title: "Inventory"}
 	fams := Families(n.Hosts)
 	famEmpty := "The night had no internal host."
-	if !n.Present[InventoryFile] {
-		famEmpty = missingText(InventoryFile)
+	if !n.Present[nightdir.InventoryFile] {
+		famEmpty = missingText(nightdir.InventoryFile)
 	}
 	s.Blocks = append(s.Blocks, m.chart("os-families", "Hosts per OS family",
 		"Hosts per likely OS family; the darker part had a confidence of at least 90%.",
@@ -464,7 +438,7 @@ func (m *morning) inventorySection() (section, error) {
 
 	cov := m.coverage()
 	covEmpty := "No host was given the OS of a catalog entry: no coverage to show."
-	if !n.Present[CatalogFile] {
+	if !n.Present[nightdir.CatalogFile] {
 		covEmpty = "catalog.csv is not in this directory (runs write it since the morning report): the catalog's entries are unknown."
 	}
 	s.Blocks = append(s.Blocks, m.chart("coverage", "Update coverage",
@@ -495,7 +469,7 @@ func (m *morning) inventorySection() (section, error) {
 
 // firstNight reports whether the inventory says every host is on its
 // first night in the history.
-func firstNight(hosts []InventoryHost) bool {
+func firstNight(hosts []nightdir.Host) bool {
 	for _, h := range hosts {
 		if h.Changed != "first night in the history" {
 			return false
@@ -578,18 +552,18 @@ func (m *morning) tablesSection() (section, error) {
 		rows = append(rows, []any{h.Addr.String(), v.OS, v.OSVersion, round4(v.Confidence), len(v.Updates), strings.Join(ups, " "),
 			h.Cluster, h.Changed, ev, timeCell(h.FirstSeen), timeCell(h.LastSeen)})
 	}
-	inv, err := newDataTable("inventory-table", "inventory", invCols, rows, pageRows, missingText(InventoryFile))
+	inv, err := newDataTable("inventory-table", "inventory", invCols, rows, pageRows, missingText(nightdir.InventoryFile))
 	if err != nil {
 		return s, err
 	}
 	s.Blocks = append(s.Blocks, block{Text: "The inventory: every host, its likely OS and the updates it fetched. Type in the filter to keep the rows holding every word typed; click a column's header to sort."},
 		block{Table: inv})
 	var invLinks []link
-	if n.Present[InventoryCSVFile] {
-		invLinks = append(invLinks, link{"inventory.csv (every column, all evidence)", InventoryCSVFile})
+	if n.Present[nightdir.InventoryCSVFile] {
+		invLinks = append(invLinks, link{"inventory.csv (every column, all evidence)", nightdir.InventoryCSVFile})
 	}
-	if n.Present[InventoryFile] {
-		invLinks = append(invLinks, link{"inventory.json", InventoryFile})
+	if n.Present[nightdir.InventoryFile] {
+		invLinks = append(invLinks, link{"inventory.json", nightdir.InventoryFile})
 	}
 	if len(invLinks) > 0 {
 		s.Blocks = append(s.Blocks, block{Links: invLinks})

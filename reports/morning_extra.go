@@ -2,6 +2,8 @@ package reports
 
 import (
 	"fmt"
+
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // Sections that other analytics of the nightly run add to the morning
@@ -19,9 +21,9 @@ type extraSection struct {
 
 // extraSectionsList are the sections in page order.
 var extraSectionsList = []extraSection{
-	{File: StatsFile, ID: "stats", Title: "Top talkers and flow lifespans",
+	{File: nightdir.StatsFile, ID: "stats", Title: "Top talkers and flow lifespans",
 		Intro: "From stats.json, as the nightly run's analytics wrote it.", render: recordSection},
-	{File: AlarmsFile, ID: "alarms", Title: "Alarms: floods and scans",
+	{File: nightdir.AlarmsFile, ID: "alarms", Title: "Alarms: floods and scans",
 		Intro: "From alarms.json, as the nightly run's detectors wrote it.", render: recordSection},
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // Rates is the traffic-over-time section of `fingerflow stats`: the site's
@@ -66,19 +67,19 @@ func (r *Rates) TrafficChart(w io.Writer, format string) error {
 	if s.Rates.Seconds == 0 {
 		return fmt.Errorf("traffic chart: %w", ErrNoData)
 	}
-	seconds := make([]SecondRow, len(s.BytesPerSecond))
+	seconds := make([]nightdir.SecondRow, len(s.BytesPerSecond))
 	for i := range s.BytesPerSecond {
-		seconds[i] = SecondRow{Time: s.Rates.Start.Add(time.Duration(i) * time.Second).UTC(), Bytes: s.BytesPerSecond[i], Packets: s.PacketsPerSecond[i]}
+		seconds[i] = nightdir.SecondRow{Time: s.Rates.Start.Add(time.Duration(i) * time.Second).UTC(), Bytes: s.BytesPerSecond[i], Packets: s.PacketsPerSecond[i]}
 	}
-	minutes := make([]MinuteRow, len(s.BytesPerMinute))
+	minutes := make([]nightdir.MinuteRow, len(s.BytesPerMinute))
 	for i := range s.BytesPerMinute {
-		minutes[i] = MinuteRow{Minute: s.MinuteStart.Add(time.Duration(i) * time.Minute).UTC(), Host: "site", Bytes: s.BytesPerMinute[i], Packets: s.PacketsPerMinute[i]}
+		minutes[i] = nightdir.MinuteRow{Minute: s.MinuteStart.Add(time.Duration(i) * time.Minute).UTC(), Host: "site", Bytes: s.BytesPerMinute[i], Packets: s.PacketsPerMinute[i]}
 	}
-	var busiest []HostSeries
+	var busiest []nightdir.HostSeries
 	for _, h := range r.TopHosts() {
-		hs := HostSeries{Host: h.Addr.String()}
+		hs := nightdir.HostSeries{Host: h.Addr.String()}
 		for _, m := range h.Minutes {
-			hs.Minutes = append(hs.Minutes, MinuteRow{Minute: m.Start.UTC(), Host: hs.Host, Bytes: m.Bytes, Packets: m.Packets})
+			hs.Minutes = append(hs.Minutes, nightdir.MinuteRow{Minute: m.Start.UTC(), Host: hs.Host, Bytes: m.Bytes, Packets: m.Packets})
 		}
 		busiest = append(busiest, hs)
 	}

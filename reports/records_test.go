@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 func TestReadRecordDoc(t *testing.T) {
@@ -89,7 +91,7 @@ func TestEvaluationJSONRoundTrip(t *testing.T) {
 }
 
 func TestChangesOf(t *testing.T) {
-	hosts := []InventoryHost{
+	hosts := []nightdir.Host{
 		{Changed: "new since 2027-01-19", NewUpdates: []string{"a", "b"}},
 		{Changed: "OS debian → sles; 1 new updates", NewUpdates: []string{"b"}},
 		{Changed: "1 new updates", NewUpdates: []string{"c"}},

@@ -132,7 +132,7 @@ func WriteStatsJSON(w io.Writer, s Stats) error {
 				Order: top.Order.String(), Distinct: top.Distinct, Entries: []entryJSON{}}
 			for _, en := range top.Entries {
 				ej := entryJSON{
-					Key:          KeyText(e, en.Key),
+					Key:          en.Key.Text(e),
 					FlowsShare:   fraction(en.Flows, r.Totals.Flows),
 					PacketsShare: fraction(en.Packets, r.Totals.Packets),
 					BytesShare:   fraction(en.Bytes, r.Totals.Bytes),
@@ -140,11 +140,11 @@ func WriteStatsJSON(w io.Writer, s Stats) error {
 					countsJSON: toCountsJSON(en.Counts),
 				}
 				if top.Stat.ByProto || e == talkers.Record || e == talkers.Proto {
-					ej.Proto = KeyText(talkers.Proto, en.Key)
+					ej.Proto = en.Key.Text(talkers.Proto)
 				}
 				switch e {
 				case talkers.SrcIP, talkers.DstIP, talkers.IP:
-					ej.Addr = KeyText(e, en.Key)
+					ej.Addr = en.Key.Text(e)
 				case talkers.SrcPort, talkers.DstPort, talkers.Port:
 					ej.Port = &en.Key.Port
 				case talkers.Record:

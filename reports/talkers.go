@@ -28,25 +28,6 @@ func nfdumpDuration(d time.Duration) string {
 	return fmt.Sprintf("%s%02d:%02d:%02d.%03d", neg, ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
 }
 
-// KeyText renders an entry's key for a statistic: an address, a port, a
-// protocol name, or a conversation "TCP 10.0.0.1:80 -> 10.0.0.2:5000".
-func KeyText(e talkers.Element, k talkers.Key) string {
-	switch e {
-	case talkers.SrcIP, talkers.DstIP, talkers.IP:
-		if !k.Addr.IsValid() {
-			return "-"
-		}
-		return k.Addr.String()
-	case talkers.SrcPort, talkers.DstPort, talkers.Port:
-		return fmt.Sprint(k.Port)
-	case talkers.Proto:
-		return datasets.ProtoName(k.Proto)
-	case talkers.Record:
-		return fmt.Sprintf("%s:%d -> %s:%d", k.Addr, k.Port, k.Dst, k.DstPort)
-	}
-	return ""
-}
-
 // share is 100·x/total with one decimal, as nfdump prints it.
 func share(x, total uint64) string {
 	if total == 0 {
@@ -75,7 +56,7 @@ func WriteTops(w io.Writer, res talkers.Result) error {
 				proto = datasets.ProtoName(en.Key.Proto)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t(%s)\t%d\t(%s)\t%d\t(%s)\t%d\t%d\t%d\t\n",
-				en.First.Format(timeLayout), nfdumpDuration(en.Duration()), proto, KeyText(e, en.Key),
+				en.First.Format(timeLayout), nfdumpDuration(en.Duration()), proto, en.Key.Text(e),
 				en.Flows, share(en.Flows, tot.Flows), en.Packets, share(en.Packets, tot.Packets),
 				en.Bytes, share(en.Bytes, tot.Bytes), en.PPS(), en.BPS(), en.BPP())
 		}

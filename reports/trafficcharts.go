@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 // maxLinePoints is how many points a time series keeps on a chart: past
@@ -33,7 +35,7 @@ const markedHosts = 5
 // first markedHosts hosts of busiest (busiest first) is marked with its
 // address. The x axis is UTC time with the date. format is "png" or
 // "svg"; the image is WideWidth × TallHeight.
-func TrafficChart(w io.Writer, format string, seconds []SecondRow, minutes []MinuteRow, busiest []HostSeries) error {
+func TrafficChart(w io.Writer, format string, seconds []nightdir.SecondRow, minutes []nightdir.MinuteRow, busiest []nightdir.HostSeries) error {
 	if len(seconds) == 0 && len(minutes) == 0 {
 		return fmt.Errorf("traffic chart: no traffic series: %w", ErrNoData)
 	}
@@ -165,7 +167,9 @@ func TrafficChart(w io.Writer, format string, seconds []SecondRow, minutes []Min
 		if len(h.Minutes) == 0 {
 			continue
 		}
-		peak := slices.MaxFunc(h.Minutes, func(a, b MinuteRow) int { return cmp.Or(cmp.Compare(a.Bytes, b.Bytes), b.Minute.Compare(a.Minute)) })
+		peak := slices.MaxFunc(h.Minutes, func(a, b nightdir.MinuteRow) int {
+			return cmp.Or(cmp.Compare(a.Bytes, b.Bytes), b.Minute.Compare(a.Minute))
+		})
 		t0 := unixSeconds(peak.Minute)
 		span := math.Min(t0+60, hi) - math.Max(t0, lo)
 		if span <= 0 {
@@ -272,7 +276,7 @@ const maxShareBins = 120
 // bins under maxShareBins. Traffic between two of the site's hosts counts
 // for both, so the bands may add up to more than 100%. The image is
 // WideWidth × WideHeight.
-func ShareChart(w io.Writer, format string, site []MinuteRow, hosts []HostSeries) error {
+func ShareChart(w io.Writer, format string, site []nightdir.MinuteRow, hosts []nightdir.HostSeries) error {
 	if len(site) == 0 || len(hosts) == 0 {
 		return fmt.Errorf("share chart: no per-minute series: %w", ErrNoData)
 	}

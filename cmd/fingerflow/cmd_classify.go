@@ -10,8 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
+	"github.com/fingerflow/fingerflow/models/nightly"
+	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 	"github.com/fingerflow/fingerflow/reports"
 )
 
@@ -70,9 +73,9 @@ and writes each download as it is found).`,
 func downloadFormat(out string) (string, error) {
 	switch strings.ToLower(filepath.Ext(out)) {
 	case "", ".csv":
-		return reports.FormatCSV, nil
+		return nightdir.FormatCSV, nil
 	case ".parquet":
-		return reports.FormatParquet, nil
+		return nightdir.FormatParquet, nil
 	}
 	return "", usagef("--out %s: want a .csv or .parquet file", out)
 }
@@ -97,10 +100,10 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 	if err != nil {
 		return err
 	}
-	if err := checkNotInput(opts.out, append(slices.Clone(in.files), opts.model)); err != nil {
+	if err := checkNotInput(opts.out, append(slices.Clone(in.Files), opts.model)); err != nil {
 		return err
 	}
-	if err := in.prune(flt); err != nil {
+	if err := in.Prune(flt); err != nil {
 		return err
 	}
 	m, err := loadModel(ctx, opts.model)
@@ -108,104 +111,79 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		return err
 	}
 	out := gopts.stdout
-	var tmp *atomicFile
+	var tmp *nightdir.AtomicFile
 	if opts.out != "" {
 		if tmp, err = createAtomic(opts.out); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		defer tmp.abort()
+		defer tmp.Abort()
 		out = tmp
 	}
-	rw, err := reports.NewDownloadWriter(out, format)
+	rw, err := nightdir.NewDownloadWriter(out, format)
 	if err != nil {
 		return err
 	}
-	cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
-	var found, named, multi, sampled int
+	var found, named, chanceLevel, multi, sampled int
 	unclaimed := uncalibratedPorts{}
-	label := func(d *features.Download) error {
+	label := func(cl *downloads.Classifier, d *features.Download, r downloads.Answer) error {
 		found++
 		unclaimed.add(cl, d)
-		r := cl.Classify(d)
 		if r.Profile == downloads.ProfileSampled {
 			sampled++
 		}
-		if !r.Unknown() {
+		switch r.Status() {
+		case downloads.StatusNamed:
 			named++
 			if len(r.Files) > 1 {
 				multi++
 			}
-		} else if !opts.unknown {
-			return nil
+		case downloads.StatusChanceLevel:
+			chanceLevel++
+		default:
+			if !opts.unknown {
+				return nil
+			}
 		}
-		row := reports.NewDownloadRow(d, r)
+		row := nightdir.NewDownloadRow(d, r)
 		return rw.Write(&row)
 	}
-	var st readStats
-	var sp *downloadSpill
+	var st datasets.ReadStats
 	if opts.adapt {
-		if sp, err = newDownloadSpill(); err != nil {
-			fmt.Fprintf(gopts.stderr, "classify: %v: classifying with the model as trained, without server offsets\n", err)
+		if st, err = classifyAdapted(ctx, gopts, m, opts.threshold, in, flt, label); err != nil {
+			return err
 		}
-	}
-	if sp != nil {
-		// One pass over the flows: downloads go to the adapter and to a
-		// temporary file, which is classified once every server's
-		// offset is known. Extraction dominates the run time, and the
-		// file keeps memory independent of the number of downloads.
-		ad := m.NewAdapter()
-		defer func() {
-			if err := sp.remove(); err != nil {
-				gopts.logger.Warn(err.Error())
-			}
-		}()
+	} else {
+		cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
 		if st, err = streamDownloads(ctx, gopts, in, flt, features.DefaultConfig(), func(d *features.Download) error {
-			ad.Add(d)
-			return sp.write(d)
+			return label(cl, d, cl.Answer(d))
 		}); err != nil {
 			return err
 		}
-		offs, err := ad.Offsets(ctx)
-		if err != nil {
-			return err
-		}
-		if !gopts.quiet {
-			if err := reports.WriteOffsets(gopts.stderr, "classify", offs); err != nil {
-				return err
-			}
-		}
-		cl = m.Classifier(downloads.Options{Threshold: opts.threshold, Offsets: offs})
-		if err := sp.each(ctx, label); err != nil {
-			return err
-		}
-	} else if st, err = streamDownloads(ctx, gopts, in, flt, features.DefaultConfig(), label); err != nil {
-		return err
 	}
-	count := st.inputCount
-	if count.total > 0 && count.skipped == count.total {
+	if st.Files > 0 && st.Skipped == st.Files {
 		// As ingest does: no output for a run that read nothing.
 		target := opts.out
 		if target == "" {
 			target = "output"
 		}
-		return fmt.Errorf("%s not written: %w", target, count.err())
+		return fmt.Errorf("%s not written: %w", target, st.Err())
 	}
-	if err := st.windowErr(flt); err != nil {
+	if err := st.WindowErr(flt); err != nil {
 		return err
 	}
 	if err := rw.Close(); err != nil {
 		return err
 	}
 	if tmp != nil {
-		if err := tmp.commit(); err != nil {
+		if err := tmp.Commit(); err != nil {
 			return err
 		}
 	}
 	el := time.Since(started)
-	gopts.infof("classify: %d downloads, %d named (%d multi-file), %d unknown, in %.2fs\n",
-		found, named, multi, found-named, el.Seconds())
-	if st.duplicates > 0 {
-		gopts.infof("classify: %d duplicate flow records dropped (the same exporter, endpoints, times and counters read twice)\n", st.duplicates)
+	gopts.infof("classify: %d downloads, %d named (%d multi-file), %d chance-level, %d unknown, in %.2fs\n",
+		found, named, multi, chanceLevel, found-named-chanceLevel, el.Seconds())
+	if st.Duplicates > 0 {
+		gopts.infof("classify: %d duplicate flow records dropped (the same exporter, endpoints, times and counters read twice)\n", st.Duplicates)
 	}
 	if !gopts.quiet {
 		if err := unclaimed.report(gopts.stderr, "classify"); err != nil {
@@ -216,5 +194,43 @@ func runClassify(ctx context.Context, opts classifyOptions, gopts *globalOptions
 		gopts.infof("classify: %d downloads came from packet-sampling exporters: their byte counts are estimates, so they are left unknown (profile %q)\n",
 			sampled, downloads.ProfileSampled)
 	}
-	return count.err()
+	return st.Err()
+}
+
+// classifyAdapted reads every flow once through the download stage of the
+// nightly run (nightly.Downloads: extraction, adaptation, a temporary
+// file), then classifies the downloads with every server's offset known
+// and hands each to label in the order found. Without a usable temporary
+// file it says so and classifies with the model as trained.
+func classifyAdapted(ctx context.Context, gopts *globalOptions, m *downloads.Model, threshold float64, in *datasets.Inputs, flt datasets.Filter,
+	label func(*downloads.Classifier, *features.Download, downloads.Answer) error) (datasets.ReadStats, error) {
+	dl, err := nightly.NewDownloads(m, features.DefaultConfig())
+	if err != nil {
+		fmt.Fprintf(gopts.stderr, "classify: %v: classifying with the model as trained, without server offsets\n", err)
+		cl := m.Classifier(downloads.Options{Threshold: threshold})
+		return streamDownloads(ctx, gopts, in, flt, features.DefaultConfig(), func(d *features.Download) error {
+			return label(cl, d, cl.Answer(d))
+		})
+	}
+	defer func() {
+		if err := dl.Close(); err != nil {
+			gopts.logger.Warn(err.Error())
+		}
+	}()
+	st, err := nightly.Feed(ctx, fileSource(gopts, in, flt, 0), dl.AddBatch)
+	if err != nil {
+		return st, err
+	}
+	offs, err := dl.Finish(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Duplicates += dl.Duplicates()
+	if !gopts.quiet {
+		if err := reports.WriteOffsets(gopts.stderr, "classify", offs); err != nil {
+			return st, err
+		}
+	}
+	cl := m.Classifier(downloads.Options{Threshold: threshold, Offsets: offs})
+	return st, dl.Classify(ctx, cl, func(d *features.Download, r downloads.Answer) error { return label(cl, d, r) })
 }

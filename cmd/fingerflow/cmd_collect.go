@@ -63,8 +63,13 @@ func runCollect(ctx context.Context, opts collectOptions, gopts *globalOptions) 
 		return usagef("collect: --dir DIR is needed")
 	}
 	buf, err := collector.ParseSize(opts.socketBuffer)
-	if err != nil {
-		return usagef("--socket-buffer: %v", err)
+	if err := checkFlags(
+		flagCheck{opts.rotate > 0 && collector.CheckRotate(opts.rotate) == nil, "--rotate", opts.rotate, "whole seconds that divide 24h (1m, 5m, 15m, 1h, ...)"},
+		flagCheck{opts.stats >= 0, "--stats", opts.stats, "0 (never) or a duration above 0"},
+		flagCheck{opts.workers >= 0, "--workers", opts.workers, wantWorkers},
+		flagCheck{err == nil && buf > 0, "--socket-buffer", opts.socketBuffer, "bytes, or a number with K, M or G, above 0 and below 2 GiB"},
+	); err != nil {
+		return err
 	}
 	c, err := collector.New(collector.Config{
 		Listen:       opts.listen,

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/collector"
 )
 
 func TestCollectUsage(t *testing.T) {
@@ -48,6 +50,23 @@ func TestCollectPortInUse(t *testing.T) {
 	_, stderr, code := run(t, context.Background(), "collect", "-d", t.TempDir(), "--listen", c.LocalAddr().String())
 	if code != exitError {
 		t.Errorf("exit %d, stderr %q; want %d", code, stderr, exitError)
+	}
+}
+
+// TestCollectUnwritableDir: an output directory that cannot be used is an
+// error at start (exit 1, naming it), not at the first datagram. The
+// context is cancelled from the start: a collect that listened instead
+// would stop as interrupted (exit 130).
+func TestCollectUnwritableDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "flows")
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, stderr, code := run(t, ctx, "collect", "-d", dir, "--listen", "127.0.0.1:0")
+	if want := "fingerflow: " + dir + ": not a directory\n"; code != exitError || stderr != want {
+		t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitError, want)
 	}
 }
 
@@ -124,7 +143,7 @@ func TestCollectInterrupt(t *testing.T) {
 func hasHiddenFile(dir string) bool {
 	found := false
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "."+collector.FilePrefix) {
 			found = true
 		}
 		return nil

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets/history"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/floods"
+	"github.com/fingerflow/fingerflow/models/nightly"
 	"github.com/fingerflow/fingerflow/models/scans"
 	"github.com/fingerflow/fingerflow/models/unexpected"
 	"github.com/fingerflow/fingerflow/reports"
@@ -156,6 +154,22 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	if err != nil {
 		return err
 	}
+	if err := checkFlags(
+		flagCheck{opts.maxAlarms >= 1, "--max-alarms", opts.maxAlarms, "1 or more"},
+		flagCheck{opts.theta0 > opts.theta1 && opts.theta0 < 1, "--theta0", opts.theta0, fmt.Sprintf("a chance below 1 and above --theta1 (%g)", opts.theta1)},
+		flagCheck{opts.theta1 > 0 && opts.theta1 < opts.theta0, "--theta1", opts.theta1, fmt.Sprintf("a chance above 0 and below --theta0 (%g)", opts.theta0)},
+		flagCheck{opts.alpha > 0 && opts.alpha < 0.5, "--alpha", opts.alpha, "a share above 0 and below 0.5"},
+		flagCheck{opts.beta > 0 && opts.beta < 0.5, "--beta", opts.beta, "a share above 0 and below 0.5"},
+		flagCheck{opts.interval >= time.Second && opts.interval%time.Second == 0, "--interval", opts.interval, "whole seconds, 1s or more"},
+		flagCheck{opts.z > 0, "--z", opts.z, "a number above 0"},
+		flagCheck{opts.minCount >= 0, "--min-count", opts.minCount, "0 or more"},
+		flagCheck{opts.unexpected > 0, "--unexpected", opts.unexpected, "a number above 0"},
+		flagCheck{opts.nights >= 0, "--nights", opts.nights, "0 (all) or more"},
+		flagCheck{opts.shown >= 0, "--show", opts.shown, "0 (all) or more"},
+		flagCheck{opts.workers >= 0, "--workers", opts.workers, wantWorkers},
+	); err != nil {
+		return err
+	}
 	fc := floods.DefaultConfig()
 	for _, t := range opts.thresholds {
 		if err := parseThreshold(&fc, t); err != nil {
@@ -166,16 +180,8 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	if fc.NotBogons, err = parsePrefixes("--not-bogon", opts.notBogons); err != nil {
 		return err
 	}
-	fd, err := floods.New(fc)
-	if err != nil {
-		return usagef("%v", err)
-	}
 	sc := scans.DefaultConfig()
 	sc.Theta0, sc.Theta1, sc.Alpha, sc.Beta = opts.theta0, opts.theta1, opts.alpha, opts.beta
-	sd, err := scans.New(sc)
-	if err != nil {
-		return usagef("%v", err)
-	}
 	hc := features.DefaultHostConfig()
 	if len(opts.internal) > 0 {
 		if hc.Internal, err = parsePrefixes("--internal", opts.internal); err != nil {
@@ -186,21 +192,22 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	if err != nil {
 		return usagef("%v", err)
 	}
-	uc := unexpected.DefaultConfig()
-	uc.Interval, uc.Z, uc.MinCount, uc.Threshold = opts.interval, opts.z, opts.minCount, opts.unexpected
-	uc.Internal = hc.Internal
-	var prof *unexpected.Profile
-	var db *history.DB
+	acfg := nightly.AnalyticsConfig{Floods: &fc, Scans: &sc}
 	if (opts.record || opts.night != "") && opts.db == "" {
 		return usagef("--record and --night are about the history database: give --db")
 	}
-	if opts.nights < 0 || opts.shown < 0 {
-		return usagef("--nights and --show want 0 or more")
+	var db *history.DB
+	if opts.db != "" {
+		uc := unexpected.DefaultConfig()
+		uc.Interval, uc.Z, uc.MinCount, uc.Threshold = opts.interval, opts.z, opts.minCount, opts.unexpected
+		uc.Internal = hc.Internal
+		acfg.Unexpected = &uc
+	}
+	an, err := nightly.NewAnalytics(acfg)
+	if err != nil {
+		return usagef("%v", err)
 	}
 	if opts.db != "" {
-		if prof, err = unexpected.New(uc); err != nil {
-			return usagef("%v", err)
-		}
 		if opts.record {
 			db, err = history.Open(ctx, opts.db)
 		} else {
@@ -211,56 +218,44 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 		}
 		defer db.Close()
 	}
-
-	run, err := newFlowRun(ctx, gopts, args, flt, opts.workers)
+	in, err := expandInputs(ctx, args, gopts.stderr)
 	if err != nil {
 		return err
 	}
-	var flows uint64
+	if err := in.Prune(flt); err != nil {
+		return err
+	}
 	// The detectors follow time: they read in file order, each on its own
-	// goroutine (fanOut).
-	consumers := []func(*datasets.Flow) error{
-		func(f *datasets.Flow) error { fd.Add(f); return nil },
-		func(f *datasets.Flow) error { sd.Add(f); return nil },
-		func(f *datasets.Flow) error { agg.Add(f); return nil },
-	}
-	if prof != nil {
-		consumers = append(consumers, func(f *datasets.Flow) error { prof.Add(f); return nil })
-	}
-	fo, fctx := newFanOut(ctx, consumers...)
-	err = run.read(fctx, func(b []datasets.Flow) error {
-		flows += uint64(len(b))
-		for i := range b {
-			if err := fo.add(&b[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if ferr := fo.close(); err == nil {
-		err = ferr
-	}
+	// goroutine.
+	consumers := append([]func([]datasets.Flow) error{nightly.Each(agg.Add)}, an.Consumers()...)
+	st, err := nightly.Feed(ctx, fileSource(gopts, in, flt, opts.workers), consumers...)
 	if err != nil {
 		return err
 	}
-
-	if err := run.stats.windowErr(flt); err != nil {
+	flows := st.Kept
+	if err := st.WindowErr(flt); err != nil {
 		return err
 	}
-	eta0, eta1 := sd.Thresholds()
-	rep := reports.Detect{
-		Floods: fd.Alarms(), FloodConfig: fc, FloodsDropped: fd.Dropped(),
-		Scans: sd.Alarms(), ScanConfig: sc, Eta0: eta0, Eta1: eta1,
-		UnexpectedConfig: uc, UnexpectedShown: opts.shown,
-		UnexpectedSkipped: "no history database given (--db)",
+	first, last := an.Span()
+	night := history.NightKey(first, last)
+	if opts.night != "" {
+		night = opts.night
 	}
-	for _, h := range agg.Hosts() {
-		if len(h.Services) > 0 {
-			rep.Services = append(rep.Services, h)
-		}
+	alarms, err := an.Alarms(ctx, db, night, opts.nights, agg.Hosts())
+	if err != nil {
+		return err
 	}
-	if prof != nil {
-		if err := scoreUnexpected(cmd, opts, db, prof, &rep, run.stats.inputCount, flows, started); err != nil {
+	rep := reports.Detect{Alarms: alarms, UnexpectedShown: opts.shown}
+	switch {
+	case db == nil:
+		rep.UnexpectedSkipped = "no history database given (--db)"
+	case flows == 0:
+		rep.UnexpectedSkipped, rep.Unexpected, rep.Baseline = "no flows", nil, nil
+	case rep.UnexpectedSkipped != "":
+		rep.UnexpectedSkipped = fmt.Sprintf("%s in %s", rep.UnexpectedSkipped, opts.db)
+	}
+	if opts.record && flows > 0 {
+		if err := recordRates(cmd, opts, db, an, night, first, last, st, flows, started); err != nil {
 			return err
 		}
 	}
@@ -272,45 +267,15 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	if err != nil {
 		return err
 	}
-	count := run.stats.inputCount
 	gopts.infof("detect: %d files read, %d skipped; %d flows; %d floods, %d scans, %d unexpected rates in %.2fs\n",
-		count.total-count.skipped, count.skipped, flows, len(rep.Floods), len(rep.Scans), len(rep.Unexpected), time.Since(started).Seconds())
-	return count.err()
+		st.Files-st.Skipped, st.Skipped, flows, len(rep.Floods), len(rep.Scans), len(rep.Unexpected), time.Since(started).Seconds())
+	return st.Err()
 }
 
-// scoreUnexpected learns the baseline from the nights in db before this
-// run's, scores the run, and with --record stores the run's rates as its
-// night.
-func scoreUnexpected(cmd *cobra.Command, opts detectOptions, db *history.DB, prof *unexpected.Profile, rep *reports.Detect, count inputCount, flows uint64, started time.Time) error {
+// recordRates stores the run's rates in db as the night night, unless a
+// night with its key is there.
+func recordRates(cmd *cobra.Command, opts detectOptions, db *history.DB, an *nightly.Analytics, night string, first, last time.Time, st datasets.ReadStats, flows uint64, started time.Time) error {
 	ctx := cmd.Context()
-	first, last := prof.Span()
-	if flows == 0 {
-		rep.UnexpectedSkipped = "no flows"
-		return nil
-	}
-	night := history.NightKey(first, last)
-	if opts.night != "" {
-		night = opts.night
-	}
-	cfg := rep.UnexpectedConfig
-	b, err := historyBaseline(ctx, db, cfg, night, opts.nights)
-	if err != nil {
-		return err
-	}
-	rep.Baseline = &b
-	alarms, err := prof.Score(b)
-	switch {
-	case errors.Is(err, unexpected.ErrShortBaseline):
-		rep.UnexpectedSkipped = fmt.Sprintf("%v in %s", err, opts.db)
-	case err != nil:
-		return err
-	default:
-		rep.UnexpectedSkipped = ""
-		rep.Unexpected = alarms
-	}
-	if !opts.record {
-		return nil
-	}
 	runs, err := db.Runs(ctx)
 	if err != nil {
 		return err
@@ -321,66 +286,11 @@ func scoreUnexpected(cmd *cobra.Command, opts detectOptions, db *history.DB, pro
 			return nil
 		}
 	}
-	var metrics []history.Metric
-	for _, m := range prof.Metrics() {
-		metrics = append(metrics, history.Metric{Metric: m.Metric, Key: m.Key, Value: m.Value})
-	}
 	return db.WriteRun(ctx, history.Run{
 		Info: history.RunInfo{
 			Night: night, FirstFlow: first, LastFlow: last, Started: started, Finished: time.Now(),
-			Flows: flows, FilesRead: count.total - count.skipped, FilesSkipped: count.skipped, Version: version,
+			Flows: flows, FilesRead: st.Files - st.Skipped, FilesSkipped: st.Skipped, Version: version,
 		},
-		Metrics: metrics,
+		Metrics: an.Metrics(),
 	})
-}
-
-// historyBaseline learns the rates' baseline from the latest nights
-// nights (all when it is 0) of db before night.
-func historyBaseline(ctx context.Context, db *history.DB, cfg unexpected.Config, night string, nights int) (unexpected.Baseline, error) {
-	var values []unexpected.NightValue
-	for m := unexpected.Measure(0); m <= unexpected.Packets; m++ {
-		for _, sd := range []bool{false, true} {
-			name := cfg.MetricName(m, sd)
-			vs, err := db.Metrics(ctx, name, 0)
-			if err != nil {
-				return unexpected.Baseline{}, err
-			}
-			for _, v := range vs {
-				if v.Night < night {
-					values = append(values, unexpected.NightValue{Night: v.Night, Metric: name, Key: v.Key, Value: v.Value})
-				}
-			}
-		}
-	}
-	return unexpected.NewBaseline(cfg, latestNights(values, nights)), nil
-}
-
-// latestNights keeps the values of the latest n nights (all when n is 0).
-func latestNights(values []unexpected.NightValue, n int) []unexpected.NightValue {
-	if n <= 0 {
-		return values
-	}
-	nights := map[string]bool{}
-	for _, v := range values {
-		nights[v.Night] = true
-	}
-	if len(nights) <= n {
-		return values
-	}
-	var keys []string
-	for k := range nights {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	keep := map[string]bool{}
-	for _, k := range keys[len(keys)-n:] {
-		keep[k] = true
-	}
-	var out []unexpected.NightValue
-	for _, v := range values {
-		if keep[v.Night] {
-			out = append(out, v)
-		}
-	}
-	return out
 }

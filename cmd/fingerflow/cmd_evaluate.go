@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/reports"
@@ -74,17 +75,17 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	if opts.model == "" {
 		return usagef("evaluate: --model MODEL.ffm is needed")
 	}
-	if opts.confusion < 0 {
-		return usagef("--confusions %d: want 0 or more", opts.confusion)
+	if err := checkFlags(flagCheck{opts.confusion >= 0, "--confusions", opts.confusion, "0 or more"}); err != nil {
+		return err
+	}
+	if err := checkThreshold(opts.threshold); err != nil {
+		return err
 	}
 	runs, err := pairRuns(opts.flows, opts.labels)
 	if err != nil {
 		return err
 	}
 	if err := expandRuns(ctx, gopts, runs, ""); err != nil {
-		return err
-	}
-	if err := checkThreshold(opts.threshold); err != nil {
 		return err
 	}
 	m, err := loadModel(ctx, opts.model)
@@ -97,13 +98,13 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 	var perRun []reports.RunResult
 	var points []reports.RetransmissionPoint
 	labelled := 0
-	var count inputCount
+	var count datasets.ReadStats
 	cl := m.Classifier(downloads.Options{Threshold: opts.threshold})
 	for _, run := range runs {
 		// The model's catalog checks the labels: a catalog download of a
 		// file the model does not know could never be named right.
 		ex, n, err := loadExamples(ctx, gopts, []labelledRun{run}, m.Catalog)
-		count.add(n)
+		count.Add(n)
 		if err != nil {
 			return err
 		}
@@ -208,7 +209,7 @@ func runEvaluate(ctx context.Context, opts evaluateOptions, gopts *globalOptions
 			return err
 		}
 	}
-	return count.err()
+	return count.Err()
 }
 
 // retransmissionPoint places a named single-file download on the retransmission

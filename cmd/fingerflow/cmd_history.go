@@ -77,9 +77,9 @@ func runHistory(ctx context.Context, opts historyOptions, gopts *globalOptions, 
 	}
 	switch {
 	case len(runs) == 0:
-		gopts.infof("%s: no night written yet\n", opts.db)
+		return notFoundf("%s: no night written yet", opts.db)
 	case len(nights) == 0:
-		gopts.infof("%s: no night saw %s (%d nights, %s to %s)\n", opts.db, addr, len(runs), runs[0].Night, runs[len(runs)-1].Night)
+		return notFoundf("%s: no night saw %s (%d nights, %s to %s)", opts.db, addr, len(runs), runs[0].Night, runs[len(runs)-1].Night)
 	default:
 		gopts.infof("%s: %s seen on %d of %d nights, %s to %s\n", opts.db, addr, len(nights), len(runs), runs[0].Night, runs[len(runs)-1].Night)
 	}

@@ -105,7 +105,8 @@ func historyDir(t *testing.T) string {
 }
 
 // TestGoldenHistory pins what history prints of a host, as a table and
-// as JSON, from the default database in the current directory.
+// as JSON, from the default database in the current directory; a host no
+// night saw is an answer of nothing (exit status 1).
 func TestGoldenHistory(t *testing.T) {
 	golden, err := filepath.Abs(filepath.Join("testdata", "golden"))
 	if err != nil {
@@ -115,15 +116,16 @@ func TestGoldenHistory(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		args []string
+		code int
 	}{
-		{"history-10.0.0.10.txt", []string{"history", "10.0.0.10"}},
-		{"history-10.0.0.6.json", []string{"history", "--json", "10.0.0.6"}},
-		{"history-unseen.txt", []string{"history", "::ffff:192.0.2.7"}},
-		{"history-unseen.json", []string{"history", "--json", "192.0.2.7"}},
+		{"history-10.0.0.10.txt", []string{"history", "10.0.0.10"}, exitOK},
+		{"history-10.0.0.6.json", []string{"history", "--json", "10.0.0.6"}, exitOK},
+		{"history-unseen.txt", []string{"history", "::ffff:192.0.2.7"}, exitNotFound},
+		{"history-unseen.json", []string{"history", "--json", "192.0.2.7"}, exitNotFound},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			stdout, stderr, code := run(t, context.Background(), c.args...)
-			if code != exitOK {
+			if code != c.code {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			checkGoldenAt(t, golden, c.name, stdout+"--- stderr\n"+stderr)

@@ -42,7 +42,7 @@ func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args [
 	if err != nil {
 		return err
 	}
-	files, count := in.files, in.count()
+	files, count := in.Files, in.Count()
 	var described []datasets.FileInfo
 	for i, path := range files {
 		if err := ctx.Err(); err != nil {
@@ -54,7 +54,7 @@ func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args [
 				return ctx.Err()
 			}
 			reportFileError(gopts.stderr, path, err)
-			count.skipped++
+			count.Skipped++
 			continue
 		}
 		gopts.logger.Debug("described", "file", path, "format", info.Format, "flows", info.Flows)
@@ -74,5 +74,5 @@ func runInfo(ctx context.Context, opts infoOptions, gopts *globalOptions, args [
 			return err
 		}
 	}
-	return count.err()
+	return count.Err()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -62,14 +61,6 @@ func newFlowWriter(name string, w io.Writer) (flowio.FlowWriter, error) {
 	return nil, usagef("--out %s: name must end in .parquet or .csv", name)
 }
 
-// ingestStats is what the summary line reports.
-type ingestStats struct {
-	readStats
-	files   int // files read
-	kept    uint64
-	inBytes int64
-}
-
 func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, args []string) (err error) {
 	started := time.Now()
 	if opts.out == "" {
@@ -86,20 +77,19 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 	if err != nil {
 		return err
 	}
-	if err := checkNotInput(opts.out, in.files); err != nil {
+	if err := checkNotInput(opts.out, in.Files); err != nil {
 		return err
 	}
-	if err := in.prune(flt); err != nil {
+	if err := in.Prune(flt); err != nil {
 		return err
 	}
-	files := in.files
-	reg := newRegistry(gopts.logger)
+	files := in.Files
 
 	tmp, err := createAtomic(opts.out)
 	if err != nil {
 		return err
 	}
-	defer tmp.abort()
+	defer tmp.Abort()
 	fw, err := newFlowWriter(opts.out, tmp)
 	if err != nil {
 		return err
@@ -127,64 +117,64 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 		)
 	}
 
-	st := ingestStats{readStats: readStats{inputCount: in.count()}}
-	visit := func(f *datasets.Flow) error {
-		st.kept++
-		if bar != nil && st.kept%65536 == 0 {
-			bar.Describe(fmt.Sprintf("ingest: %d flows", st.kept))
-		}
-		return fw.Write(f)
+	var kept uint64
+	var read int // files read whole
+	var inBytes int64
+	bySize := map[string]int64{}
+	for i, f := range files {
+		bySize[f] = sizes[i]
 	}
-	for i, path := range files {
-		res, rerr := datasets.ReadFiles(ctx, reg, []string{path}, flt, visit)
-		for _, r := range res {
-			gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
-			st.addFile(r)
-			if r.Err != nil && ctx.Err() == nil {
-				reportFileError(gopts.stderr, r.Path, r.Err)
-				st.skipped++
-			} else {
-				st.files++
-				st.inBytes += sizes[i]
-			}
-		}
-		if rerr != nil && !errors.Is(rerr, datasets.ErrSkipped) {
-			// Interrupted, or the output could not be written.
-			return fmt.Errorf("%s: %w", opts.out, rerr)
+	src := fileSource(gopts, in, flt, 1)
+	src.FileDone = func(r datasets.FileResult) {
+		gopts.logger.Debug("read", "file", r.Path, "format", r.Format, "flows", r.Flows, "kept", r.Kept)
+		if r.Err == nil {
+			read++
+			inBytes += bySize[r.Path]
 		}
 		if bar != nil {
-			_ = bar.Add64(sizes[i]) // a bar that cannot draw is no reason to stop
+			_ = bar.Add64(bySize[r.Path]) // a bar that cannot draw is no reason to stop
 		}
+	}
+	st, err := src.Flows(ctx, func(f *datasets.Flow) error {
+		kept++
+		if bar != nil && kept%65536 == 0 {
+			bar.Describe(fmt.Sprintf("ingest: %d flows", kept))
+		}
+		return fw.Write(f)
+	})
+	if err != nil {
+		// Interrupted, or the output could not be written.
+		return fmt.Errorf("%s: %w", opts.out, err)
 	}
 	if bar != nil {
 		_ = bar.Finish() // as above
 	}
-	if st.files == 0 && st.skipped > 0 {
-		return fmt.Errorf("%s not written: %w", opts.out, st.inputCount.err())
+	if read == 0 && st.Skipped > 0 {
+		return fmt.Errorf("%s not written: %w", opts.out, st.Err())
 	}
-	if err := st.windowErr(flt); err != nil {
+	if err := st.WindowErr(flt); err != nil {
 		return fmt.Errorf("%s not written: %w", opts.out, err)
 	}
 	if err := fw.Close(); err != nil {
 		return fmt.Errorf("%s: %w", opts.out, err)
 	}
-	outSize, err := tmp.size()
+	outSize, err := tmp.Size()
 	if err != nil {
 		return err
 	}
-	if err := tmp.commit(); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return err
 	}
 
 	elapsed := time.Since(started)
 	if !gopts.quiet {
 		outside := ""
-		if in.outside > 0 {
-			outside = fmt.Sprintf(", %d not opened (time in name outside --since/--until)", in.outside)
+		if in.Outside > 0 {
+			outside = fmt.Sprintf(", %d not opened (time in name outside --since/--until)", in.Outside)
 		}
 		fmt.Fprintf(gopts.stderr, "ingest: %d files read, %d skipped%s (%s); %d flows in, %d kept; wrote %s (%s) in %s, %.0f flows/s\n",
-			st.files, st.skipped, outside, reports.HumanBytes(uint64(st.inBytes)), st.flows, st.kept,
-			opts.out, reports.HumanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.flows)/max(elapsed.Seconds(), 1e-9))
+			read, st.Skipped, outside, reports.HumanBytes(uint64(inBytes)), st.Flows, kept,
+			opts.out, reports.HumanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.Flows)/max(elapsed.Seconds(), 1e-9))
 	}
-	return st.inputCount.err()
+	return st.Err()
 }

@@ -86,7 +86,11 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 	if opts.update != "" {
 		m, err := db.Missing(ctx, opts.update)
 		if errors.Is(err, history.ErrUnknownEntry) {
-			return fmt.Errorf("%s: %w in %s", opts.update, history.ErrUnknownEntry, opts.db)
+			var werr error
+			if opts.json {
+				werr = reports.WriteMissingJSON(gopts.stdout, nil)
+			}
+			return errors.Join(werr, notFoundError{fmt.Errorf("%s: %w in %s", opts.update, history.ErrUnknownEntry, opts.db)})
 		}
 		if err != nil {
 			return err
@@ -96,12 +100,15 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 		return err
 	}
 
-	hosts := make(map[string]bool)
+	hosts, possible := make(map[string]bool), make(map[string]bool)
 	rows := 0
 	for _, m := range updates {
 		rows += len(m.Hosts)
 		for _, h := range m.Hosts {
 			hosts[h.Addr.String()] = true
+		}
+		for _, h := range m.Possible {
+			possible[h.Addr.String()] = true
 		}
 	}
 	if opts.json {
@@ -112,6 +119,11 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 	if err != nil {
 		return err
 	}
+	if len(possible) > 0 {
+		defer gopts.infof("%s: %s of the OS may have fetched %s: %s traffic fits %s among other combinations (lost packets, several files over one connection), flow counters cannot tell, and %s not listed (--json lists %s)\n",
+			opts.db, quantity(len(possible), "more host", "more hosts"), plural(len(updates), "it", "some of them"),
+			plural(len(possible), "its", "their"), plural(len(updates), "the file", "the files"), plural(len(possible), "it is", "they are"), plural(len(possible), "it", "them"))
+	}
 	if opts.update != "" {
 		gopts.infof("%s: %s missing %s\n", opts.db, quantity(len(hosts), "host", "hosts"), opts.update)
 		return nil
@@ -121,8 +133,7 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 		what += " since " + since.UTC().Format(time.DateOnly)
 	}
 	if len(updates) == 0 {
-		gopts.infof("%s: no update of %s in any night's catalog\n", opts.db, what)
-		return nil
+		return notFoundf("%s: no update of %s in any night's catalog", opts.db, what)
 	}
 	gopts.infof("%s: %s of %s, %s missing %d of them\n", opts.db, quantity(len(updates), "update", "updates"), what,
 		quantity(len(hosts), "host", "hosts"), countMissed(updates))

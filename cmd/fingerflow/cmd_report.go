@@ -51,7 +51,7 @@ func writeMorningReport(ctx context.Context, gopts *globalOptions, verb, dir str
 	rep, err := reports.WriteMorningReport(ctx, dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return usageError{err}
+			return err // names the directory and what it lacks
 		}
 		return fmt.Errorf("report: %w", err)
 	}

@@ -74,11 +74,11 @@ func TestRunWritesReport(t *testing.T) {
 	}
 }
 
-// TestReportNotARunDirectory: a directory without run.json is a usage
-// error that says what is missing.
+// TestReportNotARunDirectory: a directory without run.json is an error
+// (exit 1) that says what is missing; no directory at all a usage error.
 func TestReportNotARunDirectory(t *testing.T) {
 	_, stderr, code := run(t, context.Background(), "report", t.TempDir())
-	if code != exitUsage || !strings.Contains(stderr, "not the output directory of fingerflow run") {
+	if code != exitError || !strings.Contains(stderr, "not the output directory of fingerflow run") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 	if _, _, code := run(t, context.Background(), "report"); code != exitUsage {
@@ -105,9 +105,47 @@ func TestRunReportCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`href="downloads.csv"`, `href="hosts.csv"`, "The run kept no history", "68 named as catalog files, 65 unknown"} {
+	for _, want := range []string{`href="downloads.csv"`, `href="hosts.csv"`, "The run kept no history", "33 named as catalog files, 35 fit a catalog file no better than files outside the catalog would by chance"} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("report.html lacks %s", want)
+		}
+	}
+}
+
+// TestReportDamagedFiles: a damaged Parquet table of a run directory
+// (cut short, empty, random bytes) is one line naming the file and exit
+// status 1, never a panic.
+func TestReportDamagedFiles(t *testing.T) {
+	ctx := context.Background()
+	night := filepath.Join(t.TempDir(), "night")
+	if _, stderr, code := run(t, ctx, runArgs(night, "--no-history")...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"downloads.parquet", "traffic.parquet", "traffic_minutes.parquet", "hosts.parquet"} {
+		whole, err := os.ReadFile(filepath.Join(night, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for damage, b := range map[string][]byte{
+			"cut":    whole[:100],
+			"empty":  nil,
+			"random": bytes.Repeat([]byte("PAR1\x07\xfe\x00\x13"), 64),
+			"tail":   whole[:len(whole)-9],
+		} {
+			t.Run(name+"/"+damage, func(t *testing.T) {
+				d := filepath.Join(t.TempDir(), "d")
+				if err := os.CopyFS(d, os.DirFS(night)); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(d, name), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				_, stderr, code := run(t, ctx, "report", d)
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				if code != exitError || len(lines) != 1 || !strings.Contains(stderr, filepath.Join(d, name)) || strings.Contains(stderr, "panic") {
+					t.Errorf("exit %d, stderr %q: want 1 and one line naming %s", code, stderr, name)
+				}
+			})
 		}
 	}
 }

@@ -175,7 +175,7 @@ func TestRunBadInputs(t *testing.T) {
 		code int
 		want string
 	}{
-		{"another catalog", append(base, "--catalog", other, "--out", filepath.Join(dir, "a"), population+".v9"), 2, "other.csv: the model was trained on another catalog"},
+		{"another catalog", append(base, "--catalog", other, "--out", filepath.Join(dir, "a"), population+".v9"), 1, "other.csv: the model was trained on another catalog"},
 		{"no --out", append(base, population+".v9"), 2, "--out is required"},
 		{"bad --internal", append(base, "--out", filepath.Join(dir, "b"), "--internal", "10.0.0.0/33", population+".v9"), 2, "--internal"},
 		{"bad --k", append(base, "--out", filepath.Join(dir, "c"), "--k", "1", population+".v9"), 2, "--k 1"},

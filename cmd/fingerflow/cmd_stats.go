@@ -17,6 +17,7 @@ import (
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/lifespans"
+	"github.com/fingerflow/fingerflow/models/nightly"
 	"github.com/fingerflow/fingerflow/models/survival"
 	"github.com/fingerflow/fingerflow/models/talkers"
 	"github.com/fingerflow/fingerflow/reports"
@@ -42,10 +43,8 @@ type statsOptions struct {
 	filterOptions
 }
 
-// defaultStats are the statistics of a full report.
-// The conversation statistic (record) is left out: it holds every
-// distinct conversation in memory, about 100 bytes each.
-var defaultStats = []string{"srcip/bytes", "dstip/bytes", "dstport/bytes", "proto/bytes"}
+// defaultStats are the statistics of a full report: the nightly run's.
+var defaultStats = nightly.DefaultStats
 
 func newStatsCommand(gopts *globalOptions) *cobra.Command {
 	var opts statsOptions
@@ -118,11 +117,15 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if err != nil {
 		return err
 	}
-	if opts.n < 0 {
-		return usagef("-n %d: want 0 (all) or more", opts.n)
-	}
-	if opts.sources < 0 {
-		return usagef("--sources %d: want 0 (none) or more", opts.sources)
+	if err := checkFlags(
+		flagCheck{opts.n >= 0, "-n/--top", opts.n, "0 (all) or more"},
+		flagCheck{opts.sources >= 0, "--sources", opts.sources, "0 (none) or more"},
+		flagCheck{opts.hosts >= 0, "--hosts", opts.hosts, "0 or more"},
+		flagCheck{opts.activeTimeout > 0, "--active-timeout", opts.activeTimeout, "a duration above 0"},
+		flagCheck{opts.servicePorts >= 1, "--service-ports", opts.servicePorts, "1 or more"},
+		flagCheck{opts.workers >= 0, "--workers", opts.workers, wantWorkers},
+	); err != nil {
+		return err
 	}
 	full := len(opts.stats) == 0
 	statNames := opts.stats
@@ -182,9 +185,6 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if opts.night != "" && opts.db == "" {
 		return usagef("--night names a night of the history database: give --db")
 	}
-	if opts.hosts < 0 {
-		return usagef("--hosts %d: want 0 or more", opts.hosts)
-	}
 	if opts.charts != "" && lcfg == nil && hcfg == nil {
 		return usagef("--charts draws lifespans and traffic: give --lifespans or --rates too")
 	}
@@ -193,15 +193,19 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			return err
 		}
 	}
-	run, err := newFlowRun(ctx, gopts, args, flt, opts.workers)
+	in, err := expandInputs(ctx, args, gopts.stderr)
 	if err != nil {
 		return err
 	}
+	if err := in.Prune(flt); err != nil {
+		return err
+	}
+	src := fileSource(gopts, in, flt, opts.workers)
 	type part struct {
 		tab   *talkers.Table
 		lives *lifespans.Lifespans
 	}
-	parts := make([]part, run.reader.WorkerCount())
+	parts := make([]part, src.WorkerCount())
 	for i := range parts {
 		if parts[i].tab, err = talkers.New(cfg); err != nil {
 			return usagef("%v", err)
@@ -226,37 +230,21 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if hcfg != nil {
 		agg, _ = features.NewHostAggregator(*hcfg)
 	}
+	var st datasets.ReadStats
 	if ordered {
 		// Per-second rates sum floating-point shares of flows in the
 		// order they come, so they are counted in file order, beside the
-		// rest.
-		var fo *fanOut
-		rctx := ctx
+		// rest; the host aggregator counts on a goroutine of its own.
+		consumers := []func([]datasets.Flow) error{func(b []datasets.Flow) error { add(&parts[0], b); return nil }}
 		if agg != nil {
-			// The host aggregator counts on a goroutine of its own.
-			fo, rctx = newFanOut(ctx, func(f *datasets.Flow) error { agg.Add(f); return nil })
+			consumers = append(consumers, nightly.Each(agg.Add))
 		}
-		err = run.read(rctx, func(b []datasets.Flow) error {
-			add(&parts[0], b)
-			if fo != nil {
-				for i := range b {
-					if err := fo.add(&b[i]); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if fo != nil {
-			if ferr := fo.close(); err == nil {
-				err = ferr
-			}
-		}
+		st, err = nightly.Feed(ctx, src, consumers...)
 	} else {
 		// Each worker counts the files it decodes; the parts are merged.
 		// The counts are integers, so the merged result does not depend
 		// on which worker read which file.
-		err = run.fold(ctx, func(w int, b []datasets.Flow) error {
+		st, err = src.Fold(ctx, func(w int, b []datasets.Flow) error {
 			add(&parts[w], b)
 			return nil
 		})
@@ -272,10 +260,9 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			parts[0].lives.Merge(o.lives)
 		}
 	}
-	if err := run.stats.windowErr(flt); err != nil {
+	if err := st.WindowErr(flt); err != nil {
 		return err
 	}
-	count := run.stats.inputCount
 	res := parts[0].tab.Result()
 	rep := reports.Stats{Talkers: &res}
 	if agg != nil {
@@ -313,8 +300,8 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 		return err
 	}
 	gopts.infof("stats: %d files read, %d skipped; %d flows in %.2fs\n",
-		count.total-count.skipped, count.skipped, res.Totals.Flows, time.Since(started).Seconds())
-	return count.err()
+		st.Files-st.Skipped, st.Skipped, res.Totals.Flows, time.Since(started).Seconds())
+	return st.Err()
 }
 
 // writeLifespanCharts draws each grouping's curves into dir as
@@ -340,11 +327,11 @@ func writeChart(base string, draw func(w io.Writer, format string) error) error 
 			return err
 		}
 		if err := draw(out, format); err != nil {
-			out.abort()
+			out.Abort()
 			return err
 		}
-		if err := out.commit(); err != nil {
-			out.abort()
+		if err := out.Commit(); err != nil {
+			out.Abort()
 			return err
 		}
 	}
@@ -372,7 +359,7 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(datasets.LimitText(f, datasets.MaxLine, datasets.CSVRecords))
 	head, err := r.Read()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -387,10 +374,10 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		}
 	}
 	if hostCol < 0 || clusterCol < 0 {
-		return nil, usagef("--clusters %s: want a header with host (or addr, ip) and cluster columns", path)
+		return nil, fmt.Errorf("%s: want a header with host (or addr, ip) and cluster columns", path)
 	}
 	m := map[netip.Addr]string{}
-	for line := 2; ; line++ {
+	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
@@ -398,9 +385,10 @@ func loadClusters(path string) (func(netip.Addr) (string, bool), error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		line, _ := r.FieldPos(0)
 		a, err := netip.ParseAddr(strings.TrimSpace(rec[hostCol]))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("%s: line %d: host %q: not an IP address", path, line, rec[hostCol])
 		}
 		m[a.Unmap()] = strings.TrimSpace(rec[clusterCol])
 	}
@@ -429,5 +417,5 @@ func nightClusters(ctx context.Context, path, night string) (func(netip.Addr) (s
 		}
 		night = runs[len(runs)-1].Night
 	}
-	return nightClustersOf(ctx, db, night)
+	return nightly.NightClusters(ctx, db, night)
 }

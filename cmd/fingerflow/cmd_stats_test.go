@@ -170,3 +170,28 @@ func TestStatsClustersFromHistory(t *testing.T) {
 		t.Errorf("a night not in the database: exit %d", code)
 	}
 }
+
+// TestStatsClustersFileErrors: a --clusters file that cannot be used is a
+// failure (exit 1) naming the file and the line, a line without its
+// newline included, which is refused after datasets.MaxLine bytes.
+func TestStatsClustersFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, content, says string
+	}{
+		{"no header", "10.77.1.10,near clients\n", ": want a header with host (or addr, ip) and cluster columns"},
+		{"bad address", "host,cluster\n10.77.1.10,near\n10.77.1.300,far\n", ": line 3: host \"10.77.1.300\": not an IP address"},
+		{"long line", "host,cluster\n10.77.1.10,near\n" + strings.Repeat("x", 3<<20), ": line 3: longer than 1 MiB without a newline"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".csv")
+			if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, code := run(t, context.Background(), "stats", "--lifespans", "--clusters", path, filepath.Join(attack, "lab-attack.v9"))
+			if code != exitError || !strings.HasPrefix(stderr, "fingerflow: "+path+c.says) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want %d and one line starting %q", code, stderr, exitError, path+c.says)
+			}
+		})
+	}
+}

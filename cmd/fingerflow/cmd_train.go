@@ -113,22 +113,15 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	}
 	// Every number is checked before any work: a bad one used to panic,
 	// write a model classify refuses, or exhaust memory.
-	for _, c := range []struct {
-		ok   bool
-		flag string
-		v    any
-		want string
-	}{
-		{opts.trees >= 1 && opts.trees <= maxTrees, "--trees", opts.trees, fmt.Sprintf("1 to %d", maxTrees)},
-		{opts.augment >= 0 && opts.augment <= maxCopies, "--augment", opts.augment, fmt.Sprintf("0 to %d", maxCopies)},
-		{synth >= 0 && synth <= maxCopies, "--synthesize", opts.synthesize, fmt.Sprintf("0 to %d", maxCopies)},
-		{opts.threshold > 0 && opts.threshold <= 1, "--threshold", opts.threshold, "a share in (0, 1]"},
-		{opts.maxFiles >= 1 && opts.maxFiles <= 8, "--max-files", opts.maxFiles, "1 to 8"},
-		{opts.maxExtra > 0 && opts.maxExtra <= 1, "--max-extra", opts.maxExtra, "a share in (0, 1]"},
-	} {
-		if !c.ok {
-			return usagef("%s %v: want %s", c.flag, c.v, c.want)
-		}
+	if err := checkFlags(
+		flagCheck{opts.trees >= 1 && opts.trees <= maxTrees, "--trees", opts.trees, fmt.Sprintf("1 to %d", maxTrees)},
+		flagCheck{opts.augment >= 0 && opts.augment <= maxCopies, "--augment", opts.augment, fmt.Sprintf("0 to %d", maxCopies)},
+		flagCheck{synth >= 0 && synth <= maxCopies, "--synthesize", opts.synthesize, fmt.Sprintf("0 to %d", maxCopies)},
+		flagCheck{opts.threshold > 0 && opts.threshold <= 1, "--threshold", opts.threshold, "a share in (0, 1]"},
+		flagCheck{opts.maxFiles >= 1 && opts.maxFiles <= 8, "--max-files", opts.maxFiles, "1 to 8"},
+		flagCheck{opts.maxExtra > 0 && opts.maxExtra <= 1, "--max-extra", opts.maxExtra, "a share in (0, 1]"},
+	); err != nil {
+		return err
 	}
 	runs, err := pairRuns(runsFlows, opts.labels)
 	if err != nil {
@@ -143,7 +136,7 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if err != nil {
 		return err
 	}
-	defer tmp.abort()
+	defer tmp.Abort()
 	cat, err := catalog.Load(ctx, opts.catalog)
 	if err != nil {
 		return err
@@ -179,7 +172,7 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 	if _, err := m.WriteTo(tmp); err != nil {
 		return err
 	}
-	if err := tmp.commit(); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return err
 	}
 	if !gopts.quiet {
@@ -187,5 +180,5 @@ func runTrain(ctx context.Context, opts trainOptions, gopts *globalOptions) erro
 			return err
 		}
 	}
-	return count.err()
+	return count.Err()
 }

@@ -2,26 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/netip"
-	"os"
-	"strings"
-	"time"
 
-	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/datasets/history"
-	"github.com/fingerflow/fingerflow/features"
-	"github.com/fingerflow/fingerflow/models/inventory"
-	"github.com/fingerflow/fingerflow/reports"
 )
 
-// defaultHistoryDB is the history database `history` and `missing` read
-// unless --db names another: in the current directory.
+// defaultHistoryDB is the history database's file name: beside the run's
+// output directory for `run`, in the current directory for the commands
+// that read it unless --db names another.
 const defaultHistoryDB = "fingerflow.db"
 
 // openHistory opens an existing history database for a query command. A
@@ -34,105 +24,4 @@ func openHistory(ctx context.Context, path string) (*history.DB, error) {
 		return nil, fmt.Errorf("%w (nightly runs write it; --db names another)", err)
 	}
 	return db, err
-}
-
-// changeText says in words how a host changed since the night prev.
-func changeText(c history.HostChange, prev string) (string, []string) {
-	switch {
-	case !c.InFrom && c.InTo:
-		return "new since " + prev, c.NewUpdates
-	case c.OSChanged:
-		from, to := strings.TrimSpace(c.OSFrom+" "+c.VersionFrom), strings.TrimSpace(c.OSTo+" "+c.VersionTo)
-		s := fmt.Sprintf("OS %s → %s", orUnknown(from), orUnknown(to))
-		if len(c.NewUpdates) > 0 {
-			s += fmt.Sprintf("; %d new updates", len(c.NewUpdates))
-		}
-		return s, c.NewUpdates
-	case len(c.NewUpdates) > 0:
-		return fmt.Sprintf("%d new updates", len(c.NewUpdates)), c.NewUpdates
-	}
-	return "", nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return inventory.Unknown
-	}
-	return s
-}
-
-// historyRun is what the history database keeps of the night.
-func historyRun(sum reports.RunSummary, started time.Time, inv []reports.InventoryHost, cat *catalog.Catalog, hosts []features.HostStats, opts runOptions, catName string) history.Run {
-	stats := map[netip.Addr]features.HostStats{}
-	for _, h := range hosts {
-		stats[h.Addr] = h
-	}
-	r := history.Run{Info: history.RunInfo{
-		Night: sum.Night, FirstFlow: sum.First, LastFlow: sum.Last, Started: started.UTC(), Finished: time.Now().UTC(),
-		Flows: sum.Flows, FilesRead: sum.Files - sum.FilesSkipped, FilesSkipped: sum.FilesSkipped,
-		Hosts: sum.Hosts, Downloads: sum.Downloads, Named: sum.Named, Version: version,
-		Model: identity(opts.model), Catalog: identity(opts.catalog),
-	}}
-	if opts.catalog == "" {
-		r.Info.Catalog = history.Identity{Path: catName}
-	}
-	for _, h := range inv {
-		v := h.Verdict
-		os := v.OS
-		if os == inventory.Unknown {
-			os = ""
-		}
-		var ev []string
-		for _, e := range v.Evidence {
-			ev = append(ev, e.Text)
-		}
-		s := stats[h.Addr]
-		r.Hosts = append(r.Hosts, history.Host{
-			Addr: h.Addr, FirstSeen: h.FirstSeen, LastSeen: h.LastSeen, OS: os, OSVersion: v.OSVersion,
-			Confidence: v.Confidence, Evidence: strings.Join(ev, "; "), Cluster: h.Cluster, ClusterDescription: h.ClusterText,
-			BytesIn: s.BytesIn, BytesOut: s.BytesOut, Flows: s.FlowsOut + s.FlowsIn,
-		})
-		for _, u := range v.Updates {
-			r.Fetches = append(r.Fetches, history.Fetch{
-				Addr: h.Addr, Entry: u.Entry, Product: u.Product, Version: u.Version, OS: u.OS,
-				Fetched: u.When, Chance: u.Chance, Method: fetchMethod(u.Kind),
-			})
-		}
-	}
-	for _, e := range cat.Entries {
-		r.Catalog = append(r.Catalog, history.CatalogEntry{
-			Entry: e.Name, Size: e.Size, Product: e.Product, Version: e.Version,
-			OS: strings.ToLower(e.OS), OSVersion: e.OSVersion, Released: e.Released,
-		})
-	}
-	return r
-}
-
-func fetchMethod(k inventory.Kind) history.Method {
-	switch k {
-	case inventory.KindConnection:
-		return history.Connection
-	case inventory.KindOSSearch:
-		return history.OSSearch
-	}
-	return history.Single
-}
-
-// identity names a file a run used by path and content hash; an empty
-// path is no file.
-func identity(path string) history.Identity {
-	if path == "" {
-		return history.Identity{}
-	}
-	id := history.Identity{Path: path}
-	f, err := os.Open(path)
-	if err != nil {
-		return id
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err == nil {
-		id.Hash = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	}
-	return id
 }

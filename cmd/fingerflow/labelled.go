@@ -22,7 +22,7 @@ const maxLabelledDownloads = 5_000_000
 type labelledRun struct {
 	flows  string
 	labels string
-	in     *inputs // flows expanded (expandRuns)
+	in     *datasets.Inputs // flows expanded (expandRuns)
 }
 
 // pairRuns pairs repeated --flows and --labels flags in order.
@@ -50,7 +50,7 @@ func expandRuns(ctx context.Context, gopts *globalOptions, runs []labelledRun, o
 			return err
 		}
 		runs[i].in = in
-		all = append(append(all, in.files...), runs[i].labels)
+		all = append(append(all, in.Files...), runs[i].labels)
 	}
 	return checkNotInput(out, all)
 }
@@ -61,9 +61,9 @@ func expandRuns(ctx context.Context, gopts *globalOptions, runs []labelledRun, o
 // to check the labels (a label claiming a catalog file the catalog lacks is
 // an error). A run where fewer than half of the labels match a download
 // is refused; labels that match none are counted on stderr.
-func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun, cat *catalog.Catalog) ([]downloads.Example, inputCount, error) {
+func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun, cat *catalog.Catalog) ([]downloads.Example, datasets.ReadStats, error) {
 	var all []downloads.Example
-	var count inputCount
+	var count datasets.ReadStats
 	for _, run := range runs {
 		set, err := labels.Load(ctx, run.labels)
 		if err != nil {
@@ -82,12 +82,12 @@ func loadExamples(ctx context.Context, gopts *globalOptions, runs []labelledRun,
 			ds = append(ds, *d)
 			return nil
 		})
-		count.add(n.inputCount)
+		count.Add(n)
 		if err != nil {
 			return nil, count, err
 		}
-		if n.duplicates > 0 {
-			gopts.infof("%s: %d duplicate flow records dropped\n", run.flows, n.duplicates)
+		if n.Duplicates > 0 {
+			gopts.infof("%s: %d duplicate flow records dropped\n", run.flows, n.Duplicates)
 		}
 		if set.Ordered {
 			set, err = orderedSet(set, ds, cat)

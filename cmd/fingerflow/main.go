@@ -13,10 +13,11 @@ import (
 	"github.com/fingerflow/fingerflow/datasets"
 )
 
-// Exit codes.
+// Exit codes (exitStatusHelp says them in words).
 const (
 	exitOK          = 0
 	exitError       = 1
+	exitNotFound    = 1 // the host, OS family or update asked about is unknown: grep's "no match"
 	exitUsage       = 2
 	exitPartial     = 3 // the run finished but some input files were skipped
 	exitInterrupted = 130
@@ -33,6 +34,7 @@ func main() {
 // exitCode reports err on w and maps it to the process exit status.
 func exitCode(err error, w *os.File) int {
 	var uerr usageError
+	var nerr notFoundError
 	switch {
 	case err == nil:
 		return exitOK
@@ -45,6 +47,9 @@ func exitCode(err error, w *os.File) int {
 	case errors.As(err, &uerr):
 		fmt.Fprintf(w, "fingerflow: %v\n", err)
 		return exitUsage
+	case errors.As(err, &nerr):
+		fmt.Fprintf(w, "fingerflow: %v\n", err)
+		return exitNotFound
 	default:
 		fmt.Fprintf(w, "fingerflow: %v\n", err)
 		return exitError

@@ -11,10 +11,7 @@ import (
 
 // checkThreshold checks a --threshold flag (0: the model's own).
 func checkThreshold(threshold float64) error {
-	if threshold < 0 || threshold > 1 {
-		return usagef("--threshold %v: want a share in (0, 1]", threshold)
-	}
-	return nil
+	return checkFlags(flagCheck{threshold >= 0 && threshold <= 1, "--threshold", threshold, "a share in (0, 1], or 0 for the model's own"})
 }
 
 // loadModel reads a model file.

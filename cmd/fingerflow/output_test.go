@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -34,21 +30,5 @@ func TestOutputDirectoryChecked(t *testing.T) {
 				t.Errorf("work was done before the output was checked: stdout %q, stderr %q", stdout, stderr)
 			}
 		})
-	}
-}
-
-// TestDestError: errors writing, syncing or renaming the temporary file
-// name the destination.
-func TestDestError(t *testing.T) {
-	tmp := "/data/.out.csv.tmp-123"
-	for _, err := range []error{
-		&fs.PathError{Op: "write", Path: tmp, Err: syscall.ENOSPC},
-		&os.LinkError{Op: "rename", Old: tmp, New: "/data/out.csv", Err: syscall.EXDEV},
-		errors.New("something else"),
-	} {
-		got := destError("/data/out.csv", err).Error()
-		if !strings.Contains(got, "/data/out.csv") || strings.Contains(got, "tmp-123") {
-			t.Errorf("%v: %q", err, got)
-		}
 	}
 }

@@ -52,6 +52,22 @@ func TestUnknownCommand(t *testing.T) {
 	if _, stderr, code := run(t, context.Background(), "bogus"); code != exitUsage || !strings.Contains(stderr, `unknown command "bogus"`) {
 		t.Errorf("bogus: exit %d, stderr %q; want %d", code, stderr, exitUsage)
 	}
+	// The message lists every command of the tree, in the help's order.
+	var names []string
+	for _, c := range newRootCommand(&globalOptions{}).Commands() {
+		names = append(names, c.Name())
+	}
+	if len(names) < 12 {
+		t.Fatalf("the command tree holds %d commands: %v", len(names), names)
+	}
+	want := "fingerflow: unknown command \"bogus\" (commands: " + strings.Join(names, ", ") + ")\n"
+	if _, stderr, _ := run(t, context.Background(), "bogus"); stderr != want {
+		t.Errorf("bogus: stderr\n%q\nwant\n%q", stderr, want)
+	}
+	// A near miss is named.
+	if _, stderr, _ := run(t, context.Background(), "histroy"); !strings.Contains(stderr, "did you mean history?") {
+		t.Errorf("histroy: stderr %q lacks the suggestion", stderr)
+	}
 	if stdout, _, code := run(t, context.Background()); code != exitOK || !strings.Contains(stdout, "Available Commands") {
 		t.Errorf("no command: exit %d, stdout %q; want the help", code, stdout)
 	}

@@ -48,6 +48,9 @@ type Entry struct {
 	// Released is when the entry was published (an RPM's build time, a
 	// CSV "released" column); zero when the catalog does not say.
 	Released time.Time `json:",omitzero"`
+	// Kind is "" for a file that can be an update, KindIndex for a file
+	// of a package mirror's index.
+	Kind string `json:",omitempty"`
 }
 
 // Catalog is an ordered list of entries with unique names.

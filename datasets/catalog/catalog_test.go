@@ -7,9 +7,11 @@ import (
 	"encoding/csv"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -300,7 +304,7 @@ func TestMalformed(t *testing.T) {
 		{"deb duplicate", ReadDebianPackages, "Package: a\nFilename: x/a.deb\nSize: 1\n\nPackage: a\nFilename: y/a.deb\nSize: 2\n", ErrDuplicate, []string{"f.pkgs: line 5", "line 1"}},
 		{"deb garbage line", ReadDebianPackages, "Package: a\nthis is not a field\n", ErrFormat, []string{"f.pkgs: line 2"}},
 		{"deb stray continuation", ReadDebianPackages, " continued\n", ErrFormat, []string{"f.pkgs: line 1"}},
-		{"deb huge line", ReadDebianPackages, "Package: a\nDescription: " + strings.Repeat("x", maxDebLine+10) + "\n", ErrFormat, []string{"f.pkgs: line 2"}},
+		{"deb huge line", ReadDebianPackages, "Package: a\nDescription: " + strings.Repeat("x", datasets.MaxLine+10) + "\n", ErrFormat, []string{"f.pkgs: line 2"}},
 
 		{"rpm no metadata", ReadRPMPrimary, `<?xml version="1.0"?><repomd/>`, ErrFormat, []string{"f.xml"}},
 		{"rpm empty metadata", ReadRPMPrimary, `<metadata packages="0"></metadata>`, ErrEmpty, []string{"f.xml"}},
@@ -572,4 +576,133 @@ func writeCSV(w io.Writer, c *Catalog) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// TestDebianRelease: a mirror's Release file gives its index files as
+// index entries with their sizes, and itself; an InRelease the same
+// inside its signature; merged with the mirror's Packages they are one
+// catalog whose Files are the packages.
+func TestDebianRelease(t *testing.T) {
+	ctx := context.Background()
+	rel := filepath.Join("..", "population", "apt-near-18h-s2302.Release")
+	c, err := Load(ctx, rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range c.Entries {
+		if e.Kind != KindIndex || e.OS != "debian" {
+			t.Errorf("%s: kind %q os %q, want an index entry of debian", e.Name, e.Kind, e.OS)
+		}
+		got = append(got, fmt.Sprintf("%s %d", e.Name, e.Size))
+	}
+	want := []string{"Packages 130342", "Packages.gz 43410", "Packages.xz 38208", "apt-near-18h-s2302.Release 543"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	body, err := os.ReadFile(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: Ubuntu\nSuite: noble\n" + strings.SplitN(string(body), "Date:", 2)[1] +
+		"-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCgAdFiEE\n-----END PGP SIGNATURE-----\n"
+	in := filepath.Join(t.TempDir(), "InRelease")
+	if err := os.WriteFile(in, []byte(signed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ic, err := Load(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ic.Entries) != 4 || ic.Entries[2].Name != "Packages.xz" || ic.Entries[0].OS != "ubuntu" || ic.Entries[3].Name != "InRelease" || ic.Entries[3].Size != uint64(len(signed)) {
+		t.Errorf("InRelease entries %+v", ic.Entries)
+	}
+	pkgs, err := Load(ctx, filepath.Join("..", "population", "apt-near-18h-s2302.Packages"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Merge(pkgs, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != len(pkgs.Entries)+4 || len(m.Files()) != len(pkgs.Entries) {
+		t.Errorf("merged %d entries, %d files; want %d and %d", len(m.Entries), len(m.Files()), len(pkgs.Entries)+4, len(pkgs.Entries))
+	}
+	if _, err := ReadDebianRelease(ctx, strings.NewReader("Origin: x\nSHA256:\n abc notanumber Packages\n"), "r", "r", 0); !errors.Is(err, ErrSize) {
+		t.Errorf("bad size: %v", err)
+	}
+}
+
+// endless is an io.Reader of the same byte for ever.
+type endless byte
+
+func (b endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// TestLongLine: a catalog whose last line lacks its newline (here 64 MiB
+// of one byte, made as it is read) is refused after datasets.MaxLine
+// bytes of that line, with memory to match, naming the file and the line
+// it starts on.
+func TestLongLine(t *testing.T) {
+	head := func(path string, packages int) []byte {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if packages > 0 { // up to the end of that many packages
+			end := 0
+			for range packages {
+				end += bytes.Index(data[end:], []byte("</package>")) + len("</package>")
+			}
+			data = data[:end]
+		}
+		return data
+	}
+	for _, tc := range []struct {
+		name string
+		read func(context.Context, io.Reader, string) (*Catalog, error)
+		head []byte
+		long byte
+		want string
+	}{
+		// The lab's catalog: a header and 50 files, then line 52.
+		{"csv", ReadCSV, head(labCatalog, 0), 'a', "cat.csv: line 52: longer than 1 MiB without a newline: bad catalog format"},
+		{"csv quote", ReadCSV, head(labCatalog, 0), '"', "cat.csv: line 52: longer than 1 MiB without a newline: bad catalog format"},
+		{"debian", ReadDebianPackages, head("testdata/Packages", 0), 'a',
+			"cat.csv: line " + strconv.Itoa(bytes.Count(head("testdata/Packages", 0), []byte{'\n'})+1) +
+				": longer than 1 MiB without a newline: bad catalog format"},
+		{"rpm", ReadRPMPrimary, head("testdata/primary.xml", 2), 'a',
+			"cat.csv: line " + strconv.Itoa(bytes.Count(head("testdata/primary.xml", 2), []byte{'\n'})+1) +
+				": text or a tag longer than 1 MiB: bad catalog format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := io.MultiReader(bytes.NewReader(tc.head), io.LimitReader(endless(tc.long), 64<<20))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := tc.read(context.Background(), r, "cat.csv")
+			runtime.ReadMemStats(&after)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error %v\nwant %s", err, tc.want)
+			}
+			if !errors.Is(err, ErrFormat) || !errors.Is(err, datasets.ErrLineTooLong) {
+				t.Errorf("error %v is not ErrFormat and ErrLineTooLong", err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Errorf("allocated %d MiB", alloc>>20)
+			}
+		})
+	}
+	// Through Load, from a file.
+	path := filepath.Join(t.TempDir(), "cat.csv")
+	data := append(head(labCatalog, 0), bytes.Repeat([]byte{'a'}, 3<<20)...)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(context.Background(), path); err == nil || err.Error() != path+": line 52: longer than 1 MiB without a newline: bad catalog format" {
+		t.Errorf("Load: %v", err)
+	}
 }

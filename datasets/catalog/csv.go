@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // Column names ReadCSV accepts, case-insensitively; the first present wins.
@@ -22,15 +24,17 @@ var (
 	urlColumns     = []string{"url", "href"}
 	osVerColumns   = []string{"os_version", "osversion", "release"}
 	dateColumns    = []string{"released", "date", "published"}
+	kindColumns    = []string{"kind"}
 )
 
 // ReadCSV reads a CSV manifest whose header names at least a file column
 // ("file", "filename" or "name") and a "size" column; "product", "version",
-// "os", "os_version", "released" (a date, 2006-01-02, or an RFC 3339 time)
-// and "url" columns are optional, other columns are ignored. name is the
+// "os", "os_version", "released" (a date, 2006-01-02, or an RFC 3339 time),
+// "url" and "kind" ("" or "index", see KindIndex) columns are optional,
+// other columns are ignored. name is the
 // file name used in errors.
 func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(datasets.LimitText(r, datasets.MaxLine, datasets.CSVRecords))
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err == io.EOF {
@@ -59,7 +63,7 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	}
 	iName, iSize := pick(nameColumns), pick(sizeColumns)
 	iProduct, iVersion, iOS, iURL := pick(productColumns), pick(versionColumns), pick(osColumns), pick(urlColumns)
-	iOSVer, iDate := pick(osVerColumns), pick(dateColumns)
+	iOSVer, iDate, iKind := pick(osVerColumns), pick(dateColumns), pick(kindColumns)
 	if iProduct == iName {
 		iProduct = -1
 	}
@@ -94,6 +98,13 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 			OS:      field(rec, iOS),
 			URL:     field(rec, iURL),
 		}
+		switch k := strings.ToLower(strings.TrimSpace(field(rec, iKind))); k {
+		case "":
+		case KindIndex:
+			e.Kind = KindIndex
+		default:
+			return nil, fmt.Errorf("%s: %s: %s: kind %q: want empty or %q: %w", name, where, e.Name, k, KindIndex, ErrFormat)
+		}
 		e.OSVersion = field(rec, iOSVer)
 		if e.OSVersion == "" {
 			e.OSVersion = OSVersionOf(e.OS, e.Version)
@@ -120,10 +131,14 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	return b.done()
 }
 
-// csvError names the file and line of an encoding/csv error.
+// csvError names the file and line of an encoding/csv error or of a
+// record longer than datasets.MaxLine.
 func csvError(name string, err error) error {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.Is(err, datasets.ErrLineTooLong):
+		return fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
+	case errors.As(err, &pe):
 		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, ErrFormat)
 	}
 	return fmt.Errorf("%s: %w", name, err)

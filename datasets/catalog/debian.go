@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
 	"strconv"
 	"strings"
-)
 
-// maxDebLine bounds one line of a Packages index; real indexes stay under a
-// few kilobytes (long Depends lines, descriptions).
-const maxDebLine = 1 << 20
+	"github.com/fingerflow/fingerflow/datasets"
+)
 
 // ReadDebianPackages reads a Debian "Packages" index (deb822 stanzas
 // separated by blank lines). Each stanza needs Filename and Size; Package
@@ -21,8 +20,11 @@ const maxDebLine = 1 << 20
 // Package field, OS "debian" and URL the Filename (the pool path relative to
 // the archive root). name is the file name used in errors.
 func ReadDebianPackages(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxDebLine)
+	// Lines are bounded by datasets.MaxLine (real indexes stay under a few
+	// kilobytes: long Depends lines, descriptions) before the scanner,
+	// whose own bound only has to hold such a line and its end.
+	sc := bufio.NewScanner(datasets.LimitText(r, datasets.MaxLine, datasets.Lines))
+	sc.Buffer(make([]byte, 0, 64<<10), 2*datasets.MaxLine)
 	b := newBuilder(name)
 
 	var (
@@ -98,8 +100,8 @@ func ReadDebianPackages(ctx context.Context, r io.Reader, name string) (*Catalog
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if err == bufio.ErrTooLong {
-			return nil, fmt.Errorf("%s: line %d: line longer than %d bytes: %w", name, line+1, maxDebLine, ErrFormat)
+		if errors.Is(err, datasets.ErrLineTooLong) {
+			return nil, fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
 		}
 		return nil, fmt.Errorf("%s: line %d: %w", name, line+1, err)
 	}

@@ -21,6 +21,7 @@ const (
 	FormatUnknown  Format = ""
 	FormatCSV      Format = "csv"
 	FormatDebian   Format = "debian-packages"
+	FormatRelease  Format = "debian-release"
 	FormatRPMPrime Format = "rpm-primary"
 )
 
@@ -57,6 +58,16 @@ func Load(ctx context.Context, path string) (*Catalog, error) {
 		return nil, fmt.Errorf("%s: %w", path, ErrEmpty)
 	}
 	switch Sniff(head) {
+	case FormatRelease:
+		// The Release file's own entry is its size as served: known for
+		// a plain file, not for a compressed copy.
+		var size int64
+		if _, plain := r.(*bufio.Reader); plain {
+			if st, err := f.Stat(); err == nil {
+				size = st.Size()
+			}
+		}
+		return ReadDebianRelease(ctx, br, path, path, size)
 	case FormatRPMPrime:
 		return ReadRPMPrimary(ctx, br, path)
 	case FormatDebian:
@@ -103,17 +114,34 @@ func Sniff(head []byte) Format {
 		}
 		return FormatUnknown
 	}
+	if bytes.HasPrefix(t, pgpSigned) {
+		return FormatRelease
+	}
 	line, _, _ := bytes.Cut(t, []byte{'\n'})
 	line = bytes.TrimRight(line, "\r")
 	// A deb822 stanza starts with "Field: value"; a CSV header has a comma
-	// and no such field.
+	// and no such field. A Release file lists its index files in checksum
+	// fields; a Packages index has Package fields.
 	if k, _, ok := bytes.Cut(line, []byte{':'}); ok && isFieldName(k) {
+		if !hasField(t, "Package") && (hasField(t, "SHA256") || hasField(t, "MD5Sum") || hasField(t, "SHA1")) {
+			return FormatRelease
+		}
 		return FormatDebian
 	}
 	if bytes.IndexByte(line, ',') >= 0 {
 		return FormatCSV
 	}
 	return FormatUnknown
+}
+
+// hasField reports whether a line of head starts field name.
+func hasField(head []byte, name string) bool {
+	for line := range bytes.SplitSeq(head, []byte{'\n'}) {
+		if k, _, ok := bytes.Cut(line, []byte{':'}); ok && asciiEqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // isFieldName reports whether k is a deb822 field name.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // ReadRPMPrimary reads an RPM repository's primary.xml (the createrepo
@@ -24,7 +26,7 @@ import (
 // the file name used in errors, which give the package's record index
 // (0-based) and line.
 func ReadRPMPrimary(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
-	d := xml.NewDecoder(r)
+	d := xml.NewDecoder(datasets.LimitText(r, datasets.MaxLine, datasets.XMLTokens))
 	b := newBuilder(name)
 
 	var (
@@ -47,6 +49,9 @@ func ReadRPMPrimary(ctx context.Context, r io.Reader, name string) (*Catalog, er
 		tok, err := d.Token()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, datasets.ErrLineTooLong) {
+			return nil, fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
 		}
 		if err != nil {
 			line, _ := d.InputPos()

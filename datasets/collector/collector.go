@@ -26,9 +26,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -58,7 +60,8 @@ var Overflow = netip.IPv6Unspecified()
 type Config struct {
 	// Listen holds the UDP addresses to bind (see ParseListen); at least one.
 	Listen []string
-	// Dir is the root of the date tree the files go to; it is created.
+	// Dir is the root of the date tree the files go to; New creates it
+	// and checks that files can be created in it.
 	Dir string
 	// Rotate is the rotation interval (DefaultRotate when zero; see
 	// CheckRotate).
@@ -150,6 +153,9 @@ func New(cfg Config) (*Collector, error) {
 			return nil, err
 		}
 	}
+	if err := checkDir(cfg.Dir); err != nil {
+		return nil, err
+	}
 	var err error
 	if c.conns, c.bufSize, err = listen(cfg.Listen, cfg.SocketBuffer); err != nil {
 		return nil, err
@@ -170,6 +176,29 @@ func New(cfg Config) (*Collector, error) {
 		})
 	}
 	return c, nil
+}
+
+// checkDir makes the output directory dir and checks that files can be
+// created in it (a probe file is created and removed), so that a
+// directory the collector cannot use is an error before it listens, not
+// at the first datagram, whose flows would be lost.
+func checkDir(dir string) error {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return fmt.Errorf("%s: not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: cannot create the output directory: %w", dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the probe's name means nothing to the reader
+		}
+		return fmt.Errorf("%s: the output directory is not writable: %w", dir, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // Addrs returns the bound address of each listen socket (useful with port

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/internal/testuser"
 	"github.com/fingerflow/fingerflow/datasets/netflow"
 )
 
@@ -413,15 +414,90 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// An output directory that cannot be written ends Run with the error.
+// TestUnwritableDir: an output directory that cannot be made or written
+// is refused by New, before any socket is bound, with a message naming
+// it; it is not an error of the configuration (the command exits 1, not
+// 2). The permission cases need a user whom permissions stop: as root
+// they run again as nobody in a child process.
+func TestUnwritableDir(t *testing.T) {
+	cases := []struct {
+		name        string
+		permissions bool
+		setup       func(t *testing.T, tmp string) (dir, want string)
+	}{
+		{"a file", false, func(t *testing.T, tmp string) (string, string) {
+			dir := filepath.Join(tmp, "flows")
+			if err := os.WriteFile(dir, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir, dir + ": not a directory"
+		}},
+		{"under a file", false, func(t *testing.T, tmp string) (string, string) {
+			file := filepath.Join(tmp, "flows")
+			if err := os.WriteFile(file, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(file, "2055")
+			return dir, dir + ": cannot create the output directory: mkdir " + file + ": not a directory"
+		}},
+		{"read-only", true, func(t *testing.T, tmp string) (string, string) {
+			dir := filepath.Join(tmp, "flows")
+			if err := os.Mkdir(dir, 0o555); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(dir, 0o755) })
+			return dir, dir + ": the output directory is not writable: permission denied"
+		}},
+		{"in a read-only directory", true, func(t *testing.T, tmp string) (string, string) {
+			ro := filepath.Join(tmp, "ro")
+			if err := os.Mkdir(ro, 0o555); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(ro, 0o755) })
+			dir := filepath.Join(ro, "flows")
+			return dir, dir + ": cannot create the output directory: mkdir " + dir + ": permission denied"
+		}},
+	}
+	unprivileged := testuser.Unprivileged(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.permissions && !unprivileged {
+				return // run as nobody above
+			}
+			dir, want := tc.setup(t, t.TempDir())
+			lo := netip.MustParseAddr("127.0.0.1")
+			port := netip.AddrPortFrom(lo, uint16(freePort(t, lo)))
+			c, err := New(Config{Listen: []string{port.String()}, Dir: dir})
+			if err == nil {
+				c.Close()
+				t.Fatal("no error")
+			}
+			if err.Error() != want || errors.Is(err, ErrConfig) {
+				t.Errorf("error %q (ErrConfig %v)\nwant %q", err, errors.Is(err, ErrConfig), want)
+			}
+			// Nothing listens on the port.
+			c, err = New(Config{Listen: []string{port.String()}, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatalf("the port stayed bound: %v", err)
+			}
+			c.Close()
+		})
+	}
+}
+
+// An output directory that cannot be written any more ends Run with the
+// error.
 func TestWriteError(t *testing.T) {
-	dir := t.TempDir()
-	blocker := filepath.Join(dir, "file")
-	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+	dir := filepath.Join(t.TempDir(), "flows")
+	c, err := New(Config{Listen: []string{"127.0.0.1:0"}, Dir: dir})
+	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Listen: []string{"127.0.0.1:0"}, Dir: blocker})
-	if err != nil {
+	// The directory goes away and a file takes its name.
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -138,7 +138,7 @@ func (CSVReader) Flows(ctx context.Context, path string) iter.Seq2[datasets.Flow
 			return
 		}
 		defer f.Close()
-		cr := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
+		cr := csv.NewReader(datasets.LimitText(bufio.NewReaderSize(f, 64<<10), datasets.MaxLine, datasets.CSVRecords))
 		cr.FieldsPerRecord = len(columns)
 		cr.ReuseRecord = true
 		hdr, err := cr.Read()

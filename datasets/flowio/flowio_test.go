@@ -323,6 +323,9 @@ func TestReadErrors(t *testing.T) {
 		{"csv bad address", CSVReader{}, []byte(csvLines[0] + strings.Replace(csvLines[1], "10.77.0.1", "10.77.0.300", 1)), datasets.ErrCorrupt, 0},
 		{"csv port out of range", CSVReader{}, []byte(csvLines[0] + strings.Replace(csvLines[1], ",80,", ",65536,", 1)), datasets.ErrCorrupt, 0},
 		{"csv foreign header", CSVReader{}, []byte(strings.Replace(csvHeader, "start", "first", 1) + "\n"), datasets.ErrUnsupported, 0},
+		// A last line without its newline, longer than datasets.MaxLine:
+		// refused after that much, not read whole.
+		{"csv long last line", CSVReader{}, append(bytes.Clone(good["csv"]), bytes.Repeat([]byte{'9'}, 3<<20)...), datasets.ErrLineTooLong, len(csvLines) - 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "in")

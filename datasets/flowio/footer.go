@@ -15,6 +15,13 @@ import (
 // schema grows by about 2.5 KiB per row group.
 const maxFooter = 64 << 20
 
+// CheckParquet validates a Parquet file of any schema (size bytes) before
+// parquet-go opens it: the footer's counts and lengths fit its bytes, and
+// every column chunk lies inside the file and is made of pages that fit
+// it (checkFooter). parquet-go trusts these numbers and panics, or worse,
+// on a file that breaks them.
+func CheckParquet(r io.ReaderAt, size int64) error { return checkFooter(r, size) }
+
 // checkFooter validates the Parquet footer of r (size bytes) before
 // parquet-go decodes it. parquet-go's Thrift decoder allocates lists and
 // maps with the element counts written in the file, so a corrupt count of

@@ -126,6 +126,13 @@ func scenario() []Run {
 			{Addr: netip.MustParseAddr("10.0.0.5"), Entry: openssl15.Entry, Product: "openssl", Version: openssl15.Version,
 				OS: "debian", Fetched: at("2026-11-22T20:00:00"), Chance: 0.02, Method: Connection},
 		},
+		// fd00::20's lossy keep-alive connection fits openssl 3.0.15
+		// among other combinations; twice, the earlier kept.
+		Possible: []Possible{
+			{Addr: netip.MustParseAddr("fd00::20"), Entry: openssl15.Entry, Product: "openssl", Version: openssl15.Version, OS: "debian", At: at("2026-11-22T23:10:00")},
+			{Addr: netip.MustParseAddr("fd00::20"), Entry: openssl15.Entry, Product: "openssl", Version: openssl15.Version, OS: "debian", At: at("2026-11-22T21:10:00")},
+			{Addr: netip.MustParseAddr("fd00::20"), Entry: curl.Entry, Product: "curl", Version: curl.Version, OS: "debian", At: at("2026-11-22T21:10:00")},
+		},
 		Catalog: catB,
 		Metrics: []Metric{{"flows_per_port", "443/tcp", 650}, {"flows_per_port", "80/tcp", 250}, {"flows_per_port", "53/udp", 10}},
 	}
@@ -165,6 +172,7 @@ func dump(t testing.TB, path string) string {
 		"SELECT r.night, r.first_flow, r.last_flow, r.started, r.finished, r.flows, r.files_read, r.files_skipped, r.hosts, r.downloads, r.named, r.fingerflow_version, r.model_path, r.model_hash, r.catalog_path, r.catalog_hash, r.schema_version, l.digest FROM runs r LEFT JOIN listings l ON l.id = r.listing",
 		"SELECT r.night, h.addr, h.first_seen, h.last_seen, h.os, h.os_version, h.confidence, h.evidence, h.cluster, h.cluster_description, h.bytes_in, h.bytes_out, h.flows FROM hosts h JOIN runs r ON r.id = h.run",
 		"SELECT r.night, f.addr, c.entry, f.fetched, f.chance, f.method FROM fetches f JOIN runs r ON r.id = f.run JOIN catalog c ON c.id = f.entry",
+		"SELECT r.night, p.addr, c.entry, p.at FROM possible p JOIN runs r ON r.id = p.run JOIN catalog c ON c.id = p.entry",
 		"SELECT addr, last_night, last_seen, known_night, os, os_version FROM host_latest",
 		"SELECT entry, size, product, version, os, os_version, released FROM catalog",
 		"SELECT l.digest, c.entry FROM listing_entries le JOIN listings l ON l.id = le.listing JOIN catalog c ON c.id = le.entry",

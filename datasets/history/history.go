@@ -51,14 +51,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // SchemaVersion is the schema version this package writes (PRAGMA
-// user_version). Version 1 was the first release and is migrated.
-const SchemaVersion = 2
+// user_version). Older versions (1, the first release, and 2) are
+// migrated.
+const SchemaVersion = 3
 
 // ApplicationID is the PRAGMA application_id of a fingerflow history
 // database: "FFLW".
@@ -89,7 +91,10 @@ var schemaSQL string
 //go:embed migrate_2.sql
 var migrate2SQL string
 
-var migrations = map[int]string{1: migrate2SQL}
+//go:embed migrate_3.sql
+var migrate3SQL string
+
+var migrations = map[int]string{1: migrate2SQL, 2: migrate3SQL}
 
 // DB is an open history database. Its methods may be called from several
 // goroutines; they take turns on one connection.
@@ -125,14 +130,19 @@ func (d *DB) Close() error { return d.db.Close() }
 
 func open(ctx context.Context, path string, create bool, hook func(string)) (*DB, error) {
 	version, err := checkHeader(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		if !create {
+			if errors.Is(err, syscall.ENOTDIR) {
+				return nil, fmt.Errorf("%s: no such history database (%s is not a directory): %w", path, filepath.Dir(path), fs.ErrNotExist)
+			}
 			return nil, fmt.Errorf("%s: no such history database: %w", path, fs.ErrNotExist)
 		}
 		if err := createDB(ctx, path); err != nil {
 			return nil, err
 		}
 		version, err = checkHeader(path)
+	} else if err == nil && create {
+		err = checkWritable(path)
 	}
 	if err != nil {
 		return nil, err
@@ -239,25 +249,58 @@ func (d *DB) checkVersion(ctx context.Context, q querier) (int, error) {
 	return versionOf(d.path, uint32(app), v)
 }
 
+// cause is the system's reason behind a file operation's error, without
+// the file names it carries: the temporary names of createDB and
+// checkWritable mean nothing to the person who reads the error.
+func cause(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
+}
+
+// checkWritable checks, before anything is written, that an existing
+// database at path can be written: the file itself, and its directory,
+// where SQLite creates the journal of every write transaction (a probe
+// file is created there and removed).
+func checkWritable(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("%s: the history database cannot be written: %w", path, cause(err))
+	}
+	f.Close()
+	dir := filepath.Dir(path)
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
+	if err != nil {
+		return fmt.Errorf("%s: the history database cannot be written: directory %s (where SQLite keeps the database's journal): %w",
+			path, dir, cause(err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
 // createDB creates a new database at path atomically: it is built under a
 // temporary name beside path and linked into place only when complete, so
 // a creation that fails or is killed leaves no half-made file at path. If
-// another process created path meanwhile, its database is kept.
+// another process created path meanwhile, its database is kept. Its
+// errors name path and its directory, not the temporary file.
 func createDB(ctx context.Context, path string) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
+	dir, base := filepath.Dir(path), filepath.Base(path)
 	f, err := os.CreateTemp(dir, "."+base+".new-*")
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: cannot create the history database: directory %s: %w", path, dir, cause(err))
 	}
 	tmp := f.Name()
 	f.Close()
 	defer os.Remove(tmp)
 	db, err := sqlOpen(tmp)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: cannot create the history database: %w", path, cause(err))
 	}
 	defer db.Close()
 	ddl := fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d;\n", ApplicationID, SchemaVersion) + schemaSQL
@@ -271,12 +314,12 @@ func createDB(ctx context.Context, path string) (err error) {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: cannot create the history database: %w", path, cause(err))
 	}
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		// A file system without hard links: rename instead.
 		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: cannot create the history database: %w", path, cause(err))
 		}
 	}
 	return nil

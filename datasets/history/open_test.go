@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fingerflow/fingerflow/datasets/internal/testuser"
 )
 
 var updateFixture = flag.Bool("update-fixture", false, "rewrite testdata/v1.db from testdata/v1.sql")
@@ -104,7 +106,7 @@ func TestRefused(t *testing.T) {
 		{"newer", func(t *testing.T, path string) {
 			_, p := create(t, scenario()...)
 			db := rawDB(t, p)
-			if _, err := db.Exec("PRAGMA user_version = 3"); err != nil {
+			if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion+1)); err != nil {
 				t.Fatal(err)
 			}
 			db.Close()
@@ -113,7 +115,7 @@ func TestRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.WriteFile(path, data, 0o644)
-		}, ErrNewerSchema, "written by a newer fingerflow: schema version 3, this one knows up to 2; left untouched, use a newer fingerflow"},
+		}, ErrNewerSchema, fmt.Sprintf("written by a newer fingerflow: schema version %d, this one knows up to %d; left untouched, use a newer fingerflow", SchemaVersion+1, SchemaVersion)},
 	} {
 		for _, opener := range []struct {
 			name string
@@ -412,4 +414,123 @@ func TestConcurrentMigration(t *testing.T) {
 		}
 	}
 	checkLatest(t, path)
+}
+
+// TestOpenUnwritable: a database that cannot be created or written is
+// refused when opened, before a night's work, with a message that names
+// the database and the directory or file at fault, never the temporary
+// file a new database is built in. The permission cases need a user whom
+// permissions stop: as root they run again as nobody in a child process.
+func TestOpenUnwritable(t *testing.T) {
+	readOnly := func(t *testing.T, path string, mode os.FileMode) {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		// Give the temporary directory back to its cleanup.
+		t.Cleanup(func() { os.Chmod(path, 0o755) })
+	}
+	cases := []struct {
+		name        string
+		permissions bool // needs a user whom file permissions stop
+		// setup prepares a temporary directory and returns the database
+		// path to open and the message Open must fail with.
+		setup func(t *testing.T, dir string) (path, want string)
+		is    error
+	}{
+		{"no directory", false, func(t *testing.T, dir string) (string, string) {
+			sub := filepath.Join(dir, "nosuch")
+			path := filepath.Join(sub, "fingerflow.db")
+			return path, path + ": cannot create the history database: directory " + sub + ": no such file or directory"
+		}, fs.ErrNotExist},
+		{"directory is a file", false, func(t *testing.T, dir string) (string, string) {
+			sub := filepath.Join(dir, "night")
+			if err := os.WriteFile(sub, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(sub, "fingerflow.db")
+			return path, path + ": cannot create the history database: directory " + sub + ": not a directory"
+		}, nil},
+		{"read-only directory", true, func(t *testing.T, dir string) (string, string) {
+			sub := filepath.Join(dir, "ro2")
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			readOnly(t, sub, 0o555)
+			path := filepath.Join(sub, "fingerflow.db")
+			return path, path + ": cannot create the history database: directory " + sub + ": permission denied"
+		}, fs.ErrPermission},
+		{"read-only directory, database exists", true, func(t *testing.T, dir string) (string, string) {
+			sub := filepath.Join(dir, "ro2")
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			db, path := create(t, scenario()...)
+			db.Close()
+			path2 := filepath.Join(sub, "fingerflow.db")
+			if err := os.Rename(path, path2); err != nil {
+				t.Fatal(err)
+			}
+			readOnly(t, sub, 0o555)
+			return path2, path2 + ": the history database cannot be written: directory " + sub +
+				" (where SQLite keeps the database's journal): permission denied"
+		}, fs.ErrPermission},
+		{"read-only database", true, func(t *testing.T, dir string) (string, string) {
+			db, path := create(t, scenario()...)
+			db.Close()
+			path2 := filepath.Join(dir, "fingerflow.db")
+			if err := os.Rename(path, path2); err != nil {
+				t.Fatal(err)
+			}
+			readOnly(t, path2, 0o444)
+			return path2, path2 + ": the history database cannot be written: permission denied"
+		}, fs.ErrPermission},
+	}
+	unprivileged := testuser.Unprivileged(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.permissions && !unprivileged {
+				return // run as nobody above
+			}
+			dir := t.TempDir()
+			path, want := c.setup(t, dir)
+			listing := func() map[string]string {
+				if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+					return nil
+				}
+				return files(t, filepath.Dir(path))
+			}
+			before := listing()
+			db, err := Open(context.Background(), path)
+			if err == nil {
+				db.Close()
+				t.Fatalf("opened %s", path)
+			}
+			if err.Error() != want {
+				t.Errorf("error\n%s\nwant\n%s", err, want)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("error %v is not %v", err, c.is)
+			}
+			if after := listing(); !cmp.Equal(before, after) {
+				t.Errorf("the directory changed (-before +after):\n%s", cmp.Diff(before, after))
+			}
+			// A reader finds no database where none can be, and still
+			// answers from a database it cannot write.
+			if before == nil {
+				if _, err := OpenExisting(context.Background(), path); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("reading: %v, want no such history database", err)
+				}
+			}
+			if before[filepath.Base(path)] != "" {
+				db, err := OpenExisting(context.Background(), path)
+				if err != nil {
+					t.Fatalf("reading: %v", err)
+				}
+				defer db.Close()
+				if _, err := db.Runs(context.Background()); err != nil {
+					t.Errorf("reading: %v", err)
+				}
+			}
+		})
+	}
 }

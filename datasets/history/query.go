@@ -91,6 +91,9 @@ type HostNight struct {
 	Night   string
 	Host    Host
 	Fetches []Fetch // the catalog files it fetched that night, by time then entry
+	// Possible are the catalog files it may have fetched that night, by
+	// entry.
+	Possible []Possible
 }
 
 const hostColumns = `h.addr, h.first_seen, h.last_seen, h.os, h.os_version, h.confidence, h.evidence,
@@ -193,6 +196,33 @@ func (d *DB) HostHistory(ctx context.Context, addr netip.Addr) ([]HostNight, err
 			n := &out[at[night]]
 			n.Fetches = append(n.Fetches, f)
 		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT r.night, p.addr, c.entry, c.product, c.version, c.os, p.at
+			FROM possible p JOIN runs r ON r.id = p.run JOIN catalog c ON c.id = p.entry
+			WHERE p.addr = ? ORDER BY r.night, c.entry`, key)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var night, a string
+			var p Possible
+			var when sql.NullString
+			if err := rows.Scan(&night, &a, &p.Entry, &p.Product, &p.Version, &p.OS, &when); err != nil {
+				return err
+			}
+			if p.Addr, err = netip.ParseAddr(a); err != nil {
+				return fmt.Errorf("stored address: %w", err)
+			}
+			if p.At, err = parseTime(when); err != nil {
+				return err
+			}
+			if i, ok := at[night]; ok {
+				out[i].Possible = append(out[i].Possible, p)
+			}
+		}
 		return rows.Err()
 	})
 	return out, err
@@ -207,6 +237,11 @@ type MissingUpdate struct {
 	// catalog gives one, else the start of FirstNight.
 	Appeared time.Time
 	Hosts    []MissingHost // by address
+	// Possible are the hosts of the entry's OS, seen since it appeared,
+	// that have not fetched it for certain but may have: a download or
+	// connection of theirs since then fits it among other combinations.
+	// They are not missing it; by address.
+	Possible []MissingHost
 }
 
 // MissingHost is a host that has not fetched an update since it appeared.
@@ -222,8 +257,9 @@ type MissingHost struct {
 }
 
 // Missing returns the hosts whose latest known OS family is the entry's
-// and that have not fetched it since it appeared, among the hosts seen
-// since then. An entry no night's catalog listed is an error wrapping
+// and that have not fetched it since it appeared and could not have, among
+// the hosts seen since then; those that may have (possible fetches) are
+// listed apart. An entry no night's catalog listed is an error wrapping
 // ErrUnknownEntry.
 func (d *DB) Missing(ctx context.Context, entry string) (MissingUpdate, error) {
 	var out MissingUpdate
@@ -337,22 +373,30 @@ func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error)
 // appeared that have not fetched m's entry since.
 func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands []MissingHost) error {
 	since := m.Appeared.UTC().Format(timeLayout)
-	fetched := make(map[string]bool)
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT addr FROM fetches
-		WHERE entry = (SELECT id FROM catalog WHERE entry = ?) AND fetched >= ?`, m.Entry.Entry, since)
+	addrs := func(q string) (map[string]bool, error) {
+		rows, err := tx.QueryContext(ctx, q, m.Entry.Entry, since)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := make(map[string]bool)
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				return nil, err
+			}
+			out[a] = true
+		}
+		return out, rows.Err()
+	}
+	fetched, err := addrs(`SELECT DISTINCT addr FROM fetches
+		WHERE entry = (SELECT id FROM catalog WHERE entry = ?) AND fetched >= ?`)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			rows.Close()
-			return err
-		}
-		fetched[a] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	possible, err := addrs(`SELECT DISTINCT addr FROM possible
+		WHERE entry = (SELECT id FROM catalog WHERE entry = ?) AND at >= ?`)
+	if err != nil {
 		return err
 	}
 	others := make(map[netip.Addr][]Fetch)
@@ -379,12 +423,16 @@ func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands []Mis
 			return err
 		}
 	}
-	m.Hosts = nil
+	m.Hosts, m.Possible = nil, nil
 	for _, h := range cands {
 		if fetched[h.Addr.String()] || h.LastSeen.Before(m.Appeared) {
 			continue
 		}
 		h.Others = others[h.Addr]
+		if possible[h.Addr.String()] {
+			m.Possible = append(m.Possible, h)
+			continue
+		}
 		m.Hosts = append(m.Hosts, h)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func addrs(hs []MissingHost) []string {
@@ -30,16 +31,18 @@ func TestMissing(t *testing.T) {
 		firstNight string
 		appeared   time.Time
 		hosts      []string
+		possible   []string
 	}{
-		// 10.0.0.5 fetched it; 10.0.0.9 was last seen before it appeared.
-		{openssl15.Entry, "2026-11-22", at("2026-11-22T19:00:00"), []string{"10.0.0.6 (fetched 3.0.14-1~deb12u1 2026-11-20)", "fd00::20"}},
-		{openssl14.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.9", "fd00::20"}},
-		{curl.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.6", "10.0.0.9", "fd00::20"}},
+		// 10.0.0.5 fetched it; 10.0.0.9 was last seen before it
+		// appeared; fd00::20 may have fetched it: not missing.
+		{openssl15.Entry, "2026-11-22", at("2026-11-22T19:00:00"), []string{"10.0.0.6 (fetched 3.0.14-1~deb12u1 2026-11-20)"}, []string{"fd00::20"}},
+		{openssl14.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.9", "fd00::20"}, nil},
+		{curl.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.6", "10.0.0.9"}, []string{"fd00::20"}},
 		// A release date is when it appeared. 10.0.0.8's latest known OS
 		// is windows though the last night gave no verdict; 10.0.0.10
 		// fetched it.
-		{kb13.Entry, "2026-11-20", at("2026-11-12T00:00:00"), []string{"10.0.0.8"}},
-		{kb17.Entry, "2026-11-22", at("2026-11-22T00:00:00"), []string{"10.0.0.8", "10.0.0.10 (fetched KB5046613 2026-11-21)"}},
+		{kb13.Entry, "2026-11-20", at("2026-11-12T00:00:00"), []string{"10.0.0.8"}, nil},
+		{kb17.Entry, "2026-11-22", at("2026-11-22T00:00:00"), []string{"10.0.0.8", "10.0.0.10 (fetched KB5046613 2026-11-21)"}, nil},
 	} {
 		t.Run(c.entry, func(t *testing.T) {
 			m, err := db.Missing(ctx, c.entry)
@@ -51,6 +54,9 @@ func TestMissing(t *testing.T) {
 			}
 			if diff := cmp.Diff(c.hosts, addrs(m.Hosts)); diff != "" {
 				t.Errorf("hosts missing it (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(c.possible, addrs(m.Possible), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("hosts that may have fetched it (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -121,6 +127,18 @@ func TestHostHistory(t *testing.T) {
 	none, err := db.HostHistory(context.Background(), netip.MustParseAddr("192.0.2.1"))
 	if err != nil || len(none) != 0 {
 		t.Errorf("unknown host: %v, %v", none, err)
+	}
+	// A host's possible fetches: once per entry, the earliest.
+	v6, err := db.HostHistory(context.Background(), netip.MustParseAddr("fd00::20"))
+	if err != nil || len(v6) != 1 {
+		t.Fatalf("fd00::20: %v, %v", v6, err)
+	}
+	wantPossible := []Possible{
+		{Addr: netip.MustParseAddr("fd00::20"), Entry: curl.Entry, Product: "curl", Version: curl.Version, OS: "debian", At: at("2026-11-22T21:10:00")},
+		{Addr: netip.MustParseAddr("fd00::20"), Entry: openssl15.Entry, Product: "openssl", Version: openssl15.Version, OS: "debian", At: at("2026-11-22T21:10:00")},
+	}
+	if diff := cmp.Diff(wantPossible, v6[0].Possible, eq); diff != "" {
+		t.Errorf("fd00::20's possible fetches (-want +got):\n%s", diff)
 	}
 }
 

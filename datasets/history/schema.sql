@@ -1,8 +1,9 @@
--- fingerflow history database, schema version 2.
+-- fingerflow history database, schema version 3.
 --
 -- PRAGMA application_id is 0x46464C57 ("FFLW"): the file is fingerflow's.
--- PRAGMA user_version is the schema version (this file: 2). Version 1 was
--- the first release; migrate_2.sql turns a version 1 file into this one.
+-- PRAGMA user_version is the schema version (this file: 3). Version 1 was
+-- the first release; migrate_2.sql turns a version 1 file into a version
+-- 2 one, migrate_3.sql a version 2 file into this one.
 --
 -- Conventions:
 --   * Times are TEXT in UTC, 'YYYY-MM-DDTHH:MM:SS.mmmZ' (milliseconds), so
@@ -16,8 +17,8 @@
 --     replaces it) counts nothing twice.
 
 -- runs: one row per night written. Writing a night that exists deletes its
--- rows here and in hosts, fetches and metrics, then inserts the new ones,
--- in one transaction.
+-- rows here and in hosts, fetches, possible and metrics, then inserts the
+-- new ones, in one transaction.
 CREATE TABLE runs (
     id                 INTEGER PRIMARY KEY,
     night              TEXT    NOT NULL UNIQUE,  -- the night's key
@@ -92,10 +93,25 @@ CREATE TABLE fetches (
 ) WITHOUT ROWID;
 CREATE INDEX fetches_by_entry ON fetches (entry, addr, fetched);
 
+-- possible: one row per catalog file a host may have fetched that night
+-- although its traffic does not show it did: a download or keep-alive
+-- connection whose counters fit the file among other combinations (lost
+-- packets, several responses) without naming it. Such a host neither
+-- fetched the file nor is missing it. The same host and entry in a night
+-- is kept once, with the earliest download that could hold it.
+CREATE TABLE possible (
+    run   INTEGER NOT NULL REFERENCES runs (id),
+    addr  TEXT    NOT NULL,
+    entry INTEGER NOT NULL REFERENCES catalog (id),
+    at    TEXT    NOT NULL,                      -- when that download started
+    PRIMARY KEY (run, addr, entry)
+) WITHOUT ROWID;
+CREATE INDEX possible_by_entry ON possible (entry, addr, at);
+
 -- catalog: every entry a night's catalog listed or a host fetched, as the
 -- latest new listing written described it (an entry never listed, as its
--- first fetch written did). Entries no listing holds and no fetch names
--- are deleted.
+-- first fetch written did). Entries no listing holds and no fetch or
+-- possible fetch names are deleted.
 CREATE TABLE catalog (
     id         INTEGER PRIMARY KEY,
     entry      TEXT    NOT NULL UNIQUE,          -- file name

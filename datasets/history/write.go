@@ -21,6 +21,10 @@ type Run struct {
 	Info    RunInfo
 	Hosts   []Host
 	Fetches []Fetch // every fetch's host is in Hosts
+	// Possible are the catalog files hosts may have fetched without their
+	// traffic showing it (neither fetched nor missing); every host is in
+	// Hosts.
+	Possible []Possible
 	// Catalog is what the run's catalog listed. It decides when an entry
 	// appeared (the first night listing it) unless the entry has a release
 	// date. Nil when not known: the night then lists nothing.
@@ -105,6 +109,18 @@ type Fetch struct {
 	Method Method // "" is Single
 }
 
+// Possible is a catalog file a host may have fetched: a download or
+// connection of its that fits the file among other combinations. Product,
+// Version and OS are as for Fetch.
+type Possible struct {
+	Addr    netip.Addr
+	Entry   string
+	Product string
+	Version string
+	OS      string
+	At      time.Time // when the earliest download that could hold it started
+}
+
 // CatalogEntry is one file a night's catalog listed.
 type CatalogEntry struct {
 	Entry     string // file name, unique in a catalog
@@ -123,6 +139,10 @@ type Metric struct {
 	Key    string
 	Value  float64
 }
+
+// ErrNoFlowTimes refuses a night without the times of its first and last
+// flow: a night key is never derived from zero times.
+var ErrNoFlowTimes = errors.New("no flow times (a run that read no flow is not a night)")
 
 // NightKey is the key of a night whose flows span first to last: the UTC
 // date ("2026-11-22"), or the first and last dates joined by a slash
@@ -149,10 +169,12 @@ func normOS(s string) string {
 // catalog and metrics sorted (so that what is stored does not depend on
 // the order given).
 func checked(r Run) (Run, error) {
+	// A night is the flows it holds: one without flow times (a run that
+	// read nothing) is never kept, whatever key it was given.
+	if r.Info.FirstFlow.IsZero() || r.Info.LastFlow.IsZero() || r.Info.LastFlow.Before(r.Info.FirstFlow) {
+		return r, fmt.Errorf("night %q: %w", r.Info.Night, ErrNoFlowTimes)
+	}
 	if r.Info.Night == "" {
-		if r.Info.FirstFlow.IsZero() {
-			return r, errors.New("run has neither a night key nor a first flow time")
-		}
 		r.Info.Night = NightKey(r.Info.FirstFlow, r.Info.LastFlow)
 	}
 	night := r.Info.Night
@@ -229,6 +251,30 @@ func checked(r Run) (Run, error) {
 	}
 	slices.SortFunc(r.Fetches, compareFetches)
 
+	// Possible fetches: one per host and entry, the earliest.
+	r.Possible = slices.Clone(r.Possible)
+	for i := range r.Possible {
+		p := &r.Possible[i]
+		if !p.Addr.IsValid() {
+			return r, fmt.Errorf("night %s: possible fetch %d: no address", night, i)
+		}
+		p.Addr = p.Addr.Unmap().WithZone("")
+		if !hosts[p.Addr] {
+			return r, fmt.Errorf("night %s: possible fetch %d: host %s is not among the night's hosts", night, i, p.Addr)
+		}
+		if p.Entry == "" {
+			return r, fmt.Errorf("night %s: possible fetch %d: no catalog entry", night, i)
+		}
+		if p.At.IsZero() {
+			return r, fmt.Errorf("night %s: possible fetch %d (%s by %s): no time", night, i, p.Entry, p.Addr)
+		}
+		p.OS = normOS(p.OS)
+	}
+	slices.SortFunc(r.Possible, func(a, b Possible) int {
+		return cmp.Or(a.Addr.Compare(b.Addr), strings.Compare(a.Entry, b.Entry), a.At.Compare(b.At))
+	})
+	r.Possible = slices.CompactFunc(r.Possible, func(a, b Possible) bool { return a.Addr == b.Addr && a.Entry == b.Entry })
+
 	r.Catalog = slices.Clone(r.Catalog)
 	for i := range r.Catalog {
 		e := &r.Catalog[i]
@@ -298,7 +344,7 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 			"CREATE TEMP TABLE IF NOT EXISTS affected (addr TEXT PRIMARY KEY) WITHOUT ROWID",
 			"DELETE FROM temp.affected",
 			"INSERT INTO temp.affected SELECT addr FROM hosts WHERE run = ?",
-			"DELETE FROM fetches WHERE run = ?", "DELETE FROM hosts WHERE run = ?",
+			"DELETE FROM fetches WHERE run = ?", "DELETE FROM possible WHERE run = ?", "DELETE FROM hosts WHERE run = ?",
 			"DELETE FROM metrics WHERE run = ?", "DELETE FROM runs WHERE id = ?",
 		} {
 			var args []any
@@ -390,6 +436,30 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 		}
 	}
 
+	ps, err := tx.PrepareContext(ctx, "INSERT INTO possible (run, addr, entry, at) VALUES (?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer ps.Close()
+	for i, p := range r.Possible {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		id, ok := entryIDs[p.Entry]
+		if !ok {
+			f := Fetch{Entry: p.Entry, Product: p.Product, Version: p.Version, OS: p.OS}
+			if id, err = fetchedEntry(ctx, tx, f); err != nil {
+				return fmt.Errorf("possible fetch of %s by %s: %w", p.Entry, p.Addr, err)
+			}
+			entryIDs[p.Entry] = id
+		}
+		if _, err := ps.ExecContext(ctx, run, p.Addr.String(), id, fmtTime(p.At)); err != nil {
+			return fmt.Errorf("possible fetch of %s by %s: %w", p.Entry, p.Addr, err)
+		}
+	}
+
 	ms, err := tx.PrepareContext(ctx, "INSERT INTO metrics (run, metric, key, value) VALUES (?, ?, ?, ?)")
 	if err != nil {
 		return err
@@ -411,7 +481,8 @@ func (d *DB) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 		"DELETE FROM listing_entries WHERE listing NOT IN (SELECT listing FROM runs WHERE listing IS NOT NULL)",
 		"DELETE FROM listings WHERE id NOT IN (SELECT listing FROM runs WHERE listing IS NOT NULL)",
 		`DELETE FROM catalog WHERE NOT EXISTS (SELECT 1 FROM listing_entries le WHERE le.entry = catalog.id)
-			AND NOT EXISTS (SELECT 1 FROM fetches f WHERE f.entry = catalog.id)`,
+			AND NOT EXISTS (SELECT 1 FROM fetches f WHERE f.entry = catalog.id)
+			AND NOT EXISTS (SELECT 1 FROM possible p WHERE p.entry = catalog.id)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err

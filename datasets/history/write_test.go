@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -123,7 +124,9 @@ func TestWriteRunRefused(t *testing.T) {
 		edit func(*Run)
 		says string
 	}{
-		{"no key", func(r *Run) { r.Info = RunInfo{} }, "neither a night key nor a first flow time"},
+		{"no key", func(r *Run) { r.Info = RunInfo{} }, "no flow times"},
+		{"key without flow times", func(r *Run) { r.Info.FirstFlow, r.Info.LastFlow = time.Time{}, time.Time{} }, "no flow times"},
+		{"no last flow", func(r *Run) { r.Info.LastFlow = time.Time{} }, "no flow times"},
 		{"host twice", func(r *Run) { r.Hosts = append(r.Hosts, r.Hosts[0]) }, "host 10.0.0.5 given twice"},
 		{"host twice mapped", func(r *Run) {
 			h := r.Hosts[0]

@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 // HostTruth is what a labelled population run knows of one host: its OS
@@ -39,11 +41,14 @@ func LoadHosts(ctx context.Context, path string) ([]HostTruth, error) {
 // ReadHosts reads a host truth file from r; name is used in errors, which
 // give the line.
 func ReadHosts(ctx context.Context, r io.Reader, name string) ([]HostTruth, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(datasets.LimitText(r, datasets.MaxLine, datasets.CSVRecords))
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, fmt.Errorf("%s: %w", name, ErrEmpty)
+	}
+	if errors.Is(err, datasets.ErrLineTooLong) {
+		return nil, fmt.Errorf("%s: %w: %w", name, err, ErrHosts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %w", name, err, ErrHosts)
@@ -71,6 +76,9 @@ func ReadHosts(ctx context.Context, r io.Reader, name string) ([]HostTruth, erro
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, datasets.ErrLineTooLong) {
+			return nil, fmt.Errorf("%s: %w: %w", name, err, ErrHosts)
 		}
 		line, _ := cr.FieldPos(0)
 		if err != nil {

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fingerflow/fingerflow/datasets"
 )
 
 func TestLoadHostsPopulation(t *testing.T) {
@@ -62,4 +67,68 @@ func FuzzReadHosts(f *testing.F) {
 			t.Fatal("no hosts and no error")
 		}
 	})
+}
+
+// endless is an io.Reader of the same byte for ever.
+type endless byte
+
+func (b endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// TestLongLine: label and host truth files whose last line lacks its
+// newline (64 MiB of one byte, made as it is read) are refused after
+// datasets.MaxLine bytes of that line, with memory to match, naming the
+// file and the line it starts on.
+func TestLongLine(t *testing.T) {
+	read := func(path string) []byte {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	labelsFile := read("../lab-dev/test-near.labels.csv")
+	hostsFile := read("../population/pop-near-24h-s1007.hosts.csv")
+	lineAfter := func(data []byte) string { return strconv.Itoa(bytes.Count(data, []byte{'\n'}) + 1) }
+	for _, tc := range []struct {
+		name string
+		read func(context.Context, io.Reader, string) error
+		head []byte
+		want string
+		is   error
+	}{
+		{"labels", func(ctx context.Context, r io.Reader, name string) error {
+			_, err := Read(ctx, r, name)
+			return err
+		}, labelsFile, "x.csv: line " + lineAfter(labelsFile) + ": longer than 1 MiB without a newline: bad label", ErrFormat},
+		{"ordered labels", func(ctx context.Context, r io.Reader, name string) error {
+			_, err := Read(ctx, r, name)
+			return err
+		}, []byte("file\ncat-001.bin\n"), "x.csv: line 3: longer than 1 MiB without a newline: bad label", ErrFormat},
+		{"hosts", func(ctx context.Context, r io.Reader, name string) error {
+			_, err := ReadHosts(ctx, r, name)
+			return err
+		}, hostsFile, "x.csv: line " + lineAfter(hostsFile) + ": longer than 1 MiB without a newline: bad host truth file", ErrHosts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := io.MultiReader(bytes.NewReader(tc.head), io.LimitReader(endless('a'), 64<<20))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := tc.read(context.Background(), r, "x.csv")
+			runtime.ReadMemStats(&after)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error %v\nwant %s", err, tc.want)
+			}
+			if !errors.Is(err, tc.is) || !errors.Is(err, datasets.ErrLineTooLong) {
+				t.Errorf("error %v is not %v and ErrLineTooLong", err, tc.is)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Errorf("allocated %d MiB", alloc>>20)
+			}
+		})
+	}
 }

@@ -59,7 +59,7 @@ func Read(ctx context.Context, r io.Reader, name string) (*Set, error) {
 	if head, _ := br.Peek(3); bytes.Equal(head, []byte{0xef, 0xbb, 0xbf}) {
 		br.Discard(3)
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(datasets.LimitText(br, datasets.MaxLine, datasets.CSVRecords))
 	cr.FieldsPerRecord = -1 // checked here, to name the layout in the error
 	cr.ReuseRecord = true
 	first, err := cr.Read()
@@ -96,9 +96,14 @@ func Read(ctx context.Context, r io.Reader, name string) (*Set, error) {
 	return s, nil
 }
 
+// csvError names the file and line of an encoding/csv error or of a
+// record longer than datasets.MaxLine.
 func csvError(name string, err error) error {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.Is(err, datasets.ErrLineTooLong):
+		return fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
+	case errors.As(err, &pe):
 		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, ErrFormat)
 	}
 	return fmt.Errorf("%s: %w", name, err)

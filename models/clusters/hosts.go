@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -83,8 +84,12 @@ var ErrTooFewHosts = errors.New("too few hosts to cluster")
 // (0: chosen by mean silhouette over 2..8); seed makes the result
 // reproducible: the same hosts and seed give the same clusters, whatever
 // the order of hosts. A host's role for the descriptions is the service
-// port most of its peers used ("servers on 53/udp").
-func FitHosts(hosts []features.HostStats, k int, seed uint64) (*HostClusters, error) {
+// port most of its peers used ("servers on 53/udp"). A cancelled ctx
+// stops it before and after the fit.
+func FitHosts(ctx context.Context, hosts []features.HostStats, k int, seed uint64) (*HostClusters, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(hosts) < 3 || (k > 0 && len(hosts) <= k) {
 		return nil, fmt.Errorf("%d hosts, %d clusters: %w", len(hosts), k, ErrTooFewHosts)
 	}
@@ -108,6 +113,9 @@ func FitHosts(hosts []features.HostStats, k int, seed uint64) (*HostClusters, er
 		m.KMeans.KMax = min(8, len(hs)-1)
 	}
 	if err := m.Fit(x); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	desc, err := m.Describe(roles)

@@ -90,6 +90,58 @@ type Result struct {
 // Unknown reports whether no catalog file was recognised.
 func (r *Result) Unknown() bool { return len(r.Files) == 0 }
 
+// NegligibleChance is the largest chance fit (see Chance) at which a
+// named download counts as fetched. Above it, a download of a file
+// outside the catalog with the same size and losses is named as well one
+// time in fifty or more: at the scale of a night (hundreds of thousands of
+// downloads, nearly all of other files) such names are mostly chance, and
+// are shown as chance-level instead.
+const NegligibleChance = 0.02
+
+// Statuses of an Answer.
+const (
+	StatusNamed       = "named"        // named, and not by chance
+	StatusChanceLevel = "chance-level" // named, but a chance fit is likely
+	StatusUnknown     = "unknown"      // no catalog file
+)
+
+// Answer is the classifier's result for a download with its chance fit.
+type Answer struct {
+	Result
+	// Chance is, for a single-file answer, the probability that a download
+	// of a file outside the catalog with this one's size and losses is
+	// named as well (Classifier.Chance); for a multi-file answer, the
+	// number of combinations expected to fit by chance; 0 when unknown.
+	Chance float64
+}
+
+// Status says whether the answer names files (StatusNamed), names them
+// at a chance not negligible (StatusChanceLevel), or names none.
+func (a *Answer) Status() string {
+	switch {
+	case a.Unknown():
+		return StatusUnknown
+	case a.Chance > NegligibleChance:
+		return StatusChanceLevel
+	}
+	return StatusNamed
+}
+
+// Answer classifies d and, when files are named, estimates how likely
+// such a name is by chance.
+func (cl *Classifier) Answer(d *features.Download) Answer {
+	a := Answer{Result: cl.Classify(d)}
+	switch {
+	case a.Unknown():
+	case len(a.Files) > 1:
+		// Multi-file answers carry confidence 1/(1+chance).
+		a.Chance = 1/a.Confidence - 1
+	default:
+		a.Chance = cl.Chance(d)
+	}
+	return a
+}
+
 // ProfileSampled is the Result.Profile of downloads from exporters that
 // sample packets: their counters are estimates, so no file can be named.
 const ProfileSampled = "sampled"

@@ -570,3 +570,45 @@ func (cl *Classifier) density(d *features.Download) float64 {
 	}
 	return q
 }
+
+// Possible lists the catalog entries d may hold that its counters cannot
+// rule out, in catalog order. For one response (the reverse direction
+// counts one request): the entries whose expected payload fits d with the
+// retransmissions its losses allow, or, loss-free, within the tolerance:
+// the candidates the verifier scores, named or not. For a connection of
+// several responses, or one whose reverse direction does not tell how
+// many it carried (losses blur the count, or it was not seen), every
+// entry whose response fits in d's payload: the other responses may be of
+// files outside the catalog, of any size. A sampled download holds
+// anything its payload holds.
+func (cl *Classifier) Possible(d *features.Download) []string {
+	keep := make([]bool, len(cl.Catalog.Entries))
+	for _, pi := range cl.profilesOf(d) {
+		p := &cl.Profiles[pi]
+		o := cl.observe(pi, d)
+		if o.payload <= 0 {
+			continue
+		}
+		ix := cl.index[pi]
+		hi := o.payload + cl.Params.Tolerance
+		lo := o.payload - cl.maxExtra(o)
+		n, loss := requestsLoss(p, o)
+		switch {
+		case d.Sampling > 1 || n != 1 || loss == LossMany || loss == LossUnknown:
+			lo = math.MinInt64
+		case loss == LossFree:
+			lo = o.payload - cl.Params.Tolerance
+		}
+		j, _ := slices.BinarySearchFunc(ix, hi+1, func(e indexed, t int64) int { return cmp.Compare(e.payload, t) })
+		for i := j - 1; i >= 0 && ix[i].payload >= lo; i-- {
+			keep[ix[i].entry] = true
+		}
+	}
+	var out []string
+	for i, k := range keep {
+		if k {
+			out = append(out, cl.Catalog.Entries[i].Name)
+		}
+	}
+	return out
+}

@@ -50,6 +50,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
@@ -201,6 +202,46 @@ type Alarm struct {
 	// Ports are the destination ports hit most (UDP floods), most packets
 	// first.
 	Ports []uint16
+}
+
+// TargetText renders the alarm's destination: "10.77.0.1:80/tcp", or
+// "10.77.0.1" for the signatures of all protocols.
+func (a *Alarm) TargetText() string {
+	if a.Proto != 0 {
+		return fmt.Sprintf("%s:%d/%s", a.Target, a.Port, strings.ToLower(datasets.ProtoName(a.Proto)))
+	}
+	return a.Target.String()
+}
+
+// SourcesText lists the alarm's top sources with their packets, how many
+// more there were, and what made them look spoofed.
+func (a *Alarm) SourcesText() string {
+	var parts []string
+	for _, s := range a.Sources {
+		parts = append(parts, fmt.Sprintf("%s (%s)", s.Addr, trimFloat(s.Packets)))
+	}
+	sp := a.Spoofing
+	more := ""
+	if sp.Distinct > len(a.Sources) {
+		more = fmt.Sprintf(" and %d more", sp.Distinct-len(a.Sources))
+		if sp.Truncated {
+			more = " and more"
+		}
+	}
+	text := strings.Join(parts, ", ") + more
+	if sp.Spoofed {
+		text = fmt.Sprintf("%d sources, spoofed (%.0f%% sent one packet, from %d /8 networks, %d in bogon ranges): %s",
+			sp.Distinct, 100*sp.Singletons, sp.Networks, sp.Bogons, text)
+	}
+	return text
+}
+
+// trimFloat renders a packet count: whole numbers without decimals.
+func trimFloat(x float64) string {
+	if x == math.Trunc(x) {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.1f", x)
 }
 
 // key identifies what a signature counts per: a destination, and for the

@@ -29,12 +29,15 @@ var ErrHints = errors.New("bad hints file")
 
 // Rule is one line of a hints file.
 type Rule struct {
-	Kind   string // "ttl", "talks", "serves" or "net"
-	TTL    uint8  // kind ttl: the initial TTL
-	Proto  uint8  // kinds talks, serves, and net with a port (0: any)
-	Port   uint16
-	Net    netip.Prefix // kind net
-	OS     []string
+	Kind  string // "ttl", "talks", "serves" or "net"
+	TTL   uint8  // kind ttl: the initial TTL
+	Proto uint8  // kinds talks, serves, and net with a port (0: any)
+	Port  uint16
+	Net   netip.Prefix // kind net
+	OS    []string
+	// Not, for a ttl rule, are families the TTL rules out ("!windows"):
+	// the class is every family but these.
+	Not    []string
 	Weight float64
 	Text   string
 }
@@ -63,7 +66,10 @@ func LoadRules(path string) (*Rules, error) {
 // used in errors, which give the line.
 func ReadRules(r io.Reader, name string) (*Rules, error) {
 	rs := &Rules{ports: map[uint32][]int{}}
-	sc := bufio.NewScanner(r)
+	// Lines are bounded by datasets.MaxLine before the scanner, whose own
+	// bound only has to hold such a line and its end.
+	sc := bufio.NewScanner(datasets.LimitText(r, datasets.MaxLine, datasets.Lines))
+	sc.Buffer(make([]byte, 0, 4096), 2*datasets.MaxLine)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -80,6 +86,9 @@ func ReadRules(r io.Reader, name string) (*Rules, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: line %d: %v: %w", name, line, err, ErrHints)
 		}
+		if rule.Kind == "ttl" && slices.ContainsFunc(rs.rules, func(r Rule) bool { return r.Kind == "ttl" && r.TTL == rule.TTL }) {
+			return nil, fmt.Errorf("%s: line %d: a second rule for TTL %d (a TTL is one class): %w", name, line, rule.TTL, ErrHints)
+		}
 		i := len(rs.rules)
 		rs.rules = append(rs.rules, rule)
 		switch rule.Kind {
@@ -90,7 +99,9 @@ func ReadRules(r io.Reader, name string) (*Rules, error) {
 			rs.nets = append(rs.nets, i)
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, datasets.ErrLineTooLong) {
+		return nil, fmt.Errorf("%s: %w: %w", name, err, ErrHints)
+	} else if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return rs, nil
@@ -100,12 +111,22 @@ func parseRule(rec []string) (Rule, error) {
 	r := Rule{Kind: strings.ToLower(strings.TrimSpace(rec[0])), Text: strings.TrimSpace(rec[4])}
 	match := strings.TrimSpace(rec[1])
 	for _, o := range strings.Split(rec[2], "/") {
-		if o = strings.ToLower(strings.TrimSpace(o)); o != "" {
+		o = strings.ToLower(strings.TrimSpace(o))
+		switch {
+		case strings.HasPrefix(o, "!") && len(o) > 1:
+			if r.Kind != "ttl" {
+				return r, fmt.Errorf("%q: only a ttl rule rules families out", o)
+			}
+			r.Not = append(r.Not, o[1:])
+		case o != "":
 			r.OS = append(r.OS, o)
 		}
 	}
-	if len(r.OS) == 0 {
+	if len(r.OS) == 0 && len(r.Not) == 0 {
 		return r, fmt.Errorf("no OS family")
+	}
+	if len(r.OS) > 0 && len(r.Not) > 0 {
+		return r, fmt.Errorf("families both named and ruled out: name the class or what it rules out, not both")
 	}
 	w, err := strconv.ParseFloat(strings.TrimSpace(rec[3]), 64)
 	if err != nil || w < -2 || w > 2 {
@@ -233,13 +254,22 @@ func (hc *HintCounter) Hints(a netip.Addr, ttls map[uint8]uint64) []Hint {
 	return append(out, hc.rules.TTLHints(ttls)...)
 }
 
-// TTLHints are the hints of the most frequent initial TTL among ttls
-// (initial TTL → flows); none when ttls is empty (the exporter did not
-// record TTLs).
+// ttlShare is the least share of a host's TTL-bearing flows its commonest
+// initial TTL must have for the TTL to be the host's class: below it, the
+// address hides more than one system (a NAT gateway, a dual-boot host).
+const ttlShare = 0.9
+
+// TTLHints is the one hint of a host's TTL class, given the initial TTLs
+// of its own packets (initial TTL → flows): the rule of its commonest
+// initial TTL when at least ttlShare of the flows have it (a Class hint:
+// the families it allows are the only ones the host can run), a hint of
+// no weight that says the TTLs are mixed otherwise, and none when ttls is
+// empty (the exporter did not record TTLs) or no rule speaks of it.
 func (rs *Rules) TTLHints(ttls map[uint8]uint64) []Hint {
 	var best uint8
-	var n uint64
+	var n, total uint64
 	for t, c := range ttls {
+		total += c
 		if c > n || (c == n && t < best) {
 			best, n = t, c
 		}
@@ -247,14 +277,25 @@ func (rs *Rules) TTLHints(ttls map[uint8]uint64) []Hint {
 	if n == 0 {
 		return nil
 	}
-	var out []Hint
+	if float64(n) < ttlShare*float64(total) {
+		keys := make([]int, 0, len(ttls))
+		for t := range ttls {
+			keys = append(keys, int(t))
+		}
+		slices.Sort(keys)
+		var parts []string
+		for _, t := range keys {
+			parts = append(parts, fmt.Sprintf("%d (%d flows)", t, ttls[uint8(t)]))
+		}
+		return []Hint{{Kind: KindTTL, Text: "initial TTLs " + strings.Join(parts, ", ") + ": more than one system behind the address, the TTL decides nothing"}}
+	}
 	for i := range rs.rules {
 		r := &rs.rules[i]
 		if r.Kind == "ttl" && r.TTL == best {
-			out = append(out, Hint{Kind: KindTTL, OS: r.OS, Weight: r.Weight, Text: r.Text})
+			return []Hint{{Kind: KindTTL, OS: r.OS, Not: r.Not, Weight: r.Weight, Text: r.Text, Class: true}}
 		}
 	}
-	return out
+	return nil
 }
 
 // ClusterHints is each clustered host's cluster as weak evidence: the

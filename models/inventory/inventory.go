@@ -5,10 +5,11 @@
 // fit is by chance), the initial TTL of its own packets, endpoint and port
 // hints from an editable rules file, and the cluster it falls in.
 //
-// Only catalog evidence can give a host an OS: TTLs, hints and clusters
-// raise or lower the confidence of a verdict and are shown beside it, but a
-// host whose downloads named nothing (or only what chance explains) stays
-// "unknown".
+// Only catalog evidence, and a TTL class that names one family (initial
+// TTL 128: Windows), can give a host an OS: other TTLs rule families out,
+// hints and clusters raise or lower the confidence of a verdict and are
+// shown beside it, and a host whose downloads named nothing (or only what
+// chance explains) and whose TTL names no family stays "unknown".
 package inventory
 
 import (
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/models/downloads"
 )
 
 // Unknown is the OS family of a host without enough catalog evidence.
@@ -39,6 +41,9 @@ const (
 	// KindOSSearch: a download found by searching only the files of the
 	// host's OS, after its other evidence named the OS.
 	KindOSSearch Kind = "os-search"
+	// KindIndex: a download of a package mirror's index (apt-get update):
+	// evidence for the index's family, never an update.
+	KindIndex Kind = "index"
 	// KindTTL: the initial TTL of the host's packets.
 	KindTTL Kind = "ttl"
 	// KindHint: a rule of the hints file matched the host's traffic.
@@ -67,6 +72,25 @@ type Fetch struct {
 	Exact bool
 }
 
+// Why a host has no OS.
+const (
+	// WhyNoCatalogTraffic: none of its downloads could hold a catalog
+	// file (none of catalog size), and no TTL names its family.
+	WhyNoCatalogTraffic = "no-catalog-traffic"
+	// WhyUnresolved: downloads of catalog size that the counters cannot
+	// resolve: keep-alive or pipelined connections of several files,
+	// lost packets, fits that many combinations share.
+	WhyUnresolved = "unresolved-connections"
+	// WhyWeak: files were named, but at chances too high to add up to a
+	// family.
+	WhyWeak = "weak-evidence"
+	// WhyConflicting: evidence for two families, neither far enough
+	// ahead (or ruled out by the host's TTL).
+	WhyConflicting = "conflicting-evidence"
+	// WhyNoFamilies: the catalog names no OS family.
+	WhyNoFamilies = "catalog-without-families"
+)
+
 // Hint is weak evidence for or against OS families: a TTL class, a rule
 // match, a cluster's majority.
 type Hint struct {
@@ -74,6 +98,18 @@ type Hint struct {
 	OS     []string // families it speaks for
 	Weight float64  // log10 odds it adds to those families (negative: against)
 	Text   string
+	// Class marks a TTL class: the host runs one of the families OS
+	// lists (or any family but those Not lists), never another.
+	Class bool
+	Not   []string
+}
+
+// allows reports whether a Class hint leaves family fam possible.
+func (h *Hint) allows(fam string) bool {
+	if slices.Contains(h.Not, fam) {
+		return false
+	}
+	return len(h.OS) == 0 || slices.Contains(h.OS, fam)
 }
 
 // Evidence is one item of a verdict, as the inventory shows it.
@@ -99,6 +135,19 @@ type Update struct {
 	Weight  float64   `json:"weight"`
 }
 
+// Possible is a catalog entry a host may have fetched: one of its
+// downloads or connections fits the entry among other combinations, so
+// its counters can neither name the entry nor rule it out (see
+// downloads.Classifier.Possible). The host is neither known to have
+// fetched it nor to miss it.
+type Possible struct {
+	Entry   string    `json:"entry"`
+	Product string    `json:"product,omitempty"`
+	Version string    `json:"version,omitempty"`
+	OS      string    `json:"os,omitempty"`
+	When    time.Time `json:"when"` // the earliest download that could hold it
+}
+
 // HostEvidence is everything known of one host.
 type HostEvidence struct {
 	Fetches []Fetch
@@ -117,8 +166,24 @@ type Verdict struct {
 	Score      float64    `json:"score"` // log10 odds of the catalog evidence for OS (catalog evidence only)
 	Evidence   []Evidence `json:"evidence"`
 	Updates    []Update   `json:"updates"`
+	// Possible are the catalog entries the host may have fetched, of its
+	// OS's family when it has one (of any family when not), updates left
+	// out; by entry.
+	Possible []Possible `json:"possibly_fetched"`
+	// ByTTL says the host's TTL class decided the family (with or without
+	// catalog evidence of it).
+	ByTTL bool `json:"by_ttl,omitempty"`
+	// Why says why a host has no OS (one of the Why* reasons; "" when it
+	// has one), WhyText the same in words with the host's figures.
+	Why     string `json:"unidentified,omitempty"`
+	WhyText string `json:"unidentified_why,omitempty"`
 
 	lead string
+	// leadScore and secondScore are the best two families' catalog
+	// scores, ruledOut the families with catalog evidence a TTL class
+	// ruled out.
+	leadScore, secondScore float64
+	ruledOut               []string
 }
 
 // Config weighs the evidence.
@@ -183,7 +248,7 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	weights := make([]float64, len(fetches))
 	for i, f := range fetches {
 		share := 1.0
-		if f.Kind != KindOSSearch {
+		if f.Kind != KindOSSearch && f.Kind != KindIndex {
 			for _, name := range f.Files {
 				share *= shares[familyOf(cat, name)]
 			}
@@ -225,10 +290,30 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	for fam := range score {
 		score[fam] -= penalty
 	}
-	families := make([]string, 0, len(score))
-	for f := range score {
-		families = append(families, f)
+	// A TTL class rules families out: a host that sends TTL 64 is not
+	// Windows, unless the family's catalog evidence is decisive by a
+	// margin on its own (then the TTL is said to contradict it, and the
+	// confidence pays for it).
+	var class *Hint
+	for i := range hints {
+		if hints[i].Class {
+			class = &hints[i]
+		}
 	}
+	families := make([]string, 0, len(score))
+	overruled := map[string]bool{}
+	for f := range score {
+		switch {
+		case class == nil || class.allows(f):
+			families = append(families, f)
+		case score[f] >= cfg.MinScore+cfg.Margin:
+			families = append(families, f)
+			overruled[f] = true
+		case f != "" && score[f] > 0:
+			v.ruledOut = append(v.ruledOut, f)
+		}
+	}
+	slices.Sort(v.ruledOut)
 	slices.SortFunc(families, func(a, b string) int { return cmp.Or(cmp.Compare(score[b], score[a]), cmp.Compare(a, b)) })
 	lead, second := "", 0.0
 	if len(families) > 0 {
@@ -240,23 +325,44 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	// lead is "" when the catalog names no family: the evidence can then
 	// list updates, never an OS.
 	decided := len(families) > 0 && score[lead] >= cfg.MinScore && score[lead]-second >= cfg.Margin
-	v.lead = lead
+	// A TTL class that names one family of the catalog (initial TTL 128:
+	// Windows) decides for it: with any catalog evidence of the family,
+	// or alone, at the confidence the TTL alone carries. A class that
+	// only rules families out (64: not Windows) never decides between the
+	// families it leaves.
+	byTTL := false
+	if !decided && class != nil && len(class.OS) > 0 {
+		var fams []string
+		for fam := range shares {
+			if fam != "" && class.allows(fam) {
+				fams = append(fams, fam)
+			}
+		}
+		if len(fams) == 1 && (lead == "" || lead == fams[0]) {
+			lead, second, decided, byTTL = fams[0], 0, true, true
+		}
+	}
+	v.lead, v.leadScore, v.secondScore = lead, score[lead], second
 	if decided {
-		v.Score = round2(score[lead])
+		v.Score = round2(math.Max(score[lead], 0))
 		if lead != "" {
 			v.OS = lead
 		}
-		// Hints move the confidence, never the verdict.
-		margin := score[lead] - second
+		// Hints move the confidence; only a TTL class decides.
+		margin := math.Max(score[lead], 0) - second
 		for _, h := range hints {
-			if slices.Contains(h.OS, lead) {
+			if (h.Class && h.allows(lead)) || (!h.Class && slices.Contains(h.OS, lead)) {
 				margin += h.Weight
 			}
+		}
+		if overruled[lead] {
+			margin -= cfg.Margin
 		}
 		// However much evidence there is, a label or export error can
 		// make it wrong: the confidence stops at one download's cap.
 		v.Confidence = round4(1 - math.Pow(10, -math.Min(math.Max(margin, 0), cfg.MaxWeight)))
 		v.OSVersion = osVersion(cat, best, lead)
+		v.ByTTL = byTTL
 	}
 	// Evidence in words, strongest first.
 	for i, f := range fetches {
@@ -271,17 +377,47 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 		})
 	}
 	for _, h := range hints {
-		v.Evidence = append(v.Evidence, Evidence{Kind: h.Kind, OS: strings.Join(h.OS, "/"), Weight: round2(h.Weight), Text: h.Text})
+		text := h.Text
+		if h.Class && overruled[lead] && decided {
+			text += fmt.Sprintf("; contradicts the %s files, which outweigh it (confidence lowered)", lead)
+		}
+		if v.ByTTL && h.Class {
+			if score[lead] > 0 {
+				text += fmt.Sprintf("; with the host's %s files, names it %s", lead, lead)
+			} else {
+				text += fmt.Sprintf("; names the host %s with no catalog file, by the TTL alone", lead)
+			}
+		}
+		os := strings.Join(h.OS, "/")
+		if len(h.Not) > 0 {
+			os = "not " + strings.Join(h.Not, "/")
+		}
+		v.Evidence = append(v.Evidence, Evidence{Kind: h.Kind, OS: os, Weight: round2(h.Weight), Text: text})
 	}
 	slices.SortStableFunc(v.Evidence, func(a, b Evidence) int { return cmp.Compare(b.Weight, a.Weight) })
 	if !decided {
 		return v
 	}
+	// The family's files alone: when they do not reach MinScore (the OS
+	// rests on the package index or the TTL), a file named at a chance
+	// that is not negligible is not listed as fetched on its own: it may
+	// be a file outside the catalog that fits (it is left possibly
+	// fetched).
+	var files float64
 	for name, b := range best {
-		if familyOf(cat, name) != lead || b.weight < cfg.MinUpdateWeight {
+		if familyOf(cat, name) == lead && fetches[b.fetch].Kind != KindIndex {
+			files += b.weight
+		}
+	}
+	corroborated := files-penalty >= cfg.MinScore
+	for name, b := range best {
+		f := fetches[b.fetch]
+		if familyOf(cat, name) != lead || b.weight < cfg.MinUpdateWeight || f.Kind == KindIndex {
 			continue
 		}
-		f := fetches[b.fetch]
+		if !corroborated && !(f.Exact && f.Chance <= downloads.NegligibleChance) {
+			continue
+		}
 		u := Update{Entry: name, OS: lead, When: f.When, Kind: f.Kind, Chance: f.Chance, Weight: round2(b.weight)}
 		if f.Server.IsValid() {
 			u.Server = f.Server.String()
@@ -301,15 +437,16 @@ type fileScore struct {
 	fetch  int
 }
 
-// Shares is each OS family's share of a catalog's entries (keyed by the
-// lower-case family; "" for entries without one).
+// Shares is each OS family's share of a catalog's files, index entries
+// left out (keyed by the lower-case family; "" for entries without one).
 func Shares(cat *catalog.Catalog) map[string]float64 {
 	out := map[string]float64{}
-	for _, e := range cat.Entries {
+	files := cat.Files()
+	for _, e := range files {
 		out[strings.ToLower(e.OS)]++
 	}
 	for k := range out {
-		out[k] /= float64(len(cat.Entries))
+		out[k] /= float64(len(files))
 	}
 	return out
 }
@@ -350,6 +487,8 @@ func fetchText(f *Fetch, fam string, w float64) string {
 		what = fmt.Sprintf("keep-alive connection carried %s", strings.Join(f.Files, ", "))
 	case KindOSSearch:
 		what = fmt.Sprintf("download fits %s among the host's OS files", strings.Join(f.Files, ", "))
+	case KindIndex:
+		what = fmt.Sprintf("fetched the package index (%s) from %s", strings.Join(f.Files, ", "), f.Server)
 	default:
 		what = fmt.Sprintf("download named %s", strings.Join(f.Files, ", "))
 	}

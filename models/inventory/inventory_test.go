@@ -85,6 +85,71 @@ func TestInfer(t *testing.T) {
 	}
 }
 
+// TestInferTTLClass: a TTL class rules families out; the class of 128
+// names Windows with any Windows evidence or alone, at the confidence
+// its weight carries; the class of 64 never decides between the Unix
+// families it leaves, so a host without catalog files stays unknown.
+func TestInferTTLClass(t *testing.T) {
+	rs, err := LoadRules("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	class := func(ttl uint8) Hint { return rs.TTLHints(map[uint8]uint64{ttl: 20})[0] }
+	cat := testCatalog(t)
+	shares := Shares(cat)
+	when := time.Date(2027, 1, 11, 12, 0, 0, 0, time.UTC)
+	fetch := func(id int, chance float64, files ...string) Fetch {
+		return Fetch{ID: id, Kind: KindDownload, Files: files, When: when, Chance: chance, Exact: chance < 1e-3}
+	}
+	noWindows, err := catalog.New([]catalog.Entry{{Name: "deb-a", Size: 1000, OS: "debian"}, {Name: "sles-a", Size: 2000, OS: "sles"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		cat     *catalog.Catalog
+		fetches []Fetch
+		ttl     uint8
+		os      string
+		byTTL   bool
+		conf    [2]float64
+	}{
+		{"128 alone names windows", cat, nil, 128, "windows", true, [2]float64{0.89, 0.91}},
+		{"128 with a weak windows fit", cat, []Fetch{fetch(1, 0.3, "win-a")}, 128, "windows", true, [2]float64{0.95, 0.999}},
+		{"128 rules weak debian evidence out", cat, []Fetch{fetch(1, 0.1, "deb-a"), fetch(2, 0.1, "deb-b")}, 128, "windows", true, [2]float64{0.89, 0.91}},
+		{"decisive debian evidence outweighs 128", cat, []Fetch{fetch(1, 1e-6, "deb-a")}, 128, "debian", false, [2]float64{0.99, 0.9995}},
+		{"64 rules windows out", cat, []Fetch{fetch(1, 0.1, "win-a"), fetch(2, 0.1, "win-b")}, 64, Unknown, false, [2]float64{0, 0}},
+		{"decisive windows evidence outweighs 64", cat, []Fetch{fetch(1, 1e-6, "win-a")}, 64, "windows", false, [2]float64{0.99, 0.9995}},
+		{"64 alone names nothing", cat, nil, 64, Unknown, false, [2]float64{0, 0}},
+		{"64 with debian evidence", cat, []Fetch{fetch(1, 1e-6, "deb-a")}, 64, "debian", false, [2]float64{0.99, 1}},
+		{"64 never decides between unix families", noWindows, nil, 64, Unknown, false, [2]float64{0, 0}},
+		{"128 without windows in the catalog", noWindows, nil, 128, Unknown, false, [2]float64{0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Infer(DefaultConfig(), tc.cat, Shares(tc.cat), HostEvidence{Fetches: tc.fetches, Hints: []Hint{class(tc.ttl)}})
+			_ = shares
+			if v.OS != tc.os || v.ByTTL != tc.byTTL || v.Confidence < tc.conf[0] || v.Confidence > tc.conf[1] {
+				t.Errorf("OS %q by TTL %v confidence %.4f, want %q %v in %v", v.OS, v.ByTTL, v.Confidence, tc.os, tc.byTTL, tc.conf)
+			}
+			ttlLines := 0
+			for _, e := range v.Evidence {
+				if e.Kind == KindTTL {
+					ttlLines++
+					if tc.byTTL && !strings.Contains(e.Text, "names") {
+						t.Errorf("the TTL decided but its evidence does not say so: %q", e.Text)
+					}
+					if contra := strings.Contains(e.Text, "contradicts"); contra != ((tc.ttl == 64) == (tc.os == "windows")) && tc.os != Unknown {
+						t.Errorf("TTL evidence %q: says it contradicts the verdict %v", e.Text, contra)
+					}
+				}
+			}
+			if ttlLines != 1 {
+				t.Errorf("%d TTL evidence lines, want one", ttlLines)
+			}
+		})
+	}
+}
+
 func TestInferVersionAndConfidence(t *testing.T) {
 	cat := testCatalog(t)
 	f := []Fetch{{ID: 1, Kind: KindDownload, Files: []string{"deb-a"}, Chance: 1e-5, Exact: true}}
@@ -162,7 +227,7 @@ var population = sync.OnceValues(func() (*Night, error) {
 	cl := m.Classifier(downloads.Options{Offsets: offs})
 	n := NewNight(DefaultConfig(), cl, cat, netip.MustParsePrefix("10.0.0.0/8").Contains)
 	for i := range ds {
-		n.Add(&ds[i], cl.Classify(&ds[i]))
+		n.Add(&ds[i], cl.Answer(&ds[i]))
 	}
 	return n, nil
 })
@@ -180,8 +245,9 @@ func TestPopulation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := Score(vs, truth)
-	t.Logf("OS %d/%d, by family %v; updates precision %.3f recall %.3f; %+v", s.OSCorrect, s.Hosts, s.ByOS, s.Precision(), s.Recall(), n.Stats)
+	s := Score(vs, truth, n.cat)
+	t.Logf("OS %d/%d, by family %v; updates precision %.3f recall %.3f; missing precision %.3f of %d pairs, %d possible (%d fetched); %+v",
+		s.OSCorrect, s.Hosts, s.ByOS, s.Precision(), s.Recall(), s.MissingPrecision(), s.MissingPairs, s.PossiblePairs, s.PossibleFetched, n.Stats)
 	if s.Misnamed != 0 {
 		t.Errorf("%d of %d hosts without catalog files given an OS", s.Misnamed, s.WithoutEvidence)
 	}
@@ -196,6 +262,12 @@ func TestPopulation(t *testing.T) {
 	}
 	if s.Precision() < 0.98 || s.Recall() < 0.7 {
 		t.Errorf("updates precision %.3f recall %.3f, want at least 0.98 and 0.7", s.Precision(), s.Recall())
+	}
+	// The files a host may have fetched are never counted as missing:
+	// of the pairs left missing, at least 99% the host did not fetch.
+	if s.MissingPrecision() < 0.99 || s.PossibleFetched == 0 {
+		t.Errorf("missing precision %.3f (%d of %d pairs fetched), %d possible pairs fetched: want 0.99 and the unresolved fetches among the possible",
+			s.MissingPrecision(), s.MissingWrong, s.MissingPairs, s.PossibleFetched)
 	}
 	for a, v := range vs {
 		if v.OS == Unknown {

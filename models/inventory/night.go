@@ -2,8 +2,11 @@ package inventory
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
@@ -29,20 +32,28 @@ type Night struct {
 	nextID   int
 	minPay   int64 // downloads smaller than any catalog file's response are not kept
 
+	// index is the catalog's package index (nil without one), and
+	// nullFits of nullTrials the night's downloads that fit it with its
+	// sizes shifted: how often a download fits an index by chance.
+	index                          *downloads.Index
+	nullSeen, nullFits, nullTrials int
+
 	// Stats counts what the night's context added.
 	Stats NightStats
 }
 
 // NightStats counts what host and site context contributed.
 type NightStats struct {
-	Downloads       int // downloads of internal clients
-	Named           int // named by the classifier alone
-	ChanceDiscarded int // named, but of files released after the download
-	UnknownsSeen    int // distinct responses of files outside the catalog seen whole
-	Connections     int // keep-alive connections explained with context
-	ConnectionFiles int // catalog files found in them
-	OSSearched      int // downloads searched again among their host's OS files
-	OSSearchFiles   int // catalog files that search found
+	Downloads       int     // downloads of internal clients
+	Named           int     // named by the classifier alone
+	ChanceDiscarded int     // named, but of files released after the download
+	UnknownsSeen    int     // distinct responses of files outside the catalog seen whole
+	Connections     int     // keep-alive connections explained with context
+	ConnectionFiles int     // catalog files found in them
+	IndexFetches    int     // downloads of a package index (apt-get update)
+	IndexChance     float64 // how often a download fits the index by chance
+	OSSearched      int     // downloads searched again among their host's OS files
+	OSSearchFiles   int     // catalog files that search found
 }
 
 type host struct {
@@ -52,7 +63,21 @@ type host struct {
 	// some family (which may not be the host's).
 	pending []pending
 	dropped int // pending downloads beyond maxPending
-	hints   []Hint
+	// droppedMax is the largest download dropped, which stands for all
+	// of them when the host's possible fetches are listed.
+	droppedMax features.Download
+	hints      []Hint
+	// downloads counts the host's downloads, index the ones that fetched
+	// the package index.
+	downloads int
+	index     []indexFetch
+}
+
+// indexFetch is a download of the package index.
+type indexFetch struct {
+	id  int
+	d   features.Download
+	fit downloads.IndexFit
 }
 
 // maxPending bounds the downloads kept per host for the search among its
@@ -74,7 +99,52 @@ func NewNight(cfg Config, cl *downloads.Classifier, cat *catalog.Catalog, intern
 			break
 		}
 	}
+	var index []catalog.Entry
+	for _, e := range cat.Entries {
+		if e.Kind == catalog.KindIndex {
+			index = append(index, e)
+		}
+	}
+	if len(index) > 0 {
+		n.index = cl.NewIndex(index)
+	}
 	return n
+}
+
+// nullScales are the factors the index's sizes are shifted by to count
+// how often the night's downloads fit an index by chance: far enough from
+// 1 that the index fetches themselves do not fit them.
+var nullScales = [...]float64{0.5, 0.6, 0.7, 0.8, 1.25, 1.4, 1.6, 2}
+
+// nullDownloads is how many downloads the chance of an index fit is
+// counted over; beyond them every nullStride-th download is.
+const (
+	nullDownloads = 1 << 14
+	nullStride    = 16
+)
+
+// addIndex keeps an internal client's download when it fetched the
+// index, and counts every other download in the null of index fits: how
+// often one fits the index's sizes shifted.
+func (n *Night) addIndex(d *features.Download, h *host, id int) {
+	if n.index == nil || d.Sampling > 1 {
+		return
+	}
+	if fit, ok := n.index.Fit(d, 1); ok {
+		if h != nil {
+			h.index = append(h.index, indexFetch{id, *d, fit})
+		}
+		return
+	}
+	n.nullSeen++
+	if n.nullSeen <= nullDownloads || n.nullSeen%nullStride == 0 {
+		for _, s := range nullScales {
+			n.nullTrials++
+			if _, ok := n.index.Fit(d, s); ok {
+				n.nullFits++
+			}
+		}
+	}
 }
 
 // OSAware reports whether the catalog names OS families at all.
@@ -89,17 +159,20 @@ func (n *Night) host(a netip.Addr) *host {
 	return h
 }
 
-// Add records one classified download (r is the classifier's answer). Every
-// download of the night should be added, internal client or not: loss-free
-// downloads of files outside the catalog teach the night's unknown
-// responses.
-func (n *Night) Add(d *features.Download, r downloads.Result) {
-	n.unknowns.Add(d, r)
+// Add records one classified download (r is the classifier's answer with
+// its chance fit). Every download of the night should be added, internal
+// client or not: loss-free downloads of files outside the catalog teach
+// the night's unknown responses.
+func (n *Night) Add(d *features.Download, r downloads.Answer) {
+	n.unknowns.Add(d, r.Result)
 	if !n.internal(d.Client) || r.Profile == downloads.ProfileSampled {
+		n.addIndex(d, nil, 0)
 		return
 	}
 	n.Stats.Downloads++
 	h := n.host(d.Client)
+	h.downloads++
+	n.addIndex(d, h, n.nextID)
 	if !r.Unknown() {
 		if n.releasedAfter(r.Files, d.Start) {
 			// A file published after the download cannot be what it
@@ -113,12 +186,11 @@ func (n *Night) Add(d *features.Download, r downloads.Result) {
 				Server: netip.AddrPortFrom(d.Server, d.ServerPort), Loss: loss.String(),
 				Exact: loss == downloads.LossFree,
 			}
+			f.Chance = r.Chance
 			if len(r.Files) > 1 {
-				// Multi-file answers carry confidence 1/(1+chance), and
-				// are given for loss-free connections only.
-				f.Kind, f.Chance, f.Exact = KindConnection, 1/r.Confidence-1, true
-			} else {
-				f.Chance = n.cl.Chance(d)
+				// Multi-file answers are given for loss-free
+				// connections only.
+				f.Kind, f.Exact = KindConnection, true
 			}
 			h.fetches = append(h.fetches, f)
 		}
@@ -139,7 +211,10 @@ func (n *Night) Add(d *features.Download, r downloads.Result) {
 	h.dropped++
 	k := slices.IndexFunc(h.pending, func(q pending) bool { return q.d.Bytes < d.Bytes })
 	if k >= 0 {
-		h.pending[k] = p
+		h.pending[k], p = p, h.pending[k]
+	}
+	if p.d.Bytes > h.droppedMax.Bytes {
+		h.droppedMax = p.d
 	}
 }
 
@@ -184,6 +259,26 @@ func (n *Night) Hosts() []netip.Addr {
 // download) before the final verdict.
 func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 	n.Stats.UnknownsSeen = n.unknowns.Len()
+	if n.index != nil {
+		// How often a download fits an index by chance: the night's
+		// downloads against shifted index sizes, one fit more than
+		// counted so that a quiet night claims no certainty.
+		n.Stats.IndexChance = float64(n.nullFits+1) / float64(n.nullTrials+1)
+		for _, a := range n.Hosts() {
+			h := n.hosts[a]
+			for _, x := range h.index {
+				// A host with many downloads has more chances to fit.
+				chance := math.Min(1, n.Stats.IndexChance*float64(max(h.downloads, 1)))
+				h.fetches = append(h.fetches, Fetch{
+					ID: x.id, Kind: KindIndex, Files: x.fit.Files, When: x.d.Start,
+					Server: netip.AddrPortFrom(x.d.Server, x.d.ServerPort), Chance: chance, Exact: true,
+					Loss: fmt.Sprintf("%d small responses beside", x.fit.Small),
+				})
+				n.Stats.IndexFetches++
+			}
+			h.index = nil
+		}
+	}
 	out := make(map[netip.Addr]Verdict, len(n.hosts))
 	restricted := map[string]*downloads.Classifier{}
 	for i, a := range n.Hosts() {
@@ -227,6 +322,8 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 				v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 			}
 		}
+		n.addPossible(h, &v)
+		n.explain(h, &v)
 		out[a] = v
 	}
 	return out, nil
@@ -304,7 +401,105 @@ func allIn(files []string, set map[string]bool) bool {
 func (n *Night) Verdict(a netip.Addr) Verdict {
 	h := n.hosts[a]
 	if h == nil {
-		return Verdict{OS: Unknown}
+		h = &host{}
 	}
-	return Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	n.addPossible(h, &v)
+	n.explain(h, &v)
+	return v
+}
+
+// explain says why a host without an OS has none (Verdict.Why), in words
+// with its figures.
+func (n *Night) explain(h *host, v *Verdict) {
+	v.Why, v.WhyText = "", ""
+	if v.OS != Unknown {
+		return
+	}
+	named := 0
+	for _, f := range h.fetches {
+		if len(f.Files) > 0 {
+			named++
+		}
+	}
+	var multi, lossy, single int
+	for k := range h.pending {
+		req, loss := n.cl.Requests(&h.pending[k].d)
+		switch {
+		case req >= 2 || loss == downloads.LossUnknown:
+			multi++
+		case loss == downloads.LossMany || loss == downloads.LossFew:
+			lossy++
+		default:
+			single++
+		}
+	}
+	unresolved := len(h.pending) + h.dropped
+	switch {
+	case !n.osAware:
+		v.Why, v.WhyText = WhyNoFamilies, "not identified: the catalog names no OS family"
+	case len(v.ruledOut) > 0:
+		v.Why = WhyConflicting
+		v.WhyText = fmt.Sprintf("not identified: its catalog files are %s, which its TTL rules out", strings.Join(v.ruledOut, ", "))
+	case v.leadScore >= n.cfg.MinScore && v.leadScore-v.secondScore < n.cfg.Margin:
+		v.Why = WhyConflicting
+		v.WhyText = fmt.Sprintf("not identified: evidence for more than one family (%s leads by %.1f of the %.1f needed)", v.lead, v.leadScore-v.secondScore, n.cfg.Margin)
+	case named > 0 && (multi+lossy == 0 || v.leadScore > 0):
+		v.Why = WhyWeak
+		v.WhyText = fmt.Sprintf("not identified: %d downloads named catalog files, at chances too high to name a family (%.1f of the %.1f needed)", named, math.Max(v.leadScore, 0), n.cfg.MinScore)
+	case unresolved > 0 && multi+lossy > 0:
+		v.Why = WhyUnresolved
+		v.WhyText = fmt.Sprintf("not identified: %d downloads of catalog size (%d connections of several responses or of an unknown count, %d lossy single transfers) fit catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)", unresolved, multi, lossy)
+	case unresolved > 0:
+		v.Why = WhyWeak
+		v.WhyText = fmt.Sprintf("not identified: its %d downloads of catalog size fit no catalog file well enough", unresolved)
+	default:
+		v.Why, v.WhyText = WhyNoCatalogTraffic, "not identified: no download of catalog size, and no TTL that names a family"
+	}
+}
+
+// addPossible lists in v the catalog entries the host may have fetched:
+// those its downloads could hold (downloads.Classifier.Possible) that no
+// fetch explains, of the verdict's family when it names one, its updates
+// left out. A download is explained when every file of one of its
+// fetches is among the updates.
+func (n *Night) addPossible(h *host, v *Verdict) {
+	updates := map[string]bool{}
+	for _, u := range v.Updates {
+		updates[u.Entry] = true
+	}
+	explained := map[int]bool{}
+	for _, f := range h.fetches {
+		if len(f.Files) > 0 && allIn(f.Files, updates) {
+			explained[f.ID] = true
+		}
+	}
+	when := map[string]time.Time{}
+	add := func(d *features.Download) {
+		for _, name := range n.cl.Possible(d) {
+			if updates[name] || (v.OS != Unknown && familyOf(n.cat, name) != v.OS) {
+				continue
+			}
+			if t, ok := when[name]; !ok || d.Start.Before(t) {
+				when[name] = d.Start
+			}
+		}
+	}
+	for k := range h.pending {
+		if !explained[h.pending[k].id] {
+			add(&h.pending[k].d)
+		}
+	}
+	if h.dropped > 0 {
+		add(&h.droppedMax)
+	}
+	v.Possible = nil
+	for name, t := range when {
+		p := Possible{Entry: name, OS: familyOf(n.cat, name), When: t}
+		if e, ok := n.cat.Lookup(name); ok {
+			p.Product, p.Version = e.Product, e.Version
+		}
+		v.Possible = append(v.Possible, p)
+	}
+	slices.SortFunc(v.Possible, func(a, b Possible) int { return strings.Compare(a.Entry, b.Entry) })
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/datasets/labels"
 )
 
@@ -22,6 +23,26 @@ type Scorecard struct {
 	UpdatesWrong   int `json:"updates_wrong"`   // listed, not fetched
 	UpdatesMissed  int `json:"updates_missed"`  // fetched, not listed
 	UpdatesFetched int `json:"updates_fetched"` // in the truth
+
+	// What `fingerflow missing` would answer: the (host, update) pairs the
+	// inventory implies are missing (a host given an OS family, a
+	// catalog entry of that family neither among its updates nor its
+	// possible fetches), and of them those the host did fetch. Possible
+	// counts the pairs left as possibly fetched, PossibleFetched those
+	// the host did fetch.
+	MissingPairs    int `json:"missing_pairs"`
+	MissingWrong    int `json:"missing_wrong"`
+	PossiblePairs   int `json:"possible_pairs"`
+	PossibleFetched int `json:"possible_fetched"`
+}
+
+// MissingPrecision is the share of the implied missing pairs the host
+// really did not fetch (1 when none are implied).
+func (s *Scorecard) MissingPrecision() float64 {
+	if s.MissingPairs == 0 {
+		return 1
+	}
+	return 1 - ratio(s.MissingWrong, s.MissingPairs)
 }
 
 // OSAccuracy is the share of hosts whose OS family is right.
@@ -42,10 +63,11 @@ func ratio(a, b int) float64 {
 	return float64(a) / float64(b)
 }
 
-// Score compares verdicts with truth. A host of the truth without a
-// verdict counts as "unknown" with no updates; an OS of "none" or "" in
-// the truth means the host should stay "unknown".
-func Score(verdicts map[netip.Addr]Verdict, truth []labels.HostTruth) Scorecard {
+// Score compares verdicts with truth; cat gives each entry's family for
+// the missing pairs. A host of the truth without a verdict counts as
+// "unknown" with no updates; an OS of "none" or "" in the truth means the
+// host should stay "unknown".
+func Score(verdicts map[netip.Addr]Verdict, truth []labels.HostTruth, cat *catalog.Catalog) Scorecard {
 	s := Scorecard{ByOS: map[string][2]int{}}
 	for _, h := range truth {
 		want := h.OS
@@ -83,6 +105,30 @@ func Score(verdicts map[netip.Addr]Verdict, truth []labels.HostTruth) Scorecard 
 		for _, f := range h.Files {
 			if !listed[f] {
 				s.UpdatesMissed++
+			}
+		}
+		if v.OS == Unknown || v.OS == "" {
+			continue
+		}
+		possible := map[string]bool{}
+		for _, p := range v.Possible {
+			possible[p.Entry] = true
+		}
+		for _, e := range cat.Files() {
+			if familyOf(cat, e.Name) != v.OS || listed[e.Name] {
+				continue
+			}
+			fetched := slices.Contains(h.Files, e.Name)
+			if possible[e.Name] {
+				s.PossiblePairs++
+				if fetched {
+					s.PossibleFetched++
+				}
+				continue
+			}
+			s.MissingPairs++
+			if fetched {
+				s.MissingWrong++
 			}
 		}
 	}

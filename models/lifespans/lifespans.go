@@ -143,14 +143,8 @@ func New(cfg Config) (*Lifespans, error) {
 	}, nil
 }
 
-// Lifespan is a record's lifespan in seconds and whether it was seen to
-// end, by the package's censoring rule.
-func (cfg *Config) Lifespan(f *datasets.Flow) (seconds float64, ended bool) {
-	ms, ended := cfg.lifespan(f)
-	return float64(ms) / 1000, ended
-}
-
-// lifespan is Lifespan in whole milliseconds.
+// lifespan is a record's lifespan in whole milliseconds and whether it was
+// seen to end, by the package's censoring rule.
 func (cfg *Config) lifespan(f *datasets.Flow) (ms int64, ended bool) {
 	start, end := f.Start, f.End
 	if end.Before(start) {
@@ -325,6 +319,27 @@ type Grouping struct {
 	// it cannot be made (one group only, no flow seen to end).
 	LogRank *survival.LogRank
 	TestErr error
+}
+
+// TestText says in words what the grouping's log-rank test found at the
+// level alpha (survival.DefaultAlpha when 0).
+func (g *Grouping) TestText(alpha float64) string {
+	if len(g.Groups) < 2 {
+		return "one group, nothing to compare"
+	}
+	if g.LogRank == nil {
+		return fmt.Sprintf("no log-rank test (%v)", g.TestErr)
+	}
+	if alpha == 0 {
+		alpha = survival.DefaultAlpha
+	}
+	lr := g.LogRank
+	verdict := "lifespans differ between groups"
+	if !g.Significant(alpha) {
+		verdict = "no difference shown"
+	}
+	return fmt.Sprintf("log-rank chi2 %.4g on %d df, p = %.3g: %s at the %g%% level",
+		lr.Statistic(), lr.DF(), lr.PValue(), verdict, 100*alpha)
 }
 
 // Result is every grouping of the flows counted.

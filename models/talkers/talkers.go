@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -155,6 +156,25 @@ type Key struct {
 	Proto   uint8
 	Dst     netip.Addr // Record
 	DstPort uint16     // Record
+}
+
+// Text renders the key of an entry of element e: an address, a port, a
+// protocol name, or a conversation "10.0.0.1:80 -> 10.0.0.2:5000".
+func (k Key) Text(e Element) string {
+	switch e {
+	case SrcIP, DstIP, IP:
+		if !k.Addr.IsValid() {
+			return "-"
+		}
+		return k.Addr.String()
+	case SrcPort, DstPort, Port:
+		return strconv.Itoa(int(k.Port))
+	case Proto:
+		return datasets.ProtoName(k.Proto)
+	case Record:
+		return fmt.Sprintf("%s:%d -> %s:%d", k.Addr, k.Port, k.Dst, k.DstPort)
+	}
+	return ""
 }
 
 // Counts are what an entry accumulates.

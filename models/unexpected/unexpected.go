@@ -58,6 +58,10 @@ import (
 	"github.com/fingerflow/fingerflow/features"
 )
 
+// Formula states the unexpectedness formula and its inputs, for people
+// reading the scores.
+const Formula = "unexpectedness = U·La/(Ln+La): U = max over intervals of (count - mu)/sigma', La = intervals with (count - mu)/sigma' > Z and count >= MinCount, Ln = the night's other intervals; mu, sigma = mean and pooled spread of the per-interval count over the earlier nights, sigma' = max(sigma, sqrt(max(mu, 1)))"
+
 // Config says how rates are counted and judged.
 type Config struct {
 	// Interval is the length of one count.

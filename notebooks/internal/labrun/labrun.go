@@ -1,17 +1,16 @@
-// Package labrun is what the notebooks share: reading a lab run's
-// downloads with their labels, and the command-line frame (flags, an
-// interrupt-aware context, the output directory).
+// Package labrun reads the shipped runs for the notebooks' packages: a lab
+// run's downloads with their labels, and flow files through a registry of
+// the formats the samples come in.
 package labrun
 
 import (
 	"context"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
 	"strings"
 
+	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/datasets/argus"
 	"github.com/fingerflow/fingerflow/datasets/labels"
+	"github.com/fingerflow/fingerflow/datasets/nfcapd"
 	"github.com/fingerflow/fingerflow/datasets/nfcsv"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
@@ -36,27 +35,9 @@ func Examples(ctx context.Context, path string) ([]downloads.Example, error) {
 	return ex, nil
 }
 
-// Main is a notebook's main: it parses -data (the datasets directory) and
-// -out (where charts go; a new temporary directory when empty) besides the
-// flags the notebook defined, and runs it until done or interrupted,
-// exiting 1 on an error.
-func Main(name string, run func(ctx context.Context, dataDir, outDir string) error) {
-	data := flag.String("data", "datasets", "directory holding lab-dev/ and lab-extra/")
-	out := flag.String("out", "", "directory for the charts (default: a new temporary directory)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	dir := *out
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", name+"-"); err != nil {
-			fmt.Fprintln(os.Stderr, name+":", err)
-			os.Exit(1)
-		}
-	}
-	if err := run(ctx, *data, dir); err != nil {
-		fmt.Fprintln(os.Stderr, name+":", err)
-		stop()
-		os.Exit(1)
-	}
+// NewRegistry returns a registry of the formats the shipped samples come
+// in: nfcapd files, Argus files and nfdump's CSV. Its readers keep buffers
+// from file to file: one registry per reading.
+func NewRegistry() *datasets.Registry {
+	return datasets.NewRegistry(&nfcapd.Reader{}, &argus.Reader{}, &nfcsv.Reader{})
 }
