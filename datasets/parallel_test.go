@@ -399,3 +399,53 @@ func BenchmarkParallelReader(b *testing.B) {
 		}
 	}
 }
+
+// TestFileSourceBatchesOwned: a FileSource hands over the same flows and
+// counts with BatchesOwned (each batch released on another goroutine) as
+// with Batches, a copy of a file among the inputs counted once.
+func TestFileSourceBatchesOwned(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("lab-attack", "lab-attack.v9", "nfcapd.202612011800")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := filepath.Join(dir, "nfcapd.202612011805")
+	if err := os.WriteFile(dup, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := datasets.ExpandInputs(context.Background(), []string{src, dup, filepath.Join("lab-attack", "lab-attack.argus")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := datasets.FileSource{Registry: testRegistry(), Inputs: in, Workers: 2}
+	var want []datasets.Flow
+	wantSt, err := s.Batches(context.Background(), func(b []datasets.Flow) error {
+		want = append(want, b...)
+		return nil
+	})
+	if err != nil || len(want) == 0 || wantSt.Duplicates == 0 {
+		t.Fatalf("Batches: %d flows, %d duplicates, error %v: want flows and the copy's records as duplicates", len(want), wantSt.Duplicates, err)
+	}
+	var got []datasets.Flow
+	var wg sync.WaitGroup
+	st, err := s.BatchesOwned(context.Background(), func(b []datasets.Flow, release func()) error {
+		got = append(got, b...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			release()
+		}()
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || !slices.Equal(got, want) {
+		t.Errorf("BatchesOwned: %d flows, not Batches' %d", len(got), len(want))
+	}
+	if d := cmp.Diff(wantSt, st, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateErrors()); d != "" {
+		t.Errorf("BatchesOwned's counts (-Batches +BatchesOwned):\n%s", d)
+	}
+}
