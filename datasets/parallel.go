@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultBatchSize is how many flows a ParallelReader hands over at a time
@@ -87,7 +88,18 @@ func (p *ParallelReader) WorkerCount() int {
 // with the results of the files begun so far. Read returns only when
 // every worker has stopped.
 func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]Flow) error) ([]FileResult, error) {
-	return p.run(ctx, files, visit, nil)
+	return p.run(ctx, files, func(b []Flow, _ func()) error { return visit(b) }, nil, true)
+}
+
+// ReadOwned is Read for a consumer that hands the batches on instead of
+// copying them (to goroutines of its own, for example): visit owns each
+// batch until it calls release, once, from any goroutine, which gives the
+// batch back to the readers to fill again (a second call does nothing). A batch never released is left
+// to the garbage collector; the readers make new ones as they need them,
+// so memory is bounded by the batches visit holds. Order, errors and
+// results are Read's.
+func (p *ParallelReader) ReadOwned(ctx context.Context, files []string, visit func(b []Flow, release func()) error) ([]FileResult, error) {
+	return p.run(ctx, files, visit, nil, false)
 }
 
 // Fold is Read for work that does not depend on the order of flows: each
@@ -101,11 +113,12 @@ func (p *ParallelReader) Read(ctx context.Context, files []string, visit func([]
 // integers, minima, maxima, unions do not; sums of floating-point numbers
 // do). Errors, FileDone and the results are as for Read.
 func (p *ParallelReader) Fold(ctx context.Context, files []string, fold func(w int, batch []Flow) error) ([]FileResult, error) {
-	return p.run(ctx, files, nil, fold)
+	return p.run(ctx, files, nil, fold, false)
 }
 
-// run is Read (visit set) or Fold (fold set).
-func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]Flow) error, fold func(int, []Flow) error) ([]FileResult, error) {
+// run is Read (visit set, reuse: each batch is reused once visit
+// returns), ReadOwned (visit set) or Fold (fold set).
+func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]Flow, func()) error, fold func(int, []Flow) error, reuse bool) ([]FileResult, error) {
 	if p.Registry == nil {
 		return nil, fmt.Errorf("datasets: ParallelReader without a Registry")
 	}
@@ -205,12 +218,26 @@ func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]F
 	for _, j := range jobs {
 		var verr error
 		for b := range j.batches {
-			if verr == nil && ctx.Err() == nil {
-				verr = visit(b)
+			var done atomic.Bool
+			release := func() {
+				if done.Swap(true) {
+					return // a second release must not hand the batch out twice
+				}
+				select {
+				case free <- b[:0]:
+				default:
+				}
 			}
-			select {
-			case free <- b[:0]:
-			default:
+			if verr == nil && ctx.Err() == nil {
+				if reuse {
+					verr = visit(b, nil)
+				} else {
+					verr = visit(b, release)
+					release = nil // visit's now
+				}
+			}
+			if release != nil {
+				release()
 			}
 			if verr != nil || ctx.Err() != nil {
 				cancel() // the worker stops; drain what it already sent

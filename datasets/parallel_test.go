@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -137,6 +138,67 @@ func TestParallelReaderMatchesReadFiles(t *testing.T) {
 
 // TestParallelReaderFold: Fold hands every flow Read hands over exactly
 // once, each worker's calls in sequence, and reports files as Read does.
+// TestParallelReaderOwned: ReadOwned hands over the flows of Read, in
+// order; a batch visit keeps is not filled again until it is released,
+// however many the readers go on decoding, and a released batch (on
+// another goroutine, twice) comes back to be filled.
+func TestParallelReaderOwned(t *testing.T) {
+	files := parallelInputs(t)
+	want, wantRes, wantErr := sequential(t, files, datasets.Filter{})
+	for _, workers := range []int{1, 2, 5} {
+		p := datasets.ParallelReader{Registry: testRegistry(), Workers: workers, BatchSize: 7}
+		var kept [][]datasets.Flow // batches held, with copies of what they held
+		var copies [][]datasets.Flow
+		releases := make(chan func(), 1<<16)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range releases {
+				r()
+				r()
+			}
+		}()
+		n := 0
+		res, err := p.ReadOwned(context.Background(), files, func(b []datasets.Flow, release func()) error {
+			if n++; n%2 == 0 {
+				kept = append(kept, b)
+				copies = append(copies, slices.Clone(b))
+			} else {
+				copies = append(copies, slices.Clone(b))
+				releases <- release
+			}
+			return nil
+		})
+		close(releases)
+		wg.Wait()
+		if err == nil || err.Error() != wantErr.Error() {
+			t.Errorf("%d workers: error %v, want %v", workers, err, wantErr)
+		}
+		var got []datasets.Flow
+		for _, c := range copies {
+			got = append(got, c...)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d workers: %d flows, want %d", workers, len(got), len(want))
+		}
+		for i := range want {
+			if want[i] != got[i] {
+				t.Fatalf("%d workers: flow %d differs (-want +got):\n%s", workers, i,
+					cmp.Diff(want[i], got[i], cmpopts.EquateComparable(netip.Addr{})))
+			}
+		}
+		for k, b := range kept {
+			if !slices.Equal(b, copies[2*k+1]) {
+				t.Fatalf("%d workers: a batch kept and not released was filled again", workers)
+			}
+		}
+		if len(res) != len(wantRes) {
+			t.Errorf("%d workers: %d file results, want %d", workers, len(res), len(wantRes))
+		}
+	}
+}
+
 func TestParallelReaderFold(t *testing.T) {
 	files := parallelInputs(t)
 	want, wantRes, wantErr := sequential(t, files, datasets.Filter{})
@@ -335,5 +397,55 @@ func BenchmarkParallelReader(b *testing.B) {
 				b.ReportMetric(float64(flows)/b.Elapsed().Seconds(), "flows/s")
 			})
 		}
+	}
+}
+
+// TestFileSourceBatchesOwned: a FileSource hands over the same flows and
+// counts with BatchesOwned (each batch released on another goroutine) as
+// with Batches, a copy of a file among the inputs counted once.
+func TestFileSourceBatchesOwned(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("lab-attack", "lab-attack.v9", "nfcapd.202612011800")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := filepath.Join(dir, "nfcapd.202612011805")
+	if err := os.WriteFile(dup, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := datasets.ExpandInputs(context.Background(), []string{src, dup, filepath.Join("lab-attack", "lab-attack.argus")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := datasets.FileSource{Registry: testRegistry(), Inputs: in, Workers: 2}
+	var want []datasets.Flow
+	wantSt, err := s.Batches(context.Background(), func(b []datasets.Flow) error {
+		want = append(want, b...)
+		return nil
+	})
+	if err != nil || len(want) == 0 || wantSt.Duplicates == 0 {
+		t.Fatalf("Batches: %d flows, %d duplicates, error %v: want flows and the copy's records as duplicates", len(want), wantSt.Duplicates, err)
+	}
+	var got []datasets.Flow
+	var wg sync.WaitGroup
+	st, err := s.BatchesOwned(context.Background(), func(b []datasets.Flow, release func()) error {
+		got = append(got, b...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			release()
+		}()
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || !slices.Equal(got, want) {
+		t.Errorf("BatchesOwned: %d flows, not Batches' %d", len(got), len(want))
+	}
+	if d := cmp.Diff(wantSt, st, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateErrors()); d != "" {
+		t.Errorf("BatchesOwned's counts (-Batches +BatchesOwned):\n%s", d)
 	}
 }

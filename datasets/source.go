@@ -284,6 +284,17 @@ func (s *FileSource) Flows(ctx context.Context, visit func(*Flow) error) (ReadSt
 // (ParallelReader). visit gets the flows a batch at a time, on the
 // caller's goroutine; it must not keep the slice.
 func (s *FileSource) Batches(ctx context.Context, visit func([]Flow) error) (ReadStats, error) {
+	return s.batches(ctx, func(b []Flow, _ func()) error { return visit(b) }, false)
+}
+
+// BatchesOwned is Batches for a consumer that hands the batches on
+// instead of copying them (see ParallelReader.ReadOwned): visit owns each
+// batch until it calls release.
+func (s *FileSource) BatchesOwned(ctx context.Context, visit func(b []Flow, release func()) error) (ReadStats, error) {
+	return s.batches(ctx, visit, true)
+}
+
+func (s *FileSource) batches(ctx context.Context, visit func([]Flow, func()) error, owned bool) (ReadStats, error) {
 	st := s.start()
 	stopping := false
 	pr := ParallelReader{
@@ -292,8 +303,8 @@ func (s *FileSource) Batches(ctx context.Context, visit func([]Flow) error) (Rea
 		Workers:  s.Workers,
 		FileDone: func(r FileResult) { s.fileDone(ctx, &st, r, stopping) },
 	}
-	v := func(b []Flow) error {
-		if err := visit(b); err != nil {
+	v := func(b []Flow, release func()) error {
+		if err := visit(b, release); err != nil {
 			stopping = true
 			return err
 		}
@@ -306,7 +317,12 @@ func (s *FileSource) Batches(ctx context.Context, visit func([]Flow) error) (Rea
 		if len(run) == 0 {
 			return nil
 		}
-		_, err := pr.Read(ctx, run, v)
+		var err error
+		if owned {
+			_, err = pr.ReadOwned(ctx, run, v)
+		} else {
+			_, err = pr.Read(ctx, run, func(b []Flow) error { return v(b, nil) })
+		}
 		run = run[:0]
 		if err != nil && !errors.Is(err, ErrSkipped) {
 			return err
