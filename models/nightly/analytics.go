@@ -65,6 +65,38 @@ type Analytics struct {
 	floods *floods.Detector
 	scans  *scans.Detector
 	prof   *unexpected.Profile
+	// settled holds the results once Settle has let the state go.
+	settled *settledAnalytics
+}
+
+// settledAnalytics are the analytics' results without their state.
+type settledAnalytics struct {
+	talkers *talkers.Result
+	lives   *lifespans.Result
+	alarms  nightdir.Alarms
+	metrics []history.Metric
+}
+
+// Settle computes every result of the analytics (Talkers, Lifespans,
+// Metrics, and Alarms as Alarms gives them) and lets go of their state:
+// a night's detectors keep a hundred megabytes of it on a busy site,
+// which the rest of the night can use. Afterwards the methods return the
+// results and the consumers must not be fed.
+func (a *Analytics) Settle(ctx context.Context, db *history.DB, night string, nights int, hosts []features.HostStats) error {
+	if a.settled != nil {
+		return nil
+	}
+	lives, err := a.Lifespans()
+	if err != nil {
+		return err
+	}
+	alarms, err := a.Alarms(ctx, db, night, nights, hosts)
+	if err != nil {
+		return err
+	}
+	a.settled = &settledAnalytics{talkers: a.Talkers(), lives: lives, alarms: alarms, metrics: a.Metrics()}
+	a.talk, a.lives, a.floods, a.scans, a.prof = nil, nil, nil, nil, nil
+	return nil
 }
 
 // NewAnalytics sets the analytics of cfg up; a configuration a model
@@ -140,6 +172,9 @@ func (a *Analytics) Consumers() []func([]datasets.Flow) error {
 
 // Talkers is the top talkers' result; nil when they did not run.
 func (a *Analytics) Talkers() *talkers.Result {
+	if a.settled != nil {
+		return a.settled.talkers
+	}
 	if a.talk == nil {
 		return nil
 	}
@@ -150,6 +185,9 @@ func (a *Analytics) Talkers() *talkers.Result {
 // Lifespans is the flow lifespans' result; nil when they did not run or
 // no flow was seen.
 func (a *Analytics) Lifespans() (*lifespans.Result, error) {
+	if a.settled != nil {
+		return a.settled.lives, nil
+	}
 	if a.lives == nil {
 		return nil, nil
 	}
@@ -166,6 +204,9 @@ func (a *Analytics) Lifespans() (*lifespans.Result, error) {
 // Metrics are the night's rates, for the history database (none when the
 // rates did not run).
 func (a *Analytics) Metrics() []history.Metric {
+	if a.settled != nil {
+		return a.settled.metrics
+	}
 	if a.prof == nil {
 		return nil
 	}
@@ -187,8 +228,11 @@ func (a *Analytics) Span() (first, last time.Time) {
 // Alarms are what the detectors found. The rates are scored against the
 // latest nights (all when 0) of db before night; without db, or with too
 // short a baseline, UnexpectedSkipped says why nothing was scored. hosts
-// give the service profile.
+// give the service profile. After Settle they are Settle's.
 func (a *Analytics) Alarms(ctx context.Context, db *history.DB, night string, nights int, hosts []features.HostStats) (nightdir.Alarms, error) {
+	if a.settled != nil {
+		return a.settled.alarms, nil
+	}
 	var d nightdir.Alarms
 	if a.floods != nil {
 		d.Floods, d.FloodConfig, d.FloodsDropped = a.floods.Alarms(), *a.cfg.Floods, a.floods.Dropped()

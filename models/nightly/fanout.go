@@ -32,6 +32,9 @@ type fanOut struct {
 type flowBatch struct {
 	flows []datasets.Flow
 	refs  atomic.Int32
+	// giveBack, for a batch the source handed over, returns it to the
+	// source once every consumer is done (nil: the batch is the pool's).
+	giveBack func()
 }
 
 // perFlow makes a batch consumer of a consumer of one flow at a time.
@@ -75,10 +78,35 @@ func newBatchFanOut(ctx context.Context, consumers ...func([]datasets.Flow) erro
 }
 
 func (f *fanOut) release(b *flowBatch) {
-	if b.refs.Add(-1) == 0 {
-		b.flows = b.flows[:0]
-		f.pool.Put(b)
+	if b.refs.Add(-1) != 0 {
+		return
 	}
+	if b.giveBack != nil {
+		b.giveBack()
+		return
+	}
+	b.flows = b.flows[:0]
+	f.pool.Put(b)
+}
+
+// addOwned hands the source's batch b itself to every consumer; the last
+// one done gives it back with release. It reports a consumer's failure
+// as errFanOut.
+func (f *fanOut) addOwned(b []datasets.Flow, release func()) error {
+	if f.failed.Load() {
+		release()
+		return errFanOut
+	}
+	if len(b) == 0 {
+		release()
+		return nil
+	}
+	if f.batch != nil && len(f.batch.flows) > 0 {
+		f.send()
+	}
+	f.batch = &flowBatch{flows: b, giveBack: release}
+	f.send()
+	return nil
 }
 
 // addBatch queues a copy of every flow of b; it reports a consumer's
@@ -141,14 +169,30 @@ type Source interface {
 	Batches(ctx context.Context, visit func([]datasets.Flow) error) (datasets.ReadStats, error)
 }
 
-var _ Source = (*datasets.FileSource)(nil)
+// OwnedSource is a Source that can hand its batches over instead of
+// lending them (datasets.FileSource): visit owns each batch until it calls
+// release. Feed then passes each batch to every consumer without a copy
+// and gives it back when the last is done.
+type OwnedSource interface {
+	Source
+	BatchesOwned(ctx context.Context, visit func(b []datasets.Flow, release func()) error) (datasets.ReadStats, error)
+}
+
+var _ OwnedSource = (*datasets.FileSource)(nil)
 
 // Feed reads src once and hands every flow to each consumer, each on a
-// goroutine of its own and in the source's order (see fanOut). The error
-// is the source's or the first consumer's.
+// goroutine of its own and in the source's order (see fanOut): the
+// source's own batches when it can hand them over (OwnedSource), copies
+// otherwise. The error is the source's or the first consumer's.
 func Feed(ctx context.Context, src Source, consumers ...func([]datasets.Flow) error) (datasets.ReadStats, error) {
 	fo, fctx := newBatchFanOut(ctx, consumers...)
-	st, err := src.Batches(fctx, fo.addBatch)
+	var st datasets.ReadStats
+	var err error
+	if os, ok := src.(OwnedSource); ok {
+		st, err = os.BatchesOwned(fctx, fo.addOwned)
+	} else {
+		st, err = src.Batches(fctx, fo.addBatch)
+	}
 	if cerr := fo.close(); cerr != nil {
 		return st, cerr
 	}

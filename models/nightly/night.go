@@ -23,8 +23,12 @@ type Night struct {
 	Summary nightdir.RunSummary
 	Meta    nightdir.InventoryMeta
 	// Hosts is the inventory, one row per internal host, by address.
-	Hosts     []nightdir.Host
+	Hosts []nightdir.Host
+	// HostStats is the host table, by address, without the hosts'
+	// minutes; Busiest are the hosts with the most bytes, busiest first,
+	// with theirs.
 	HostStats []features.HostStats
+	Busiest   []features.HostStats
 	Site      features.SiteStats
 	// Clusters is nil when the hosts were too few to cluster.
 	Clusters *clusters.HostClusters
@@ -63,7 +67,7 @@ func (n *Night) Write(w *nightdir.Writer, csv bool) error {
 		return err
 	}
 	if err := w.Write(nightdir.TrafficMinutesFile, func(f io.Writer) error {
-		return nightdir.WriteMinutes(f, n.Site, busiest(n.HostStats, topTalkers))
+		return nightdir.WriteMinutes(f, n.Site, n.Busiest)
 	}); err != nil {
 		return err
 	}

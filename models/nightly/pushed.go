@@ -114,18 +114,23 @@ func newPushedHosts(hs []features.HostStats, site features.SiteStats, internal f
 	return &pushedHosts{hosts: hs, site: site, internal: internal}
 }
 
-func (p *pushedHosts) Internal(a netip.Addr) bool  { return p.internal(a) }
-func (p *pushedHosts) Site() features.SiteStats    { return p.site }
-func (p *pushedHosts) Hosts() []features.HostStats { return slices.Clone(p.hosts) }
+func (p *pushedHosts) Internal(a netip.Addr) bool { return p.internal(a) }
+func (p *pushedHosts) Site() features.SiteStats   { return p.site }
 
-// AddDownloads counts a host's named and other downloads, as
-// features.HostAggregator.AddDownloads does.
-func (p *pushedHosts) AddDownloads(a netip.Addr, named, unknown int) bool {
+// HostsWithoutMinutes is the host table with every host's Minutes nil.
+func (p *pushedHosts) HostsWithoutMinutes() []features.HostStats {
+	out := slices.Clone(p.hosts)
+	for i := range out {
+		out[i].Minutes = nil
+	}
+	return out
+}
+
+// Minutes are host a's minutes.
+func (p *pushedHosts) Minutes(a netip.Addr) ([]features.MinuteRate, bool) {
 	i, ok := slices.BinarySearchFunc(p.hosts, a, func(h features.HostStats, a netip.Addr) int { return h.Addr.Compare(a) })
 	if !ok {
-		return false
+		return nil, false
 	}
-	p.hosts[i].DownloadsNamed += named
-	p.hosts[i].DownloadsUnknown += unknown
-	return true
+	return p.hosts[i].Minutes, true
 }

@@ -155,11 +155,14 @@ type gathered struct {
 
 // hostRows are the night's internal hosts: aggregated from the flows
 // (features.HostAggregator) or computed where the flows are (pushedHosts).
+// The host table leaves out the minutes, which only the busiest hosts'
+// series need (a day's minutes of every host are a hundred times the
+// rest of the table).
 type hostRows interface {
 	Internal(a netip.Addr) bool
 	Site() features.SiteStats
-	Hosts() []features.HostStats
-	AddDownloads(a netip.Addr, named, unknown int) bool
+	HostsWithoutMinutes() []features.HostStats
+	Minutes(a netip.Addr) ([]features.MinuteRate, bool)
 }
 
 // now is the config's clock.
@@ -212,11 +215,20 @@ func finish(ctx context.Context, cfg *Config, g gathered, sink DownloadSink) (*N
 		hcl *clusters.HostClusters
 		err error
 	}
+	hosts := g.hosts.HostsWithoutMinutes()
+	night := history.NightKey(site.First, site.Last)
+	// The analytics' results are computed now, and their state let go
+	// before the downloads are read back.
+	if g.an != nil {
+		if err := g.an.Settle(ctx, cfg.History, night, 14, hosts); err != nil {
+			return nil, err
+		}
+	}
 	clustered := make(chan fitted, 1)
-	go func(hs []features.HostStats) {
-		hcl, err := clusters.FitHosts(ctx, hs, cfg.K, cfg.Seed)
+	go func() {
+		hcl, err := clusters.FitHosts(ctx, hosts, cfg.K, cfg.Seed)
 		clustered <- fitted{hcl, err}
-	}(g.hosts.Hosts())
+	}()
 
 	// Every download is classified; the night's inventory sees them all.
 	inv := inventory.NewNight(cfg.Inventory, cl, cat, g.hosts.Internal)
@@ -257,10 +269,14 @@ func finish(ctx context.Context, cfg *Config, g gathered, sink DownloadSink) (*N
 	if fit.err != nil && !errors.Is(fit.err, clusters.ErrTooFewHosts) {
 		return nil, fit.err
 	}
-	for a, c := range perHost {
-		g.hosts.AddDownloads(a, c[0], c[1])
+	// The clustering is done with the table: each host's downloads are
+	// added to it.
+	for i := range hosts {
+		if c, ok := perHost[hosts[i].Addr]; ok {
+			hosts[i].DownloadsNamed += c[0]
+			hosts[i].DownloadsUnknown += c[1]
+		}
 	}
-	hosts := g.hosts.Hosts()
 
 	// Each host's evidence, in order, to one verdict.
 	ev := evidenceStage{night: inv, hints: g.hints}
@@ -270,8 +286,11 @@ func finish(ctx context.Context, cfg *Config, g gathered, sink DownloadSink) (*N
 	}
 
 	n := &Night{
-		Hosts: make([]nightdir.Host, 0, len(hosts)), HostStats: hosts, Site: site, Clusters: fit.hcl,
+		Hosts: make([]nightdir.Host, 0, len(hosts)), HostStats: hosts, Busiest: busiest(hosts, topTalkers), Site: site, Clusters: fit.hcl,
 		Catalog: cat, Offsets: offs, OSAware: inv.OSAware(), Analytics: g.an,
+	}
+	for i := range n.Busiest {
+		n.Busiest[i].Minutes, _ = g.hosts.Minutes(n.Busiest[i].Addr)
 	}
 	for _, h := range hosts {
 		row := nightdir.Host{Addr: h.Addr, FirstSeen: h.First, LastSeen: h.Last, TTL: ttlText(h), Cluster: -1, Verdict: verdicts[h.Addr]}
@@ -286,7 +305,6 @@ func finish(ctx context.Context, cfg *Config, g gathered, sink DownloadSink) (*N
 		n.Hosts = append(n.Hosts, row)
 	}
 
-	night := history.NightKey(site.First, site.Last)
 	catName := strings.Join(cfg.CatalogPaths, ", ")
 	if catName == "" {
 		catName = "the model's catalog"

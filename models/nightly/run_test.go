@@ -322,6 +322,51 @@ func TestFeed(t *testing.T) {
 	}
 }
 
+// TestFeedOwned: from a source that hands its batches over (flow files
+// decoded on several goroutines), every consumer sees every flow in file
+// order, though no batch is copied, and a consumer's error still ends the
+// read with that error.
+func TestFeedOwned(t *testing.T) {
+	ctx := context.Background()
+	var files []string
+	for _, run := range []string{"train-near.v9", "test-near.v9", "train-https.v9"} {
+		files = append(files, filepath.Join("..", "..", "datasets", "lab-dev", run))
+	}
+	var want []datasets.Flow
+	for _, f := range files {
+		want = append(want, readFlows(t, &nfcapd.Reader{}, f)...)
+	}
+	src := func() *datasets.FileSource {
+		in, err := datasets.ExpandInputs(ctx, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &datasets.FileSource{Registry: datasets.NewRegistry(&nfcapd.Reader{}), Inputs: in, Workers: 3}
+	}
+	var _ OwnedSource = src()
+	var a, b []datasets.Flow
+	st, err := Feed(ctx, src(),
+		func(x []datasets.Flow) error { a = append(a, x...); return nil },
+		func(x []datasets.Flow) error { b = append(b, x...); return nil })
+	if err != nil || st.Kept != uint64(len(want)) {
+		t.Fatalf("Feed: %v, %d kept, want %d", err, st.Kept, len(want))
+	}
+	if !slices.EqualFunc(a, want, flowEqual) || !slices.EqualFunc(b, want, flowEqual) {
+		t.Error("a consumer saw other flows than the files', or in another order")
+	}
+	boom := errors.New("boom")
+	seen := 0
+	_, err = Feed(ctx, src(), func(x []datasets.Flow) error {
+		if seen += len(x); seen > len(want)/2 {
+			return boom
+		}
+		return nil
+	}, func([]datasets.Flow) error { return nil })
+	if !errors.Is(err, boom) {
+		t.Errorf("consumer error: got %v", err)
+	}
+}
+
 func flowEqual(x, y datasets.Flow) bool {
 	return x.Start.Equal(y.Start) && x.SrcAddr == y.SrcAddr && x.Bytes == y.Bytes
 }
