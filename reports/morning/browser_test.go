@@ -1,4 +1,4 @@
-package reports
+package morning
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/fingerflow/fingerflow/models/inventory"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
@@ -169,7 +170,7 @@ func (b *browser) open(t *testing.T, path string) time.Duration {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	b.do(t, chromedp.Navigate("file://"+filepath.ToSlash(abs)), chromedp.WaitVisible(chromedp.CSS("#inventory-table tbody tr")))
+	b.do(t, chromedp.Navigate("file://"+filepath.ToSlash(abs)), chromedp.WaitReady(chromedp.CSS("#inventory-table tbody tr")))
 	return time.Since(start)
 }
 
@@ -189,9 +190,45 @@ func outDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// TestBrowserMorningReport opens the sample night's report: it renders
-// without console errors or requests elsewhere, every image loads, and
-// the inventory's filter and sort work when typed into and clicked.
+// widths are the window widths the page is looked at in: a desktop, a
+// laptop, a phone.
+var widths = []int64{1400, 1000, 400}
+
+// resize sets the window's size (and the page's viewport).
+func resize(w, h int64) chromedp.Action[chromedp.Void] {
+	return chromedp.EmulateViewport(w, h)
+}
+
+// screenshot saves the first screen (full: the whole page) as JPEG.
+func (b *browser) screenshot(t *testing.T, path string, full bool) {
+	t.Helper()
+	var shot []byte
+	b.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		var err error
+		if full {
+			shot, err = chromedp.FullScreenshot(80)(ctx, tg)
+			return err
+		}
+		q := int64(85)
+		r, err := cdp.Call(ctx, tg, cdppage.CaptureScreenshot, cdppage.CaptureScreenshotParams{Format: cdppage.CaptureScreenshotFormatJpeg, Quality: &q})
+		shot = r.Data
+		return err
+	}))
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// TestBrowserMorningReport opens the sample night's report, with alarms
+// and a skipped file, at three widths: it renders without console errors
+// or requests elsewhere; the attention section is the first thing on the
+// first screen; no text of a chart is smaller than 10 px and the page
+// never scrolls sideways (wide tables scroll in their own box); charts
+// show values on hover; the inventory's filters, sort and the attention
+// links' filtered views work when typed into and clicked. Screenshots of
+// the first screen and the whole page at each width are kept in
+// $FINGERFLOW_TEST_OUT.
 func TestBrowserMorningReport(t *testing.T) {
 	b := newBrowser(t)
 	dir := richNight(t)
@@ -199,15 +236,57 @@ func TestBrowserMorningReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	took := b.open(t, rep.Path)
-	t.Logf("sample report (%.2f MB) shown in %v", float64(rep.Bytes)/1e6, took.Round(time.Millisecond))
-
-	broken := eval[[]string](t, b, `Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)`)
-	if len(broken) > 0 {
-		t.Errorf("images not shown: %q", broken)
+	dirOut := outDir(t)
+	for _, w := range widths {
+		t.Run(fmt.Sprintf("%dpx", w), func(t *testing.T) {
+			b.do(t, resize(w, 900))
+			took := b.open(t, rep.Path)
+			t.Logf("sample report (%.2f MB) shown in %v at %d px", float64(rep.Bytes)/1e6, took.Round(time.Millisecond), w)
+			first := eval[string](t, b, `document.querySelector("main section").id`)
+			if first != "attention" {
+				t.Errorf("the first section is %q, want attention", first)
+			}
+			top := eval[float64](t, b, `document.querySelector("#attention").getBoundingClientRect().top`)
+			if top > 450 {
+				t.Errorf("the attention section starts %.0f px down, not on the first screen", top)
+			}
+			if wide := eval[float64](t, b, `document.documentElement.scrollWidth - window.innerWidth`); wide > 0 {
+				t.Errorf("the page is %.0f px wider than the window", wide)
+			}
+			// (The evaluation's charts are package reports' SVG, whose
+			// text scales with the chart, which never gets narrower
+			// than its text can be read at.)
+			small := eval[[]string](t, b, `Array.from(document.querySelectorAll("figure *, .tiles *, ul.att *")).filter(e => !e.closest("svg.gonum") &&
+				Array.from(e.childNodes).some(c => c.nodeType === 3 && c.textContent.trim() !== "") &&
+				e.getClientRects().length > 0 && parseFloat(getComputedStyle(e).fontSize) < 10).map(e => e.textContent.slice(0, 40))`)
+			if len(small) > 0 {
+				t.Errorf("%d texts under 10 px: %q", len(small), small[:min(5, len(small))])
+			}
+			// Chart labels stay inside the window.
+			out := eval[[]string](t, b, `Array.from(document.querySelectorAll(".xaxis span, .yaxis span, span.plabel, .bval, .blabel")).filter(e => {
+				const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -1 || r.right > window.innerWidth + 1); }).map(e => e.textContent)`)
+			if len(out) > 0 {
+				t.Errorf("chart labels outside the window: %q", out[:min(5, len(out))])
+			}
+			b.screenshot(t, filepath.Join(dirOut, fmt.Sprintf("morning-%d.jpg", w)), false)
+			b.screenshot(t, filepath.Join(dirOut, fmt.Sprintf("morning-%d-full.jpg", w)), true)
+			b.check(t)
+		})
 	}
-	if n := eval[int](t, b, `document.images.length`); n != len(rep.Charts)-len(rep.Empty) {
-		t.Errorf("%d images, want %d", n, len(rep.Charts)-len(rep.Empty))
+	b.do(t, resize(1400, 900))
+	b.open(t, rep.Path)
+
+	// Values on hover: every bin of the traffic and downloads charts,
+	// every host of the scatter, every segment of a bar.
+	for _, c := range []struct{ sel, what string }{
+		{"#fig-traffic rect.hov > title", "traffic bins"},
+		{"#fig-downloads-time rect.hov > title", "download bins"},
+		{"#fig-clusters path.dot > title", "hosts of the scatter"},
+		{"#fig-coverage-sles i.seg[title]", "coverage segments"},
+	} {
+		if n := eval[int](t, b, `document.querySelectorAll("`+c.sel+`").length`); n == 0 {
+			t.Errorf("no values on hover for the %s (%s)", c.what, c.sel)
+		}
 	}
 
 	// Every host is listed; the filter keeps the rows holding every word
@@ -225,10 +304,13 @@ func TestBrowserMorningReport(t *testing.T) {
 	if len(all) != len(hosts) {
 		t.Fatalf("inventory shows %d rows, want %d", len(all), len(hosts))
 	}
-	keep := func(typed string) [][]string {
+	keep := func(typed string, col int) [][]string {
 		var out [][]string
 		for _, r := range all {
 			text := strings.ToLower(strings.Join(r, "\x01"))
+			if col >= 0 {
+				text = strings.ToLower(r[col])
+			}
 			ok := true
 			for _, w := range strings.Fields(strings.ToLower(typed)) {
 				ok = ok && strings.Contains(text, w)
@@ -240,10 +322,12 @@ func TestBrowserMorningReport(t *testing.T) {
 		return out
 	}
 	const filter = "#inventory-table-filter"
-	clear := chromedp.SendKeys(chromedp.CSS(filter), strings.Repeat(kb.Backspace, 30))
+	clear := func(sel string) chromedp.Action[chromedp.Void] {
+		return chromedp.SendKeys(chromedp.CSS(sel), strings.Repeat(kb.Backspace, 30))
+	}
 	for _, typed := range []string{"debian", "SLES 10.77.1.2", "cat-035.bin", "no such host"} {
-		b.do(t, clear, chromedp.SendKeys(chromedp.CSS(filter), typed))
-		got, want := shownRows(t, b, "inventory-table"), keep(typed)
+		b.do(t, clear(filter), chromedp.SendKeys(chromedp.CSS(filter), typed))
+		got, want := shownRows(t, b, "inventory-table"), keep(typed, -1)
 		if len(want) == 0 && typed != "no such host" {
 			t.Fatalf("filter %q: the fixture has no such row", typed)
 		}
@@ -255,61 +339,111 @@ func TestBrowserMorningReport(t *testing.T) {
 			t.Errorf("filter %q: status %q", typed, status)
 		}
 	}
-	b.do(t, clear)
+	b.do(t, clear(filter))
+
+	// A column's own filter searches that column only: "sles" in the OS
+	// column keeps the sles hosts, not the unknown ones whose evidence
+	// names sles; ">0" in a count column compares.
+	colFilter := func(col int) string { return fmt.Sprintf("#inventory-table tr.cf th:nth-child(%d) input", col+1) }
+	b.do(t, chromedp.SendKeys(chromedp.CSS(colFilter(1)), "sles"))
+	got, want := shownRows(t, b, "inventory-table"), keep("sles", 1)
+	if len(want) != 7 || !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("OS column filtered for sles: %d rows, want the 7 sles hosts", len(got))
+	}
+	if wider := keep("sles", -1); len(wider) <= len(want) {
+		t.Errorf("the whole-row filter keeps %d rows for sles, the OS column %d: the test shows nothing", len(wider), len(want))
+	}
+	b.do(t, clear(colFilter(1)), chromedp.SendKeys(chromedp.CSS(colFilter(5)), ">0"))
+	behind := shownRows(t, b, "inventory-table")
+	for _, r := range behind {
+		if n, err := strconv.Atoi(strings.SplitN(r[5], ":", 2)[0]); err != nil || n == 0 {
+			t.Errorf("missing updates >0 shows %q", r[5])
+		}
+	}
+	b.do(t, clear(colFilter(5)))
+
+	// The attention list's links show the rows they are about.
+	link := `#attention a[data-tag="behind"]`
+	b.do(t, chromedp.Click(chromedp.CSS(link)))
+	shown := shownRows(t, b, "inventory-table")
+	if len(shown) != 12 || !slices.EqualFunc(shown, behind, slices.Equal) {
+		t.Errorf("the link to the hosts behind on updates shows %d rows, want the 12 the column filter keeps", len(shown))
+	}
+	chip := eval[string](t, b, `document.querySelector("#inventory-table .dt-tag").textContent`)
+	if !strings.Contains(chip, "showing: hosts behind on updates") {
+		t.Errorf("tag filter chip %q", chip)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS(`#attention a[data-tag="no-os-unresolved-connections"]`)))
+	for _, r := range shownRows(t, b, "inventory-table") {
+		if r[1] != "unknown" || !strings.Contains(r[3], "unresolved connections") {
+			t.Errorf("unresolved connections link shows %q %q", r[1], r[3])
+		}
+	}
+	b.do(t, chromedp.Click(chromedp.CSS("#inventory-table .dt-tag button")))
 	if rows := shownRows(t, b, "inventory-table"); len(rows) != len(hosts) {
-		t.Errorf("cleared filter: %d rows, want %d", len(rows), len(hosts))
+		t.Errorf("after show all: %d rows, want %d", len(rows), len(hosts))
 	}
 
 	// Sorting: a number column sorts largest first, then the other way;
-	// a text column A to Z.
-	confidence := func() []float64 {
-		var out []float64
+	// hosts without a verdict ("—") last; a text column A to Z.
+	confidence := func() []string {
+		var out []string
 		for _, r := range shownRows(t, b, "inventory-table") {
-			v, err := strconv.ParseFloat(r[3], 64)
-			if err != nil {
-				t.Fatalf("confidence %q: %v", r[3], err)
-			}
-			out = append(out, v)
+			out = append(out, r[2])
 		}
 		return out
 	}
 	header := func(col int) chromedp.Action[chromedp.Void] {
-		return chromedp.Click(chromedp.CSS(fmt.Sprintf("#inventory-table thead th:nth-child(%d) button", col)))
+		return chromedp.Click(chromedp.CSS(fmt.Sprintf("#inventory-table tr.ch th:nth-child(%d) button", col)))
 	}
-	b.do(t, header(4))
-	if got := confidence(); !slices.IsSortedFunc(got, func(a, b float64) int { return int(b*1e4) - int(a*1e4) }) || got[0] == got[len(got)-1] {
-		t.Errorf("sorted by confidence, first click: %v, want largest first", got)
+	b.do(t, header(3))
+	if got := confidence(); got[0] != ">99.9%" || got[len(got)-1] != "—" {
+		t.Errorf("sorted by confidence, first click: %q, want >99.9%% first and — last", got)
 	}
-	b.do(t, header(4))
-	if got := confidence(); !slices.IsSorted(got) {
-		t.Errorf("sorted by confidence, second click: %v, want smallest first", got)
+	b.do(t, header(3))
+	if got := confidence(); got[0] != "—" || got[len(got)-1] != ">99.9%" {
+		t.Errorf("sorted by confidence, second click: %q, want — first", got)
 	}
-	if s := eval[string](t, b, `document.querySelector("#inventory-table thead th:nth-child(4)").getAttribute("aria-sort")`); s != "ascending" {
+	if s := eval[string](t, b, `document.querySelector("#inventory-table tr.ch th:nth-child(3)").getAttribute("aria-sort")`); s != "ascending" {
 		t.Errorf("confidence header aria-sort %q, want ascending", s)
 	}
 	b.do(t, header(1))
 	if rows := shownRows(t, b, "inventory-table"); rows[0][0] != "10.77.0.1" || rows[len(rows)-1][0] != "10.77.1.33" {
 		t.Errorf("sorted by host: %s first, %s last; want 10.77.0.1 and 10.77.1.33", rows[0][0], rows[len(rows)-1][0])
 	}
-	// The record tables of alarms.json work the same way.
-	b.do(t, chromedp.SendKeys(chromedp.CSS("#alarms-0-filter"), "flood"))
-	if rows := shownRows(t, b, "alarms-0"); len(rows) != 1 || rows[0][0] != "flood" {
-		t.Errorf("alarms filtered for flood: %q", rows)
-	}
 	b.check(t)
+}
 
-	dirOut := outDir(t)
-	var shot []byte
-	b.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		var err error
-		shot, err = chromedp.FullScreenshot(85)(ctx, tg)
-		return err
-	}))
-	path := filepath.Join(dirOut, "morning-report.jpg")
-	if err := os.WriteFile(path, shot, 0o644); err != nil {
+// TestBrowserNoFalseAbsence: with the night's debian hosts made
+// unidentified, the page as Chromium shows it never says there is no
+// debian host, and its attention section says what the unidentified
+// hosts did with debian files.
+func TestBrowserNoFalseAbsence(t *testing.T) {
+	b := newBrowser(t)
+	dir := copyNight(t)
+	editInventory(t, dir, func(hosts []nightdir.Host) {
+		for i := range hosts {
+			if v := &hosts[i].Verdict; v.OS == "debian" {
+				v.OS, v.OSVersion, v.Confidence, v.Updates = inventory.Unknown, "", 0, nil
+				v.Why = inventory.WhyUnresolved
+			}
+		}
+	})
+	rep, err := WriteMorningReport(context.Background(), dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s", path)
+	b.do(t, resize(1000, 900))
+	b.open(t, rep.Path)
+	text := eval[string](t, b, `document.body.innerText`)
+	if w := falseAbsence(text, []string{"debian"}); len(w) > 0 {
+		t.Errorf("the page shows %q while the debian hosts are unidentified", w)
+	}
+	att := eval[string](t, b, `document.querySelector("#attention").innerText`)
+	if !strings.Contains(att, "debian: OS not identified: ") {
+		t.Errorf("the attention section does not say what hosts without an OS did with debian files:\n%s", att)
+	}
+	b.check(t)
 }
 
 // TestBrowserBigNight: the report of a 5,000-host night shows its
@@ -334,19 +468,21 @@ func TestBrowserBigNight(t *testing.T) {
 	if took > maxLoadTime {
 		t.Errorf("the inventory took %v to show, want at most %v", took, maxLoadTime)
 	}
-	if rows := shownRows(t, b, "inventory-table"); len(rows) != pageRows {
-		t.Errorf("first page: %d rows, want %d", len(rows), pageRows)
+	if rows := shownRows(t, b, "inventory-table"); len(rows) != inventoryRows {
+		t.Errorf("first page: %d rows, want %d", len(rows), inventoryRows)
 	}
 	b.do(t, chromedp.Click(chromedp.CSS("#inventory-table button.dt-next")))
 	status := eval[string](t, b, `document.querySelector("#inventory-table .dt-count").textContent`)
-	if !strings.Contains(status, "51–100 of 5000 rows, page 2 of 100") {
-		t.Errorf("after next: %q", status)
+	if want := fmt.Sprintf("%d–%d of 5000 rows, page 2 of %d", inventoryRows+1, 2*inventoryRows, 5000/inventoryRows); !strings.Contains(status, want) {
+		t.Errorf("after next: %q, want %q", status, want)
 	}
+	b.screenshot(t, filepath.Join(outDir(t), "morning-5000-hosts.jpg"), false)
 	b.check(t)
 }
 
 // TestBrowserReadmeScreenshot writes the README's screenshot of the sample
-// population's report when FINGERFLOW_README_SCREENSHOT names a file.
+// population's report, its first screen at 1400 px, when
+// FINGERFLOW_README_SCREENSHOT names a file.
 func TestBrowserReadmeScreenshot(t *testing.T) {
 	dest := os.Getenv("FINGERFLOW_README_SCREENSHOT")
 	if dest == "" {
@@ -358,13 +494,14 @@ func TestBrowserReadmeScreenshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.do(t, resize(1400, 1000))
 	b.open(t, rep.Path)
 	var shot []byte
-	q := int64(70)
+	q := int64(75)
 	b.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		r, err := cdp.Call(ctx, tg, cdppage.CaptureScreenshot, cdppage.CaptureScreenshotParams{
-			Format: cdppage.CaptureScreenshotFormatJpeg, Quality: &q, CaptureBeyondViewport: ptrTo(true),
-			Clip: &cdppage.Viewport{Width: 1280, Height: 1500, Scale: 0.7},
+			Format: cdppage.CaptureScreenshotFormatJpeg, Quality: &q,
+			Clip: &cdppage.Viewport{Width: 1400, Height: 1000, Scale: 0.75},
 		})
 		shot = r.Data
 		return err
