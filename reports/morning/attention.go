@@ -66,13 +66,18 @@ func (r *report) attentionSection() (section, error) {
 	}
 
 	// Hosts that came, went and changed.
-	var newHosts, osChanged, withNew []int
+	var newHosts, osChanged, identified, lost, withNew []int
 	for i, f := range r.facts {
 		if f.newHost {
 			newHosts = append(newHosts, i)
 		}
-		if f.osChanged {
+		switch f.change {
+		case changeFamily:
 			osChanged = append(osChanged, i)
+		case changeIdentified:
+			identified = append(identified, i)
+		case changeLost:
+			lost = append(lost, i)
 		}
 		if f.newUpdates > 0 {
 			withNew = append(withNew, i)
@@ -96,11 +101,25 @@ func (r *report) attentionSection() (section, error) {
 		}
 		if len(osChanged) > 0 {
 			var ex []string
-			for _, i := range osChanged[:min(3, len(osChanged))] {
-				ex = append(ex, n.Hosts[i].Addr.String()+" "+strings.TrimPrefix(n.Hosts[i].Changed, "OS "))
+			for _, i := range osChanged {
+				ex = append(ex, fmt.Sprintf("%s %s → %s", n.Hosts[i].Addr, r.facts[i].osFrom, r.facts[i].osTo))
 			}
-			add(item{Level: "warn", Text: fmt.Sprintf("%s changed OS since %s: %s.", plural(len(osChanged), "host", "hosts"), prev, listText(ex, 3)),
-				Link: showLink(tagOSChanged, "hosts whose OS changed", len(osChanged))})
+			add(item{Level: "warn", Text: fmt.Sprintf("%s changed OS family since %s: %s.", plural(len(osChanged), "host", "hosts"), prev, listText(ex, 3)),
+				Link: showLink(tagOSChanged, "hosts whose OS family changed", len(osChanged))})
+		}
+		if len(identified) > 0 {
+			add(item{Level: "info", Text: fmt.Sprintf("%s without an OS on %s %s identified this night%s.", plural(len(identified), "host", "hosts"), prev,
+				map[bool]string{true: "was", false: "were"}[len(identified) == 1], r.osMix(identified)),
+				Link: showLink(tagIdentified, "hosts identified since "+prev, len(identified))})
+		}
+		if len(lost) > 0 {
+			by := map[string]int{}
+			for _, i := range lost {
+				by[r.facts[i].osFrom]++
+			}
+			add(item{Level: "info", Text: fmt.Sprintf("%s identified on %s could not be identified this night%s: their downloads this night said too little.",
+				plural(len(lost), "host", "hosts"), prev, mixText(by)),
+				Link: showLink(tagLost, "hosts no longer identified since "+prev, len(lost))})
 		}
 		if len(newHosts)+len(n.Run.Vanished)+len(osChanged) == 0 && prev != "" {
 			add(item{Level: "ok", Text: fmt.Sprintf("The same hosts as on %s, none with another OS.", prev)})

@@ -71,7 +71,7 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 		h.ProtoBytes = [4]uint64{in + out, 0, 0, 0}
 		h.Rates = features.Rates{Start: h.First, Seconds: 72000, BytesMean: float64(in+out) / 72000, BytesP95: 3 * float64(in+out) / 72000}
 		hosts[i] = h
-		v := inventory.Verdict{OS: inventory.Unknown}
+		v := inventory.Verdict{OS: inventory.Unknown, Why: inventory.WhyNoCatalogTraffic, WhyText: "not identified: no download of catalog size"}
 		if rng.IntN(50) == 0 {
 			f := rng.IntN(3)
 			v = inventory.Verdict{OS: fams[f], Confidence: 0.5 + 0.5*rng.Float64()}

@@ -216,8 +216,8 @@ func (f *family) summaryText() string {
 	case f.behind == 0:
 		parts = append(parts, fmt.Sprintf("%s identified as %s; none misses one of its %s updates in the catalog.", plural(n, "host", "hosts"), f.os, countText(len(f.entries))))
 	default:
-		parts = append(parts, fmt.Sprintf("%s identified as %s; %s of them miss updates of the %s in the catalog (%s missing in all).",
-			plural(n, "host", "hosts"), f.os, countText(f.behind), plural(len(f.entries), f.os+" update", f.os+" updates"), countText(f.missingAll)))
+		parts = append(parts, fmt.Sprintf("%s identified as %s; %s of them miss some of its %s in the catalog (%s missing in all).",
+			plural(n, "host", "hosts"), f.os, countText(f.behind), plural(len(f.entries), "update", "updates"), countText(f.missingAll)))
 	}
 	if f.possibleHosts > 0 {
 		parts = append(parts, fmt.Sprintf("%s may have fetched updates they are not known to have (possibly fetched: their traffic fits them among other combinations).",

@@ -14,8 +14,12 @@ func (r *report) filesSection() (section, error) {
 	n := r.n
 	run := n.Run
 	s := section{ID: "files", Title: "Files"}
+	took := spanText(secondsDuration(run.Seconds))
+	if run.Seconds < 10 {
+		took = secondsText(run.Seconds)
+	}
 	s.Blocks = append(s.Blocks, block{Text: fmt.Sprintf("Model %s; catalog %s; fingerflow %s; the run took %s (%s flows/s).",
-		cmp.Or(run.Model, "?"), cmp.Or(run.Catalog, "?"), cmp.Or(run.Version, "?"), spanText(secondsDuration(run.Seconds)), countText(int64(run.FlowsPerSec)))})
+		cmp.Or(run.Model, "?"), cmp.Or(run.Catalog, "?"), cmp.Or(run.Version, "?"), took, countText(int64(run.FlowsPerSec)))})
 	if run.History != "" {
 		s.Blocks = append(s.Blocks, block{Text: "History database: " + run.History + "."})
 	}

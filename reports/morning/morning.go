@@ -99,15 +99,30 @@ type hostFacts struct {
 	// missing are the catalog entries of its OS it has not fetched and
 	// could not have (by entry); possible those of its OS it may have.
 	missing, possible  []string
-	newHost, osChanged bool
-	newUpdates         int
+	newHost bool
+	// change is how the host's OS changed since the previous night:
+	// changeFamily (one family to another), changeIdentified (unknown
+	// then), changeLost (known then, unknown now), or 0; osFrom and osTo
+	// say the families in words.
+	change       int
+	osFrom, osTo string
+	newUpdates   int
 	tags               []string
 }
+
+// How a host's OS changed since the previous night.
+const (
+	changeFamily = 1 + iota
+	changeIdentified
+	changeLost
+)
 
 // Tags of inventory rows that the page's links show.
 const (
 	tagNew        = "new"
 	tagOSChanged  = "os-changed"
+	tagIdentified = "identified"
+	tagLost       = "no-longer-identified"
 	tagNewUpdates = "new-updates"
 	tagBehind     = "behind"
 	tagPossible   = "possible"
@@ -131,8 +146,22 @@ func newReport(n *Night) *report {
 			f.newHost = true
 			f.tags = append(f.tags, tagNew)
 		case strings.HasPrefix(h.Changed, "OS "):
-			f.osChanged = true
-			f.tags = append(f.tags, tagOSChanged)
+			// "OS debian 12 → windows; 2 new updates"
+			what, _, _ := strings.Cut(strings.TrimPrefix(h.Changed, "OS "), ";")
+			from, to, _ := strings.Cut(what, " → ")
+			f.osFrom, f.osTo = strings.TrimSpace(from), strings.TrimSpace(to)
+			fromUnknown, toUnknown := f.osFrom == inventory.Unknown || f.osFrom == "", f.osTo == inventory.Unknown || f.osTo == ""
+			switch {
+			case fromUnknown && !toUnknown:
+				f.change = changeIdentified
+				f.tags = append(f.tags, tagIdentified)
+			case toUnknown && !fromUnknown:
+				f.change = changeLost
+				f.tags = append(f.tags, tagLost)
+			default:
+				f.change = changeFamily
+				f.tags = append(f.tags, tagOSChanged)
+			}
 		}
 		if f.newUpdates = len(h.NewUpdates); f.newUpdates > 0 {
 			f.tags = append(f.tags, tagNewUpdates)

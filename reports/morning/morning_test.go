@@ -335,6 +335,8 @@ func TestMorningReportNights(t *testing.T) {
 		hosts[0].Changed = "new since 2027-01-19"
 		hosts[1].Changed = "OS debian → windows"
 		hosts[2].Changed, hosts[2].NewUpdates = "2 new updates", []string{"cat-035.bin", "cat-037.bin"}
+		hosts[3].Changed = "OS unknown → " + hosts[3].Verdict.OS + "; 1 new updates"
+		hosts[4].Changed = "OS sles → unknown"
 	})
 	started := time.Date(2027, 1, 21, 6, 15, 2, 0, time.UTC)
 	editRun(t, dir, func(r *nightdir.RunSummary) {
@@ -348,7 +350,8 @@ func TestMorningReportNights(t *testing.T) {
 		"This run replaced an earlier run of the night 2027-01-20 in the history: that run started 2027-01-21 06:15:02 UTC and read 250 flows from 24 hosts; this run read 266 flows from 25 hosts.")
 	containsAll(t, "attention", []string{sectionText(doc, "attention")},
 		"1 host is new since 2027-01-19", "2 hosts seen on 2027-01-19 were not seen this night (1 sles, 1 not identified).",
-		"1 host changed OS since 2027-01-19: 10.77.1.10 debian → windows.", "1 host fetched 2 updates for the first time.",
+		"1 host changed OS family since 2027-01-19: 10.77.1.10 debian → windows.", "1 host fetched 2 updates for the first time.",
+		"1 host without an OS on 2027-01-19 was identified this night", "1 host identified on 2027-01-19 could not be identified this night (1 sles)",
 		"+1 new, −2 gone since 2027-01-19")
 	if slices.Contains(rep.Omitted, "fig-changes") {
 		t.Error("the changes chart is left out on a later night")
@@ -360,12 +363,12 @@ func TestMorningReportNights(t *testing.T) {
 	// Only the hosts that changed say so.
 	changed := 0
 	for _, r := range tables["inventory-table"].rows {
-		if c := r[3].(map[string]any)["t"].(string); strings.Contains(c, "new since") || strings.Contains(c, "OS debian") || strings.Contains(c, "new updates") {
+		if c := r[3].(map[string]any)["t"].(string); strings.Contains(c, "new since") || strings.Contains(c, "OS ") || strings.Contains(c, "new updates") {
 			changed++
 		}
 	}
-	if changed != 3 {
-		t.Errorf("%d inventory rows say they changed, want 3", changed)
+	if changed != 5 {
+		t.Errorf("%d inventory rows say they changed, want 5", changed)
 	}
 }
 

@@ -185,15 +185,20 @@ func (r *report) changesFigure() *figure {
 		fig.Omitted = "this is the first night in the history: there is nothing to compare with."
 		return fig
 	}
-	var newHosts, osChanged, withNew int
+	var newHosts, osChanged, identified, lost, withNew int
 	byEntry := map[string]int{}
 	for i, h := range n.Hosts {
 		f := r.facts[i]
 		if f.newHost {
 			newHosts++
 		}
-		if f.osChanged {
+		switch f.change {
+		case changeFamily:
 			osChanged++
+		case changeIdentified:
+			identified++
+		case changeLost:
+			lost++
 		}
 		if f.newUpdates > 0 {
 			withNew++
@@ -203,7 +208,7 @@ func (r *report) changesFigure() *figure {
 		}
 	}
 	vanished := len(n.Run.Vanished)
-	if newHosts+osChanged+withNew+vanished == 0 {
+	if newHosts+osChanged+identified+lost+withNew+vanished == 0 {
 		fig.Omitted = fmt.Sprintf("nothing changed since %s: the same hosts, the same OS families, no update fetched for the first time.", n.Run.Previous)
 		return fig
 	}
@@ -212,7 +217,8 @@ func (r *report) changesFigure() *figure {
 	for _, c := range []struct {
 		label string
 		k     int
-	}{{"new hosts", newHosts}, {"hosts not seen again", vanished}, {"hosts whose OS changed", osChanged}, {"hosts with new updates", withNew}} {
+	}{{"new hosts", newHosts}, {"hosts not seen again", vanished}, {"hosts whose OS family changed", osChanged},
+		{"hosts identified (unknown then)", identified}, {"hosts no longer identified", lost}, {"hosts with new updates", withNew}} {
 		l.bars = append(l.bars, bar{label: c.label, value: countText(c.k), segs: []seg{{float64(c.k), "c-main", fmt.Sprintf("%s: %d", c.label, c.k)}}})
 	}
 	body := l.render()
