@@ -98,8 +98,8 @@ type hostFacts struct {
 	label string // address, and OS when it has one
 	// missing are the catalog entries of its OS it has not fetched and
 	// could not have (by entry); possible those of its OS it may have.
-	missing, possible  []string
-	newHost bool
+	missing, possible []string
+	newHost           bool
 	// change is how the host's OS changed since the previous night:
 	// changeFamily (one family to another), changeIdentified (unknown
 	// then), changeLost (known then, unknown now), or 0; osFrom and osTo
@@ -107,7 +107,7 @@ type hostFacts struct {
 	change       int
 	osFrom, osTo string
 	newUpdates   int
-	tags               []string
+	tags         []string
 }
 
 // How a host's OS changed since the previous night.
