@@ -121,8 +121,12 @@ func (r *report) attentionSection() (section, error) {
 				plural(len(lost), "host", "hosts"), prev, mixText(by)),
 				Link: showLink(tagLost, "hosts no longer identified since "+prev, len(lost))})
 		}
-		if len(newHosts)+len(n.Run.Vanished)+len(osChanged) == 0 && prev != "" {
-			add(item{Level: "ok", Text: fmt.Sprintf("The same hosts as on %s, none with another OS.", prev)})
+		if len(newHosts)+len(n.Run.Vanished) == 0 && prev != "" {
+			text := fmt.Sprintf("The same hosts as on %s", prev)
+			if len(osChanged)+len(identified)+len(lost) == 0 {
+				text += ", none with another OS"
+			}
+			add(item{Level: "ok", Text: text + "."})
 		}
 		if len(withNew) > 0 {
 			total := 0

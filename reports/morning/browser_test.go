@@ -220,28 +220,20 @@ func (b *browser) screenshot(t *testing.T, path string, full bool) {
 	t.Logf("screenshot: %s", path)
 }
 
-// TestBrowserMorningReport opens the sample night's report, with alarms
-// and a skipped file, at three widths: it renders without console errors
-// or requests elsewhere; the attention section is the first thing on the
-// first screen; no text of a chart is smaller than 10 px and the page
-// never scrolls sideways (wide tables scroll in their own box); charts
-// show values on hover; the inventory's filters, sort and the attention
-// links' filtered views work when typed into and clicked. Screenshots of
-// the first screen and the whole page at each width are kept in
-// $FINGERFLOW_TEST_OUT.
-func TestBrowserMorningReport(t *testing.T) {
-	b := newBrowser(t)
-	dir := richNight(t)
-	rep, err := WriteMorningReport(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+// checkWidths looks at a report at each of widths: the attention
+// section is the first section and starts on the first screen, the page
+// never scrolls sideways (wide tables scroll in their own box), no text of
+// a chart, tile or attention line is under 10 px, chart labels stay in
+// the window. It keeps screenshots of the first screen and the whole
+// page, named NAME-WIDTH.
+func checkWidths(t *testing.T, b *browser, rep *MorningReport, name string) {
+	t.Helper()
 	dirOut := outDir(t)
 	for _, w := range widths {
 		t.Run(fmt.Sprintf("%dpx", w), func(t *testing.T) {
 			b.do(t, resize(w, 900))
 			took := b.open(t, rep.Path)
-			t.Logf("sample report (%.2f MB) shown in %v at %d px", float64(rep.Bytes)/1e6, took.Round(time.Millisecond), w)
+			t.Logf("%s (%.2f MB) shown in %v at %d px", name, float64(rep.Bytes)/1e6, took.Round(time.Millisecond), w)
 			first := eval[string](t, b, `document.querySelector("main section").id`)
 			if first != "attention" {
 				t.Errorf("the first section is %q, want attention", first)
@@ -268,11 +260,54 @@ func TestBrowserMorningReport(t *testing.T) {
 			if len(out) > 0 {
 				t.Errorf("chart labels outside the window: %q", out[:min(5, len(out))])
 			}
-			b.screenshot(t, filepath.Join(dirOut, fmt.Sprintf("morning-%d.jpg", w)), false)
-			b.screenshot(t, filepath.Join(dirOut, fmt.Sprintf("morning-%d-full.jpg", w)), true)
+			b.screenshot(t, filepath.Join(dirOut, fmt.Sprintf("%s-%d.jpg", name, w)), false)
+			b.screenshot(t, filepath.Join(dirOut, fmt.Sprintf("%s-%d-full.jpg", name, w)), true)
 			b.check(t)
 		})
 	}
+}
+
+// TestBrowserNights looks at the reports of the run directories
+// $FINGERFLOW_TEST_NIGHTS names (comma-separated; copies are written, the
+// directories are left as they are) as TestBrowserMorningReport looks at
+// the sample's: lab nights, consecutive nights, a night run twice.
+func TestBrowserNights(t *testing.T) {
+	dirs := os.Getenv("FINGERFLOW_TEST_NIGHTS")
+	if dirs == "" {
+		t.Skip("set FINGERFLOW_TEST_NIGHTS=DIR,... to look at the reports of run directories")
+	}
+	b := newBrowser(t)
+	for _, src := range strings.Split(dirs, ",") {
+		t.Run(filepath.Base(src), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), filepath.Base(src))
+			must(t, os.CopyFS(dir, os.DirFS(src)))
+			rep, err := WriteMorningReport(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkWidths(t, b, rep, filepath.Base(src))
+			b.check(t)
+		})
+	}
+}
+
+// TestBrowserMorningReport opens the sample night's report, with alarms
+// and a skipped file, at three widths: it renders without console errors
+// or requests elsewhere; the attention section is the first thing on the
+// first screen; no text of a chart is smaller than 10 px and the page
+// never scrolls sideways (wide tables scroll in their own box); charts
+// show values on hover; the inventory's filters, sort and the attention
+// links' filtered views work when typed into and clicked. Screenshots of
+// the first screen and the whole page at each width are kept in
+// $FINGERFLOW_TEST_OUT.
+func TestBrowserMorningReport(t *testing.T) {
+	b := newBrowser(t)
+	dir := richNight(t)
+	rep, err := WriteMorningReport(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWidths(t, b, rep, "morning")
 	b.do(t, resize(1400, 900))
 	b.open(t, rep.Path)
 
@@ -337,6 +372,15 @@ func TestBrowserMorningReport(t *testing.T) {
 		status := eval[string](t, b, `document.querySelector("#inventory-table .dt-count").textContent`)
 		if !strings.Contains(status, fmt.Sprintf("(filtered from %d)", len(hosts))) {
 			t.Errorf("filter %q: status %q", typed, status)
+		}
+		// A row kept for a word that only a cell's collapsed lines hold
+		// shows those lines.
+		w := strings.ToLower(strings.Fields(typed)[0])
+		hidden := eval[[]string](t, b, `Array.from(document.querySelectorAll("#inventory-table tbody td details")).filter(d =>
+			!d.open && Array.from(d.querySelectorAll("div")).some(x => x.textContent.toLowerCase().includes("`+w+`")) &&
+			!d.parentElement.firstChild.textContent.toLowerCase().includes("`+w+`")).map(d => d.parentElement.parentElement.cells[0].textContent)`)
+		if len(hidden) > 0 {
+			t.Errorf("filter %q: rows %q hold it in closed cells only", typed, hidden)
 		}
 	}
 	b.do(t, clear(filter))

@@ -190,7 +190,7 @@ ul.att li.alarm::before { background: var(--alarm); }
 ul.att li.warn::before { background: var(--warn); }
 ul.att li.ok::before { background: var(--ok); }
 ul.att ul.att { margin: 0.2rem 0 0.3rem; }
-ul.att ul.att li { font-size: 0.94rem; }
+ul.att ul.att li { font-size: 0.94em; }
 ul.att ul.att li::before { width: 0.4rem; height: 0.4rem; top: 0.55em; }
 ul.att a { margin-left: 0.4rem; white-space: nowrap; }
 div.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(10.5rem, 1fr)); gap: 0.6rem; margin: 0.8rem 0; }
@@ -324,9 +324,10 @@ p.links a { margin-right: 1rem; }
 
 // pageScript makes every div.dt an interactive table: its rows come from
 // the JSON in its script.dt-data. Typing in its filter keeps the rows
-// whose shown text holds every word typed; a column's own filter keeps
-// the rows whose cell holds every word, or, in a number column, whose
-// value passes a comparison (">0", "<=2", "=5"). A click on a header
+// whose cells hold every word typed (a cell's collapsed lines included:
+// a row kept for a word only they hold shows them open); a column's own
+// filter keeps the rows whose cell holds every word, or, in a number
+// column, whose value passes a comparison (">0", "<=2", "=5"). A click on a header
 // sorts by it (again: the other way); rows are shown a page at a time.
 // A link with data-table and data-tag shows the rows carrying the tag.
 const pageScript = `
@@ -409,7 +410,12 @@ const pageScript = `
       page = 0;
       render();
     }
+    function words() {
+      return filter.value.toLowerCase().split(/\s+/).filter(Boolean).concat(
+        Array.prototype.map.call(colIn, function (i) { return ops.test(i.value) ? "" : i.value.toLowerCase(); }).join(" ").split(/\s+/).filter(Boolean));
+    }
     function render() {
+      var ws = words();
       var pages = Math.max(1, Math.ceil(rows.length / per));
       page = Math.min(page, pages - 1);
       var from = page * per, to = Math.min(rows.length, from + per);
@@ -426,6 +432,10 @@ const pageScript = `
             s.textContent = v.s || (v.m.length === 1 ? "1 more" : v.m.length + " more");
             d.appendChild(s);
             v.m.forEach(function (l) { var div = document.createElement("div"); div.textContent = l; d.appendChild(div); });
+            // A word typed that only the hidden lines hold opens them, so
+            // a row kept by the filter shows why.
+            var hidden = v.m.join("\n").toLowerCase(), open = shown(v).toLowerCase();
+            d.open = ws.some(function (w) { return hidden.indexOf(w) >= 0 && open.indexOf(w) < 0; });
             td.appendChild(d);
           }
           tr.appendChild(td);
