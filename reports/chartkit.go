@@ -1,9 +1,7 @@
 package reports
 
 import (
-	"fmt"
 	"image/color"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -15,11 +13,9 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Helpers the charts share: time and byte axes, categorical colours, and
-// the chart that says in words that there is nothing to draw.
+// Helpers the charts share: time and byte axes, categorical colours.
 
-// Sizes of the morning report's charts (PNG at DPI: 960×480 pixels for a
-// wide chart).
+// Sizes of the charts (PNG at DPI: 960×480 pixels for a wide chart).
 const (
 	WideWidth   = 10 * vg.Inch
 	WideHeight  = 5 * vg.Inch
@@ -45,76 +41,15 @@ var categoryColours = []color.Color{
 // categoryColour is the colour of the i-th category; past ten they repeat.
 func categoryColour(i int) color.Color { return categoryColours[i%len(categoryColours)] }
 
-// Colours of what the morning report's charts distinguish.
+// Colours of what the charts distinguish.
 var (
 	colourNamed   = colourFingerflow                   // downloads named as catalog files
 	colourUnknown = colourBaseline                     // downloads answered unknown
-	colourMissing = color.RGBA{0xcc, 0xcc, 0xcc, 0xff} // updates not fetched
-	colourFetched = color.RGBA{0x00, 0x9e, 0x73, 0xff} // updates fetched
 	colourLight   = color.RGBA{0x9e, 0xbc, 0xda, 0xff} // 1-second series
-	colourRug     = color.RGBA{0x22, 0x22, 0x22, 0xff} // catalog file sizes
 	colourOther   = color.RGBA{0x99, 0x99, 0x99, 0xb0} // not clustered
 	colourGrid    = color.RGBA{0xe4, 0xe4, 0xe4, 0xff} // grid lines
 	colourText    = color.RGBA{0x33, 0x33, 0x33, 0xff} // labels on charts
 )
-
-// NoDataChart writes a chart that says in words that there is nothing to
-// draw: the title and the message, centred. format is "png" or "svg".
-func NoDataChart(w io.Writer, format string, width, height vg.Length, title, message string) error {
-	c, err := newCanvas(format, width, height)
-	if err != nil {
-		return err
-	}
-	dc := draw.New(c)
-	st := titleStyle()
-	top := dc.Max.Y - st.Height(title) - vg.Points(6)
-	dc.FillText(st, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: top}, title)
-	dc.SetColor(colourMissing)
-	dc.SetLineWidth(vg.Points(1))
-	dc.SetLineDash([]vg.Length{vg.Points(4), vg.Points(4)}, 0)
-	m := vg.Points(24)
-	dc.Stroke(rectPath(dc.Min.X+m, dc.Min.Y+m, dc.Max.X-m, top-vg.Points(12)))
-	ms := plot.New().Legend.TextStyle
-	ms.Font.Size = vg.Points(13)
-	ms.Color = colourText
-	ms.XAlign = draw.XCenter
-	ms.YAlign = draw.YCenter
-	dc.FillText(ms, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: (dc.Min.Y + top) / 2}, wrapText(message, 70))
-	if _, err := c.WriteTo(w); err != nil {
-		return fmt.Errorf("write %s chart: %w", format, err)
-	}
-	return nil
-}
-
-func rectPath(x0, y0, x1, y1 vg.Length) vg.Path {
-	var p vg.Path
-	p.Move(vg.Point{X: x0, Y: y0})
-	p.Line(vg.Point{X: x1, Y: y0})
-	p.Line(vg.Point{X: x1, Y: y1})
-	p.Line(vg.Point{X: x0, Y: y1})
-	p.Close()
-	return p
-}
-
-// wrapText breaks s into lines of at most about n characters at spaces.
-func wrapText(s string, n int) string {
-	var lines []string
-	var cur strings.Builder
-	for _, w := range strings.Fields(s) {
-		if cur.Len() > 0 && cur.Len()+1+len(w) > n {
-			lines = append(lines, cur.String())
-			cur.Reset()
-		}
-		if cur.Len() > 0 {
-			cur.WriteByte(' ')
-		}
-		cur.WriteString(w)
-	}
-	if cur.Len() > 0 {
-		lines = append(lines, cur.String())
-	}
-	return strings.Join(lines, "\n")
-}
 
 // timeSteps are the spacings time axes choose from.
 var timeSteps = []time.Duration{
@@ -263,12 +198,6 @@ func logTicksEvery(format func(v float64) string, n int) plot.Ticker {
 	})
 }
 
-// sizeLabel names a power of ten of bytes: "10 MB".
-func sizeLabel(v float64) string {
-	unit, div := byteUnit(v)
-	return strconv.FormatFloat(v/div, 'g', 3, 64) + " " + unit
-}
-
 // countLabel names a power of ten of counts: 1, 10, 100, 1k, 10k, 1M.
 func countLabel(v float64) string {
 	switch {
@@ -344,25 +273,6 @@ func shortAddr(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
-}
-
-// countTicks label a count axis at round whole numbers.
-type countTicks struct{}
-
-func (countTicks) Ticks(lo, hi float64) []plot.Tick {
-	span := math.Max(hi-lo, 1)
-	step := math.Max(1, math.Pow(10, math.Floor(math.Log10(span))))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if span/(step*m/10) <= 6 && step*m/10 >= 1 {
-			step = step * m / 10
-			break
-		}
-	}
-	var ts []plot.Tick
-	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
-		ts = append(ts, plot.Tick{Value: v, Label: countText(int(v))})
-	}
-	return ts
 }
 
 // numTicks label a linear axis at round values, with thousands

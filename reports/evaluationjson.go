@@ -143,3 +143,8 @@ type confusionTriple struct {
 	Truth, Answer string
 	Count         int
 }
+
+// EvaluationFile is the labelled evaluation `fingerflow evaluate --report`
+// writes beside its charts; the morning report shows it when a run
+// directory holds one.
+const EvaluationFile = "evaluation.json"

@@ -2,8 +2,8 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -13,9 +13,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/fingerflow/fingerflow/models/clusters"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
@@ -36,43 +38,60 @@ const (
 	badLevel    = 48
 )
 
-// TestGoldenMorningCharts draws every chart of the fixture's morning
-// report, and charts of fixed synthetic inputs the fixture lacks (a whole
-// day with a flood, changes since a previous night, no data), and
+// nightFixture is the sample night the morning report's tests use.
+var nightFixture = filepath.Join("morning", "testdata", "night")
+
+// TestGoldenCharts draws the charts of this package that commands and
+// notebooks use — the traffic chart of `stats --charts` on a fixed
+// synthetic day, and the top talkers, OS families and host clusters of
+// the sample night (notebooks/night.ipynb and traffic.ipynb) — and
 // compares them with testdata/golden.
-func TestGoldenMorningCharts(t *testing.T) {
-	n, err := LoadNight(context.Background(), nightFixture)
+func TestGoldenCharts(t *testing.T) {
+	ctx := context.Background()
+	n, err := nightdir.Load(ctx, nightFixture)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &morning{n: n, files: map[string][]byte{}}
-	if _, err := m.page(); err != nil {
+	cols := append(clusters.HostColumnNames(), "bytes_in", "bytes_out", "site_share")
+	ht, err := n.HostTable(cols)
+	if err != nil {
 		t.Fatal(err)
 	}
-	charts := map[string]func(w io.Writer) error{}
-	for _, c := range m.charts {
-		charts[c.name] = func(w io.Writer) error {
-			var b bytes.Buffer
-			err := c.draw(&b, "png")
-			if errors.Is(err, ErrNoData) {
-				return NoDataChart(w, "png", WideWidth, WideHeight/2, c.title, c.empty)
-			}
-			if err != nil {
-				return err
-			}
-			_, err = b.WriteTo(w)
-			return err
+	at := map[string]int{}
+	for i, a := range ht.Addr {
+		at[a] = i
+	}
+	var rows [][]float64
+	var labels []int
+	var talkers []Talker
+	for _, h := range n.Hosts {
+		i, ok := at[h.Addr.String()]
+		if !ok {
+			t.Fatalf("host %s is not in the host table", h.Addr)
 		}
+		var row []float64
+		for _, c := range clusters.HostColumnNames() {
+			row = append(row, ht.Num[c][i])
+		}
+		rows = append(rows, row)
+		labels = append(labels, h.Cluster)
+		talkers = append(talkers, Talker{Host: h.Addr.String(), In: ht.Num["bytes_in"][i], Out: ht.Num["bytes_out"][i], Share: ht.Num["site_share"][i]})
+	}
+	slices.SortStableFunc(talkers, func(a, b Talker) int { return cmp.Compare(b.In+b.Out, a.In+a.Out) })
+	x, err := clusters.Matrix(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := clusters.Project2D(x, clusters.HostFeatureColumns())
+	if err != nil {
+		t.Fatal(err)
 	}
 	seconds, minutes, busiest := syntheticDay()
-	charts["synthetic-day-traffic"] = func(w io.Writer) error { return TrafficChart(w, "png", seconds, minutes, busiest) }
-	charts["synthetic-day-share"] = func(w io.Writer) error { return ShareChart(w, "png", minutes, busiest) }
-	charts["synthetic-changes"] = func(w io.Writer) error {
-		return ChangesChart(w, "png", Changes{Previous: "2027-01-19", NewHosts: 3, OSChanged: 1, WithNewUpdates: 5, NewUpdates: 9,
-			ByEntry: []EntryCount{{"cat-035.bin", 4}, {"cat-037.bin", 3}, {"cat-006.bin", 2}}})
-	}
-	charts["no-data"] = func(w io.Writer) error {
-		return NoDataChart(w, "png", WideWidth, WideHeight/2, "Update coverage", "No host was given the OS of a catalog entry: no coverage to show.")
+	charts := map[string]func(w io.Writer) error{
+		"synthetic-day-traffic": func(w io.Writer) error { return TrafficChart(w, "png", seconds, minutes, busiest) },
+		"clusters":              func(w io.Writer) error { return ClusterChart(w, "png", proj, labels, n.Clusters) },
+		"os-families":           func(w io.Writer) error { return OSFamiliesChart(w, "png", Families(n.Hosts)) },
+		"talkers":               func(w io.Writer) error { return TalkersChart(w, "png", talkers[:10]) },
 	}
 	for name, draw := range charts {
 		t.Run(name, func(t *testing.T) {

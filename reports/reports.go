@@ -1,17 +1,16 @@
-// Package reports turns evaluations and nightly runs into things a person
-// reads: PNG and SVG charts drawn with gonum.org/v1/plot (accuracy per run
-// beside the published bytes-only method, retransmission overhead of right
-// and wrong answers, a confusion heat map; a night's traffic, top talkers,
-// host clusters, downloads against the catalog, OS families, update
-// coverage and changes), the evaluation's HTML page, and the morning report
-// of a run's output directory (WriteMorningReport). Both pages are one
-// self-contained HTML file each (html/template, charts inlined as data:
-// URIs, no external CSS or JavaScript). Writers take an io.Writer; output
-// of real runs goes to the directory given by --out or --report and is
-// never committed.
+// Package reports turns evaluations and flow statistics into things a
+// person reads: the text tables of the commands (stats, detect, history,
+// missing, evaluate, train, info), PNG and SVG charts drawn with
+// gonum.org/v1/plot (accuracy per run beside the published bytes-only
+// method, retransmission overhead of right and wrong answers, a confusion
+// heat map; traffic over time, top talkers, host clusters, OS families,
+// flow lifespans) and the evaluation's HTML page, one self-contained file
+// (html/template, charts inlined as data: URIs, no external CSS or
+// JavaScript). The morning report of a nightly run is package
+// reports/morning. Writers take an io.Writer; output of real runs goes to
+// the directory given by --out or --report and is never committed.
 //
-// Output is deterministic: the same reports, or the same run directory,
-// give the same bytes.
+// Output is deterministic: the same reports give the same bytes.
 package reports
 
 import (

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/fingerflow/fingerflow/models/downloads"
+	"github.com/google/go-cmp/cmp"
 )
 
 // out, when set, keeps the rendered charts and report for a look:
@@ -377,3 +378,52 @@ func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 func accuracy(r *downloads.Report) float64  { return ratio(r.KnownCorrect, r.Known) }
 func rejection(r *downloads.Report) float64 { return ratio(r.UnknownCorrect, r.Unknown) }
 func recovery(r *downloads.Report) float64  { return ratio(r.MultiFound, r.MultiFiles) }
+
+func TestEvaluationJSONRoundTrip(t *testing.T) {
+	l := labResults(t)
+	var b bytes.Buffer
+	if err := WriteEvaluationJSON(&b, l.runs, l.points); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ReadEvaluationJSON(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(l.runs, ev.Runs); d != "" {
+		t.Errorf("runs (-want +got)\n%s", d)
+	}
+	if d := cmp.Diff(l.points, ev.Points); d != "" {
+		t.Errorf("points (-want +got)\n%s", d)
+	}
+	if _, err := ReadEvaluationJSON(strings.NewReader(`{"runs": [{"reports": [{"confusion": [["a", "b"]]}]}]}`)); err == nil {
+		t.Error("a confusion entry of two values was accepted")
+	}
+}
+
+// evaluationFixture is the labelled evaluation the morning report's
+// tests add to their run directory, as evaluate --report writes it:
+// go test ./reports -run TestEvaluationFixture -update rewrites it.
+var evaluationFixture = filepath.Join("morning", "testdata", "evaluation.json")
+
+// TestEvaluationFixture: the evaluation the morning report's tests read
+// is what WriteEvaluationJSON writes for the lab's runs.
+func TestEvaluationFixture(t *testing.T) {
+	l := labResults(t)
+	var b bytes.Buffer
+	if err := WriteEvaluationJSON(&b, l.runs, l.points); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(evaluationFixture, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(evaluationFixture)
+	if err != nil {
+		t.Fatalf("%v (go test ./reports -run TestEvaluationFixture -update writes it)", err)
+	}
+	if !bytes.Equal(want, b.Bytes()) {
+		t.Errorf("%s differs from the lab's evaluation (go test ./reports -run TestEvaluationFixture -update rewrites it)", evaluationFixture)
+	}
+}

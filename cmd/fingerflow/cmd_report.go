@@ -10,20 +10,23 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fingerflow/fingerflow/reports"
+	"github.com/fingerflow/fingerflow/reports/morning"
 )
 
 func newReportCommand(gopts *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "report RUN_OUTDIR",
-		Short: "Write the morning report of a nightly run: one HTML page, charts as PNG and SVG",
+		Short: "Write the morning report of a nightly run: one self-contained HTML page",
 		Long: `report reads the files fingerflow run wrote into RUN_OUTDIR and writes beside
 them report.html, a page that opens from disk and loads nothing from
-elsewhere: traffic over time, top talkers, host clusters, downloads against
-the catalog, OS families, update coverage and what is new since the previous
-night, and the inventory, downloads and skipped files as tables to filter
-and sort. Every chart is also written as NAME.png and NAME.svg, and
-coverage.csv lists which hosts of each entry's OS did and did not fetch it.
+elsewhere. It starts with what needs attention: alarms, hosts new, vanished
+or with another OS since the previous night, hosts behind on updates, hosts
+that could not be identified and why, each with a link to its rows. Then
+the hosts per OS family and each family's update coverage, the inventory as
+a table to filter and sort, traffic in bits per second, top talkers, host
+clusters, downloads, alarms and statistics. Charts are inline SVG and HTML
+with values on hover; coverage.csv lists which hosts of each update's OS
+fetched it, may have fetched it and miss it.
 
 fingerflow run writes the report at its end (unless --no-report); report
 writes it again from the directory alone. When the directory holds an
@@ -48,15 +51,15 @@ the page's path.`,
 // says what it wrote on stderr and prints the page's path on stdout.
 func writeMorningReport(ctx context.Context, gopts *globalOptions, verb, dir string) error {
 	start := time.Now()
-	rep, err := reports.WriteMorningReport(ctx, dir)
+	rep, err := morning.WriteMorningReport(ctx, dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return err // names the directory and what it lacks
 		}
 		return fmt.Errorf("report: %w", err)
 	}
-	gopts.infof("%s: morning report with %d charts (%d without data), %.1f MB, in %.1fs\n",
-		verb, len(rep.Charts), len(rep.Empty), float64(rep.Bytes)/1e6, time.Since(start).Seconds())
+	gopts.infof("%s: morning report with %d charts (%d left out), %.1f MB, in %.1fs\n",
+		verb, len(rep.Charts), len(rep.Omitted), float64(rep.Bytes)/1e6, time.Since(start).Seconds())
 	path := rep.Path
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,17 +36,21 @@ func TestRunWritesReport(t *testing.T) {
 	if got := strings.TrimSpace(stdout); got != page {
 		t.Errorf("run printed %q, want the report's path %q", got, page)
 	}
-	if !strings.Contains(stderr, "run: morning report with 9 charts") {
+	if !strings.Contains(stderr, "run: morning report with 9 charts (1 left out)") {
 		t.Errorf("stderr lacks the report's summary:\n%s", stderr)
 	}
 	first, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"catalog.csv", "coverage.csv", "traffic.png", "traffic.svg", "clusters.png", "coverage.svg"} {
+	for _, f := range []string{"catalog.csv", "coverage.csv"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}
+	}
+	// One self-contained page: no chart files beside it.
+	if imgs, _ := filepath.Glob(filepath.Join(out, "*.png")); len(imgs) > 0 {
+		t.Errorf("chart files beside the page: %q", imgs)
 	}
 
 	stdout, stderr, code = run(t, context.Background(), "report", out)
@@ -98,14 +106,14 @@ func TestRunReportCSV(t *testing.T) {
 	}
 	// Without history only the changes since the previous night are
 	// missing.
-	if !strings.Contains(stderr, "morning report with 9 charts (1 without data)") {
+	if !strings.Contains(stderr, "morning report with 9 charts (1 left out)") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`href="downloads.csv"`, `href="hosts.csv"`, "The run kept no history", "33 named as catalog files, 35 fit a catalog file no better than files outside the catalog would by chance"} {
+	for _, want := range []string{`href="downloads.csv"`, `href="hosts.csv"`, "The run kept no history", "33 named as catalog files, 35 that fit a catalog file no better than a file outside the catalog would by chance"} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("report.html lacks %s", want)
 		}
@@ -148,4 +156,77 @@ func TestReportDamagedFiles(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestReportMissingAgreesWithHistory: the hosts the morning report says
+// miss each update, and those that may have fetched it, are those
+// fingerflow missing answers from the history for the night shown.
+func TestReportMissingAgreesWithHistory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	out, db := filepath.Join(dir, "night"), filepath.Join(dir, "fingerflow.db")
+	if _, stderr, code := run(t, ctx, "run", "-q", "--model", filepath.Join(lab, "lab.ffm"), "--db", db,
+		"--catalog", filepath.Join(samplePopulation, "pop-near-24h-s1007.catalog.csv"),
+		"--out", out, filepath.Join(samplePopulation, "pop-near-24h-s1007.v9")); code != exitOK {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	f, err := os.Open(filepath.Join(out, "coverage.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, c := range recs[0] {
+		col[c] = i
+	}
+	type hosts struct{ missing, possible string }
+	report := map[string]hosts{}
+	families := map[string]bool{}
+	for _, r := range recs[1:] {
+		report[r[col["entry"]]] = hosts{r[col["missing_by"]], r[col["possibly_fetched_by"]]}
+		families[r[col["os"]]] = true
+	}
+	missing := 0
+	for fam := range families {
+		stdout, stderr, code := run(t, ctx, "missing", "--db", db, "--os", fam, "--json")
+		if code != exitOK {
+			t.Fatalf("missing --os %s: exit %d: %s", fam, code, stderr)
+		}
+		var answer []struct {
+			Entry    string                  `json:"entry"`
+			Hosts    []struct{ Host string } `json:"hosts"`
+			Possible []struct{ Host string } `json:"possibly_fetched"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &answer); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range answer {
+			var m, p []string
+			for _, h := range u.Hosts {
+				m = append(m, h.Host)
+			}
+			for _, h := range u.Possible {
+				p = append(p, h.Host)
+			}
+			sortAddrs(m)
+			sortAddrs(p)
+			want := hosts{strings.Join(m, " "), strings.Join(p, " ")}
+			if got := report[u.Entry]; got != want {
+				t.Errorf("%s: the report says missing on %q, possibly fetched by %q; fingerflow missing says %q, %q", u.Entry, got.missing, got.possible, want.missing, want.possible)
+			}
+			missing += len(m)
+		}
+	}
+	if missing == 0 {
+		t.Error("no host misses an update: the test shows nothing")
+	}
+}
+
+// sortAddrs sorts address texts as addresses.
+func sortAddrs(as []string) {
+	slices.SortFunc(as, func(a, b string) int { return netip.MustParseAddr(a).Compare(netip.MustParseAddr(b)) })
 }

@@ -30,18 +30,25 @@ type AnalyticsConfig struct {
 	Unexpected *unexpected.Config
 }
 
-// DefaultStats are the top-N statistics of the nightly run and of a full
-// `fingerflow stats` report. The conversation statistic (record) is left
-// out: it holds every distinct conversation in memory.
+// DefaultStats are the top-N statistics of a full `fingerflow stats`
+// report. The conversation statistic (record) is left out: it holds every
+// distinct conversation in memory.
 var DefaultStats = []string{"srcip/bytes", "dstip/bytes", "dstport/bytes", "proto/bytes"}
 
+// NightStats are the top-N statistics of the nightly run: DefaultStats
+// with the services (a flow under its lower port, "80/tcp") in place of
+// the destination ports, which count a download under the client's
+// ephemeral port.
+var NightStats = []string{"srcip/bytes", "dstip/bytes", "service/bytes", "proto/bytes"}
+
 // NightAnalytics is the analytics configuration of the nightly run: the
-// defaults of `fingerflow stats` (the ten busiest of each DefaultStats,
-// the T and C table of the hundred busiest sources, flow lifespans
-// grouped by lifeCluster when set) and of `fingerflow detect`.
+// ten busiest of each NightStats, the T and C table of the hundred
+// busiest sources, flow lifespans grouped by lifeCluster when set (as
+// `fingerflow stats` gives them), and the defaults of `fingerflow
+// detect`.
 func NightAnalytics(lifeCluster func(netip.Addr) (string, bool)) (AnalyticsConfig, error) {
 	tc := talkers.Config{N: 10, Sources: 100}
-	for _, s := range DefaultStats {
+	for _, s := range NightStats {
 		st, err := talkers.ParseStat(s)
 		if err != nil {
 			return AnalyticsConfig{}, err

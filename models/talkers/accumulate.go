@@ -108,6 +108,15 @@ func (a *accumulator) addBatch(ds []dir, keys []packed) []packed {
 				a.addPort(d.dport, d)
 			}
 		}
+	case Service:
+		for i := range ds {
+			d := &ds[i]
+			var port uint16
+			if hasPorts(d.proto) {
+				port = min(d.sport, d.dport)
+			}
+			a.addPort(port, d)
+		}
 	case Proto:
 		for i := range ds {
 			a.direct[ds[i].proto].add(&ds[i], a.durations)
@@ -207,7 +216,7 @@ func (a *accumulator) unpack(k packed) Key {
 			Addr: addr4(k[0] >> 32), Dst: addr4(k[0]),
 			Port: uint16(k[1] >> 24), DstPort: uint16(k[1] >> 8), Proto: uint8(k[1]),
 		}
-	case SrcPort, DstPort, Port:
+	case SrcPort, DstPort, Port, Service:
 		return Key{Port: uint16(k[0]), Proto: uint8(k[0] >> 16)}
 	}
 	key := Key{Proto: uint8(k[0] >> 32)}

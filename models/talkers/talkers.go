@@ -44,13 +44,20 @@ const (
 	Port                   // either port
 	Proto                  // IP protocol
 	Record                 // the conversation: protocol, addresses and ports
+	// Service is the port a flow serves, whichever its direction: the
+	// lower of its two ports for TCP, UDP and SCTP (a client's ephemeral
+	// port is the higher one), 0 for other protocols; always split by
+	// protocol ("80/tcp"). nfdump has no such statistic: where dstport
+	// counts a download under the client's ephemeral port, service
+	// counts it under 80/tcp.
+	Service
 	numElements
 )
 
-var elementNames = [numElements]string{"srcip", "dstip", "ip", "srcport", "dstport", "port", "proto", "record"}
+var elementNames = [numElements]string{"srcip", "dstip", "ip", "srcport", "dstport", "port", "proto", "record", "service"}
 
-// elementTitles are nfdump's column titles.
-var elementTitles = [numElements]string{"Src IP Addr", "Dst IP Addr", "IP Addr", "Src Port", "Dst Port", "Port", "Protocol", "Flow"}
+// elementTitles are nfdump's column titles (Service is fingerflow's).
+var elementTitles = [numElements]string{"Src IP Addr", "Dst IP Addr", "IP Addr", "Src Port", "Dst Port", "Port", "Protocol", "Flow", "Service"}
 
 func (e Element) String() string {
 	if e < numElements {
@@ -169,6 +176,12 @@ func (k Key) Text(e Element) string {
 		return k.Addr.String()
 	case SrcPort, DstPort, Port:
 		return strconv.Itoa(int(k.Port))
+	case Service:
+		name := strings.ToLower(datasets.ProtoName(k.Proto))
+		if k.Port == 0 && !hasPorts(k.Proto) {
+			return name
+		}
+		return strconv.Itoa(int(k.Port)) + "/" + name
 	case Proto:
 		return datasets.ProtoName(k.Proto)
 	case Record:
@@ -306,7 +319,7 @@ func New(cfg Config) (*Table, error) {
 				return nil, fmt.Errorf("%w %s: %v", ErrStat, s, o)
 			}
 		}
-		t.stats = append(t.stats, find(s.Element, s.ByProto))
+		t.stats = append(t.stats, find(s.Element, s.ByProto || s.Element == Service))
 	}
 	if cfg.Sources > 0 {
 		t.sources = t.accs[find(SrcIP, false)]
@@ -316,6 +329,10 @@ func New(cfg Config) (*Table, error) {
 }
 
 // dir is one direction of a record.
+// hasPorts reports whether a protocol's flows carry ports a service is
+// known by: TCP, UDP and SCTP.
+func hasPorts(proto uint8) bool { return proto == 6 || proto == 17 || proto == 132 }
+
 type dir struct {
 	src, dst     netip.Addr
 	sport, dport uint16

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -34,6 +35,13 @@ type Host struct {
 	// NewUpdates lists the updates fetched for the first time.
 	Changed    string
 	NewUpdates []string
+	// Missing are the catalog entries of the host's OS family that the
+	// history says it has not fetched since they appeared and could not
+	// have (history.DB.MissingForOS: what `fingerflow missing` answers),
+	// by entry. Only a run that says so in run.json
+	// (RunSummary.MissingFromHistory) fills it; the morning report
+	// otherwise works them out from this night alone.
+	Missing []string
 }
 
 // inventoryColumns are the columns of the inventory CSV.
@@ -125,6 +133,7 @@ type jsonHost struct {
 	LastSeen   time.Time            `json:"last_seen"`
 	Changed    string               `json:"changed,omitempty"`
 	NewUpdates []string             `json:"new_updates,omitempty"`
+	Missing    []string             `json:"missing_updates,omitempty"`
 }
 
 // WriteInventoryJSON writes the inventory as one JSON document: meta and a
@@ -149,6 +158,7 @@ func WriteInventoryJSON(w io.Writer, meta InventoryMeta, hosts []Host) error {
 			Host: h.Addr.String(), OS: v.OS, OSVersion: v.OSVersion, Confidence: v.Confidence, Score: v.Score,
 			Updates: v.Updates, Possible: v.Possible, Why: v.Why, WhyText: v.WhyText, Evidence: v.Evidence, TTL: h.TTL, Cluster: h.Cluster, ClusterTxt: h.ClusterText,
 			FirstSeen: h.FirstSeen.UTC(), LastSeen: h.LastSeen.UTC(), Changed: h.Changed, NewUpdates: h.NewUpdates,
+			Missing: h.Missing,
 		})
 	}
 	enc := json.NewEncoder(w)
@@ -167,7 +177,8 @@ type ClusterRow struct {
 }
 
 // WriteClustersCSV writes clusters.csv: cluster, size, description, then
-// the centroid in original units, one column per name in columns.
+// the centroid in original units, one column per name in columns (six
+// significant digits; values within 1e-9 of zero as 0).
 func WriteClustersCSV(w io.Writer, columns []string, rows []ClusterRow) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(append([]string{"cluster", "size", "description"}, columns...)); err != nil {
@@ -179,6 +190,9 @@ func WriteClustersCSV(w io.Writer, columns []string, rows []ClusterRow) error {
 		}
 		rec := []string{strconv.Itoa(r.Cluster), strconv.Itoa(r.Size), r.Description}
 		for _, v := range r.Centroid {
+			if math.Abs(v) < 1e-9 {
+				v = 0 // a mean of zeros with rounding noise: -1.04083e-17
+			}
 			rec = append(rec, strconv.FormatFloat(v, 'g', 6, 64))
 		}
 		if err := cw.Write(rec); err != nil {
@@ -206,7 +220,7 @@ func ReadInventoryJSON(r io.Reader) (InventoryMeta, []Host, error) {
 		}
 		hosts = append(hosts, Host{
 			Addr: a, FirstSeen: h.FirstSeen, LastSeen: h.LastSeen, TTL: h.TTL,
-			Cluster: h.Cluster, ClusterText: h.ClusterTxt, Changed: h.Changed, NewUpdates: h.NewUpdates,
+			Cluster: h.Cluster, ClusterText: h.ClusterTxt, Changed: h.Changed, NewUpdates: h.NewUpdates, Missing: h.Missing,
 		})
 		v := &hosts[len(hosts)-1].Verdict
 		v.OS, v.OSVersion, v.Confidence, v.Score, v.Updates, v.Possible, v.Evidence = h.OS, h.OSVersion, h.Confidence, h.Score, h.Updates, h.Possible, h.Evidence

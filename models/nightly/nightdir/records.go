@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,7 @@ type (
 		BytesPct float64 `json:"bytes_pct"`
 		First    string  `json:"first_seen"`
 		Duration float64 `json:"duration_s"`
-		BPS      uint64  `json:"bps"`
+		BPS      uint64  `json:"bits_per_s"`
 	}
 	sourceRecord struct {
 		Addr     string  `json:"addr"`
@@ -74,12 +75,27 @@ func finite(x float64) *float64 {
 	return &x
 }
 
+// percentOf is 100·x/total to three significant digits (0.0178, 4.12,
+// 99.5), so that a small share is not written as 0.
 func percentOf(x, total uint64) float64 {
-	if total == 0 {
+	if total == 0 || x == 0 {
 		return 0
 	}
-	return float64(int64(1000*float64(x)/float64(total)+0.5)) / 10
+	return significant(100*float64(x)/float64(total), 3)
 }
+
+// significant rounds v to n significant digits.
+func significant(v float64, n int) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', n, 64), 64)
+	return f
+}
+
+// seconds is d in seconds to the millisecond, without binary noise
+// (1.235, not 1.2349999999999999).
+func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
 
 // WriteStatsRecords writes stats.json: the totals, one array per top-N
 // statistic of talk ("top_srcip_bytes"), the T and C table ("sources"),
@@ -99,7 +115,7 @@ func WriteStatsRecords(w io.Writer, talk *talkers.Result, lives *lifespans.Resul
 			for _, e := range top.Entries {
 				rec := topRecord{Key: e.Key.Text(top.Stat.Element), Flows: e.Flows, FlowsPct: percentOf(e.Flows, tot.Flows),
 					Packets: e.Packets, Bytes: e.Bytes, BytesPct: percentOf(e.Bytes, tot.Bytes),
-					First: e.First.UTC().Format(timeLayout), Duration: e.Duration().Seconds(), BPS: e.BPS()}
+					First: e.First.UTC().Format(timeLayout), Duration: seconds(e.Duration()), BPS: e.BPS()}
 				if top.Stat.ByProto || top.Stat.Element == talkers.Proto || top.Stat.Element == talkers.Record {
 					rec.Proto = e.Key.Text(talkers.Proto)
 				}
@@ -114,10 +130,10 @@ func WriteStatsRecords(w io.Writer, talk *talkers.Result, lives *lifespans.Resul
 		if r.Sources != nil {
 			rows := []sourceRecord{}
 			for _, src := range r.Sources {
-				rec := sourceRecord{Addr: src.Addr.String(), T: src.Duration.Seconds(), C: src.Count, Packets: src.Packets,
+				rec := sourceRecord{Addr: src.Addr.String(), T: seconds(src.Duration), C: src.Count, Packets: src.Packets,
 					Bytes: src.Bytes, BytesPct: percentOf(src.Bytes, tot.Bytes)}
 				if src.Count > 0 {
-					rec.PerFlow = src.Duration.Seconds() / float64(src.Count)
+					rec.PerFlow = significant(src.Duration.Seconds()/float64(src.Count), 4)
 				}
 				rows = append(rows, rec)
 			}
@@ -133,7 +149,7 @@ func WriteStatsRecords(w io.Writer, talk *talkers.Result, lives *lifespans.Resul
 			rows := []lifespanRecord{}
 			for _, gr := range g.Groups {
 				rows = append(rows, lifespanRecord{Group: gr.Name, Flows: gr.Flows, Ended: gr.Ended, Censored: gr.Censored,
-					Median: finite(gr.Median), Lower: finite(gr.MedianLower), Upper: finite(gr.MedianUpper)})
+					Median: finite(significant(gr.Median, 4)), Lower: finite(significant(gr.MedianLower, 4)), Upper: finite(significant(gr.MedianUpper, 4))})
 			}
 			put("lifespans_by_"+strings.ReplaceAll(g.Name, " ", "_"), rows)
 			t := testRecord{By: g.Name, Groups: len(g.Groups), Verdict: g.TestText(l.Config.Alpha)}
@@ -147,11 +163,14 @@ func WriteStatsRecords(w io.Writer, talk *talkers.Result, lives *lifespans.Resul
 	return writeOrdered(w, order, doc)
 }
 
+// The records of alarms.json, one per alarm: what WriteAlarmRecords
+// writes and ReadAlarmRecords reads back.
 type (
-	floodRecord struct {
+	// FloodRecord is a flood alarm.
+	FloodRecord struct {
 		Signature string  `json:"signature"`
 		Target    string  `json:"target"`
-		Start     string  `json:"start"`
+		Start     string  `json:"start"` // UTC, timeLayout
 		End       string  `json:"end"`
 		Packets   float64 `json:"packets"`
 		PeakRate  float64 `json:"peak_per_s"`
@@ -159,7 +178,8 @@ type (
 		Sources   string  `json:"sources"`
 		Spoofed   bool    `json:"spoofed"`
 	}
-	scanRecord struct {
+	// ScanRecord is a scan alarm.
+	ScanRecord struct {
 		Kind     string  `json:"kind"`
 		Source   string  `json:"source"`
 		Target   string  `json:"target"`
@@ -172,7 +192,8 @@ type (
 		Rate     float64 `json:"per_s"`
 		After    int     `json:"decided_after"`
 	}
-	unexpectedRecord struct {
+	// UnexpectedRecord is a rate far above its usual level.
+	UnexpectedRecord struct {
 		Service string  `json:"service"`
 		Measure string  `json:"measure"`
 		Mu      float64 `json:"mu"`
@@ -184,11 +205,49 @@ type (
 		Ln      int     `json:"Ln"`
 		Score   float64 `json:"score"`
 	}
-	serviceRecord struct {
+	// ServiceRecord is a host of the service profile.
+	ServiceRecord struct {
 		Host     string `json:"host"`
 		Services string `json:"answers_on"`
 	}
 )
+
+// AlarmsDoc is alarms.json as read back.
+type AlarmsDoc struct {
+	Floods []FloodRecord `json:"floods"`
+	// FloodsNotKept counts, per signature, alarms beyond the detector's
+	// limit ("syn 3, udp 1"), "" when none.
+	FloodsNotKept string             `json:"flood_alarms_not_kept"`
+	Scans         []ScanRecord       `json:"scans"`
+	ScanTest      string             `json:"scan_test"`
+	Unexpected    []UnexpectedRecord `json:"unexpected"`
+	Formula       string             `json:"unexpectedness"`
+	// NotScored says why no rate was scored ("" when they were);
+	// BaselineNights is then 0, else how many nights they were scored
+	// against.
+	NotScored      string          `json:"unexpected_not_scored"`
+	BaselineNights int             `json:"unexpected_baseline_nights"`
+	Services       []ServiceRecord `json:"services"`
+}
+
+// ReadAlarmRecords reads what WriteAlarmRecords wrote. A document
+// without the "floods" and "scans" arrays is not alarms.json: an error.
+func ReadAlarmRecords(b []byte) (*AlarmsDoc, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, fmt.Errorf("%w: not an object of alarm records: %w", ErrDamaged, err)
+	}
+	for _, k := range []string{"floods", "scans"} {
+		if _, ok := keys[k]; !ok {
+			return nil, fmt.Errorf("%w: no %q array: not alarms.json of fingerflow run", ErrDamaged, k)
+		}
+	}
+	var d AlarmsDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return &d, nil
+}
 
 // Alarms are what the detectors found in a night's flows, with what they
 // judged by: alarms.json, and `fingerflow detect`'s output.
@@ -223,12 +282,12 @@ func WriteAlarmRecords(w io.Writer, d Alarms) error {
 	doc := map[string]any{}
 	var order []string
 	put := func(k string, v any) { doc[k] = v; order = append(order, k) }
-	fl := []floodRecord{}
+	fl := []FloodRecord{}
 	for i := range d.Floods {
 		a := &d.Floods[i]
-		fl = append(fl, floodRecord{Signature: a.Signature.String(), Target: a.TargetText(),
-			Start: a.Start.UTC().Format(timeLayout), End: a.End.UTC().Format(timeLayout), Packets: a.Packets,
-			PeakRate: a.PeakRate, MeanRate: a.MeanRate, Sources: a.SourcesText(), Spoofed: a.Spoofing.Spoofed})
+		fl = append(fl, FloodRecord{Signature: a.Signature.String(), Target: a.TargetText(),
+			Start: a.Start.UTC().Format(timeLayout), End: a.End.UTC().Format(timeLayout), Packets: significant(a.Packets, 6),
+			PeakRate: significant(a.PeakRate, 4), MeanRate: significant(a.MeanRate, 4), Sources: a.SourcesText(), Spoofed: a.Spoofing.Spoofed})
 	}
 	put("floods", fl)
 	var dropped []string
@@ -240,12 +299,12 @@ func WriteAlarmRecords(w io.Writer, d Alarms) error {
 	if dropped != nil {
 		put("flood_alarms_not_kept", strings.Join(dropped, ", "))
 	}
-	sc := []scanRecord{}
+	sc := []ScanRecord{}
 	for i := range d.Scans {
 		a := &d.Scans[i]
-		r := scanRecord{Kind: a.Kind.String(), Source: a.Source.String(), Start: a.Start.UTC().Format(timeLayout),
+		r := ScanRecord{Kind: a.Kind.String(), Source: a.Source.String(), Start: a.Start.UTC().Format(timeLayout),
 			End: a.End.UTC().Format(timeLayout), Contacts: a.Contacts, Accepted: a.Successes, Failed: a.Failures,
-			Rate: a.Rate(), After: a.DecidedAfter, Ports: fmt.Sprintf("%d-%d", a.PortLow, a.PortHigh)}
+			Rate: significant(a.Rate(), 4), After: a.DecidedAfter, Ports: fmt.Sprintf("%d-%d", a.PortLow, a.PortHigh)}
 		if a.Kind == scans.Vertical {
 			r.Target = a.Target.String()
 		} else {
@@ -256,10 +315,11 @@ func WriteAlarmRecords(w io.Writer, d Alarms) error {
 	put("scans", sc)
 	put("scan_test", fmt.Sprintf("threshold random walk: theta0 %g, theta1 %g, alpha %g, beta %g; scanner at ratio %.4g, benign at %.4g",
 		d.ScanConfig.Theta0, d.ScanConfig.Theta1, d.ScanConfig.Alpha, d.ScanConfig.Beta, d.Eta1, d.Eta0))
-	un := []unexpectedRecord{}
+	un := []UnexpectedRecord{}
 	for _, a := range d.Unexpected {
-		un = append(un, unexpectedRecord{Service: a.Service.String(), Measure: a.Measure.String(), Mu: a.Norm.Mean,
-			Sigma: a.Norm.Spread(), Peak: a.Peak, PeakAt: a.PeakStart.UTC().Format(time.DateTime), U: a.U, La: a.La, Ln: a.Ln, Score: a.Score})
+		un = append(un, UnexpectedRecord{Service: a.Service.String(), Measure: a.Measure.String(), Mu: significant(a.Norm.Mean, 4),
+			Sigma: significant(a.Norm.Spread(), 4), Peak: significant(a.Peak, 4), PeakAt: a.PeakStart.UTC().Format(time.DateTime),
+			U: significant(a.U, 4), La: a.La, Ln: a.Ln, Score: significant(a.Score, 4)})
 	}
 	put("unexpected", un)
 	put("unexpectedness", unexpected.Formula)
@@ -268,13 +328,13 @@ func WriteAlarmRecords(w io.Writer, d Alarms) error {
 	} else if d.Baseline != nil {
 		put("unexpected_baseline_nights", len(d.Baseline.Nights))
 	}
-	sv := []serviceRecord{}
+	sv := []ServiceRecord{}
 	for _, h := range d.Services {
 		var ss []string
 		for _, s := range h.Services {
 			ss = append(ss, s.String())
 		}
-		sv = append(sv, serviceRecord{Host: h.Addr.String(), Services: strings.Join(ss, " ")})
+		sv = append(sv, ServiceRecord{Host: h.Addr.String(), Services: strings.Join(ss, " ")})
 	}
 	put("services", sv)
 	return writeOrdered(w, order, doc)

@@ -44,9 +44,12 @@ type RunSummary struct {
 	// Replaced is the earlier run of this night that this run replaced in
 	// the history, nil when there was none.
 	Replaced *ReplacedRun `json:"replaced,omitempty"`
-	Model    string       `json:"model"`
-	Catalog  string       `json:"catalog"`
-	Version  string       `json:"fingerflow_version"`
+	// MissingFromHistory says the run filled each host's missing updates
+	// (Host.Missing) from the history database.
+	MissingFromHistory bool   `json:"missing_from_history,omitempty"`
+	Model              string `json:"model"`
+	Catalog            string `json:"catalog"`
+	Version            string `json:"fingerflow_version"`
 }
 
 // VanishedHost is a host the previous night saw and this night did not.

@@ -1,4 +1,4 @@
-package reports
+package morning
 
 import (
 	"bytes"
@@ -13,42 +13,52 @@ import (
 
 	"github.com/fingerflow/fingerflow/models/clusters"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
+	"github.com/fingerflow/fingerflow/reports"
 )
 
-// EvaluationFile is the labelled evaluation `fingerflow evaluate --report`
-// writes; the morning report shows it when a run directory holds one.
-const EvaluationFile = "evaluation.json"
-
-// Night is a nightly run's output directory as the morning report draws
+// Night is a nightly run's output directory as the morning report reads
 // it: the directory's files (nightdir.Night) and what the report derives
 // from them.
 type Night struct {
 	*nightdir.Night
-	// Features are the host feature table's columns the report draws,
-	// one row per host in Hosts' order (NaN where the table lacks the host).
+	// Features are the host feature table's columns the report reads,
+	// one row per host in Hosts' order (NaN where the table lacks the
+	// host).
 	Features  HostFeatures
 	Downloads *DownloadSummary
 	// Evaluation is evaluation.json (a labelled download evaluation), nil
 	// when absent.
-	Evaluation *Evaluation
-	// Records are stats.json and alarms.json as found, by file name.
+	Evaluation *reports.Evaluation
+	// Alarms is alarms.json read as the run writes it; nil when absent
+	// or of another form (then it is in Records).
+	Alarms *nightdir.AlarmsDoc
+	// Records are stats.json, and alarms.json when it is not of the
+	// run's form, shown as tables of their records; by file name.
 	Records map[string]*RecordDoc
 }
 
-// HostFeatures are the host table's columns for charts, row i for
+// HostFeatures are the host table's columns the report reads, row i for
 // Night.Hosts[i].
 type HostFeatures struct {
-	Columns []string    // clusters.HostColumnNames
-	Rows    [][]float64 // clustered features, Columns' order
-	BytesIn []float64
-	Bytes   []float64 // in + out
-	Share   []float64 // of the site's bytes (site_share)
-	Found   []bool    // the host is in the table
+	Columns  []string    // clusters.HostColumnNames
+	Rows     [][]float64 // clustered features, Columns' order
+	BytesIn  []float64
+	BytesOut []float64
+	Peers    []float64
+	Found    []bool // the host is in the table
 }
+
+// Bytes is host i's bytes received and sent (NaN when not in the table).
+func (f *HostFeatures) Bytes(i int) float64 { return f.BytesIn[i] + f.BytesOut[i] }
 
 // hostTableExtra are the host table's columns the report reads besides
 // the clustered ones.
-var hostTableExtra = []string{"bytes_in", "bytes_out", "site_share"}
+var hostTableExtra = []string{"bytes_in", "bytes_out", "peers"}
+
+// EvaluationFile is the labelled evaluation `fingerflow evaluate
+// --report` writes; the morning report shows it when a run directory
+// holds one (beside run.json or in evaluation/).
+const EvaluationFile = reports.EvaluationFile
 
 // LoadNight reads the run output directory dir (nightdir.Load) and what
 // the report derives from it.
@@ -83,12 +93,12 @@ func LoadNight(ctx context.Context, dir string) (*Night, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.Evaluation, err = ReadEvaluationJSON(f)
+		n.Evaluation, err = reports.ReadEvaluationJSON(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		n.Present[name] = true
+		n.Present[filepath.ToSlash(name)] = true
 		break
 	}
 	if n.Evaluation == nil {
@@ -103,7 +113,19 @@ func LoadNight(ctx context.Context, dir string) (*Night, error) {
 		}
 		n.Missing = slices.Insert(n.Missing, at, EvaluationFile)
 	}
-	for name, b := range map[string][]byte{nightdir.StatsFile: nd.Stats, nightdir.AlarmsFile: nd.Alarms} {
+	if nd.Alarms != nil {
+		if a, err := nightdir.ReadAlarmRecords(nd.Alarms); err == nil {
+			n.Alarms = a
+		}
+	}
+	for _, name := range []string{nightdir.StatsFile, nightdir.AlarmsFile} {
+		b := nd.Stats
+		if name == nightdir.AlarmsFile {
+			if n.Alarms != nil {
+				continue
+			}
+			b = nd.Alarms
+		}
 		if b == nil {
 			continue
 		}
@@ -120,27 +142,35 @@ func LoadNight(ctx context.Context, dir string) (*Night, error) {
 func (n *Night) joinFeatures(t *nightdir.HostTable) {
 	f := &n.Features
 	f.Columns = clusters.HostColumnNames()
-	if t == nil {
-		return
-	}
-	at := make(map[string]int, len(t.Addr))
-	for i, a := range t.Addr {
-		at[a] = i
+	at := map[string]int{}
+	if t != nil {
+		for i, a := range t.Addr {
+			at[a] = i
+		}
 	}
 	for _, h := range n.Hosts {
 		i, ok := at[h.Addr.String()]
 		row := make([]float64, len(f.Columns))
-		in, bytes, share := math.NaN(), math.NaN(), math.NaN()
+		in, out, peers := math.NaN(), math.NaN(), math.NaN()
 		if ok {
 			for j, c := range f.Columns {
 				row[j] = t.Num[c][i]
 			}
-			in, bytes, share = t.Num["bytes_in"][i], t.Num["bytes_in"][i]+t.Num["bytes_out"][i], t.Num["site_share"][i]
+			in, out, peers = t.Num["bytes_in"][i], t.Num["bytes_out"][i], t.Num["peers"][i]
 		}
 		f.Rows = append(f.Rows, row)
 		f.BytesIn = append(f.BytesIn, in)
-		f.Bytes = append(f.Bytes, bytes)
-		f.Share = append(f.Share, share)
+		f.BytesOut = append(f.BytesOut, out)
+		f.Peers = append(f.Peers, peers)
 		f.Found = append(f.Found, ok)
 	}
+}
+
+// hostIndex maps each host's address text to its index in Hosts.
+func (n *Night) hostIndex() map[string]int {
+	m := make(map[string]int, len(n.Hosts))
+	for i, h := range n.Hosts {
+		m[h.Addr.String()] = i
+	}
+	return m
 }

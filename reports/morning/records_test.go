@@ -1,13 +1,10 @@
-package reports
+package morning
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
 func TestReadRecordDoc(t *testing.T) {
@@ -66,40 +63,5 @@ func TestReadRecordDoc(t *testing.T) {
 	}
 	if s := tb.Rows[0][0].(string); len(s) > maxCellText+len("…") || !strings.HasSuffix(s, "…") {
 		t.Errorf("long cell kept %d bytes", len(s))
-	}
-}
-
-func TestEvaluationJSONRoundTrip(t *testing.T) {
-	l := labResults(t)
-	var b bytes.Buffer
-	if err := WriteEvaluationJSON(&b, l.runs, l.points); err != nil {
-		t.Fatal(err)
-	}
-	ev, err := ReadEvaluationJSON(&b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(l.runs, ev.Runs); d != "" {
-		t.Errorf("runs (-want +got)\n%s", d)
-	}
-	if d := cmp.Diff(l.points, ev.Points); d != "" {
-		t.Errorf("points (-want +got)\n%s", d)
-	}
-	if _, err := ReadEvaluationJSON(strings.NewReader(`{"runs": [{"reports": [{"confusion": [["a", "b"]]}]}]}`)); err == nil {
-		t.Error("a confusion entry of two values was accepted")
-	}
-}
-
-func TestChangesOf(t *testing.T) {
-	hosts := []nightdir.Host{
-		{Changed: "new since 2027-01-19", NewUpdates: []string{"a", "b"}},
-		{Changed: "OS debian → sles; 1 new updates", NewUpdates: []string{"b"}},
-		{Changed: "1 new updates", NewUpdates: []string{"c"}},
-		{Changed: ""},
-	}
-	want := Changes{Previous: "2027-01-19", NewHosts: 1, OSChanged: 1, WithNewUpdates: 3, NewUpdates: 4,
-		ByEntry: []EntryCount{{"b", 2}, {"a", 1}, {"c", 1}}}
-	if d := cmp.Diff(want, ChangesOf(hosts)); d != "" {
-		t.Errorf("(-want +got)\n%s", d)
 	}
 }

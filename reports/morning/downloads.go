@@ -1,4 +1,4 @@
-package reports
+package morning
 
 import (
 	"cmp"
@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/models/downloads"
@@ -15,13 +14,13 @@ import (
 
 // DownloadSummary is what the morning report shows of a night's
 // downloads, gathered in two passes over downloads.parquet (or .csv)
-// without holding the unknown ones: counts per hour, the named downloads,
-// the estimated file sizes of the unknown ones as a histogram, and the
-// unknown downloads closest to a catalog file.
+// without holding the unknown ones: the named and chance-level downloads,
+// when every download started, the estimated file sizes as histograms,
+// and the unknown downloads closest to a catalog file.
 type DownloadSummary struct {
-	// Named counts the downloads named as catalog files, ChanceLevel
-	// those named at a chance not negligible (shown with the unknown
-	// ones: not as fetched).
+	// Named counts the downloads named as catalog files; ChanceLevel
+	// those named at a chance that is not negligible, which are never
+	// counted as fetched.
 	Total, Named, ChanceLevel, Unknown int
 	// Ratio is the flow bytes a download carries per byte of the file:
 	// the median of (bytes − extra bytes) / file size over the named
@@ -29,18 +28,16 @@ type DownloadSummary struct {
 	// full segment's TCP/IP headers with timestamps over its payload).
 	Ratio        float64
 	RatioAssumed bool
-	// Hours counts the downloads that started in each hour, from the first
-	// download's hour to the last's.
-	Hours []HourCount
-	// NamedRows are the named downloads in file order, each with its
-	// estimated size and its distance to the file it was named.
-	NamedRows []NamedDownload
-	// UnknownSizes counts the unknown downloads by estimated file size,
-	// in bins of SizeBinWidth decades from 1 byte; UnknownDist by relative
-	// distance to the nearest catalog file in bins of DistBinWidth decades
-	// from DistMin (closer ones in the first bin).
-	UnknownSizes []int
-	UnknownDist  []int
+	// Starts are the downloads' start times (Unix milliseconds) by
+	// status: named, chance-level, unknown.
+	Starts [3][]int64
+	// NamedRows are the named downloads, ChanceRows the chance-level
+	// ones, in file order, each with its estimated size and its distance
+	// to the file it was named.
+	NamedRows, ChanceRows []NamedDownload
+	// Sizes count the downloads by estimated file size and status, in
+	// bins of SizeBinWidth decades from 1 byte.
+	Sizes [3][]int
 	// Closest are the unknown downloads closest to a catalog file, closest
 	// first (at most MaxClosest).
 	Closest []UnknownDownload
@@ -48,11 +45,12 @@ type DownloadSummary struct {
 	CatalogSizes []float64
 }
 
-// HourCount is the downloads of one hour.
-type HourCount struct {
-	Hour           time.Time
-	Named, Unknown int
-}
+// Download statuses, as DownloadSummary indexes them.
+const (
+	statusNamed = iota
+	statusChance
+	statusUnknown
+)
 
 // NamedDownload is a download named as catalog files.
 type NamedDownload struct {
@@ -74,11 +72,8 @@ type UnknownDownload struct {
 
 // Binning of DownloadSummary's histograms.
 const (
-	SizeBinWidth = 0.02 // decades
-	SizeBins     = 650  // 1 byte to 10^13
-	DistMin      = 1e-7
-	DistBinWidth = 0.05
-	DistBins     = 160 // 1e-7 to 10
+	SizeBinWidth = 0.1 // decades
+	SizeBins     = 130 // 1 byte to 10^13
 	MaxClosest   = 100
 )
 
@@ -86,10 +81,14 @@ const (
 // with 52 bytes of IPv4 and TCP headers (timestamps on).
 const assumedRatio = 1 + 52.0/1448
 
-// summariseDownloads reads a downloads file twice: named downloads,
-// counts and the ratio first, then the unknown ones against the catalog.
+// summariseDownloads reads a downloads file twice: named and
+// chance-level downloads, counts and the ratio first, then the unknown
+// ones against the catalog.
 func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalog.Entry) (*DownloadSummary, error) {
-	s := &DownloadSummary{UnknownSizes: make([]int, SizeBins), UnknownDist: make([]int, DistBins)}
+	s := &DownloadSummary{}
+	for i := range s.Sizes {
+		s.Sizes[i] = make([]int, SizeBins)
+	}
 	size := map[string]float64{}
 	type sized struct {
 		name string
@@ -104,31 +103,25 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 	for _, e := range bySize {
 		s.CatalogSizes = append(s.CatalogSizes, e.size)
 	}
-	hours := map[int64]*HourCount{}
 	var ratios []float64
 	err := n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
 		s.Total++
-		h := r.Start.UTC().Truncate(time.Hour)
-		hc := hours[h.Unix()]
-		if hc == nil {
-			hc = &HourCount{Hour: h}
-			hours[h.Unix()] = hc
-		}
-		if r.Status != downloads.StatusNamed {
-			if r.Status == downloads.StatusChanceLevel {
-				s.ChanceLevel++
-			} else {
-				s.Unknown++
-			}
-			hc.Unknown++
+		st := statusOf(r.Status)
+		s.Starts[st] = append(s.Starts[st], r.Start.UnixMilli())
+		if st == statusUnknown {
+			s.Unknown++
 			return
 		}
-		s.Named++
-		hc.Named++
 		nd := NamedDownload{Row: *r}
 		for f := range strings.SplitSeq(r.Files, "+") {
 			nd.Size += size[f]
 		}
+		if st == statusChance {
+			s.ChanceLevel++
+			s.ChanceRows = append(s.ChanceRows, nd)
+			return
+		}
+		s.Named++
 		if size[r.Files] > 0 && r.Bytes > r.Extra {
 			ratios = append(ratios, float64(r.Bytes-r.Extra)/size[r.Files])
 		}
@@ -142,43 +135,28 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 		slices.Sort(ratios)
 		s.Ratio, s.RatioAssumed = ratios[len(ratios)/2], false
 	}
-	for i := range s.NamedRows {
-		nd := &s.NamedRows[i]
-		nd.Est = float64(nd.Row.Bytes) / s.Ratio
-		if nd.Size > 0 {
-			nd.Dist = math.Abs(nd.Est-nd.Size) / nd.Size
-		}
-	}
-	for _, h := range hours {
-		s.Hours = append(s.Hours, *h)
-	}
-	slices.SortFunc(s.Hours, func(a, b HourCount) int { return a.Hour.Compare(b.Hour) })
-	if len(s.Hours) > 1 {
-		// Every hour from the first to the last, empty ones included.
-		full := []HourCount{}
-		i := 0
-		for h := s.Hours[0].Hour; !h.After(s.Hours[len(s.Hours)-1].Hour); h = h.Add(time.Hour) {
-			if s.Hours[i].Hour.Equal(h) {
-				full = append(full, s.Hours[i])
-				i++
-			} else {
-				full = append(full, HourCount{Hour: h})
+	for st, rows := range [][]NamedDownload{s.NamedRows, s.ChanceRows} {
+		for i := range rows {
+			nd := &rows[i]
+			nd.Est = float64(nd.Row.Bytes) / s.Ratio
+			if nd.Size > 0 {
+				nd.Dist = math.Abs(nd.Est-nd.Size) / nd.Size
 			}
+			s.Sizes[st][sizeBin(nd.Est)]++
 		}
-		s.Hours = full
 	}
-	if s.Unknown+s.ChanceLevel == 0 {
+	if s.Unknown == 0 {
 		return s, nil
 	}
 
 	// Second pass: the unknown downloads' sizes and distances.
 	var closest []UnknownDownload
 	err = n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
-		if r.Status == downloads.StatusNamed {
+		if statusOf(r.Status) != statusUnknown {
 			return
 		}
 		est := float64(r.Bytes) / s.Ratio
-		s.UnknownSizes[sizeBin(est)]++
+		s.Sizes[statusUnknown][sizeBin(est)]++
 		if len(bySize) == 0 {
 			return
 		}
@@ -191,7 +169,6 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 				}
 			}
 		}
-		s.UnknownDist[distBin(bd)]++
 		u := UnknownDownload{Row: *r, Est: est, Nearest: best, Dist: bd}
 		if len(closest) < MaxClosest || closerThan(u, closest[len(closest)-1]) {
 			k, _ := slices.BinarySearchFunc(closest, u, func(a, b UnknownDownload) int {
@@ -216,6 +193,17 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 	return s, nil
 }
 
+// statusOf is a download row's status as an index of Starts and Sizes.
+func statusOf(status string) int {
+	switch status {
+	case downloads.StatusNamed:
+		return statusNamed
+	case downloads.StatusChanceLevel:
+		return statusChance
+	}
+	return statusUnknown
+}
+
 // closerThan orders unknown downloads by distance, then start, client and
 // port, so that ties come out the same every time.
 func closerThan(a, b UnknownDownload) bool {
@@ -229,12 +217,4 @@ func sizeBin(est float64) int {
 		return 0
 	}
 	return min(SizeBins-1, int(math.Log10(est)/SizeBinWidth))
-}
-
-// distBin is the histogram bin of a relative distance.
-func distBin(d float64) int {
-	if d <= DistMin {
-		return 0
-	}
-	return max(0, min(DistBins-1, int(math.Log10(d/DistMin)/DistBinWidth)))
 }
