@@ -136,8 +136,6 @@ func TestParallelReaderMatchesReadFiles(t *testing.T) {
 	}
 }
 
-// TestParallelReaderFold: Fold hands every flow Read hands over exactly
-// once, each worker's calls in sequence, and reports files as Read does.
 // TestParallelReaderOwned: ReadOwned hands over the flows of Read, in
 // order; a batch visit keeps is not filled again until it is released,
 // however many the readers go on decoding, and a released batch (on
@@ -199,6 +197,8 @@ func TestParallelReaderOwned(t *testing.T) {
 	}
 }
 
+// TestParallelReaderFold: Fold hands every flow Read hands over exactly
+// once, each worker's calls in sequence, and reports files as Read does.
 func TestParallelReaderFold(t *testing.T) {
 	files := parallelInputs(t)
 	want, wantRes, wantErr := sequential(t, files, datasets.Filter{})

@@ -62,8 +62,8 @@ func newRunCommand(gopts *globalOptions) *cobra.Command {
   traffic_minutes.parquet        per minute, for the site and the ten busiest hosts
   catalog.csv                    the catalog the inventory used
   run.json                       what was read, skipped and found, and how fast
-  report.html                    the morning report (see fingerflow report), with
-                                 its charts as PNG and SVG; not with --no-report
+  report.html                    the morning report (see fingerflow report): one
+                                 page, its charts inline; not with --no-report
 
 Internal hosts are those in --internal (default RFC 1918 and IPv6 ULA). The
 history of every night goes to an SQLite database (default fingerflow.db beside
@@ -106,7 +106,7 @@ every flow (stats.json, alarms.json) are left out; run.json says so.`,
 	f.Uint64Var(&opts.seed, "seed", 1, "seed of the clustering: the same input and seed give the same clusters")
 	f.BoolVar(&opts.csv, "csv", false, "write downloads and hosts as CSV instead of Parquet")
 	f.Float64Var(&opts.threshold, "threshold", 0, "override the model's verifier threshold")
-	f.BoolVar(&opts.noReport, "no-report", false, "do not write the morning report (report.html and its charts)")
+	f.BoolVar(&opts.noReport, "no-report", false, "do not write the morning report (report.html)")
 	f.StringVar(&opts.dsn, "clickhouse", "", "run over the flows of a ClickHouse table instead of files (DSN as for fingerflow load; with --since and --until)")
 	addFilterFlags(f, &opts.filterOptions)
 	return cmd

@@ -281,6 +281,28 @@ func (d *DB) Missing(ctx context.Context, entry string) (MissingUpdate, error) {
 	return out, err
 }
 
+// Families are the OS families the catalog entries of every night name,
+// sorted.
+func (d *DB) Families(ctx context.Context) ([]string, error) {
+	var out []string
+	err := d.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT os FROM catalog WHERE os != '' ORDER BY os`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var os string
+			if err := rows.Scan(&os); err != nil {
+				return err
+			}
+			out = append(out, os)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // MissingForOS returns, for every catalog entry of OS family os that
 // appeared at or after since (any time when since is zero), the hosts
 // missing it as Missing gives them; by time of appearance, then entry.

@@ -868,10 +868,6 @@ func (d *Detector) sweep(upTo int64) {
 	}
 }
 
-func compareKeys(a, b key) int {
-	return cmp.Or(cmp.Compare(a.sig, b.sig), a.dst.Compare(b.dst), cmp.Compare(a.proto, b.proto), cmp.Compare(a.port, b.port))
-}
-
 // close ends a target's open episode, raising an alarm when it is big
 // enough.
 func (d *Detector) close(k key, t *target) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,10 @@ func (s *historyStage) write(ctx context.Context, run history.Run, hosts []night
 	if err := s.db.WriteRun(ctx, run); err != nil {
 		return err
 	}
+	if err := s.missing(ctx, hosts); err != nil {
+		return err
+	}
+	sum.MissingFromHistory = true
 	prev, err := s.db.PreviousRun(ctx, night)
 	if errors.Is(err, history.ErrNoRun) || (err == nil && prev.Night == "") {
 		for i := range hosts {
@@ -67,6 +72,40 @@ func (s *historyStage) write(ctx context.Context, run history.Run, hosts []night
 	}
 	for i := range hosts {
 		hosts[i].Changed, hosts[i].NewUpdates = changeText(byAddr[hosts[i].Addr], prev.Night)
+	}
+	return nil
+}
+
+// missing fills each host's Missing with what the history says it lacks
+// of its OS family's catalog entries (history.DB.MissingForOS, the
+// answer of fingerflow missing: the family is the host's latest known
+// one, so a host not identified tonight lacks what its family of an
+// earlier night lacks), the night just written included.
+func (s *historyStage) missing(ctx context.Context, hosts []nightdir.Host) error {
+	at := map[netip.Addr]int{}
+	for i, h := range hosts {
+		at[h.Addr] = i
+		hosts[i].Missing = nil
+	}
+	families, err := s.db.Families(ctx)
+	if err != nil {
+		return err
+	}
+	for _, family := range families {
+		ups, err := s.db.MissingForOS(ctx, family, time.Time{})
+		if err != nil {
+			return err
+		}
+		for _, u := range ups {
+			for _, mh := range u.Hosts {
+				if i, ok := at[mh.Addr]; ok {
+					hosts[i].Missing = append(hosts[i].Missing, u.Entry.Entry)
+				}
+			}
+		}
+	}
+	for i := range hosts {
+		slices.Sort(hosts[i].Missing)
 	}
 	return nil
 }

@@ -543,4 +543,39 @@ func TestRunHistoryChanges(t *testing.T) {
 	if want == 0 || len(later.Summary.Vanished) != want {
 		t.Errorf("%d hosts vanished, want the %d of the first night not seen again", len(later.Summary.Vanished), want)
 	}
+	// Each host's missing updates are what the history answers for its
+	// family (fingerflow missing), the night just written included.
+	if !later.Summary.MissingFromHistory {
+		t.Error("run.json does not say the missing updates come from the history")
+	}
+	lacks := map[string][]string{}
+	families, err := db.Families(ctx)
+	if err != nil || len(families) < 3 {
+		t.Fatalf("families %v (%v), want those of both nights' catalogs", families, err)
+	}
+	for _, os := range families {
+		ups, err := db.MissingForOS(ctx, os, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range ups {
+			for _, h := range u.Hosts {
+				lacks[h.Addr.String()] = append(lacks[h.Addr.String()], u.Entry.Entry)
+			}
+		}
+	}
+	behind := 0
+	for _, h := range later.Hosts {
+		w := lacks[h.Addr.String()]
+		slices.Sort(w)
+		if !slices.Equal(h.Missing, w) {
+			t.Errorf("%s (%s): missing %v, the history says %v", h.Addr, h.Verdict.OS, h.Missing, w)
+		}
+		if len(h.Missing) > 0 {
+			behind++
+		}
+	}
+	if behind == 0 {
+		t.Error("no host of the apt night is behind on updates")
+	}
 }
