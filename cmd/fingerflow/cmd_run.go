@@ -129,53 +129,17 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err != nil {
 		return err
 	}
-	internal, err := parseInternal(opts.internal)
-	if err != nil {
-		return err
-	}
 	dbPath := opts.db
 	if dbPath == "" {
 		dbPath = filepath.Join(filepath.Dir(filepath.Clean(opts.out)), defaultHistoryDB)
 	}
-	var (
-		in  *datasets.Inputs
-		src *clickhouseNight
-	)
-	if opts.dsn != "" {
-		// The server and its table are checked before anything is
-		// written.
-		if src, err = openClickhouseNight(ctx, opts.dsn, flt, gopts.logger); err != nil {
-			return err
-		}
-		defer src.Close()
-		if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, nil, nil, append([]string{opts.model}, opts.catalogs...)...); err != nil {
-			return err
-		}
-	} else {
-		if in, err = expandInputs(ctx, args, gopts.stderr); err != nil {
-			return err
-		}
-		if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, args, in.Files, append([]string{opts.model}, opts.catalogs...)...); err != nil {
-			return err
-		}
-		if err := in.Prune(flt); err != nil {
-			return err
-		}
-	}
-	cfg := nightly.Config{ModelPath: opts.model, CatalogPaths: opts.catalogs, Internal: internal, Threshold: opts.threshold,
-		Inventory: inventory.DefaultConfig(), K: opts.k, Seed: opts.seed, Version: version, Logger: gopts.logger}
-	if cfg.Rules, err = inventory.LoadRules(opts.hints); err != nil {
+	src, err := openRunSource(ctx, opts, gopts, args, flt, dbPath)
+	if err != nil {
 		return err
 	}
-	if opts.truth != "" {
-		if cfg.Truth, err = labels.LoadHosts(ctx, opts.truth); err != nil {
-			return err
-		}
-	}
-	if cfg.Model, err = loadModel(ctx, opts.model); err != nil {
-		return err
-	}
-	if cfg.Catalog, err = runCatalog(ctx, cfg.Model, opts.catalogs); err != nil {
+	defer src.close()
+	cfg, err := runConfig(ctx, opts, gopts)
+	if err != nil {
 		return err
 	}
 	out, err := nightdir.Create(opts.out)
@@ -185,19 +149,12 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	defer out.Abort()
 	committed := false
 	if !opts.noHistory {
-		_, statErr := os.Stat(dbPath)
-		if cfg.History, err = history.Open(ctx, dbPath); err != nil {
+		db, forget, err := openRunHistory(ctx, dbPath)
+		if err != nil {
 			return err
 		}
-		// A database this run created is removed when the night fails:
-		// a failed first run leaves nothing behind.
-		fresh := errors.Is(statErr, fs.ErrNotExist)
-		defer func() {
-			cfg.History.Close()
-			if fresh && !committed {
-				removeDatabase(dbPath)
-			}
-		}()
+		cfg.History = db
+		defer func() { forget(committed) }()
 	}
 	dlName, format := nightdir.DownloadsFile, nightdir.FormatParquet
 	if opts.csv {
@@ -211,22 +168,125 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err != nil {
 		return err
 	}
-
-	var night *nightly.Night
-	if src != nil {
-		night, err = nightly.RunPushed(ctx, cfg, src, dw)
-	} else {
-		night, err = nightly.Run(ctx, cfg, fileSource(gopts, in, flt, 0), dw)
-	}
+	night, err := src.run(ctx, cfg, dw)
 	if err != nil {
-		if src != nil {
-			return src.emptyNightError(err, flt, opts.out)
-		}
-		return emptyNightError(err, flt, opts.out)
+		return err
 	}
 	if err := dw.Close(); err != nil {
 		return err
 	}
+	if err := src.notes(ctx, gopts, opts, night); err != nil {
+		return err
+	}
+	if err := night.Write(out, opts.csv); err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	committed = true
+	sayNight(gopts, opts, night)
+	if !opts.noReport {
+		if err := writeMorningReport(ctx, gopts, "run", opts.out); err != nil {
+			return err
+		}
+	}
+	return night.Read.Err()
+}
+
+// runConfig is the night's configuration from the flags: the site, the
+// hints, the truth, the model and its catalog.
+func runConfig(ctx context.Context, opts runOptions, gopts *globalOptions) (nightly.Config, error) {
+	internal, err := parseInternal(opts.internal)
+	if err != nil {
+		return nightly.Config{}, err
+	}
+	cfg := nightly.Config{ModelPath: opts.model, CatalogPaths: opts.catalogs, Internal: internal, Threshold: opts.threshold,
+		Inventory: inventory.DefaultConfig(), K: opts.k, Seed: opts.seed, Version: version, Logger: gopts.logger}
+	if cfg.Rules, err = inventory.LoadRules(opts.hints); err != nil {
+		return cfg, err
+	}
+	if opts.truth != "" {
+		if cfg.Truth, err = labels.LoadHosts(ctx, opts.truth); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.Model, err = loadModel(ctx, opts.model); err != nil {
+		return cfg, err
+	}
+	cfg.Catalog, err = runCatalog(ctx, cfg.Model, opts.catalogs)
+	return cfg, err
+}
+
+// runSource is where a night's flows are: flow files (in, read through
+// the filter) or a ClickHouse table (ch).
+type runSource struct {
+	gopts *globalOptions
+	flt   datasets.Filter
+	out   string
+	in    *datasets.Inputs
+	ch    *clickhouseNight
+}
+
+// openRunSource opens the night's flows and checks that nothing the run
+// writes is one of its inputs; a ClickHouse server and its table are
+// checked before anything is written.
+func openRunSource(ctx context.Context, opts runOptions, gopts *globalOptions, args []string, flt datasets.Filter, dbPath string) (*runSource, error) {
+	src := &runSource{gopts: gopts, flt: flt, out: opts.out}
+	more := append([]string{opts.model}, opts.catalogs...)
+	if opts.dsn != "" {
+		ch, err := openClickhouseNight(ctx, opts.dsn, flt, gopts.logger)
+		if err != nil {
+			return nil, err
+		}
+		src.ch = ch
+		if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, nil, nil, more...); err != nil {
+			ch.Close()
+			return nil, err
+		}
+		return src, nil
+	}
+	in, err := expandInputs(ctx, args, gopts.stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRunOutputs(opts.out, dbPath, !opts.noHistory, args, in.Files, more...); err != nil {
+		return nil, err
+	}
+	if err := in.Prune(flt); err != nil {
+		return nil, err
+	}
+	src.in = in
+	return src, nil
+}
+
+func (s *runSource) close() {
+	if s.ch != nil {
+		s.ch.Close()
+	}
+}
+
+// run runs the night over the source; an empty night's error says why
+// in the user's terms.
+func (s *runSource) run(ctx context.Context, cfg nightly.Config, sink nightly.DownloadSink) (*nightly.Night, error) {
+	if s.ch != nil {
+		night, err := nightly.RunPushed(ctx, cfg, s.ch, sink)
+		if err != nil {
+			return nil, s.ch.emptyNightError(err, s.flt, s.out)
+		}
+		return night, nil
+	}
+	night, err := nightly.Run(ctx, cfg, fileSource(s.gopts, s.in, s.flt, 0), sink)
+	if err != nil {
+		return nil, emptyNightError(err, s.flt, s.out)
+	}
+	return night, nil
+}
+
+// notes says on stderr what the user should know of the night before its
+// files are written: the servers' offsets, sampled exporters, what a
+// ClickHouse night left out, a catalog without families, too few hosts.
+func (s *runSource) notes(ctx context.Context, gopts *globalOptions, opts runOptions, night *nightly.Night) error {
 	if !gopts.quiet {
 		if err := reports.WriteOffsets(gopts.stderr, "run", night.Offsets); err != nil {
 			return err
@@ -236,9 +296,9 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		fmt.Fprintf(gopts.stderr, "run: %d downloads came from packet-sampling exporters: their byte counts are estimates, so they are left unknown (profile %q)\n",
 			night.Summary.Sampled, downloads.ProfileSampled)
 	}
-	if src != nil {
-		src.sampledNote(ctx, gopts)
-		gopts.infof("run: %d rows back from the server for %d flows stored (%.3f per flow)\n", src.Rows, night.Summary.Flows, float64(src.Rows)/float64(night.Summary.Flows))
+	if s.ch != nil {
+		s.ch.sampledNote(ctx, gopts)
+		gopts.infof("run: %d rows back from the server for %d flows stored (%.3f per flow)\n", s.ch.Rows, night.Summary.Flows, float64(s.ch.Rows)/float64(night.Summary.Flows))
 		gopts.infof("run: %s: %s\n", nightdir.StatsFile+" and "+nightdir.AlarmsFile, night.Summary.Analytics)
 	}
 	if !night.OSAware {
@@ -247,13 +307,28 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if opts.k > 0 && night.Clusters == nil {
 		fmt.Fprintf(gopts.stderr, "run: --k %d: %d hosts are too few for %d clusters, the hosts are left unclustered (cluster -1)\n", opts.k, night.Summary.Hosts, opts.k)
 	}
-	if err := night.Write(out, opts.csv); err != nil {
-		return err
+	return nil
+}
+
+// openRunHistory opens the history database; forget closes it and, when
+// the run created it and did not commit its night, removes it: a failed
+// first run leaves nothing behind.
+func openRunHistory(ctx context.Context, path string) (db *history.DB, forget func(committed bool), err error) {
+	_, statErr := os.Stat(path)
+	if db, err = history.Open(ctx, path); err != nil {
+		return nil, nil, err
 	}
-	if err := out.Commit(); err != nil {
-		return err
-	}
-	committed = true
+	fresh := errors.Is(statErr, fs.ErrNotExist)
+	return db, func(committed bool) {
+		db.Close()
+		if fresh && !committed {
+			removeDatabase(path)
+		}
+	}, nil
+}
+
+// sayNight prints the night's score against a truth and its summary.
+func sayNight(gopts *globalOptions, opts runOptions, night *nightly.Night) {
 	sum := night.Summary
 	if sc := night.Score; sc != nil {
 		fmt.Fprintf(gopts.stderr, "run: against %s: OS right for %d of %d hosts (%.1f%%), %d of %d hosts without catalog files given an OS; updates precision %.1f%%, recall %.1f%%; missing precision %.1f%% (%d pairs, %d possibly fetched)\n",
@@ -264,12 +339,6 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 		sum.Files, sum.FilesSkipped, sum.Flows, sum.Hosts, sum.HostsWithOS, sum.Downloads, sum.Named, sum.ChanceLevel, sum.Unknown, sum.Updates, sum.Clusters,
 		sum.Seconds, sum.FlowsPerSec)
 	gopts.infof("run: inventory in %s\n", filepath.Join(opts.out, nightdir.InventoryCSVFile))
-	if !opts.noReport {
-		if err := writeMorningReport(ctx, gopts, "run", opts.out); err != nil {
-			return err
-		}
-	}
-	return night.Read.Err()
 }
 
 // maxClusters is the most host clusters --k may ask for.
