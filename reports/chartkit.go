@@ -150,9 +150,12 @@ func bytesText(n float64) string {
 	return strconv.FormatFloat(v, 'f', prec, 64) + " " + unit
 }
 
-// countText is n with thousands separators: 1,234,567.
-func countText(n int) string {
-	s := strconv.Itoa(n)
+// CountText is n with thousands separators: 1,234,567.
+func CountText[T int | int64 | uint64](n T) string {
+	s := strconv.FormatInt(int64(n), 10)
+	if uint64(n) > math.MaxInt64 {
+		s = strconv.FormatUint(uint64(n), 10)
+	}
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder
@@ -292,7 +295,7 @@ func (numTicks) Ticks(lo, hi float64) []plot.Tick {
 	var ts []plot.Tick
 	for i := math.Ceil(lo / step); i*step <= hi*(1+1e-12); i++ {
 		v := i * step
-		label := countText(int(math.Round(v)))
+		label := CountText(int(math.Round(v)))
 		if step < 1 {
 			label = strconv.FormatFloat(v, 'f', int(math.Ceil(-math.Log10(step))), 64)
 		}

@@ -81,7 +81,7 @@ func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []i
 			centres = append(centres, plotter.XY{X: mx / float64(len(xys)), Y: my / float64(len(xys))})
 			names = append(names, fmt.Sprint(c))
 		}
-		hosts := countText(len(xys)) + " hosts"
+		hosts := CountText(len(xys)) + " hosts"
 		if len(xys) == 1 {
 			hosts = "1 host"
 		}
@@ -115,7 +115,7 @@ func ClusterChart(w io.Writer, format string, p *clusters.Projection, labels []i
 	padX, padY := 0.05*math.Max(xmax-xmin, 1e-9), 0.05*math.Max(ymax-ymin, 1e-9)
 	pl.X.Min, pl.X.Max, pl.Y.Min, pl.Y.Max = xmin-padX, xmax+padX, ymin-padY, ymax+padY
 	return render(w, format, WideWidth, TallHeight,
-		fmt.Sprintf("Host clusters: %s hosts on their first two principal components", countText(len(p.Points))), legend, [][]*plot.Plot{{pl}})
+		fmt.Sprintf("Host clusters: %s hosts on their first two principal components", CountText(len(p.Points))), legend, [][]*plot.Plot{{pl}})
 }
 
 func allPoints(p *clusters.Projection) plotter.XYs {

@@ -88,7 +88,7 @@ func OSFamiliesChart(w io.Writer, format string, fams []FamilyCount) error {
 		names[j] = f.OS
 		top = math.Max(top, float64(f.Hosts))
 		xys = append(xys, plotter.XY{X: float64(f.Hosts), Y: float64(j)})
-		texts = append(texts, fmt.Sprintf("%s hosts (%.1f%%)", countText(f.Hosts), 100*float64(f.Hosts)/float64(total)))
+		texts = append(texts, fmt.Sprintf("%s hosts (%.1f%%)", CountText(f.Hosts), 100*float64(f.Hosts)/float64(total)))
 	}
 	p := plot.New()
 	p.X.Label.Text = "hosts"
@@ -103,5 +103,5 @@ func OSFamiliesChart(w io.Writer, format string, fams []FamilyCount) error {
 		{fmt.Sprintf("confidence ≥ %.0f%%", 100*SureConfidence), colourNamed},
 		{fmt.Sprintf("confidence below %.0f%%, or no OS", 100*SureConfidence), colourLight},
 	}
-	return render(w, format, WideWidth, WideHeight, fmt.Sprintf("Hosts per OS family (%s hosts)", countText(total)), legend, [][]*plot.Plot{{p}})
+	return render(w, format, WideWidth, WideHeight, fmt.Sprintf("Hosts per OS family (%s hosts)", CountText(total)), legend, [][]*plot.Plot{{p}})
 }

@@ -101,7 +101,7 @@ func TrafficChart(w io.Writer, format string, seconds []nightdir.SecondRow, minu
 					clip[p] = 3 * q
 					at := seconds[slices.Index(vals, top)].Time
 					l, err := smallLabels(plotter.XYs{{X: math.Max(lo, unixSeconds(at)), Y: 3 * q}},
-						[]string{fmt.Sprintf("peak off the scale: %s %s at %s", countText(int(top)), unit, at.UTC().Format("15:04:05"))},
+						[]string{fmt.Sprintf("peak off the scale: %s %s at %s", CountText(int(top)), unit, at.UTC().Format("15:04:05"))},
 						vg.Points(8), draw.XLeft, draw.YTop)
 					if err != nil {
 						return nil, err

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fingerflow/fingerflow/reports"
 )
 
 // Numbers as people read them: SI prefixes with three significant
@@ -71,25 +73,7 @@ func rateText(v float64, unit string) string {
 }
 
 // countText is n with thousands separators: 1,234,567.
-func countText[T int | int64 | uint64](n T) string {
-	s := strconv.FormatInt(int64(n), 10)
-	if uint64(n) > math.MaxInt64 {
-		s = strconv.FormatUint(uint64(n), 10)
-	}
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func countText[T int | int64 | uint64](n T) string { return reports.CountText(n) }
 
 // shareText is a share (0 to 1) as a percentage: "45.2%", "3%", "<0.1%",
 // "0%".
