@@ -15,6 +15,7 @@ package inventory
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -271,8 +272,15 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	// A download's weight is shared by the files it shows; a file counts
 	// with its strongest download, so a file named again and again (an
 	// unknown file that fits it by chance, fetched daily) counts once.
-	best := map[string]fileScore{} // per file: the strongest fetch naming it
+	// In fetch order, so that of two fetches as strong the earlier counts
+	// (the same night gives the same verdict, to the time of each update).
+	order := make([]int, 0, len(strongest))
 	for _, i := range strongest {
+		order = append(order, i)
+	}
+	slices.Sort(order)
+	best := map[string]fileScore{} // per file: the strongest fetch naming it
+	for _, i := range order {
 		w := weights[i] / float64(max(len(fetches[i].Files), 1))
 		for _, name := range fetches[i].Files {
 			if b, ok := best[name]; !ok || w > b.weight {
@@ -283,9 +291,12 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	// A host with many downloads of catalog size gets chance fits by
 	// number alone: beyond FreeTrials, every tenfold more costs one.
 	penalty := math.Log10(math.Max(1, float64(ev.Trials)/cfg.FreeTrials))
+	// Sums in file order: the same night gives the same scores to the
+	// last bit.
+	names := slices.Sorted(maps.Keys(best))
 	score := map[string]float64{}
-	for name, b := range best {
-		score[familyOf(cat, name)] += b.weight
+	for _, name := range names {
+		score[familyOf(cat, name)] += best[name].weight
 	}
 	for fam := range score {
 		score[fam] -= penalty
@@ -404,8 +415,8 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 	// be a file outside the catalog that fits (it is left possibly
 	// fetched).
 	var files float64
-	for name, b := range best {
-		if familyOf(cat, name) == lead && fetches[b.fetch].Kind != KindIndex {
+	for _, name := range names {
+		if b := best[name]; familyOf(cat, name) == lead && fetches[b.fetch].Kind != KindIndex {
 			files += b.weight
 		}
 	}

@@ -89,6 +89,25 @@ func TestInfer(t *testing.T) {
 // names Windows with any Windows evidence or alone, at the confidence
 // its weight carries; the class of 64 never decides between the Unix
 // families it leaves, so a host without catalog files stays unknown.
+// TestInferSameTwice: a file fetched twice, by downloads as strong, is an
+// update at the earlier fetch's time, whatever order maps are walked in.
+func TestInferSameTwice(t *testing.T) {
+	cat := testCatalog(t)
+	shares := Shares(cat)
+	at := func(m int) time.Time { return time.Date(2027, 1, 11, 12, m, 0, 0, time.UTC) }
+	var fetches []Fetch
+	for id := 1; id <= 6; id++ {
+		fetches = append(fetches, Fetch{ID: id, Kind: KindDownload, Files: []string{"deb-a"}, When: at(10 * id), Chance: 1e-6, Exact: true})
+	}
+	fetches = append(fetches, Fetch{ID: 7, Kind: KindDownload, Files: []string{"deb-b"}, When: at(5), Chance: 1e-6, Exact: true})
+	for range 30 {
+		v := Infer(DefaultConfig(), cat, shares, HostEvidence{Fetches: fetches})
+		if len(v.Updates) != 2 || v.Updates[1].Entry != "deb-a" || !v.Updates[1].When.Equal(at(10)) {
+			t.Fatalf("updates %+v, want deb-b, then deb-a at its first fetch (%s)", v.Updates, at(10))
+		}
+	}
+}
+
 func TestInferTTLClass(t *testing.T) {
 	rs, err := LoadRules("")
 	if err != nil {
