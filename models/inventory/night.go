@@ -28,6 +28,8 @@ type Night struct {
 	unknowns *downloads.Unknowns
 	hosts    map[netip.Addr]*host
 	osAware  bool
+	// families maps each catalog entry to its OS family, lower case.
+	families map[string]string
 	shares   map[string]float64
 	nextID   int
 	minPay   int64 // downloads smaller than any catalog file's response are not kept
@@ -65,7 +67,7 @@ type host struct {
 	dropped int // pending downloads beyond maxPending
 	// droppedMax is the largest download dropped, which stands for all
 	// of them when the host's possible fetches are listed.
-	droppedMax features.Download
+	droppedMax pending
 	hints      []Hint
 	// downloads counts the host's downloads, index the ones that fetched
 	// the package index.
@@ -93,14 +95,13 @@ func NewNight(cfg Config, cl *downloads.Classifier, cat *catalog.Catalog, intern
 		unknowns: cl.NewUnknowns(), hosts: map[netip.Addr]*host{},
 		shares: Shares(cat),
 	}
-	for _, e := range cat.Entries {
-		if e.OS != "" {
-			n.osAware = true
-			break
-		}
-	}
+	n.families = make(map[string]string, len(cat.Entries))
 	var index []catalog.Entry
 	for _, e := range cat.Entries {
+		n.families[e.Name] = strings.ToLower(e.OS)
+		if e.OS != "" {
+			n.osAware = true
+		}
 		if e.Kind == catalog.KindIndex {
 			index = append(index, e)
 		}
@@ -202,7 +203,7 @@ func (n *Night) Add(d *features.Download, r downloads.Answer) {
 		n.nextID++
 		return
 	}
-	p := pending{*d, n.nextID}
+	p := pending{d: *d, id: n.nextID}
 	n.nextID++
 	if len(h.pending) < maxPending {
 		h.pending = append(h.pending, p)
@@ -213,8 +214,8 @@ func (n *Night) Add(d *features.Download, r downloads.Answer) {
 	if k >= 0 {
 		h.pending[k], p = p, h.pending[k]
 	}
-	if p.d.Bytes > h.droppedMax.Bytes {
-		h.droppedMax = p.d
+	if p.d.Bytes > h.droppedMax.d.Bytes {
+		h.droppedMax = pending{d: p.d, id: p.id}
 	}
 }
 
@@ -223,6 +224,18 @@ func (n *Night) Add(d *features.Download, r downloads.Answer) {
 type pending struct {
 	d  features.Download
 	id int
+	// possible are the entries d could hold (Classifier.Possible), once
+	// asked: Verdicts and Verdict both list them.
+	possible []string
+	asked    bool
+}
+
+// possibleOf is the entries p's download could hold, worked out once.
+func (n *Night) possibleOf(p *pending) []string {
+	if !p.asked {
+		p.possible, p.asked = n.cl.Possible(&p.d), true
+	}
+	return p.possible
 }
 
 // AddHint records weak evidence about a host (TTL class, a rule match,
@@ -315,7 +328,7 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 				// The model's catalog may lack the OS column the
 				// night's catalog has: look families up there.
 				fam := lead
-				rcl, _ = n.cl.Restrict(func(e *catalog.Entry) bool { return familyOf(n.cat, e.Name) == fam })
+				rcl, _ = n.cl.Restrict(func(e *catalog.Entry) bool { return n.families[e.Name] == fam })
 				restricted[lead] = rcl
 			}
 			if rcl != nil && n.search(rcl, h, named) {
@@ -475,19 +488,19 @@ func (n *Night) addPossible(h *host, v *Verdict) {
 		}
 	}
 	when := map[string]time.Time{}
-	add := func(d *features.Download) {
-		for _, name := range n.cl.Possible(d) {
-			if updates[name] || (v.OS != Unknown && familyOf(n.cat, name) != v.OS) {
+	add := func(p *pending) {
+		for _, name := range n.possibleOf(p) {
+			if updates[name] || (v.OS != Unknown && n.families[name] != v.OS) {
 				continue
 			}
-			if t, ok := when[name]; !ok || d.Start.Before(t) {
-				when[name] = d.Start
+			if t, ok := when[name]; !ok || p.d.Start.Before(t) {
+				when[name] = p.d.Start
 			}
 		}
 	}
 	for k := range h.pending {
 		if !explained[h.pending[k].id] {
-			add(&h.pending[k].d)
+			add(&h.pending[k])
 		}
 	}
 	if h.dropped > 0 {
@@ -495,7 +508,7 @@ func (n *Night) addPossible(h *host, v *Verdict) {
 	}
 	v.Possible = nil
 	for name, t := range when {
-		p := Possible{Entry: name, OS: familyOf(n.cat, name), When: t}
+		p := Possible{Entry: name, OS: n.families[name], When: t}
 		if e, ok := n.cat.Lookup(name); ok {
 			p.Product, p.Version = e.Product, e.Version
 		}
