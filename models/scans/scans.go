@@ -579,8 +579,9 @@ func newWalkTable() walkTable {
 	return walkTable{w4: map[uint64]*walk{}, w: map[pairKey]*walk{}}
 }
 
-// pack4 packs a pair of IPv4 addresses, the second one possibly unset,
-// into 64 bits (plus bit 32 when the second is unset); false for others.
+// pack4 packs a pair of IPv4 addresses, the second one possibly unset
+// (as in the horizontal table, whose keys all lack it), into 64 bits;
+// false for others.
 func pack4(k pairKey) (uint64, bool) {
 	if !k.src.Is4() {
 		return 0, false
@@ -589,7 +590,7 @@ func pack4(k pairKey) (uint64, bool) {
 	x := uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32
 	switch {
 	case !k.dst.IsValid():
-		return s4(s)<<33 | 1, true
+		return x, true
 	case k.dst.Is4():
 		d := k.dst.As4()
 		return x | s4(d), true

@@ -104,3 +104,21 @@ func TestAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestPack4: sources that differ only in their top bit keep walks of
+// their own, as do pairs that differ in either address.
+func TestPack4(t *testing.T) {
+	a, b := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("138.1.2.3")
+	d := netip.MustParseAddr("192.0.2.1")
+	keys := map[uint64]pairKey{}
+	for _, k := range []pairKey{{src: a}, {src: b}, {a, d}, {b, d}, {d, a}} {
+		x, ok := pack4(k)
+		if !ok {
+			t.Fatalf("%v: not packed", k)
+		}
+		if o, dup := keys[x]; dup && (o.dst.IsValid() == k.dst.IsValid()) {
+			t.Errorf("%v and %v share the key %#x", o, k, x)
+		}
+		keys[x] = k
+	}
+}
