@@ -152,8 +152,10 @@ func bytesText(n float64) string {
 
 // CountText is n with thousands separators: 1,234,567.
 func CountText[T int | int64 | uint64](n T) string {
-	s := strconv.FormatInt(int64(n), 10)
-	if uint64(n) > math.MaxInt64 {
+	var s string
+	if n < 0 {
+		s = strconv.FormatInt(int64(n), 10)
+	} else {
 		s = strconv.FormatUint(uint64(n), 10)
 	}
 	neg := strings.HasPrefix(s, "-")

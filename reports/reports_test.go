@@ -427,3 +427,19 @@ func TestEvaluationFixture(t *testing.T) {
 		t.Errorf("%s differs from the lab's evaluation (go test ./reports -run TestEvaluationFixture -update rewrites it)", evaluationFixture)
 	}
 }
+
+// TestCountText: thousands separators for every integer type, negative
+// numbers and the largest uint64 included.
+func TestCountText(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{CountText(0), "0"}, {CountText(999), "999"}, {CountText(1234567), "1,234,567"},
+		{CountText(-1234), "-1,234"}, {CountText(int64(-1000000)), "-1,000,000"},
+		{CountText(uint64(18446744073709551615)), "18,446,744,073,709,551,615"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package reports
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,7 +46,7 @@ func WriteTops(w io.Writer, res talkers.Result) error {
 		}
 		e := top.Stat.Element
 		fmt.Fprintf(w, "Top %d %s ordered by %s (%d distinct; %s flows, %s packets, %s bytes in all):\n",
-			len(top.Entries), e.Title(), top.Order, top.Distinct, thousands(tot.Flows), thousands(tot.Packets), thousands(tot.Bytes))
+			len(top.Entries), e.Title(), top.Order, top.Distinct, CountText(tot.Flows), CountText(tot.Packets), CountText(tot.Bytes))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "First seen\tDuration\tProto\t%s\tFlows\t(%%)\tPackets\t(%%)\tBytes\t(%%)\tpps\tbps\tbpp\t\n", e.Title())
 		for _, en := range top.Entries {
@@ -83,17 +82,4 @@ func WriteSources(w io.Writer, res talkers.Result) error {
 		fmt.Fprintf(tw, "%s\t%.3f\t%d\t%.3f\t%d\t%d\t\n", s.Addr, s.Duration.Seconds(), s.Count, mean, s.Packets, s.Bytes)
 	}
 	return tw.Flush()
-}
-
-// thousands renders n with thin separators: 10,017,790.
-func thousands(n uint64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
