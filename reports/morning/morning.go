@@ -158,10 +158,11 @@ func newReport(n *Night) *report {
 			case toUnknown && !fromUnknown:
 				f.change = changeLost
 				f.tags = append(f.tags, tagLost)
-			default:
+			case familyWord(f.osFrom) != familyWord(f.osTo):
 				f.change = changeFamily
 				f.tags = append(f.tags, tagOSChanged)
 			}
+			// The same family in another version is no change of OS.
 		}
 		if f.newUpdates = len(h.NewUpdates); f.newUpdates > 0 {
 			f.tags = append(f.tags, tagNewUpdates)
@@ -181,6 +182,12 @@ func newReport(n *Night) *report {
 		}
 	}
 	return r
+}
+
+// familyWord is the family of "debian 12": its first word, lower case.
+func familyWord(os string) string {
+	w, _, _ := strings.Cut(os, " ")
+	return strings.ToLower(w)
 }
 
 // hasOS reports whether the inventory gives h an OS family.

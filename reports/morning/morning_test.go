@@ -324,6 +324,23 @@ func TestMorningReportNoFalseAbsence(t *testing.T) {
 	}
 }
 
+// TestMorningReportVersionChange: a host whose family stays and whose
+// version changes did not change OS family.
+func TestMorningReportVersionChange(t *testing.T) {
+	dir := copyNight(t)
+	editInventory(t, dir, func(hosts []nightdir.Host) {
+		for i := range hosts {
+			hosts[i].Changed = ""
+		}
+		hosts[1].Changed = "OS debian 11 → debian 12"
+	})
+	editRun(t, dir, func(r *nightdir.RunSummary) { r.Previous = "2027-01-19" })
+	_, _, doc := writeReport(t, dir)
+	if text := sectionText(doc, "attention"); strings.Contains(text, "changed OS family") {
+		t.Errorf("a version change is told as a change of family:\n%s", text)
+	}
+}
+
 // TestMorningReportNights: a later night says what changed, which hosts
 // vanished and that the run replaced an earlier run of the night.
 func TestMorningReportNights(t *testing.T) {
