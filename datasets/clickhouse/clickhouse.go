@@ -192,7 +192,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w at %s as user %s: %s", ErrConnect, cfg.Addr, cfg.User, describe(err))
+		return nil, fmt.Errorf("%w at %s as user %s: %w", ErrConnect, cfg.Addr, cfg.User, reason(err))
 	}
 	if err := s.checkServer(ctx); err != nil {
 		conn.Close()
@@ -219,6 +219,21 @@ func describe(err error) string {
 // Describe is a driver error in one line: the server's code and first
 // line of its message, or the connection's error.
 func Describe(err error) string { return describe(err) }
+
+// Reason is err said in one line (Describe) that still unwraps to err,
+// so that a cancelled query stays a context.Canceled.
+func Reason(err error) error { return reason(err) }
+
+func reason(err error) error { return &driverError{msg: describe(err), err: err} }
+
+// driverError is a driver error in one line.
+type driverError struct {
+	msg string
+	err error
+}
+
+func (e *driverError) Error() string { return e.msg }
+func (e *driverError) Unwrap() error { return e.err }
 
 func oneLine(err error) string { return firstLine(err.Error()) }
 
@@ -252,23 +267,23 @@ var RequiredFunctions = []string{
 
 func (s *Store) checkServer(ctx context.Context) error {
 	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&s.version); err != nil {
-		return fmt.Errorf("%w at %s: %s", ErrConnect, s.cfg.Addr, describe(err))
+		return fmt.Errorf("%w at %s: %w", ErrConnect, s.cfg.Addr, reason(err))
 	}
 	rows, err := s.conn.Query(ctx, "SELECT name FROM system.functions")
 	if err != nil {
-		return fmt.Errorf("clickhouse %s: listing functions: %s", s.cfg.Addr, describe(err))
+		return fmt.Errorf("clickhouse %s: listing functions: %w", s.cfg.Addr, reason(err))
 	}
 	defer rows.Close()
 	have := map[string]bool{}
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			return fmt.Errorf("clickhouse %s: listing functions: %s", s.cfg.Addr, describe(err))
+			return fmt.Errorf("clickhouse %s: listing functions: %w", s.cfg.Addr, reason(err))
 		}
 		have[name] = true
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("clickhouse %s: listing functions: %s", s.cfg.Addr, describe(err))
+		return fmt.Errorf("clickhouse %s: listing functions: %w", s.cfg.Addr, reason(err))
 	}
 	var missing []string
 	for _, f := range RequiredFunctions {
@@ -362,19 +377,19 @@ const LoadColumn = "LoadId"
 func (s *Store) Check(ctx context.Context) error {
 	rows, err := s.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", s.cfg.Database, s.cfg.Table)
 	if err != nil {
-		return fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+		return fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 	}
 	defer rows.Close()
 	types := map[string]string{}
 	for rows.Next() {
 		var name, typ string
 		if err := rows.Scan(&name, &typ); err != nil {
-			return fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+			return fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 		}
 		types[name] = typ
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+		return fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 	}
 	if len(types) == 0 {
 		return fmt.Errorf("%w: %s.%s does not exist on %s (fingerflow load --clickhouse creates it)", ErrSchema, s.cfg.Database, s.cfg.Table, s.cfg.Addr)
@@ -412,7 +427,7 @@ func (s *Store) checkFiles(ctx context.Context) error {
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name IN ('LoadId', 'State')",
 		s.cfg.Database, s.cfg.FilesTable).Scan(&n); err != nil {
-		return fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.FilesTable, describe(err))
+		return fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.FilesTable, reason(err))
 	}
 	if n != 2 {
 		return fmt.Errorf("%w: %s.%s has a LoadId column but %s.%s is no table of loaded files (name it with ?files=)",

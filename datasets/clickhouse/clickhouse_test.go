@@ -447,3 +447,16 @@ func TestTooOld(t *testing.T) {
 		t.Fatalf("err = %v, want one line saying the server lacks noSuchFunctionForTest", err)
 	}
 }
+
+// TestCancelledQuery: a query stopped by a cancelled context says so in
+// one line and is still a context.Canceled, which the command reports as
+// an interruption.
+func TestCancelledQuery(t *testing.T) {
+	s := newStore(t, servers.Need(t, 1)[0])
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Count(ctx, Window{})
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("count with a cancelled context: %v, want a context.Canceled in one line", err)
+	}
+}

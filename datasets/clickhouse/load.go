@@ -82,7 +82,7 @@ func (s *Store) load(ctx context.Context, id FileIdent, flows iter.Seq2[datasets
 	}
 	var n uint64
 	if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE FileHash = ? AND State = 'loaded'", s.Ident(s.cfg.FilesTable)), id.Hash).Scan(&n); err != nil {
-		return res, fmt.Errorf("%s: clickhouse %s: %s", id.Path, s.cfg.Addr, describe(err))
+		return res, fmt.Errorf("%s: clickhouse %s: %w", id.Path, s.cfg.Addr, reason(err))
 	}
 	if n > 0 {
 		res.Already = true
@@ -172,7 +172,7 @@ func (s *Store) requireOwn(ctx context.Context) error {
 	}
 	var engine string
 	if err := s.conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = ?", s.cfg.Database, s.cfg.Table).Scan(&engine); err != nil {
-		return fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+		return fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 	}
 	if !strings.HasSuffix(engine, "MergeTree") {
 		return fmt.Errorf("%w: %s.%s is a %s table (load into each shard's MergeTree table)", ErrNotOwn, s.cfg.Database, s.cfg.Table, engine)
@@ -191,7 +191,7 @@ func (s *Store) fileState(ctx context.Context, l Loaded, state string) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: clickhouse %s: recording the file as %s: %s", l.Path, s.cfg.Addr, state, describe(err))
+		return fmt.Errorf("%s: clickhouse %s: recording the file as %s: %w", l.Path, s.cfg.Addr, state, reason(err))
 	}
 	return nil
 }
@@ -205,20 +205,20 @@ func (s *Store) DiscardAbandoned(ctx context.Context) (int, error) {
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT LoadId FROM %s GROUP BY LoadId HAVING max(State) = 'loading'", s.Ident(s.cfg.FilesTable)))
 	if err != nil {
-		return 0, fmt.Errorf("clickhouse %s: %s", s.cfg.Addr, describe(err))
+		return 0, fmt.Errorf("clickhouse %s: %w", s.cfg.Addr, reason(err))
 	}
 	var ids []uint64
 	for rows.Next() {
 		var id uint64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("clickhouse %s: %s", s.cfg.Addr, describe(err))
+			return 0, fmt.Errorf("clickhouse %s: %w", s.cfg.Addr, reason(err))
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("clickhouse %s: %s", s.cfg.Addr, describe(err))
+		return 0, fmt.Errorf("clickhouse %s: %w", s.cfg.Addr, reason(err))
 	}
 	if len(ids) == 0 {
 		return 0, nil
@@ -235,13 +235,13 @@ func (s *Store) discard(ctx context.Context, ids []uint64) error {
 	}
 	in := strings.Join(list, ", ")
 	if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DELETE WHERE LoadId IN (%s)", s.Table(), in)); err != nil {
-		return fmt.Errorf("clickhouse %s: deleting loads %s: %s", s.cfg.Addr, in, describe(err))
+		return fmt.Errorf("clickhouse %s: deleting loads %s: %w", s.cfg.Addr, in, reason(err))
 	}
 	for {
 		var pending uint64
 		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0",
 			s.cfg.Database, s.cfg.Table).Scan(&pending); err != nil {
-			return fmt.Errorf("clickhouse %s: waiting for the deletion: %s", s.cfg.Addr, describe(err))
+			return fmt.Errorf("clickhouse %s: waiting for the deletion: %w", s.cfg.Addr, reason(err))
 		}
 		if pending == 0 {
 			break
@@ -255,7 +255,7 @@ func (s *Store) discard(ctx context.Context, ids []uint64) error {
 	q := fmt.Sprintf("INSERT INTO %s (FileHash, Path, Size, Format, Records, LoadId, State, Time) SELECT FileHash, Path, Size, Format, 0, LoadId, 'discarded', now() FROM %s WHERE LoadId IN (%s) AND State = 'loading'",
 		s.Ident(s.cfg.FilesTable), s.Ident(s.cfg.FilesTable), in)
 	if err := s.conn.Exec(ctx, q); err != nil {
-		return fmt.Errorf("clickhouse %s: marking loads %s discarded: %s", s.cfg.Addr, in, describe(err))
+		return fmt.Errorf("clickhouse %s: marking loads %s discarded: %w", s.cfg.Addr, in, reason(err))
 	}
 	return nil
 }
@@ -369,7 +369,7 @@ func (s *Store) insert(ctx context.Context, b *block) error {
 	names = append(names, LoadColumn)
 	batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", s.Table(), strings.Join(names, ", ")))
 	if err != nil {
-		return fmt.Errorf("clickhouse %s: %s", s.cfg.Addr, describe(err))
+		return fmt.Errorf("clickhouse %s: %w", s.cfg.Addr, reason(err))
 	}
 	b.exporter, b.src, b.dst = b.exporter[:0], b.src[:0], b.dst[:0]
 	for i := 0; i < b.n; i++ {
@@ -383,11 +383,11 @@ func (s *Store) insert(ctx context.Context, b *block) error {
 	for i, c := range cols {
 		if err := batch.Column(i).Append(c); err != nil {
 			_ = batch.Abort()
-			return fmt.Errorf("clickhouse %s: column %s: %s", s.cfg.Addr, names[i], describe(err))
+			return fmt.Errorf("clickhouse %s: column %s: %w", s.cfg.Addr, names[i], reason(err))
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhouse %s: insert: %s", s.cfg.Addr, describe(err))
+		return fmt.Errorf("clickhouse %s: insert: %w", s.cfg.Addr, reason(err))
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func (s *Store) Flows(ctx context.Context, w Window) iter.Seq2[datasets.Flow, er
 			strings.Join(cols, ", "), s.Table(), s.Where(w))
 		rows, err := s.conn.Query(ctx, q)
 		if err != nil {
-			yield(datasets.Flow{}, fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err)))
+			yield(datasets.Flow{}, fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err)))
 			return
 		}
 		defer rows.Close()
@@ -50,7 +50,7 @@ func (s *Store) Flows(ctx context.Context, w Window) iter.Seq2[datasets.Flow, er
 		for rows.Next() {
 			if err := rows.Scan(&recv, &start, &end, &exporter, &sampling, &src, &dst, &sport, &dport, &proto, &flgs,
 				&by, &pk, &hasRev, &rby, &rpk, &inIf, &outIf, &tos, &minTTL, &maxTTL); err != nil {
-				yield(datasets.Flow{}, fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err)))
+				yield(datasets.Flow{}, fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err)))
 				return
 			}
 			f := datasets.Flow{
@@ -66,7 +66,7 @@ func (s *Store) Flows(ctx context.Context, w Window) iter.Seq2[datasets.Flow, er
 			}
 		}
 		if err := rows.Err(); err != nil {
-			yield(datasets.Flow{}, fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err)))
+			yield(datasets.Flow{}, fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err)))
 		}
 	}
 }
@@ -91,7 +91,7 @@ func (s *Store) Count(ctx context.Context, w Window) (uint64, error) {
 	}
 	var n uint64
 	if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE %s", s.Table(), s.Where(w))).Scan(&n); err != nil {
-		return 0, fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+		return 0, fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 	}
 	return n, nil
 }
@@ -116,7 +116,7 @@ func (s *Store) Sampled(ctx context.Context, w Window) ([]Sampling, error) {
 		s.Table(), s.Where(w))
 	rows, err := s.conn.Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+		return nil, fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 	}
 	defer rows.Close()
 	var out []Sampling
@@ -124,7 +124,7 @@ func (s *Store) Sampled(ctx context.Context, w Window) ([]Sampling, error) {
 		var exp string
 		var sm Sampling
 		if err := rows.Scan(&exp, &sm.Rate, &sm.Flows); err != nil {
-			return nil, fmt.Errorf("clickhouse %s: %s", s.cfg.Addr, describe(err))
+			return nil, fmt.Errorf("clickhouse %s: %w", s.cfg.Addr, reason(err))
 		}
 		sm.Exporter = addrOf(exp)
 		out = append(out, sm)
@@ -145,7 +145,7 @@ func (s *Store) Files(ctx context.Context, w Window) (int, error) {
 	}
 	var n uint64
 	if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT uniqExact(%s) FROM %s WHERE %s", LoadColumn, s.Table(), s.Where(w))).Scan(&n); err != nil {
-		return 0, fmt.Errorf("clickhouse %s: %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+		return 0, fmt.Errorf("clickhouse %s: %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 	}
 	return int(n), nil
 }

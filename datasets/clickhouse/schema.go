@@ -49,7 +49,7 @@ func (s *Store) CreateSchema(ctx context.Context) error {
 	}
 	for _, q := range stmts {
 		if err := s.conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("clickhouse %s: creating %s.%s: %s", s.cfg.Addr, s.cfg.Database, s.cfg.Table, describe(err))
+			return fmt.Errorf("clickhouse %s: creating %s.%s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, reason(err))
 		}
 	}
 	return s.Check(ctx)

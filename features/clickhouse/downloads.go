@@ -210,5 +210,5 @@ func unixNano(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 func queryErr(st *flowstore.Store, what string, err error) error {
 	cfg := st.Config()
-	return fmt.Errorf("clickhouse %s: %s.%s: %s: %s", cfg.Addr, cfg.Database, cfg.Table, what, flowstore.Describe(err))
+	return fmt.Errorf("clickhouse %s: %s.%s: %s: %w", cfg.Addr, cfg.Database, cfg.Table, what, flowstore.Reason(err))
 }
