@@ -238,12 +238,25 @@ func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) e
 		if perr != nil {
 			return perr
 		}
-		if row.Start, err = time.Parse(time.RFC3339Nano, get("start")); err != nil {
-			return fmt.Errorf("line %d: start: %w", line, err)
+		when := func(c string) time.Time {
+			v, err := time.Parse(time.RFC3339Nano, get(c))
+			if err != nil && perr == nil {
+				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
+			}
+			return v
 		}
-		row.End, _ = time.Parse(time.RFC3339Nano, get("end"))
-		row.Confidence, _ = strconv.ParseFloat(get("confidence"), 64)
-		row.Chance, _ = strconv.ParseFloat(get("chance"), 64)
+		real := func(c string) float64 {
+			v, err := strconv.ParseFloat(get(c), 64)
+			if err != nil && perr == nil {
+				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
+			}
+			return v
+		}
+		row.Start, row.End = when("start"), when("end")
+		row.Confidence, row.Chance = real("confidence"), real("chance")
+		if perr != nil {
+			return perr
+		}
 		f(&row)
 	}
 }
