@@ -23,6 +23,9 @@ type Downloads struct {
 	ad    *downloads.Adapter
 	spill *downloadSpill
 	dups  uint64
+	// held are downloads handed over in memory (AddDownloads): they are
+	// classified after those of the spill, without a round trip to disk.
+	held []features.Download
 }
 
 // NewDownloads starts the stage for model m; cfg tunes extraction. Close
@@ -76,9 +79,6 @@ func (s *Downloads) Finish(ctx context.Context) ([]downloads.ServerOffset, error
 // (a period collected twice); valid after Finish.
 func (s *Downloads) Duplicates() uint64 { return s.dups }
 
-// Found is the number of downloads found.
-func (s *Downloads) Found() int { return s.spill.n }
-
 // classifyBatch is how many downloads are classified at a time.
 const classifyBatch = 4096
 
@@ -99,21 +99,38 @@ func (s *Downloads) Classify(ctx context.Context, cl *downloads.Classifier, visi
 		batch = batch[:0]
 		return nil
 	}
-	if err := s.spill.each(ctx, func(d *features.Download) error {
+	add := func(d *features.Download) error {
 		batch = append(batch, *d)
 		if len(batch) == classifyBatch {
 			return flush()
 		}
 		return nil
-	}); err != nil {
+	}
+	if err := s.spill.each(ctx, add); err != nil {
 		return err
+	}
+	for i := range s.held {
+		if i%classifyBatch == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := add(&s.held[i]); err != nil {
+			return err
+		}
 	}
 	return flush()
 }
 
 // AddDownloads takes downloads assembled elsewhere (where the flows are
-// kept), as if the stage had found them in the flows.
-func (s *Downloads) AddDownloads(ds []features.Download) error { return s.drain(ds) }
+// kept), as if the stage had found them in the flows; they are already in
+// memory, so the stage keeps them there (and keeps ds).
+func (s *Downloads) AddDownloads(ds []features.Download) {
+	for i := range ds {
+		s.ad.Add(&ds[i])
+	}
+	s.held = append(s.held, ds...)
+}
 
 // Close removes the stage's temporary file; the error says it was left
 // behind.

@@ -19,14 +19,13 @@ const fanOutBatch = 4096
 // Every consumer reads the same batch, which none may change or keep. A
 // consumer's error stops the stream.
 type fanOut struct {
-	consumers []func([]datasets.Flow) error
-	chans     []chan *flowBatch
-	pool      sync.Pool
-	batch     *flowBatch
-	wg        sync.WaitGroup
-	errs      []error
-	failed    atomic.Bool
-	cancel    context.CancelFunc
+	chans  []chan *flowBatch
+	pool   sync.Pool
+	batch  *flowBatch
+	wg     sync.WaitGroup
+	errs   []error
+	failed atomic.Bool
+	cancel context.CancelFunc
 }
 
 type flowBatch struct {
@@ -37,24 +36,12 @@ type flowBatch struct {
 	giveBack func()
 }
 
-// perFlow makes a batch consumer of a consumer of one flow at a time.
-func perFlow(c func(*datasets.Flow) error) func([]datasets.Flow) error {
-	return func(b []datasets.Flow) error {
-		for k := range b {
-			if err := c(&b[k]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
 // newBatchFanOut starts one goroutine per consumer of batches. Call addBatch
 // for the flows, then close, whose error is the first consumer
 // error.
 func newBatchFanOut(ctx context.Context, consumers ...func([]datasets.Flow) error) (*fanOut, context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
-	f := &fanOut{consumers: consumers, errs: make([]error, len(consumers)), cancel: cancel}
+	f := &fanOut{errs: make([]error, len(consumers)), cancel: cancel}
 	f.pool.New = func() any { return &flowBatch{flows: make([]datasets.Flow, 0, fanOutBatch)} }
 	for i, c := range consumers {
 		ch := make(chan *flowBatch, 4)

@@ -40,9 +40,6 @@ func (s *hostStage) addBatch(b []datasets.Flow) error {
 	return nil
 }
 
-// internal reports whether a is one of the site's hosts.
-func (s *hostStage) internal(a netip.Addr) bool { return s.agg.Internal(a) }
-
 // ttlClasses are a host's initial TTLs (the class its observed TTLs fall
 // in), with the flows of each.
 func ttlClasses(h features.HostStats) map[uint8]uint64 {

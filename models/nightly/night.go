@@ -2,8 +2,8 @@ package nightly
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
-	"net/netip"
 
 	"github.com/go-gota/gota/series"
 
@@ -114,17 +114,13 @@ func (n *Night) writeHostTable(w *nightdir.Writer, csv bool) error {
 	if err != nil {
 		return err
 	}
-	clusterOf := map[netip.Addr]int{}
-	for _, h := range n.Hosts {
-		clusterOf[h.Addr] = h.Cluster
+	// The frame keeps the table's order, which is the inventory's.
+	if df.Nrow() != len(n.Hosts) {
+		return fmt.Errorf("host table of %d rows for %d hosts", df.Nrow(), len(n.Hosts))
 	}
 	cids := make([]int, df.Nrow())
-	for i, a := range df.Col("address").Records() {
-		c, ok := clusterOf[netip.MustParseAddr(a)]
-		if !ok {
-			c = -1
-		}
-		cids[i] = c
+	for i := range cids {
+		cids[i] = n.Hosts[i].Cluster
 	}
 	df = df.Mutate(series.New(cids, series.Int, "cluster"))
 	if csv {

@@ -93,9 +93,7 @@ func RunPushed(ctx context.Context, cfg Config, src Pushed, sink DownloadSink) (
 	if err != nil {
 		return nil, err
 	}
-	if err := dl.AddDownloads(ds); err != nil {
-		return nil, err
-	}
+	dl.AddDownloads(ds)
 	return finish(ctx, &cfg, gathered{
 		started: started, read: read, hosts: newPushedHosts(hs, site, agg.Internal), hints: hints, dl: dl, source: src.Name(),
 	}, sink)
