@@ -39,7 +39,9 @@ type sitePage struct {
 	b, p [pageSecs]float64
 }
 
-func floorDiv(x, y int64) int64 {
+// FloorDiv is x/y rounded towards minus infinity (the minute of a second
+// before 1970 included).
+func FloorDiv(x, y int64) int64 {
 	q := x / y
 	if x%y != 0 && (x < 0) != (y < 0) {
 		q--
@@ -73,10 +75,10 @@ func span(set *bool, first, last *int64, s0, s1 int64) {
 func (a *HostAggregator) spread(start, end int64, by, pk uint64, h1, h2 *host) {
 	const sec = int64(time.Second)
 	d := end - start
-	s0 := floorDiv(start, sec)
+	s0 := FloorDiv(start, sec)
 	s1 := s0
 	if d > 0 {
-		s1 = floorDiv(end-1, sec)
+		s1 = FloorDiv(end-1, sec)
 	}
 	st := &a.site
 	st.bytes += by
@@ -95,7 +97,7 @@ func (a *HostAggregator) spread(start, end int64, by, pk uint64, h1, h2 *host) {
 		cb, cp = fb*float64(sec)/fd, fp*float64(sec)/fd
 	}
 	vb, vp := &a.vb, &a.vp // not zeroed: only [:m] is written and read
-	for pn := floorDiv(s0, pageSecs); pn <= floorDiv(s1, pageSecs); pn++ {
+	for pn := FloorDiv(s0, pageSecs); pn <= FloorDiv(s1, pageSecs); pn++ {
 		lo, hi := max(s0, pn*pageSecs), min(s1, pn*pageSecs+pageSecs-1)
 		m := int(hi - lo + 1)
 		if d == 0 {
@@ -182,7 +184,7 @@ func (a *HostAggregator) pageOf(h *host, pn int64) *hostPage {
 // order; a host found at its front has all its due pages folded, in order,
 // and its later entries for them are skipped.
 func (a *HostAggregator) foldDue() {
-	limit := floorDiv(a.water-int64(a.cfg.Horizon), pageSecs*int64(time.Second))
+	limit := FloorDiv(a.water-int64(a.cfg.Horizon), pageSecs*int64(time.Second))
 	if limit <= a.limit {
 		return
 	}
@@ -425,9 +427,10 @@ func lerpRank(at func(k float64) float64, r float64) float64 {
 	return v + (r-lo)*(w-v)
 }
 
-// exactQuantile is the q-quantile of a series made of the sorted values vs
-// and zeros more zeros.
-func exactQuantile(vs []float64, zeros int, q float64) float64 {
+// ExactQuantile is the q-quantile of a series made of the sorted values vs
+// and zeros more zeros, interpolated between order statistics as pandas
+// and numpy do by default.
+func ExactQuantile(vs []float64, zeros int, q float64) float64 {
 	total := len(vs) + zeros
 	if total == 0 {
 		return 0
@@ -484,13 +487,13 @@ func (s *siteSeries) stats(out *SiteStats, maxSpan time.Duration) {
 		}
 		slices.Sort(bs)
 		slices.Sort(ps)
-		out.Rates.BytesP95 = exactQuantile(bs, int(n)-len(bs), 0.95)
-		out.Rates.PacketsP95 = exactQuantile(ps, int(n)-len(ps), 0.95)
+		out.Rates.BytesP95 = ExactQuantile(bs, int(n)-len(bs), 0.95)
+		out.Rates.PacketsP95 = ExactQuantile(ps, int(n)-len(ps), 0.95)
 		return
 	}
 	out.BytesPerSecond = make([]float64, n)
 	out.PacketsPerSecond = make([]float64, n)
-	m0, m1 := floorDiv(s.firstSec, pageSecs), floorDiv(s.lastSec, pageSecs)
+	m0, m1 := FloorDiv(s.firstSec, pageSecs), FloorDiv(s.lastSec, pageSecs)
 	out.MinuteStart = time.Unix(m0*pageSecs, 0).UTC()
 	out.BytesPerMinute = make([]float64, m1-m0+1)
 	out.PacketsPerMinute = make([]float64, m1-m0+1)
@@ -507,17 +510,17 @@ func (s *siteSeries) stats(out *SiteStats, maxSpan time.Duration) {
 	// Minute sums in time order, so the result does not depend on the
 	// order of the page map.
 	for k, v := range out.BytesPerSecond {
-		out.BytesPerMinute[floorDiv(s.firstSec+int64(k), pageSecs)-m0] += v
+		out.BytesPerMinute[FloorDiv(s.firstSec+int64(k), pageSecs)-m0] += v
 	}
 	for k, v := range out.PacketsPerSecond {
-		out.PacketsPerMinute[floorDiv(s.firstSec+int64(k), pageSecs)-m0] += v
+		out.PacketsPerMinute[FloorDiv(s.firstSec+int64(k), pageSecs)-m0] += v
 	}
 	bs := appendPositive(nil, out.BytesPerSecond)
 	ps := appendPositive(nil, out.PacketsPerSecond)
 	slices.Sort(bs)
 	slices.Sort(ps)
-	out.Rates.BytesP95 = exactQuantile(bs, int(n)-len(bs), 0.95)
-	out.Rates.PacketsP95 = exactQuantile(ps, int(n)-len(ps), 0.95)
+	out.Rates.BytesP95 = ExactQuantile(bs, int(n)-len(bs), 0.95)
+	out.Rates.PacketsP95 = ExactQuantile(ps, int(n)-len(ps), 0.95)
 }
 
 func appendPositive(dst, vs []float64) []float64 {

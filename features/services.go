@@ -89,7 +89,11 @@ func (c *linearCounter) add(h uint64) {
 // linearMax is the estimate of a full bitmap: 256 ln 256.
 const linearMax = 1420
 
-func (c *linearCounter) estimate() int {
+func (c *linearCounter) estimate() int { return LinearEstimate(*c) }
+
+// LinearEstimate is the number of distinct values a 256-bit linear
+// counter (a host's service-port peers) estimates from its bits.
+func LinearEstimate(c [4]uint64) int {
 	set := 0
 	for _, w := range c {
 		set += bits.OnesCount64(w)

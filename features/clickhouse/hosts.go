@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -315,7 +314,7 @@ LIMIT %[5]d BY h`, strings.Join(words, ", "), strings.Join(defs, ",\n         ")
 		if err := scan(&h, &port, &proto, &flows, &answers, &resets, &w[0], &w[1], &w[2], &w[3]); err != nil {
 			return err
 		}
-		peers := linearEstimate(w)
+		peers := features.LinearEstimate(w)
 		if answers == 0 && (peers < q.cfg.MinServicePeers || resets > 0) {
 			return nil
 		}
@@ -329,18 +328,6 @@ LIMIT %[5]d BY h`, strings.Join(words, ", "), strings.Join(defs, ",\n         ")
 		})
 	}
 	return err
-}
-
-// linearEstimate is features' 256-bit linear counter's estimate.
-func linearEstimate(w [4]uint64) int {
-	set := 0
-	for _, x := range w {
-		set += bits.OnesCount64(x)
-	}
-	if set == 256 {
-		return 1420
-	}
-	return int(math.Round(-256 * math.Log(float64(256-set)/256)))
 }
 
 // series spreads every record's bytes and packets over its seconds as
@@ -454,8 +441,8 @@ func (q *hostQueries) siteSeries(site *features.SiteStats, s0, n int64, secs [][
 	}
 	slices.Sort(bs)
 	slices.Sort(ps)
-	site.Rates.BytesP95 = exactQuantile(bs, int(n)-len(bs), 0.95)
-	site.Rates.PacketsP95 = exactQuantile(ps, int(n)-len(ps), 0.95)
+	site.Rates.BytesP95 = features.ExactQuantile(bs, int(n)-len(bs), 0.95)
+	site.Rates.PacketsP95 = features.ExactQuantile(ps, int(n)-len(ps), 0.95)
 	if n > int64(q.cfg.MaxSeriesSpan/time.Second) {
 		site.SeriesOmitted = true
 		return nil
@@ -467,45 +454,15 @@ func (q *hostQueries) siteSeries(site *features.SiteStats, s0, n int64, secs [][
 		site.BytesPerSecond[k] = x[1].(float64)
 		site.PacketsPerSecond[k] = x[2].(float64)
 	}
-	m0, m1 := floorDiv(s0, 60), floorDiv(s0+n-1, 60)
+	m0, m1 := features.FloorDiv(s0, 60), features.FloorDiv(s0+n-1, 60)
 	site.MinuteStart = time.Unix(m0*60, 0).UTC()
 	site.BytesPerMinute = make([]float64, m1-m0+1)
 	site.PacketsPerMinute = make([]float64, m1-m0+1)
 	for k, v := range site.BytesPerSecond {
-		site.BytesPerMinute[floorDiv(s0+int64(k), 60)-m0] += v
+		site.BytesPerMinute[features.FloorDiv(s0+int64(k), 60)-m0] += v
 	}
 	for k, v := range site.PacketsPerSecond {
-		site.PacketsPerMinute[floorDiv(s0+int64(k), 60)-m0] += v
+		site.PacketsPerMinute[features.FloorDiv(s0+int64(k), 60)-m0] += v
 	}
 	return nil
-}
-
-func floorDiv(x, y int64) int64 {
-	q := x / y
-	if x%y != 0 && (x < 0) != (y < 0) {
-		q--
-	}
-	return q
-}
-
-// exactQuantile is the q-quantile of the sorted values vs and zeros more
-// zeros, interpolated as pandas does (features' exactQuantile).
-func exactQuantile(vs []float64, zeros int, q float64) float64 {
-	total := len(vs) + zeros
-	if total == 0 {
-		return 0
-	}
-	at := func(k int) float64 {
-		if k < zeros {
-			return 0
-		}
-		return vs[k-zeros]
-	}
-	r := q * float64(total-1)
-	lo := math.Floor(r)
-	v := at(int(lo))
-	if r == lo {
-		return v
-	}
-	return v + (r-lo)*(at(int(lo)+1)-v)
 }
