@@ -35,6 +35,8 @@ type Night struct {
 	// Records are stats.json, and alarms.json when it is not of the
 	// run's form, shown as tables of their records; by file name.
 	Records map[string]*RecordDoc
+
+	idx map[string]int // hostIndex, built once
 }
 
 // HostFeatures are the host table's columns the report reads, row i for
@@ -168,9 +170,11 @@ func (n *Night) joinFeatures(t *nightdir.HostTable) {
 
 // hostIndex maps each host's address text to its index in Hosts.
 func (n *Night) hostIndex() map[string]int {
-	m := make(map[string]int, len(n.Hosts))
-	for i, h := range n.Hosts {
-		m[h.Addr.String()] = i
+	if n.idx == nil {
+		n.idx = make(map[string]int, len(n.Hosts))
+		for i, h := range n.Hosts {
+			n.idx[h.Addr.String()] = i
+		}
 	}
-	return m
+	return n.idx
 }

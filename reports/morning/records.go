@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -72,20 +70,6 @@ func ReadRecordDoc(r io.Reader, name string) (*RecordDoc, error) {
 	doc := &RecordDoc{Name: name}
 	doc.walk("", root)
 	return doc, nil
-}
-
-func (n *Night) readRecords(name string) error {
-	f, err := os.Open(filepath.Join(n.Dir, name))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	doc, err := ReadRecordDoc(f, name)
-	if err != nil {
-		return err
-	}
-	n.Records[name] = doc
-	return nil
 }
 
 // decodeNode reads one value from d; src is the whole input, for the

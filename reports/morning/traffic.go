@@ -118,10 +118,6 @@ func (r *report) trafficFigure() *figure {
 			}
 		}
 	}
-	var peak float64
-	for _, s := range base {
-		peak = math.Max(peak, s.bytes/width.Seconds())
-	}
 	mkPanel := func(value func(s sample) float64, binValue func(b bin) float64, unit string, label func(float64) string, height int) panel {
 		p := panel{height: height, yLabel: unit}
 		var light []pt
@@ -217,7 +213,6 @@ func (r *report) trafficFigure() *figure {
 	} else if len(n.Busiest) > 0 {
 		caption += fmt.Sprintf(" The busiest hosts' peak minutes are not marked: the night spans %s, too short to tell its minutes apart on this chart (the top talkers table gives them).", spanText(span))
 	}
-	_ = peak
 	c := xyChart{xlo: 0, xhi: span.Seconds(), xTicks: timeTicks(lo, hi, 8), xLabel: "time (UTC)", panels: []panel{bits, pkts}, legend: legend,
 		label: "the site's traffic over time in bits and packets per second"}
 	fig.Body = c.render()

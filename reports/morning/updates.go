@@ -7,11 +7,8 @@ import (
 	"strings"
 
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
+	"github.com/fingerflow/fingerflow/reports"
 )
-
-// sureConfidence is the confidence from which the page counts an OS as
-// sure.
-const sureConfidence = 0.9
 
 // updatesSection shows the hosts per OS family (and why the others have
 // none), which updates each family's hosts fetched, may have fetched and
@@ -68,7 +65,7 @@ func (r *report) familiesFigure() *figure {
 			f = &fam{os: os}
 			by[os] = f
 		}
-		if h.Verdict.Confidence >= sureConfidence {
+		if h.Verdict.Confidence >= reports.SureConfidence {
 			f.sure++
 		} else {
 			f.less++
@@ -85,15 +82,15 @@ func (r *report) familiesFigure() *figure {
 		k := f.sure + f.less
 		l.bars = append(l.bars, bar{label: f.os, value: fmt.Sprintf("%s (%s)", plural(k, "host", "hosts"), shareText(float64(k)/float64(total))),
 			segs: []seg{
-				{float64(f.sure), "c-sure", fmt.Sprintf("%s: %d hosts with a confidence of at least %.0f%%", f.os, f.sure, 100*sureConfidence)},
-				{float64(f.less), "c-unsure", fmt.Sprintf("%s: %d hosts with a confidence below %.0f%%", f.os, f.less, 100*sureConfidence)},
+				{float64(f.sure), "c-sure", fmt.Sprintf("%s: %d hosts with a confidence of at least %.0f%%", f.os, f.sure, 100*reports.SureConfidence)},
+				{float64(f.less), "c-unsure", fmt.Sprintf("%s: %d hosts with a confidence below %.0f%%", f.os, f.less, 100*reports.SureConfidence)},
 			}})
 	}
 	unknown := total
 	for _, f := range fams {
 		unknown -= f.sure + f.less
 	}
-	legend := []legendKey{{"c-sure", fmt.Sprintf("confidence ≥ %.0f%%", 100*sureConfidence)}, {"c-unsure", fmt.Sprintf("confidence < %.0f%%", 100*sureConfidence)}}
+	legend := []legendKey{{"c-sure", fmt.Sprintf("confidence ≥ %.0f%%", 100*reports.SureConfidence)}, {"c-unsure", fmt.Sprintf("confidence < %.0f%%", 100*reports.SureConfidence)}}
 	if unknown > 0 {
 		b := bar{label: "not identified", value: fmt.Sprintf("%s (%s)", plural(unknown, "host", "hosts"), shareText(float64(unknown)/float64(total)))}
 		var words []string
