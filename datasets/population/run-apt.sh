@@ -1,25 +1,5 @@
 #!/bin/bash
-# Makes one real-apt population run in $RUNS/apt-PATH-Hh-sSEED (default RUNS=/work/labruns):
-# aptpop.py (this folder's copy) and the lab's convert.sh, then flow counts.
-# The pcap is deleted after converting if it is 200 MB or more, unless KEEP_PCAP=1.
+# Makes one real-apt population run in $RUNS/apt-PATH-Hh-sSEED: run-pop.sh
+# with aptpop.py (see there).
 # Usage: [KEEP_PCAP=1] run-apt.sh near|far|vpn HOSTS SEED
-# Needs the lab up (topology.sh up, server-truth.sh start) with $LAB/www as in ../lab-dev and aptmirror.sh's mirror.
-set -e
-P=$1; H=$2; S=$3
-HERE=$(dirname $(readlink -f $0)); LABSH=${LABSH:-/work/shared/lab}
-NAME=apt-$P-${H}h-s$S; D=${RUNS:-/work/labruns}/$NAME
-mkdir -p $D; cd $D
-set +e
-POP_PATH=$P /usr/bin/python3 $HERE/aptpop.py $NAME $H $S 2>$NAME.errors.txt
-rc=$?
-set -e
-$LABSH/convert.sh $NAME | tee -a $NAME.check.txt
-for f in v5 v9 ipfix; do
-  echo "nfdump -R $NAME.$f -I: $(nfdump -R $NAME.$f -I | grep -E '^(Flows|Packets|Bytes):' | tr -s ' \n' ' ')" >> $NAME.check.txt
-done
-echo "argus records: $(ra -r $NAME.argus -n -s stime | wc -l)" >> $NAME.check.txt
-sz=$(stat -c %s $NAME.pcap)
-echo "pcap bytes: $sz" >> $NAME.check.txt
-if [ "$sz" -ge 200000000 ] && [ "${KEEP_PCAP:-0}" != 1 ]; then rm $NAME.pcap; echo "pcap deleted after converting" >> $NAME.check.txt; fi
-cat $NAME.check.txt
-exit $rc
+exec env KIND=apt "$(dirname "$(readlink -f "$0")")/run-pop.sh" "$@"
