@@ -98,6 +98,10 @@ func (r *Result) Unknown() bool { return len(r.Files) == 0 }
 // are shown as chance-level instead.
 const NegligibleChance = 0.02
 
+// Negligible reports whether a chance fit is negligible (at most
+// NegligibleChance): a file named at it counts as named.
+func Negligible(chance float64) bool { return chance <= NegligibleChance }
+
 // Statuses of an Answer.
 const (
 	StatusNamed       = "named"        // named, and not by chance
@@ -121,7 +125,7 @@ func (a *Answer) Status() string {
 	switch {
 	case a.Unknown():
 		return StatusUnknown
-	case a.Chance > NegligibleChance:
+	case !Negligible(a.Chance):
 		return StatusChanceLevel
 	}
 	return StatusNamed

@@ -426,7 +426,7 @@ func Infer(cfg Config, cat *catalog.Catalog, shares map[string]float64, ev HostE
 		if familyOf(cat, name) != lead || b.weight < cfg.MinUpdateWeight || f.Kind == KindIndex {
 			continue
 		}
-		if !corroborated && !(f.Exact && f.Chance <= downloads.NegligibleChance) {
+		if !corroborated && !(f.Exact && downloads.Negligible(f.Chance)) {
 			continue
 		}
 		u := Update{Entry: name, OS: lead, When: f.When, Kind: f.Kind, Chance: f.Chance, Weight: round2(b.weight)}

@@ -435,7 +435,7 @@ func (n *Night) explain(h *host, v *Verdict) {
 			named++
 		}
 	}
-	var multi, lossy, single int
+	var multi, lossy int
 	for k := range h.pending {
 		req, loss := n.cl.Requests(&h.pending[k].d)
 		switch {
@@ -443,8 +443,6 @@ func (n *Night) explain(h *host, v *Verdict) {
 			multi++
 		case loss == downloads.LossMany || loss == downloads.LossFew:
 			lossy++
-		default:
-			single++
 		}
 	}
 	unresolved := len(h.pending) + h.dropped
