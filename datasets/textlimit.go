@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -198,4 +199,18 @@ func sizeText(n int) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// CSVError names the file and line of an encoding/csv error or of a
+// record longer than MaxLine, marked as kind (the reader's format error);
+// other errors only get the name.
+func CSVError(name string, err, kind error) error {
+	var pe *csv.ParseError
+	switch {
+	case errors.Is(err, ErrLineTooLong):
+		return fmt.Errorf("%s: %w: %w", name, err, kind)
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, kind)
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }

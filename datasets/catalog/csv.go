@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -131,18 +130,8 @@ func ReadCSV(ctx context.Context, r io.Reader, name string) (*Catalog, error) {
 	return b.done()
 }
 
-// csvError names the file and line of an encoding/csv error or of a
-// record longer than datasets.MaxLine.
-func csvError(name string, err error) error {
-	var pe *csv.ParseError
-	switch {
-	case errors.Is(err, datasets.ErrLineTooLong):
-		return fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
-	case errors.As(err, &pe):
-		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, ErrFormat)
-	}
-	return fmt.Errorf("%s: %w", name, err)
-}
+// csvError names the file and line of a CSV error (datasets.CSVError).
+func csvError(name string, err error) error { return datasets.CSVError(name, err, ErrFormat) }
 
 // parseDate reads a release date: a day (UTC) or an RFC 3339 time.
 func parseDate(s string) (time.Time, error) {

@@ -96,18 +96,8 @@ func Read(ctx context.Context, r io.Reader, name string) (*Set, error) {
 	return s, nil
 }
 
-// csvError names the file and line of an encoding/csv error or of a
-// record longer than datasets.MaxLine.
-func csvError(name string, err error) error {
-	var pe *csv.ParseError
-	switch {
-	case errors.Is(err, datasets.ErrLineTooLong):
-		return fmt.Errorf("%s: %w: %w", name, err, ErrFormat)
-	case errors.As(err, &pe):
-		return fmt.Errorf("%s: line %d: %w: %w", name, pe.Line, pe.Err, ErrFormat)
-	}
-	return fmt.Errorf("%s: %w", name, err)
-}
+// csvError names the file and line of a CSV error (datasets.CSVError).
+func csvError(name string, err error) error { return datasets.CSVError(name, err, ErrFormat) }
 
 // readLab reads the rows after a lab-format header.
 func readLab(ctx context.Context, cr *csv.Reader, name string, header []string, cols map[string]int) (*Set, error) {
