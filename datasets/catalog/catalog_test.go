@@ -628,6 +628,23 @@ func TestDebianRelease(t *testing.T) {
 	if len(m.Entries) != len(pkgs.Entries)+4 || len(m.Files()) != len(pkgs.Entries) {
 		t.Errorf("merged %d entries, %d files; want %d and %d", len(m.Entries), len(m.Files()), len(pkgs.Entries)+4, len(pkgs.Entries))
 	}
+	// A second suite's Release lists the same index paths with other
+	// sizes: both merge, the second's entries named with its suite.
+	other := "Suite: bookworm-updates\n" + strings.ReplaceAll(string(body), " 130342 Packages\n", " 130999 Packages\n")
+	if !strings.Contains(other, "130999") {
+		t.Fatal("the shipped Release lists no Packages of 130342 bytes")
+	}
+	oc, err := ReadDebianRelease(ctx, strings.NewReader(other), "updates/Release", "updates/Release", int64(len(other)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := Merge(pkgs, c, oc)
+	if err != nil {
+		t.Fatalf("two suites' Release files: %v", err)
+	}
+	if e, ok := two.Lookup(oc.Entries[0].Product + " Packages"); !ok || e.Size != 130999 {
+		t.Errorf("the second suite's Packages: %+v, %v", e, ok)
+	}
 	if _, err := ReadDebianRelease(ctx, strings.NewReader("Origin: x\nSHA256:\n abc notanumber Packages\n"), "r", "r", 0); !errors.Is(err, ErrSize) {
 		t.Errorf("bad size: %v", err)
 	}

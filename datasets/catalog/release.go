@@ -131,6 +131,13 @@ func Merge(cats ...*Catalog) (*Catalog, error) {
 	b := newBuilder("the catalogs")
 	for _, c := range cats {
 		for i, e := range c.Entries {
+			// Two suites' Release files list the same index paths with
+			// other sizes: an index entry whose name another catalog
+			// took is named with its suite.
+			if j, ok := b.idx[e.Name]; ok && e.Kind == KindIndex && b.entries[j].Kind == KindIndex &&
+				b.entries[j].Size != e.Size && e.Product != "" {
+				e.Name = e.Product + " " + e.Name
+			}
 			if err := b.add(e, fmt.Sprintf("entry %d", i)); err != nil {
 				return nil, err
 			}
