@@ -302,3 +302,41 @@ func TestPopulation(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictSearchesHintedFamily: a host that only a TTL class names
+// (here Windows) has its downloads searched among that family's files,
+// once, as Verdicts searches the family catalog evidence leans to.
+func TestVerdictSearchesHintedFamily(t *testing.T) {
+	n, err := population()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := n.Verdicts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	for _, a := range n.Hosts() {
+		h := n.hosts[a]
+		if vs[a].OS != Unknown || len(h.pending) == 0 || h.searched == "windows" {
+			continue
+		}
+		tried++
+		n.AddHint(a, Hint{Kind: KindTTL, OS: []string{"windows"}, Weight: 1, Text: "initial TTL 128", Class: true})
+		before := n.Stats.OSSearched
+		if v := n.Verdict(a); v.OS != "windows" || !v.ByTTL {
+			t.Errorf("%s: %s (by TTL %v), want windows by its TTL", a, v.OS, v.ByTTL)
+		}
+		if got := n.Stats.OSSearched - before; got != len(h.pending) {
+			t.Errorf("%s: %d of its %d downloads searched among the windows files", a, got, len(h.pending))
+		}
+		before = n.Stats.OSSearched
+		n.Verdict(a)
+		if n.Stats.OSSearched != before {
+			t.Errorf("%s: searched again on a second verdict", a)
+		}
+	}
+	if tried == 0 {
+		t.Fatal("no unidentified host with downloads to search")
+	}
+}

@@ -40,6 +40,10 @@ type Night struct {
 	index                          *downloads.Index
 	nullSeen, nullFits, nullTrials int
 
+	// restricted holds, per family, the classifier that knows only the
+	// family's files (nil when it has none).
+	restricted map[string]*downloads.Classifier
+
 	// Stats counts what the night's context added.
 	Stats NightStats
 }
@@ -73,6 +77,9 @@ type host struct {
 	// the package index.
 	downloads int
 	index     []indexFetch
+	// searched is the family whose files the host's downloads were
+	// searched among ("" before any search).
+	searched string
 }
 
 // indexFetch is a download of the package index.
@@ -293,7 +300,6 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 		}
 	}
 	out := make(map[netip.Addr]Verdict, len(n.hosts))
-	restricted := map[string]*downloads.Classifier{}
 	for i, a := range n.Hosts() {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -322,24 +328,35 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 		// The family the catalog evidence leans to, decided or not, is
 		// searched for more: a host's other downloads may fit its files
 		// once the other families' files are out of the way.
-		if lead := v.Lead(); lead != "" && n.osAware {
-			rcl, ok := restricted[lead]
-			if !ok {
-				// The model's catalog may lack the OS column the
-				// night's catalog has: look families up there.
-				fam := lead
-				rcl, _ = n.cl.Restrict(func(e *catalog.Entry) bool { return n.families[e.Name] == fam })
-				restricted[lead] = rcl
-			}
-			if rcl != nil && n.search(rcl, h, named) {
-				v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
-			}
+		if n.searchLead(h, v.Lead(), named) {
+			v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 		}
 		n.addPossible(h, &v)
 		n.explain(h, &v)
 		out[a] = v
 	}
 	return out, nil
+}
+
+// searchLead searches host h's downloads among the files of family lead,
+// once per host and family, and reports whether it found a file not yet
+// named (named is updated).
+func (n *Night) searchLead(h *host, lead string, named map[string]bool) bool {
+	if lead == "" || !n.osAware || lead == h.searched {
+		return false
+	}
+	h.searched = lead
+	rcl, ok := n.restricted[lead]
+	if !ok {
+		// The model's catalog may lack the OS column the night's
+		// catalog has: look families up there.
+		rcl, _ = n.cl.Restrict(func(e *catalog.Entry) bool { return n.families[e.Name] == lead })
+		if n.restricted == nil {
+			n.restricted = map[string]*downloads.Classifier{}
+		}
+		n.restricted[lead] = rcl
+	}
+	return rcl != nil && n.search(rcl, h, named)
 }
 
 // named is the set of files the host's fetches name.
@@ -410,13 +427,20 @@ func allIn(files []string, set map[string]bool) bool {
 
 // Verdict weighs host a's evidence again, with the hints added since
 // Verdicts (its cluster's OS mix, TTL and rule hints); the fetches are
-// those Verdicts found.
+// those Verdicts found, and those a search among the files of the family
+// the hints now lead to finds (a host named Windows by its TTL alone has
+// its downloads searched among the Windows files).
 func (n *Night) Verdict(a netip.Addr) Verdict {
 	h := n.hosts[a]
 	if h == nil {
 		h = &host{}
 	}
 	v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	// A family the hints lead to (a TTL class that names one) is
+	// searched too, as Verdicts searched the catalog evidence's.
+	if n.searchLead(h, v.Lead(), n.named(h)) {
+		v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	}
 	n.addPossible(h, &v)
 	n.explain(h, &v)
 	return v
