@@ -336,7 +336,9 @@ const maxLossyConnChance = 0.02
 // (nil: none), when its reverse direction says it lost nothing or almost
 // nothing: loss-free, the responses must add up to the payload within
 // their tolerances; with a few losses, the remainder must be under two
-// segments and aligned like resent pieces are. The answer is given only
+// segments and aligned like resent pieces are. SACK options of reordered
+// packets can read as one request more, so a count of three or more is
+// also tried one lower with the sum exact. The answer is given only
 // when one combination fits best and few would fit by chance (counted
 // over a window around the payload, as for multi-file answers); its Files
 // are the catalog files only, and Others counts the rest. A connection
@@ -358,20 +360,30 @@ func (cl *Classifier) Connection(d *features.Download, u *Unknowns) (ConnectionF
 			continue
 		}
 		n, loss := requestsLoss(p, o)
-		counts := []int{n}
+		type reading struct {
+			n    int
+			loss Loss
+		}
+		readings := []reading{{n, loss}}
 		switch {
 		case loss == LossMany:
 			// Many SACK options hide the request count.
-			counts = []int{2, 3}
+			readings = []reading{{2, loss}, {3, loss}}
 		case loss == LossUnknown || n < 2:
 			continue
+		case n > 2:
+			// SACK options worth about a request (packets reordered
+			// on the way, which resends nothing) read as one request
+			// more: the connection may have carried one fewer, its
+			// payload then the exact sum of the responses.
+			readings = append(readings, reading{n - 1, LossFree})
 		}
 		items := u.searchItems(cl, pi)
-		for _, n := range counts {
-			if n > cl.Params.MaxFiles {
+		for _, r := range readings {
+			if r.n > cl.Params.MaxFiles {
 				continue
 			}
-			fit, ok := cl.connectionFit(d, pi, o, n, loss, items)
+			fit, ok := cl.connectionFit(d, pi, o, r.n, r.loss, items)
 			if ok && (!found || fit.Chance < best.Chance) {
 				best, found = fit, true
 			}

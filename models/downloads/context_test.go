@@ -2,12 +2,14 @@ package downloads
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
+	"github.com/fingerflow/fingerflow/features"
 )
 
 // shippedModel is datasets/lab-dev/lab.ffm, which the nightly run uses on
@@ -138,5 +140,33 @@ func TestChance(t *testing.T) {
 	}
 	if mf, ml := free[len(free)/2], lossy[len(lossy)/2]; mf > 1e-3 || ml < 10*mf {
 		t.Errorf("median chance %.3g exact, %.3g lossy: want exact below 1e-3 and lossy ten times higher", mf, ml)
+	}
+}
+
+// TestConnectionReordered: a keep-alive connection of three catalog files
+// that lost nothing (Argus counted no loss) but whose client sent SACK
+// options for packets reordered on the way, 116 bytes of them: its
+// reverse payload reads as four requests with a few losses. Counters of
+// a 1-hop lab run (softflowd → NetFlow v9). The three-request reading
+// fits the files exactly, and the answer is that one.
+func TestConnectionReordered(t *testing.T) {
+	cl := shippedModel(t).Classifier(Options{})
+	d := features.Download{
+		Server: netip.MustParseAddr("10.77.0.1"), ServerPort: 80, Client: netip.MustParseAddr("10.77.1.57"), ClientPort: 60256,
+		Packets: 26139, Bytes: 38824067, HasReverse: true, RevPackets: 2560, RevBytes: 133488, Sampling: 1,
+	}
+	if n, loss := cl.Requests(&d); n != 4 || loss != LossFew {
+		t.Fatalf("reverse direction read as %d requests, %s: want 4, few losses", n, loss)
+	}
+	fit, ok := cl.Connection(&d, cl.NewUnknowns())
+	want := []string{"cat-005.bin", "cat-009.bin", "cat-016.bin"}
+	if !ok || !slices.Equal(fit.Files, want) || fit.Requests != 3 || fit.Loss != LossFree {
+		t.Fatalf("answer %v (%v, %d requests, %s, chance %.3g), want %v over 3 loss-free requests", fit.Files, ok, fit.Requests, fit.Loss, fit.Chance, want)
+	}
+	// 700 bytes more, not a sum of the catalog's responses nor of whole
+	// resent segments: no answer.
+	d.Bytes += 700
+	if fit, ok := cl.Connection(&d, cl.NewUnknowns()); ok {
+		t.Errorf("%d bytes more: answered %v (%d requests, %s, chance %.3g)", 700, fit.Files, fit.Requests, fit.Loss, fit.Chance)
 	}
 }
