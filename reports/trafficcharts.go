@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -28,8 +29,9 @@ var secondSteps = []int{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600}
 // markedHosts is how many of the busiest hosts the traffic chart marks.
 const markedHosts = 5
 
-// TrafficChart draws the site's traffic over time in two panels, KB/s (1
-// KB = 1000 bytes) above packets/s: every second (light; the highest
+// TrafficChart draws the site's traffic over time in two panels, bits/s
+// (in the SI unit its peak reads best in: kbit/s, Mbit/s...) above
+// packets/s: every second (light; the highest
 // second of each run when there are more than maxLinePoints) and the mean
 // of every minute (dark, with points). The peak minute of each of the
 // first markedHosts hosts of busiest (busiest first) is marked with its
@@ -101,7 +103,7 @@ func TrafficChart(w io.Writer, format string, seconds []nightdir.SecondRow, minu
 					clip[p] = 3 * q
 					at := seconds[slices.Index(vals, top)].Time
 					l, err := smallLabels(plotter.XYs{{X: math.Max(lo, unixSeconds(at)), Y: 3 * q}},
-						[]string{fmt.Sprintf("peak off the scale: %s %s at %s", CountText(int(top)), unit, at.UTC().Format("15:04:05"))},
+						[]string{fmt.Sprintf("peak off the scale: %s %s at %s", peakText(top), unit, at.UTC().Format("15:04:05"))},
 						vg.Points(8), draw.XLeft, draw.YTop)
 					if err != nil {
 						return nil, err
@@ -142,7 +144,17 @@ func TrafficChart(w io.Writer, format string, seconds []nightdir.SecondRow, minu
 		}
 		return p, nil
 	}
-	kb, err := panel("KB/s (1 KB = 1000 bytes)", "KB/s", func(b, _ float64) float64 { return b / 1000 })
+	// Rates in bits per second, as ntopng, Akvorado and Grafana show
+	// them, in the unit of the busiest second or minute.
+	peakBytes := 0.0
+	for _, s := range seconds {
+		peakBytes = math.Max(peakBytes, s.Bytes)
+	}
+	for _, m := range minutes {
+		peakBytes = math.Max(peakBytes, m.Bytes/60)
+	}
+	scale, unit := bitUnit(8 * peakBytes)
+	kb, err := panel(unit, unit, func(b, _ float64) float64 { return 8 * b / scale })
 	if err != nil {
 		return fmt.Errorf("traffic chart: %w", err)
 	}
@@ -153,15 +165,9 @@ func TrafficChart(w io.Writer, format string, seconds []nightdir.SecondRow, minu
 	pk.X.Label.Text = "time (UTC)"
 
 	legend := []legendEntry{{secondName, colourLight}, {"mean of every minute (of its part in the night)", colourNamed}}
-	// The busiest hosts' peak minutes, on the KB/s panel. Labels of
+	// The busiest hosts' peak minutes, on the bits/s panel. Labels of
 	// markers that would overlap are stacked.
-	top := 0.0
-	for _, s := range seconds {
-		top = math.Max(top, s.Bytes/1000)
-	}
-	for _, m := range minutes {
-		top = math.Max(top, m.Bytes/60/1000)
-	}
+	top := 8 * peakBytes / scale
 	var placed []plotter.XY
 	for i, h := range busiest[:min(markedHosts, len(busiest))] {
 		if len(h.Minutes) == 0 {
@@ -175,7 +181,7 @@ func TrafficChart(w io.Writer, format string, seconds []nightdir.SecondRow, minu
 		if span <= 0 {
 			span = 60
 		}
-		xy := plotter.XY{X: (math.Max(t0, lo) + math.Min(t0+60, hi)) / 2, Y: peak.Bytes / span / 1000}
+		xy := plotter.XY{X: (math.Max(t0, lo) + math.Min(t0+60, hi)) / 2, Y: 8 * peak.Bytes / span / scale}
 		if c, ok := clip[kb]; ok && xy.Y > c {
 			xy.Y = c // off the scale: marked at its top
 		}
@@ -275,4 +281,28 @@ func durationText(d time.Duration) string {
 		return fmt.Sprintf("%d minutes", int(d/time.Minute))
 	}
 	return d.String()
+}
+
+// bitUnit is the SI unit of bits per second a rate of up to peak bits/s
+// reads best in: its size and name.
+func bitUnit(peak float64) (float64, string) {
+	scale, unit := 1.0, "bit/s"
+	for _, u := range []struct {
+		scale float64
+		name  string
+	}{{1e3, "kbit/s"}, {1e6, "Mbit/s"}, {1e9, "Gbit/s"}, {1e12, "Tbit/s"}} {
+		if peak >= u.scale {
+			scale, unit = u.scale, u.name
+		}
+	}
+	return scale, unit
+}
+
+// peakText is a peak value in three significant figures, with thousands
+// grouped above 1,000.
+func peakText(v float64) string {
+	if v >= 1000 {
+		return CountText(int(math.Round(v)))
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
