@@ -20,7 +20,11 @@ func (r *report) analyticsSection() (section, error) {
 	n := r.n
 	s := section{ID: "analytics", Title: "Alarms and statistics"}
 	if n.Alarms == nil && len(n.Records) == 0 {
-		s.Blocks = append(s.Blocks, block{Note: "Neither alarms.json nor stats.json is in this directory: the run's analytics are not known."})
+		note := "Neither alarms.json nor stats.json is in this directory: the run's analytics are not known."
+		if why := n.Run.Analytics; why != "" {
+			note = "The run wrote no alarms.json or stats.json: " + strings.TrimSuffix(why, ".") + "."
+		}
+		s.Blocks = append(s.Blocks, block{Note: note})
 		return s, nil
 	}
 	s.Blocks = append(s.Blocks, block{Attention: r.alarmItems(false)})

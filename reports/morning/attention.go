@@ -285,6 +285,11 @@ func (r *report) alarmItems(short bool) []item {
 		if r.n.Records[nightdir.AlarmsFile] != nil {
 			return []item{{Level: "info", Text: "alarms.json is not of the form fingerflow run writes: its records are shown under Alarms and statistics."}}
 		}
+		if why := r.n.Run.Analytics; why != "" {
+			// The run says why (a night computed where its flows are
+			// kept).
+			return []item{{Level: "info", Text: "Floods and scans were not checked: " + strings.TrimSuffix(why, ".") + "."}}
+		}
 		return []item{{Level: "info", Text: "Floods and scans were not checked: alarms.json is not in this directory."}}
 	}
 	var alarms []item

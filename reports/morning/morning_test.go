@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/fingerflow/fingerflow/models/inventory"
+	"github.com/fingerflow/fingerflow/models/nightly"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 )
 
@@ -421,6 +422,28 @@ func TestMorningReportBareDirectory(t *testing.T) {
 		"the run wrote no traffic series", "catalog.csv is not in this directory", "Floods and scans were not checked")
 	if _, err := WriteMorningReport(context.Background(), t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("directory without run.json: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestMorningReportAnalyticsNotComputed: a night computed where its flows
+// are kept (run --clickhouse) has no alarms.json, and run.json says why:
+// the page gives that reason, not "not in this directory".
+func TestMorningReportAnalyticsNotComputed(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(nightFixture, nightdir.RunFile))
+	must(t, err)
+	var run map[string]any
+	must(t, json.Unmarshal(b, &run))
+	run["analytics"] = nightly.AnalyticsNotComputed
+	b, err = json.Marshal(run)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, nightdir.RunFile), b, 0o644))
+	_, _, doc := writeReport(t, dir)
+	text := textOf(doc)
+	containsAll(t, "page text", []string{text}, "Floods and scans were not checked: not computed: the flows stay where they are kept",
+		"The run wrote no alarms.json or stats.json: not computed")
+	if strings.Contains(text, "alarms.json is not in this directory") {
+		t.Error("the page says alarms.json is missing, not why the run wrote none")
 	}
 }
 
