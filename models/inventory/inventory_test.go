@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 	"path/filepath"
@@ -209,6 +210,26 @@ func TestWeight(t *testing.T) {
 // population is the shipped sample population, run through the pipeline
 // the nightly run uses, once for all tests.
 var population = sync.OnceValues(func() (*Night, error) {
+	pd, err := popDownloads()
+	if err != nil {
+		return nil, err
+	}
+	n := NewNight(DefaultConfig(), pd.cl, pd.cat, netip.MustParsePrefix("10.0.0.0/8").Contains)
+	for i := range pd.ds {
+		n.Add(&pd.ds[i], pd.cl.Answer(&pd.ds[i]))
+	}
+	return n, nil
+})
+
+// popData are the shipped sample population's downloads, the classifier
+// adapted to them and the catalog.
+type popData struct {
+	cl  *downloads.Classifier
+	cat *catalog.Catalog
+	ds  []features.Download
+}
+
+var popDownloads = sync.OnceValues(func() (*popData, error) {
 	ctx := context.Background()
 	dir := filepath.Join("..", "..", "datasets", "population")
 	m, err := downloads.Load(ctx, filepath.Join("..", "..", "datasets", "lab-dev", "lab.ffm"))
@@ -243,13 +264,78 @@ var population = sync.OnceValues(func() (*Night, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := m.Classifier(downloads.Options{Offsets: offs})
-	n := NewNight(DefaultConfig(), cl, cat, netip.MustParsePrefix("10.0.0.0/8").Contains)
-	for i := range ds {
-		n.Add(&ds[i], cl.Answer(&ds[i]))
-	}
-	return n, nil
+	return &popData{m.Classifier(downloads.Options{Offsets: offs}), cat, ds}, nil
 })
+
+// TestPendingBounded: a host with more downloads of catalog size than a
+// night keeps for the search keeps the largest, and the files the
+// dropped ones could hold are still listed as possibly fetched (never
+// counted as missing).
+func TestPendingBounded(t *testing.T) {
+	pd, err := popDownloads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := pd.cl
+	// Unknown downloads of catalog size that could hold catalog files,
+	// largest first.
+	var unknown []features.Download
+	for _, d := range pd.ds {
+		if a := cl.Answer(&d); cl.InRange(&d) && a.Unknown() && len(cl.Possible(&d)) > 0 {
+			unknown = append(unknown, d)
+		}
+	}
+	slices.SortFunc(unknown, func(a, b features.Download) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	if len(unknown) < 3 || unknown[0].Bytes == unknown[len(unknown)-1].Bytes {
+		t.Fatalf("%d unknown downloads of catalog size, want three of different sizes", len(unknown))
+	}
+	// The two smallest, fetched earlier: the smallest first.
+	big := unknown[0]
+	small := slices.Clone(unknown[len(unknown)-2:])
+	small[0].Start = big.Start.Add(-time.Hour)
+	small[1].Start = big.Start.Add(-2 * time.Hour)
+	host := netip.MustParseAddr("10.200.0.1")
+	n := NewNight(DefaultConfig(), cl, pd.cat, netip.MustParsePrefix("10.0.0.0/8").Contains)
+	add := func(d features.Download) {
+		d.Client = host
+		n.Add(&d, cl.Answer(&d))
+	}
+	for _, d := range small {
+		add(d)
+	}
+	for range maxPending {
+		add(big)
+	}
+	h := n.hosts[host]
+	if len(h.pending) != maxPending || h.dropped != len(small) {
+		t.Fatalf("%d pending, %d dropped: want %d and %d", len(h.pending), h.dropped, maxPending, len(small))
+	}
+	for _, p := range h.pending {
+		if p.d.Bytes != big.Bytes {
+			t.Fatalf("a download of %d bytes kept, the smaller ones of %d and %d dropped instead", p.d.Bytes, small[0].Bytes, small[1].Bytes)
+		}
+	}
+	// Every file one of the downloads could hold is listed, as of the
+	// earliest download that could hold it.
+	v := n.Verdict(host)
+	listed := map[string]time.Time{}
+	for _, p := range v.Possible {
+		listed[p.Entry] = p.When
+	}
+	first := map[string]time.Time{}
+	for _, d := range append(small, big) {
+		for _, name := range cl.Possible(&d) {
+			if t, ok := first[name]; !ok || d.Start.Before(t) {
+				first[name] = d.Start
+			}
+		}
+	}
+	for name, at := range first {
+		if got, ok := listed[name]; !ok || !got.Equal(at) {
+			t.Errorf("%s: listed as possibly fetched %v at %v, want at %v", name, ok, got, at)
+		}
+	}
+}
 
 func TestPopulation(t *testing.T) {
 	n, err := population()

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -68,11 +70,14 @@ type host struct {
 	// explain: those the classifier left unknown or named as a file of
 	// some family (which may not be the host's).
 	pending []pending
+	// pending is a min-heap by bytes once full: the smallest is dropped
+	// first.
 	dropped int // pending downloads beyond maxPending
-	// droppedMax is the largest download dropped, which stands for all
-	// of them when the host's possible fetches are listed.
-	droppedMax pending
-	hints      []Hint
+	// droppedPossible are the entries the dropped downloads could hold,
+	// with the earliest start of a download that could hold each: they
+	// are listed as possibly fetched like the pending ones'.
+	droppedPossible map[string]time.Time
+	hints           []Hint
 	// downloads counts the host's downloads, index the ones that fetched
 	// the package index.
 	downloads int
@@ -214,16 +219,43 @@ func (n *Night) Add(d *features.Download, r downloads.Answer) {
 	n.nextID++
 	if len(h.pending) < maxPending {
 		h.pending = append(h.pending, p)
+		if len(h.pending) == maxPending {
+			heap.Init((*pendingHeap)(&h.pending))
+		}
 		return
 	}
+	// Full: the largest downloads are kept (the likeliest to be catalog
+	// files), the smallest of them and this one compared.
 	h.dropped++
-	k := slices.IndexFunc(h.pending, func(q pending) bool { return q.d.Bytes < d.Bytes })
-	if k >= 0 {
-		h.pending[k], p = p, h.pending[k]
+	if top := &h.pending[0]; top.d.Bytes < d.Bytes {
+		*top, p = p, *top
+		heap.Fix((*pendingHeap)(&h.pending), 0)
 	}
-	if p.d.Bytes > h.droppedMax.d.Bytes {
-		h.droppedMax = pending{d: p.d, id: p.id}
+	if h.droppedPossible == nil {
+		h.droppedPossible = map[string]time.Time{}
 	}
+	for _, name := range n.cl.Possible(&p.d) {
+		if t, ok := h.droppedPossible[name]; !ok || p.d.Start.Before(t) {
+			h.droppedPossible[name] = p.d.Start
+		}
+	}
+}
+
+// pendingHeap orders a host's full pending downloads as a min-heap by
+// bytes, then ID (the same night gives the same heap).
+type pendingHeap []pending
+
+func (h pendingHeap) Len() int { return len(h) }
+func (h pendingHeap) Less(i, j int) bool {
+	return cmp.Or(cmp.Compare(h[i].d.Bytes, h[j].d.Bytes), cmp.Compare(h[i].id, h[j].id)) < 0
+}
+func (h pendingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pendingHeap) Push(x any)   { *h = append(*h, x.(pending)) }
+func (h *pendingHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // pending is a download kept for the search among its host's OS files,
@@ -510,23 +542,23 @@ func (n *Night) addPossible(h *host, v *Verdict) {
 		}
 	}
 	when := map[string]time.Time{}
-	add := func(p *pending) {
-		for _, name := range n.possibleOf(p) {
-			if updates[name] || (v.OS != Unknown && n.families[name] != v.OS) {
-				continue
-			}
-			if t, ok := when[name]; !ok || p.d.Start.Before(t) {
-				when[name] = p.d.Start
-			}
+	add := func(name string, at time.Time) {
+		if updates[name] || (v.OS != Unknown && n.families[name] != v.OS) {
+			return
+		}
+		if t, ok := when[name]; !ok || at.Before(t) {
+			when[name] = at
 		}
 	}
 	for k := range h.pending {
-		if !explained[h.pending[k].id] {
-			add(&h.pending[k])
+		if p := &h.pending[k]; !explained[p.id] {
+			for _, name := range n.possibleOf(p) {
+				add(name, p.d.Start)
+			}
 		}
 	}
-	if h.dropped > 0 {
-		add(&h.droppedMax)
+	for name, at := range h.droppedPossible {
+		add(name, at)
 	}
 	v.Possible = nil
 	for name, t := range when {
