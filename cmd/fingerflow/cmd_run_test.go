@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -306,4 +307,35 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestRunEvidenceSplit: datasets/population/evidence-split.py, which the
+// README's "what does not" table comes from, on the shipped population:
+// every host with a loss-free connection of known files is named right,
+// and no host without such evidence is named from one lossy transfer.
+func TestRunEvidenceSplit(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	if _, err := exec.LookPath("ra"); err != nil {
+		t.Skip("argus-client (ra) not installed")
+	}
+	out := filepath.Join(t.TempDir(), "night")
+	if _, stderr, code := run(t, context.Background(), runArgs(out, "--no-history")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := exec.Command(python, "../../datasets/population/evidence-split.py", population, filepath.Join(out, "inventory.csv")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("evidence-split.py: %v\n%s", err, b)
+	}
+	// Measured: loss-free: 9 of 9 lossy>=2: 4 of 5 lossy1: 0 of 1 none: 0 of 3.
+	var free, freeN, multi, multiN, one, oneN, none, noneN int
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "loss-free: %d of %d lossy>=2: %d of %d lossy1: %d of %d none: %d of %d",
+		&free, &freeN, &multi, &multiN, &one, &oneN, &none, &noneN); err != nil {
+		t.Fatalf("evidence-split.py printed %q: %v", b, err)
+	}
+	if freeN < 5 || free != freeN || multi < 4 || one != 0 || none != 0 || freeN+multiN+oneN+noneN != 18 {
+		t.Errorf("evidence split %q: want every host with a loss-free connection named, 4 or more with lossy transfers, none on one transfer or none, of 18", strings.TrimSpace(string(b)))
+	}
 }
