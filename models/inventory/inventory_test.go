@@ -426,3 +426,55 @@ func TestVerdictSearchesHintedFamily(t *testing.T) {
 		t.Fatal("no unidentified host with downloads to search")
 	}
 }
+
+// TestChanceLevelExplainsNothing: a download named at a chance that is
+// not negligible may hold other files (a keep-alive connection read as
+// one file): the other files of the host's family it could hold stay
+// possibly fetched, never missing, even when the named file is listed as
+// an update.
+func TestChanceLevelExplainsNothing(t *testing.T) {
+	n, err := population()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := n.Verdicts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for a, v := range vs {
+		if v.OS == Unknown {
+			continue
+		}
+		updates, possible := map[string]bool{}, map[string]bool{}
+		for _, u := range v.Updates {
+			updates[u.Entry] = true
+		}
+		for _, p := range v.Possible {
+			possible[p.Entry] = true
+		}
+		h := n.hosts[a]
+		for _, f := range h.fetches {
+			if downloads.Negligible(f.Chance) || !allIn(f.Files, updates) {
+				continue
+			}
+			for k := range h.pending {
+				if h.pending[k].id != f.ID {
+					continue
+				}
+				for _, name := range n.possibleOf(&h.pending[k]) {
+					if updates[name] || n.families[name] != v.OS {
+						continue
+					}
+					checked++
+					if !possible[name] {
+						t.Errorf("%s: %s, which the download named %v at chance %.3g could hold, is neither an update nor possibly fetched", a, name, f.Files, f.Chance)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no chance-level update whose download could hold other files of its family")
+	}
+}

@@ -529,15 +529,18 @@ func (n *Night) explain(h *host, v *Verdict) {
 // those its downloads could hold (downloads.Classifier.Possible) that no
 // fetch explains, of the verdict's family when it names one, its updates
 // left out. A download is explained when every file of one of its
-// fetches is among the updates.
+// fetches, named at a negligible chance, is among the updates.
 func (n *Night) addPossible(h *host, v *Verdict) {
 	updates := map[string]bool{}
 	for _, u := range v.Updates {
 		updates[u.Entry] = true
 	}
+	// A fetch named at a chance that is not negligible explains nothing:
+	// its download may hold other files (a connection of several read as
+	// one file), which stay possibly fetched rather than missing.
 	explained := map[int]bool{}
 	for _, f := range h.fetches {
-		if len(f.Files) > 0 && allIn(f.Files, updates) {
+		if len(f.Files) > 0 && allIn(f.Files, updates) && downloads.Negligible(f.Chance) {
 			explained[f.ID] = true
 		}
 	}
