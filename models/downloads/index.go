@@ -82,6 +82,9 @@ func (x *Index) Fit(d *features.Download, scale float64) (IndexFit, bool) {
 		o := cl.observe(pi, d)
 		conn := int64(p.ConnOverhead())
 		target := o.payload - conn
+		// The server's offset (its response headers against the lab's)
+		// comes with every response: observe took it off once.
+		off := cl.offsets[ServerKey{d.Server, d.ServerPort}]
 		if target <= 0 {
 			continue
 		}
@@ -100,8 +103,8 @@ func (x *Index) Fit(d *features.Download, scale float64) (IndexFit, bool) {
 		var walk func(start, depth int, sum int64, big bool)
 		walk = func(start, depth int, sum int64, big bool) {
 			if depth > 0 && big {
-				rest := target - sum
-				for small := 0; small <= maxSmall && rest >= -tol; small++ {
+				for small := 0; small <= maxSmall; small++ {
+					rest := target - sum - int64(depth+small-1)*off
 					lo, hi := int64(small)*smallMin-tol, int64(small)*smallMax+tol
 					if rest < lo || rest > hi {
 						continue

@@ -17,7 +17,10 @@ import (
 // Packages.xz fetched) fits the mirror's index as Packages.xz and the
 // Release with the small responses, and no other download of the night
 // fits it, shifted or not.
-func TestIndexFit(t *testing.T) {
+// aptNight is the shipped real-apt run: its model, its mirror's Release,
+// its truth and its downloads.
+func aptNight(t *testing.T) (*Model, *catalog.Catalog, map[string]bool, []features.Download) {
+	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join("..", "..", "datasets", "population")
 	m, err := Load(ctx, filepath.Join(dir, "apt-near.ffm"))
@@ -54,6 +57,11 @@ func TestIndexFit(t *testing.T) {
 		}
 	}
 	ds = append(ds, ex.Flush()...)
+	return m, rel, debian, ds
+}
+
+func TestIndexFit(t *testing.T) {
+	m, rel, debian, ds := aptNight(t)
 	idx := m.Classifier(Options{}).NewIndex(rel.Entries)
 	fitted := map[string]bool{}
 	for i := range ds {
@@ -79,5 +87,35 @@ func TestIndexFit(t *testing.T) {
 	}
 	if len(fitted) != len(debian) {
 		t.Errorf("%d of the %d debian hosts fetched the index", len(fitted), len(debian))
+	}
+}
+
+// TestIndexFitServerOffset: a mirror whose responses carry more or fewer
+// header bytes than the lab's (another server, other headers) has the
+// offset adaptation learns added to every response of an index fetch,
+// the small ones too: the same fits as at the lab's mirror.
+func TestIndexFitServerOffset(t *testing.T) {
+	m, rel, _, ds := aptNight(t)
+	plain := m.Classifier(Options{}).NewIndex(rel.Entries)
+	for _, off := range []int64{-200, 300, 1500} {
+		n := 0
+		for i := range ds {
+			d := ds[i]
+			want, ok := plain.Fit(&d, 1)
+			if !ok {
+				continue
+			}
+			n++
+			k := ServerKey{d.Server, d.ServerPort}
+			shifted := m.Classifier(Options{Offsets: []ServerOffset{{Server: k, Offset: off}}}).NewIndex(rel.Entries)
+			d.Bytes = uint64(int64(d.Bytes) + off*int64(len(want.Files)+want.Small))
+			got, ok := shifted.Fit(&d, 1)
+			if !ok || !slices.Equal(got.Files, want.Files) || got.Small != want.Small {
+				t.Errorf("%s:%d with %d header bytes more per response: fit %+v (%v), want %+v", d.Client, d.ClientPort, off, got, ok, want)
+			}
+		}
+		if n == 0 {
+			t.Fatal("no download of the run fits the index")
+		}
 	}
 }
