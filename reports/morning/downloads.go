@@ -13,8 +13,8 @@ import (
 )
 
 // DownloadSummary is what the morning report shows of a night's
-// downloads, gathered in two passes over downloads.parquet (or .csv)
-// without holding the unknown ones: the named and chance-level downloads,
+// downloads, gathered in one pass over downloads.parquet (or .csv) that
+// keeps of the unknown ones only their sizes, starts and clients: the named and chance-level downloads,
 // when every download started, the estimated file sizes as histograms,
 // and the unknown downloads closest to a catalog file.
 type DownloadSummary struct {
@@ -81,9 +81,11 @@ const (
 // with 52 bytes of IPv4 and TCP headers (timestamps on).
 const assumedRatio = 1 + 52.0/1448
 
-// summariseDownloads reads a downloads file twice: named and
-// chance-level downloads, counts and the ratio first, then the unknown
-// ones against the catalog.
+// summariseDownloads reads a downloads file once: the named and
+// chance-level downloads, counts and the ratio, with the unknown ones kept
+// as their bytes, start, client and row; once the ratio is known, the
+// unknown ones are measured against the catalog and the rows of the
+// closest read again (DownloadsAt: a Parquet file's pages holding them).
 func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalog.Entry) (*DownloadSummary, error) {
 	s := &DownloadSummary{}
 	for i := range s.Sizes {
@@ -103,13 +105,31 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 	for _, e := range bySize {
 		s.CatalogSizes = append(s.CatalogSizes, e.size)
 	}
+	// An unknown download as kept until the ratio is known: its client
+	// is an index of clients.
+	type unknownRef struct {
+		bytes, start, row int64
+		port, client      int32
+	}
+	var unknown []unknownRef
+	clientOf := map[string]int32{}
+	var clients []string
 	var ratios []float64
+	var row int64
 	err := n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
+		defer func() { row++ }()
 		s.Total++
 		st := statusOf(r.Status)
 		s.Starts[st] = append(s.Starts[st], r.Start.UnixMilli())
 		if st == statusUnknown {
 			s.Unknown++
+			c, ok := clientOf[r.Client]
+			if !ok {
+				c = int32(len(clients))
+				clientOf[r.Client] = c
+				clients = append(clients, r.Client)
+			}
+			unknown = append(unknown, unknownRef{bytes: r.Bytes, start: r.Start.UnixNano(), row: row, port: r.ClientPort, client: c})
 			return
 		}
 		nd := NamedDownload{Row: *r}
@@ -149,47 +169,72 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 		return s, nil
 	}
 
-	// Second pass: the unknown downloads' sizes and distances.
-	var closest []UnknownDownload
-	err = n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
-		if statusOf(r.Status) != statusUnknown {
-			return
-		}
-		est := float64(r.Bytes) / s.Ratio
+	// The unknown downloads' sizes and distances; the closest ordered by
+	// distance, then start, client and port (closerThan), then row.
+	type near struct {
+		ref     *unknownRef
+		est     float64
+		nearest string
+		dist    float64
+	}
+	closer := func(a, b *near) bool {
+		return cmp.Or(cmp.Compare(a.dist, b.dist), cmp.Compare(a.ref.start, b.ref.start),
+			cmp.Compare(clients[a.ref.client], clients[b.ref.client]), cmp.Compare(a.ref.port, b.ref.port),
+			cmp.Compare(a.ref.row, b.ref.row)) < 0
+	}
+	var closest []near
+	for i := range unknown {
+		u := &unknown[i]
+		est := float64(u.bytes) / s.Ratio
 		s.Sizes[statusUnknown][sizeBin(est)]++
 		if len(bySize) == 0 {
-			return
+			continue
 		}
-		i, _ := slices.BinarySearchFunc(bySize, est, func(e sized, t float64) int { return cmp.Compare(e.size, t) })
+		k, _ := slices.BinarySearchFunc(bySize, est, func(e sized, t float64) int { return cmp.Compare(e.size, t) })
 		best, bd := "", math.Inf(1)
-		for _, j := range []int{i - 1, i} {
+		for _, j := range []int{k - 1, k} {
 			if j >= 0 && j < len(bySize) {
 				if d := math.Abs(est-bySize[j].size) / bySize[j].size; d < bd {
 					best, bd = bySize[j].name, d
 				}
 			}
 		}
-		u := UnknownDownload{Row: *r, Est: est, Nearest: best, Dist: bd}
-		if len(closest) < MaxClosest || closerThan(u, closest[len(closest)-1]) {
-			k, _ := slices.BinarySearchFunc(closest, u, func(a, b UnknownDownload) int {
-				if closerThan(a, b) {
+		c := near{u, est, best, bd}
+		if len(closest) < MaxClosest || closer(&c, &closest[len(closest)-1]) {
+			at, _ := slices.BinarySearchFunc(closest, c, func(a, b near) int {
+				if closer(&a, &b) {
 					return -1
 				}
-				if closerThan(b, a) {
+				if closer(&b, &a) {
 					return 1
 				}
 				return 0
 			})
-			closest = slices.Insert(closest, k, u)
+			closest = slices.Insert(closest, at, c)
 			if len(closest) > MaxClosest {
 				closest = closest[:MaxClosest]
 			}
 		}
-	})
+	}
+	if len(closest) == 0 {
+		return s, nil
+	}
+	at := make([]int64, len(closest))
+	for i, c := range closest {
+		at[i] = c.ref.row
+	}
+	slices.Sort(at)
+	rows, err := n.DownloadsAt(ctx, at)
 	if err != nil {
 		return nil, err
 	}
-	s.Closest = closest
+	byRow := make(map[int64]*nightdir.DownloadRow, len(rows))
+	for i := range rows {
+		byRow[at[i]] = &rows[i]
+	}
+	for _, c := range closest {
+		s.Closest = append(s.Closest, UnknownDownload{Row: *byRow[c.ref.row], Est: c.est, Nearest: c.nearest, Dist: c.dist})
+	}
 	return s, nil
 }
 
@@ -202,13 +247,6 @@ func statusOf(status string) int {
 		return statusChance
 	}
 	return statusUnknown
-}
-
-// closerThan orders unknown downloads by distance, then start, client and
-// port, so that ties come out the same every time.
-func closerThan(a, b UnknownDownload) bool {
-	return cmp.Or(cmp.Compare(a.Dist, b.Dist), a.Row.Start.Compare(b.Row.Start),
-		cmp.Compare(a.Row.Client, b.Row.Client), cmp.Compare(a.Row.ClientPort, b.Row.ClientPort)) < 0
 }
 
 // sizeBin is the histogram bin of an estimated size.

@@ -3,9 +3,11 @@ package nightdir
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -259,4 +261,68 @@ func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) e
 		}
 		f(&row)
 	}
+}
+
+// DownloadsAt reads the rows of a downloads file at the given indexes
+// (0 is the first row), ascending and without repeats; for a Parquet
+// file only the pages holding them are read.
+func DownloadsAt(ctx context.Context, path string, at []int64) ([]DownloadRow, error) {
+	if len(at) == 0 {
+		return nil, nil
+	}
+	if !slices.IsSorted(at) {
+		return nil, errors.New("row indexes not ascending")
+	}
+	out := make([]DownloadRow, 0, len(at))
+	if strings.HasSuffix(path, ".csv") {
+		var i int64
+		err := EachDownload(ctx, path, func(r *DownloadRow) {
+			if len(out) < len(at) && at[len(out)] == i {
+				out = append(out, *r)
+			}
+			i++
+		})
+		if err == nil && len(out) < len(at) {
+			err = fmt.Errorf("%w: row %d of %d asked for", ErrDamaged, at[len(out)], i)
+		}
+		return out, err
+	}
+	f, pf, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var r *parquet.GenericReader[DownloadRow]
+	if err := safely(func() error { r = parquet.NewGenericReader[DownloadRow](pf, downloadSchema); return nil }); err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if last := at[len(at)-1]; last >= r.NumRows() {
+		return nil, fmt.Errorf("%w: row %d of %d asked for", ErrDamaged, last, r.NumRows())
+	}
+	buf := make([]DownloadRow, 1)
+	for _, i := range at {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var k int
+		var rerr error
+		if err := safely(func() error {
+			if err := r.SeekToRow(i); err != nil {
+				return err
+			}
+			k, rerr = r.Read(buf)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if k != 1 {
+			if rerr == nil {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("%w: row %d: %w", ErrDamaged, i, rerr)
+		}
+		out = append(out, buf[0])
+	}
+	return out, nil
 }

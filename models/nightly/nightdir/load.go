@@ -174,3 +174,16 @@ func readJSONBytes(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// DownloadsAt reads the night's downloads at the given row indexes
+// (ascending; see the function DownloadsAt).
+func (n *Night) DownloadsAt(ctx context.Context, at []int64) ([]DownloadRow, error) {
+	if n.DownloadsPath == "" {
+		return nil, errors.New("no downloads file")
+	}
+	rows, err := DownloadsAt(ctx, n.DownloadsPath, at)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.DownloadsPath, err)
+	}
+	return rows, nil
+}
