@@ -50,8 +50,14 @@ the page's path.`,
 // writeMorningReport writes the morning report of the run directory dir,
 // says what it wrote on stderr and prints the page's path on stdout.
 func writeMorningReport(ctx context.Context, gopts *globalOptions, verb, dir string) error {
+	return writeMorningReportWith(ctx, gopts, verb, dir, nil)
+}
+
+// writeMorningReportWith is writeMorningReport with the downloads
+// summarised as the run wrote them (morning.WriteMorningReportWith).
+func writeMorningReportWith(ctx context.Context, gopts *globalOptions, verb, dir string, z *morning.DownloadSummarizer) error {
 	start := time.Now()
-	rep, err := morning.WriteMorningReport(ctx, dir)
+	rep, err := morning.WriteMorningReportWith(ctx, dir, z)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return err // names the directory and what it lacks

@@ -23,6 +23,7 @@ import (
 	"github.com/fingerflow/fingerflow/models/nightly"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
 	"github.com/fingerflow/fingerflow/reports"
+	"github.com/fingerflow/fingerflow/reports/morning"
 )
 
 // runOptions are the flags of `fingerflow run`.
@@ -168,7 +169,19 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	if err != nil {
 		return err
 	}
-	night, err := src.run(ctx, cfg, dw)
+	// The report summarises the downloads as they are written instead
+	// of reading the file again.
+	var sink nightly.DownloadSink = dw
+	var summary *morning.DownloadSummarizer
+	if !opts.noReport {
+		cat := cfg.Catalog
+		if cat == nil {
+			cat = cfg.Model.Catalog
+		}
+		summary = morning.NewDownloadSummarizer(cat.Entries).ForFile(format)
+		sink = teeSink{dw, summary}
+	}
+	night, err := src.run(ctx, cfg, sink)
 	if err != nil {
 		return err
 	}
@@ -187,7 +200,7 @@ func runRun(ctx context.Context, opts runOptions, gopts *globalOptions, args []s
 	committed = true
 	sayNight(gopts, opts, night)
 	if !opts.noReport {
-		if err := writeMorningReport(ctx, gopts, "run", opts.out); err != nil {
+		if err := writeMorningReportWith(ctx, gopts, "run", opts.out, summary); err != nil {
 			return err
 		}
 	}
@@ -487,4 +500,14 @@ func removeDatabase(path string) {
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		os.Remove(path + suffix)
 	}
+}
+
+// teeSink writes each classified download to both of its sinks.
+type teeSink [2]nightly.DownloadSink
+
+func (t teeSink) Write(r *nightdir.DownloadRow) error {
+	if err := t[0].Write(r); err != nil {
+		return err
+	}
+	return t[1].Write(r)
 }

@@ -339,3 +339,36 @@ func TestRunEvidenceSplit(t *testing.T) {
 		t.Errorf("evidence split %q: want every host with a loss-free connection named, 4 or more with lossy transfers, none on one transfer or none, of 18", strings.TrimSpace(string(b)))
 	}
 }
+
+// TestRunReportAsReportCommand: the run's report, which summarises the
+// downloads as they are written, is byte for byte the page `fingerflow
+// report` draws from the directory, with the downloads in Parquet and in
+// CSV.
+func TestRunReportAsReportCommand(t *testing.T) {
+	for _, extra := range [][]string{nil, {"--csv"}} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "night")
+		args := append([]string{"run", "--model", lab + "/lab.ffm", "--catalog", population + ".catalog.csv", "--out", out}, append(extra, population+".v9")...)
+		if _, stderr, code := run(t, context.Background(), args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, stderr)
+		}
+		page := filepath.Join(out, "report.html")
+		fromRun, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, code := run(t, context.Background(), "report", out); code != 0 {
+			t.Fatalf("report: exit %d: %s", code, stderr)
+		}
+		fromDir, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(fromRun, fromDir) {
+			t.Errorf("%v: the run's report (%d bytes) differs from the report command's (%d bytes)", extra, len(fromRun), len(fromDir))
+		}
+		if !bytes.Contains(fromRun, []byte("closest")) && !bytes.Contains(fromRun, []byte("Closest")) {
+			t.Errorf("%v: no closest unknown downloads on the page: the test shows little", extra)
+		}
+	}
+}

@@ -81,79 +81,130 @@ const (
 // with 52 bytes of IPv4 and TCP headers (timestamps on).
 const assumedRatio = 1 + 52.0/1448
 
-// summariseDownloads reads a downloads file once: the named and
-// chance-level downloads, counts and the ratio, with the unknown ones kept
-// as their bytes, start, client and row; once the ratio is known, the
-// unknown ones are measured against the catalog and the rows of the
-// closest read again (DownloadsAt: a Parquet file's pages holding them).
+// summariseDownloads reads a downloads file once (DownloadSummarizer),
+// and the rows of the closest unknown downloads again (DownloadsAt: a
+// Parquet file's pages holding them).
 func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalog.Entry) (*DownloadSummary, error) {
-	s := &DownloadSummary{}
-	for i := range s.Sizes {
-		s.Sizes[i] = make([]int, SizeBins)
-	}
-	size := map[string]float64{}
-	type sized struct {
-		name string
-		size float64
-	}
-	var bySize []sized
-	for _, e := range entries {
-		size[e.Name] = float64(e.Size)
-		bySize = append(bySize, sized{e.Name, float64(e.Size)})
-	}
-	slices.SortFunc(bySize, func(a, b sized) int { return cmp.Or(cmp.Compare(a.size, b.size), cmp.Compare(a.name, b.name)) })
-	for _, e := range bySize {
-		s.CatalogSizes = append(s.CatalogSizes, e.size)
-	}
-	// An unknown download as kept until the ratio is known: its client
-	// is an index of clients.
-	type unknownRef struct {
-		bytes, start, row int64
-		port, client      int32
-	}
-	var unknown []unknownRef
-	clientOf := map[string]int32{}
-	var clients []string
-	var ratios []float64
-	var row int64
-	err := n.EachDownload(ctx, func(r *nightdir.DownloadRow) {
-		defer func() { row++ }()
-		s.Total++
-		st := statusOf(r.Status)
-		s.Starts[st] = append(s.Starts[st], r.Start.UnixMilli())
-		if st == statusUnknown {
-			s.Unknown++
-			c, ok := clientOf[r.Client]
-			if !ok {
-				c = int32(len(clients))
-				clientOf[r.Client] = c
-				clients = append(clients, r.Client)
-			}
-			unknown = append(unknown, unknownRef{bytes: r.Bytes, start: r.Start.UnixNano(), row: row, port: r.ClientPort, client: c})
-			return
-		}
-		nd := NamedDownload{Row: *r}
-		for f := range strings.SplitSeq(r.Files, "+") {
-			nd.Size += size[f]
-		}
-		if st == statusChance {
-			s.ChanceLevel++
-			s.ChanceRows = append(s.ChanceRows, nd)
-			return
-		}
-		s.Named++
-		if size[r.Files] > 0 && r.Bytes > r.Extra {
-			ratios = append(ratios, float64(r.Bytes-r.Extra)/size[r.Files])
-		}
-		s.NamedRows = append(s.NamedRows, nd)
-	})
-	if err != nil {
+	z := NewDownloadSummarizer(entries)
+	if err := n.EachDownload(ctx, func(r *nightdir.DownloadRow) { z.add(r) }); err != nil {
 		return nil, err
 	}
+	return z.summary(ctx, n)
+}
+
+// DownloadSummarizer gathers a DownloadSummary from a night's downloads
+// in the order of its downloads file: the named and chance-level ones,
+// counts and the ratio, with the unknown ones kept as their bytes, start,
+// client and row. Once the ratio is known the unknown ones are measured
+// against the catalog, and the rows of the closest read from the file.
+// The nightly run feeds it the rows as it writes them (Write), so that
+// its report does not read the file again.
+type DownloadSummarizer struct {
+	s        *DownloadSummary
+	size     map[string]float64
+	bySize   []sized
+	unknown  []unknownRef
+	clientOf map[string]int32
+	clients  []string
+	ratios   []float64
+	rows     int64
+	format   string // the rows are made as read back from a file of this format ("": as given)
+}
+
+type sized struct {
+	name string
+	size float64
+}
+
+// unknownRef is an unknown download as kept until the ratio is known:
+// its client an index of DownloadSummarizer.clients.
+type unknownRef struct {
+	bytes, start, row int64
+	port, client      int32
+}
+
+// NewDownloadSummarizer starts a summary against the catalog entries.
+func NewDownloadSummarizer(entries []catalog.Entry) *DownloadSummarizer {
+	z := &DownloadSummarizer{s: &DownloadSummary{}, size: map[string]float64{}, clientOf: map[string]int32{}}
+	for i := range z.s.Sizes {
+		z.s.Sizes[i] = make([]int, SizeBins)
+	}
+	for _, e := range entries {
+		z.size[e.Name] = float64(e.Size)
+		z.bySize = append(z.bySize, sized{e.Name, float64(e.Size)})
+	}
+	slices.SortFunc(z.bySize, func(a, b sized) int { return cmp.Or(cmp.Compare(a.size, b.size), cmp.Compare(a.name, b.name)) })
+	for _, e := range z.bySize {
+		z.s.CatalogSizes = append(z.s.CatalogSizes, e.size)
+	}
+	return z
+}
+
+// ForFile makes the rows Write takes what reading them back from a
+// downloads file of format (nightdir.FormatParquet or FormatCSV) gives,
+// so that the summary is the one the file gives.
+func (z *DownloadSummarizer) ForFile(format string) *DownloadSummarizer {
+	z.format = format
+	return z
+}
+
+// Write adds the next row of the downloads file.
+func (z *DownloadSummarizer) Write(r *nightdir.DownloadRow) error {
+	if z.format == "" {
+		z.add(r)
+		return nil
+	}
+	stored, err := r.Stored(z.format)
+	if err != nil {
+		return err
+	}
+	z.add(&stored)
+	return nil
+}
+
+func (z *DownloadSummarizer) add(r *nightdir.DownloadRow) {
+	s := z.s
+	row := z.rows
+	z.rows++
+	s.Total++
+	st := statusOf(r.Status)
+	s.Starts[st] = append(s.Starts[st], r.Start.UnixMilli())
+	if st == statusUnknown {
+		s.Unknown++
+		c, ok := z.clientOf[r.Client]
+		if !ok {
+			c = int32(len(z.clients))
+			z.clientOf[r.Client] = c
+			z.clients = append(z.clients, r.Client)
+		}
+		z.unknown = append(z.unknown, unknownRef{bytes: r.Bytes, start: r.Start.UnixNano(), row: row, port: r.ClientPort, client: c})
+		return
+	}
+	nd := NamedDownload{Row: *r}
+	for f := range strings.SplitSeq(r.Files, "+") {
+		nd.Size += z.size[f]
+	}
+	if st == statusChance {
+		s.ChanceLevel++
+		s.ChanceRows = append(s.ChanceRows, nd)
+		return
+	}
+	s.Named++
+	if z.size[r.Files] > 0 && r.Bytes > r.Extra {
+		z.ratios = append(z.ratios, float64(r.Bytes-r.Extra)/z.size[r.Files])
+	}
+	s.NamedRows = append(s.NamedRows, nd)
+}
+
+// summary finishes the summary: the ratio, the sizes, and the closest
+// unknown downloads, whose rows n's downloads file gives. The
+// summarizer is spent.
+func (z *DownloadSummarizer) summary(ctx context.Context, n *nightdir.Night) (*DownloadSummary, error) {
+	s := z.s
 	s.Ratio, s.RatioAssumed = assumedRatio, true
-	if len(ratios) > 0 {
-		slices.Sort(ratios)
-		s.Ratio, s.RatioAssumed = ratios[len(ratios)/2], false
+	if len(z.ratios) > 0 {
+		slices.Sort(z.ratios)
+		s.Ratio, s.RatioAssumed = z.ratios[len(z.ratios)/2], false
 	}
 	for st, rows := range [][]NamedDownload{s.NamedRows, s.ChanceRows} {
 		for i := range rows {
@@ -170,7 +221,7 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 	}
 
 	// The unknown downloads' sizes and distances; the closest ordered by
-	// distance, then start, client and port (closerThan), then row.
+	// distance, then start, client and port, then row.
 	type near struct {
 		ref     *unknownRef
 		est     float64
@@ -179,23 +230,23 @@ func summariseDownloads(ctx context.Context, n *nightdir.Night, entries []catalo
 	}
 	closer := func(a, b *near) bool {
 		return cmp.Or(cmp.Compare(a.dist, b.dist), cmp.Compare(a.ref.start, b.ref.start),
-			cmp.Compare(clients[a.ref.client], clients[b.ref.client]), cmp.Compare(a.ref.port, b.ref.port),
+			cmp.Compare(z.clients[a.ref.client], z.clients[b.ref.client]), cmp.Compare(a.ref.port, b.ref.port),
 			cmp.Compare(a.ref.row, b.ref.row)) < 0
 	}
 	var closest []near
-	for i := range unknown {
-		u := &unknown[i]
+	for i := range z.unknown {
+		u := &z.unknown[i]
 		est := float64(u.bytes) / s.Ratio
 		s.Sizes[statusUnknown][sizeBin(est)]++
-		if len(bySize) == 0 {
+		if len(z.bySize) == 0 {
 			continue
 		}
-		k, _ := slices.BinarySearchFunc(bySize, est, func(e sized, t float64) int { return cmp.Compare(e.size, t) })
+		k, _ := slices.BinarySearchFunc(z.bySize, est, func(e sized, t float64) int { return cmp.Compare(e.size, t) })
 		best, bd := "", math.Inf(1)
 		for _, j := range []int{k - 1, k} {
-			if j >= 0 && j < len(bySize) {
-				if d := math.Abs(est-bySize[j].size) / bySize[j].size; d < bd {
-					best, bd = bySize[j].name, d
+			if j >= 0 && j < len(z.bySize) {
+				if d := math.Abs(est-z.bySize[j].size) / z.bySize[j].size; d < bd {
+					best, bd = z.bySize[j].name, d
 				}
 			}
 		}

@@ -62,7 +62,15 @@ type report struct {
 // writes into it report.html and coverage.csv, under temporary names
 // renamed into place. The same directory gives the same bytes.
 func WriteMorningReport(ctx context.Context, dir string) (*MorningReport, error) {
-	n, err := LoadNight(ctx, dir)
+	return WriteMorningReportWith(ctx, dir, nil)
+}
+
+// WriteMorningReportWith is WriteMorningReport with the night's downloads
+// summarised as the run wrote them (z, fed every row of the directory's
+// downloads file in order, for that file's format), instead of read from
+// the directory again; nil reads them. The page is the same.
+func WriteMorningReportWith(ctx context.Context, dir string, z *DownloadSummarizer) (*MorningReport, error) {
+	n, err := loadNight(ctx, dir, z)
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,12 @@ const EvaluationFile = reports.EvaluationFile
 // LoadNight reads the run output directory dir (nightdir.Load) and what
 // the report derives from it.
 func LoadNight(ctx context.Context, dir string) (*Night, error) {
+	return loadNight(ctx, dir, nil)
+}
+
+// loadNight is LoadNight with the downloads summarised as they were
+// written (z), when not nil, instead of read from the directory.
+func loadNight(ctx context.Context, dir string, z *DownloadSummarizer) (*Night, error) {
 	nd, err := nightdir.Load(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -81,7 +87,12 @@ func LoadNight(ctx context.Context, dir string) (*Night, error) {
 		return nil, err
 	}
 	n.joinFeatures(t)
-	if nd.DownloadsPath != "" {
+	switch {
+	case nd.DownloadsPath != "" && z != nil:
+		if n.Downloads, err = z.summary(ctx, nd); err != nil {
+			return nil, err
+		}
+	case nd.DownloadsPath != "":
 		if n.Downloads, err = summariseDownloads(ctx, nd, nd.Catalog); err != nil {
 			return nil, err
 		}

@@ -222,42 +222,9 @@ func eachDownloadCSV(ctx context.Context, r io.Reader, f func(r *DownloadRow)) e
 		if err != nil {
 			return err
 		}
-		get := func(c string) string { return rec[idx[c]] }
-		var perr error
-		num := func(c string) int64 {
-			v, err := strconv.ParseInt(get(c), 10, 64)
-			if err != nil && perr == nil {
-				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
-			}
-			return v
-		}
-		row := DownloadRow{
-			Client: get("client"), Server: get("server"), Files: get("files"), Profile: get("profile"),
-			ClientPort: int32(num("client_port")), ServerPort: int32(num("server_port")),
-			Packets: num("packets"), Bytes: num("bytes"), RevPackets: num("rev_packets"), RevBytes: num("rev_bytes"),
-			NumFiles: int32(num("num_files")), Extra: num("extra_bytes"), Status: get("status"),
-		}
-		if perr != nil {
-			return perr
-		}
-		when := func(c string) time.Time {
-			v, err := time.Parse(time.RFC3339Nano, get(c))
-			if err != nil && perr == nil {
-				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
-			}
-			return v
-		}
-		real := func(c string) float64 {
-			v, err := strconv.ParseFloat(get(c), 64)
-			if err != nil && perr == nil {
-				perr = fmt.Errorf("line %d: %s: %w", line, c, err)
-			}
-			return v
-		}
-		row.Start, row.End = when("start"), when("end")
-		row.Confidence, row.Chance = real("confidence"), real("chance")
-		if perr != nil {
-			return perr
+		row, err := parseDownloadRecord(rec, idx, line)
+		if err != nil {
+			return err
 		}
 		f(&row)
 	}
@@ -325,4 +292,72 @@ func DownloadsAt(ctx context.Context, path string, at []int64) ([]DownloadRow, e
 		out = append(out, buf[0])
 	}
 	return out, nil
+}
+
+// parseDownloadRecord is a CSV record of a downloads file as a row: idx
+// gives each column's place, line the record's line for errors.
+func parseDownloadRecord(rec []string, idx map[string]int, line int) (DownloadRow, error) {
+	get := func(c string) string { return rec[idx[c]] }
+	var perr error
+	num := func(c string) int64 {
+		v, err := strconv.ParseInt(get(c), 10, 64)
+		if err != nil && perr == nil {
+			perr = fmt.Errorf("line %d: %s: %w", line, c, err)
+		}
+		return v
+	}
+	row := DownloadRow{
+		Client: get("client"), Server: get("server"), Files: get("files"), Profile: get("profile"),
+		ClientPort: int32(num("client_port")), ServerPort: int32(num("server_port")),
+		Packets: num("packets"), Bytes: num("bytes"), RevPackets: num("rev_packets"), RevBytes: num("rev_bytes"),
+		NumFiles: int32(num("num_files")), Extra: num("extra_bytes"), Status: get("status"),
+	}
+	if perr != nil {
+		return DownloadRow{}, perr
+	}
+	when := func(c string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, get(c))
+		if err != nil && perr == nil {
+			perr = fmt.Errorf("line %d: %s: %w", line, c, err)
+		}
+		return v
+	}
+	real := func(c string) float64 {
+		v, err := strconv.ParseFloat(get(c), 64)
+		if err != nil && perr == nil {
+			perr = fmt.Errorf("line %d: %s: %w", line, c, err)
+		}
+		return v
+	}
+	row.Start, row.End = when("start"), when("end")
+	row.Confidence, row.Chance = real("confidence"), real("chance")
+	if perr != nil {
+		return DownloadRow{}, perr
+	}
+	return row, nil
+}
+
+// downloadIndex is the place of each column in the records the CSV
+// writer writes.
+var downloadIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, c := range downloadColumns {
+		m[c] = i
+	}
+	return m
+}()
+
+// Stored is the row as reading it back from a downloads file of format
+// (FormatParquet or FormatCSV) gives it: Parquet keeps times to the
+// microsecond, CSV numbers as the writer formats them.
+func (r *DownloadRow) Stored(format string) (DownloadRow, error) {
+	switch format {
+	case FormatParquet:
+		out := *r
+		out.Start, out.End = time.UnixMicro(r.Start.UnixMicro()).UTC(), time.UnixMicro(r.End.UnixMicro()).UTC()
+		return out, nil
+	case FormatCSV:
+		return parseDownloadRecord(r.record(), downloadIndex, 0)
+	}
+	return DownloadRow{}, fmt.Errorf("downloads format %q", format)
 }
