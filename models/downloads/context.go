@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/features"
@@ -142,6 +143,9 @@ func (cl *Classifier) Requests(d *features.Download) (n int, loss Loss) {
 // most often first, then the largest. Every extra response makes chance
 // sums likelier, which the connection search's chance estimate counts.
 type Unknowns struct {
+	// mu guards sealing and items: connection searches of several hosts
+	// may run at once once every download is added.
+	mu     sync.Mutex
 	cl     *Classifier
 	seen   []map[int64]int // per profile: response payload → downloads
 	resp   [][]int64       // per profile: kept payloads, ascending, once sealed
@@ -207,7 +211,16 @@ func (cl *Classifier) nearCatalog(pi int, resp int64) bool {
 // seal merges the responses of one file (within unknownTol), keeps the
 // MaxUnknowns seen most often (then the largest) and sorts them.
 func (u *Unknowns) seal() {
-	if u == nil || u.sealed {
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.sealLocked()
+}
+
+func (u *Unknowns) sealLocked() {
+	if u.sealed {
 		return
 	}
 	type resp struct {
@@ -246,7 +259,9 @@ func (u *Unknowns) searchItems(cl *Classifier, pi int) []connItem {
 	if u == nil {
 		return catalogItems(cl, pi, nil)
 	}
-	u.seal()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.sealLocked()
 	if u.items == nil {
 		u.items = map[*Model][][]connItem{}
 	}

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets/catalog"
 	"github.com/fingerflow/fingerflow/features"
 	"github.com/fingerflow/fingerflow/models/downloads"
+	"golang.org/x/sync/errgroup"
 )
 
 // Night gathers one run's classified downloads per host and turns them
@@ -43,7 +47,8 @@ type Night struct {
 	nullSeen, nullFits, nullTrials int
 
 	// restricted holds, per family, the classifier that knows only the
-	// family's files (nil when it has none).
+	// family's files (nil when it has none); mu guards it.
+	mu         sync.Mutex
 	restricted map[string]*downloads.Classifier
 
 	// Stats counts what the night's context added.
@@ -331,64 +336,110 @@ func (n *Night) Verdicts(ctx context.Context) (map[netip.Addr]Verdict, error) {
 			h.index = nil
 		}
 	}
-	out := make(map[netip.Addr]Verdict, len(n.hosts))
-	for i, a := range n.Hosts() {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+	// Hosts are weighed on every core: each host's search reads the
+	// night's shared state (the classifier, the unknown responses, the
+	// restricted classifiers) and writes only its own, so the verdicts do
+	// not depend on the order.
+	hosts := n.Hosts()
+	verdicts := make([]Verdict, len(hosts))
+	stats := make([]NightStats, runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range stats {
+		st := &stats[w]
+		g.Go(func() error {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(hosts) {
+					return nil
+				}
+				if i%64 == 0 {
+					if err := gctx.Err(); err != nil {
+						return err
+					}
+				}
+				verdicts[i] = n.firstVerdict(n.hosts[hosts[i]], st)
 			}
-		}
-		h := n.hosts[a]
-		named := n.named(h)
-		for k := range h.pending {
-			d, id := &h.pending[k].d, h.pending[k].id
-			if req, loss := n.cl.Requests(d); req < 2 || (loss != downloads.LossFree && loss != downloads.LossFew) {
-				continue
-			}
-			fit, ok := n.cl.Connection(d, n.unknowns)
-			if !ok || len(fit.Files) == 0 || n.releasedAfter(fit.Files, d.Start) || allIn(fit.Files, named) {
-				continue
-			}
-			n.Stats.Connections++
-			n.Stats.ConnectionFiles += len(fit.Files)
-			h.fetches = append(h.fetches, connFetch(d, id, fit))
-			for _, x := range fit.Files {
-				named[x] = true
-			}
-		}
-		v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
-		// The family the catalog evidence leans to, decided or not, is
-		// searched for more: a host's other downloads may fit its files
-		// once the other families' files are out of the way.
-		if n.searchLead(h, v.Lead(), named) {
-			v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
-		}
-		n.addPossible(h, &v)
-		n.explain(h, &v)
-		out[a] = v
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, st := range stats {
+		n.Stats.Connections += st.Connections
+		n.Stats.ConnectionFiles += st.ConnectionFiles
+		n.Stats.OSSearched += st.OSSearched
+		n.Stats.OSSearchFiles += st.OSSearchFiles
+	}
+	out := make(map[netip.Addr]Verdict, len(hosts))
+	for i, a := range hosts {
+		out[a] = verdicts[i]
 	}
 	return out, nil
 }
 
+// firstVerdict weighs host h's evidence for Verdicts: its keep-alive
+// connections explained with the night's unknown responses, then a
+// search among the files of the family the evidence leans to. It counts
+// what it adds in st.
+func (n *Night) firstVerdict(h *host, st *NightStats) Verdict {
+	named := n.named(h)
+	for k := range h.pending {
+		d, id := &h.pending[k].d, h.pending[k].id
+		if req, loss := n.cl.Requests(d); req < 2 || (loss != downloads.LossFree && loss != downloads.LossFew) {
+			continue
+		}
+		fit, ok := n.cl.Connection(d, n.unknowns)
+		if !ok || len(fit.Files) == 0 || n.releasedAfter(fit.Files, d.Start) || allIn(fit.Files, named) {
+			continue
+		}
+		st.Connections++
+		st.ConnectionFiles += len(fit.Files)
+		h.fetches = append(h.fetches, connFetch(d, id, fit))
+		for _, x := range fit.Files {
+			named[x] = true
+		}
+	}
+	v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	// The family the catalog evidence leans to, decided or not, is
+	// searched for more: a host's other downloads may fit its files once
+	// the other families' files are out of the way.
+	if n.searchLead(h, v.Lead(), named, st) {
+		v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
+	}
+	n.addPossible(h, &v)
+	n.explain(h, &v)
+	return v
+}
+
 // searchLead searches host h's downloads among the files of family lead,
 // once per host and family, and reports whether it found a file not yet
-// named (named is updated).
-func (n *Night) searchLead(h *host, lead string, named map[string]bool) bool {
+// named (named is updated); st counts what it searched and found.
+func (n *Night) searchLead(h *host, lead string, named map[string]bool, st *NightStats) bool {
 	if lead == "" || !n.osAware || lead == h.searched {
 		return false
 	}
 	h.searched = lead
-	rcl, ok := n.restricted[lead]
+	rcl := n.restrictedTo(lead)
+	return rcl != nil && n.search(rcl, h, named, st)
+}
+
+// restrictedTo is the classifier that knows only the files of family fam
+// (nil when it has none), made once.
+func (n *Night) restrictedTo(fam string) *downloads.Classifier {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rcl, ok := n.restricted[fam]
 	if !ok {
 		// The model's catalog may lack the OS column the night's
 		// catalog has: look families up there.
-		rcl, _ = n.cl.Restrict(func(e *catalog.Entry) bool { return n.families[e.Name] == lead })
+		rcl, _ = n.cl.Restrict(func(e *catalog.Entry) bool { return n.families[e.Name] == fam })
 		if n.restricted == nil {
 			n.restricted = map[string]*downloads.Classifier{}
 		}
-		n.restricted[lead] = rcl
+		n.restricted[fam] = rcl
 	}
-	return rcl != nil && n.search(rcl, h, named)
+	return rcl
 }
 
 // named is the set of files the host's fetches name.
@@ -406,7 +457,7 @@ func (n *Night) named(h *host) map[string]bool {
 // classifier rcl knows only those): each download as one file, and as a
 // connection of several files. It reports whether it found any file not
 // already named.
-func (n *Night) search(rcl *downloads.Classifier, h *host, named map[string]bool) bool {
+func (n *Night) search(rcl *downloads.Classifier, h *host, named map[string]bool, st *NightStats) bool {
 	found := false
 	add := func(d *features.Download, id int, files []string, chance float64, loss downloads.Loss) {
 		h.fetches = append(h.fetches, Fetch{
@@ -416,12 +467,12 @@ func (n *Night) search(rcl *downloads.Classifier, h *host, named map[string]bool
 		for _, x := range files {
 			named[x] = true
 		}
-		n.Stats.OSSearchFiles += len(files)
+		st.OSSearchFiles += len(files)
 		found = true
 	}
 	for k := range h.pending {
 		d, id := &h.pending[k].d, h.pending[k].id
-		n.Stats.OSSearched++
+		st.OSSearched++
 		req, loss := rcl.Requests(d)
 		if r := rcl.Classify(d); !r.Unknown() && len(r.Files) == 1 && req < 2 {
 			if !n.releasedAfter(r.Files, d.Start) && !allIn(r.Files, named) {
@@ -470,7 +521,7 @@ func (n *Night) Verdict(a netip.Addr) Verdict {
 	v := Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 	// A family the hints lead to (a TTL class that names one) is
 	// searched too, as Verdicts searched the catalog evidence's.
-	if n.searchLead(h, v.Lead(), n.named(h)) {
+	if n.searchLead(h, v.Lead(), n.named(h), &n.Stats) {
 		v = Infer(n.cfg, n.cat, n.shares, HostEvidence{h.fetches, h.hints, len(h.pending) + h.dropped})
 	}
 	n.addPossible(h, &v)
