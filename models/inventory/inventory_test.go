@@ -207,19 +207,25 @@ func TestWeight(t *testing.T) {
 	}
 }
 
-// population is the shipped sample population, run through the pipeline
-// the nightly run uses, once for all tests.
-var population = sync.OnceValues(func() (*Night, error) {
+// population is the shipped sample population run through the pipeline
+// the nightly run uses, a night of its own for each test (Verdicts and
+// hints change a night), with its first verdicts.
+func population(t *testing.T) (*Night, map[netip.Addr]Verdict) {
+	t.Helper()
 	pd, err := popDownloads()
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	n := NewNight(DefaultConfig(), pd.cl, pd.cat, netip.MustParsePrefix("10.0.0.0/8").Contains)
 	for i := range pd.ds {
 		n.Add(&pd.ds[i], pd.cl.Answer(&pd.ds[i]))
 	}
-	return n, nil
-})
+	vs, err := n.Verdicts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, vs
+}
 
 // popData are the shipped sample population's downloads, the classifier
 // adapted to them and the catalog.
@@ -338,14 +344,7 @@ func TestPendingBounded(t *testing.T) {
 }
 
 func TestPopulation(t *testing.T) {
-	n, err := population()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := n.Verdicts(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, vs := population(t)
 	truth, err := labels.LoadHosts(context.Background(), "../../datasets/population/pop-near-24h-s1007.hosts.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -393,14 +392,7 @@ func TestPopulation(t *testing.T) {
 // (here Windows) has its downloads searched among that family's files,
 // once, as Verdicts searches the family catalog evidence leans to.
 func TestVerdictSearchesHintedFamily(t *testing.T) {
-	n, err := population()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := n.Verdicts(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, vs := population(t)
 	tried := 0
 	for _, a := range n.Hosts() {
 		h := n.hosts[a]
@@ -433,14 +425,7 @@ func TestVerdictSearchesHintedFamily(t *testing.T) {
 // possibly fetched, never missing, even when the named file is listed as
 // an update.
 func TestChanceLevelExplainsNothing(t *testing.T) {
-	n, err := population()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := n.Verdicts(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, vs := population(t)
 	checked := 0
 	for a, v := range vs {
 		if v.OS == Unknown {
