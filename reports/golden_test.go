@@ -5,20 +5,18 @@ import (
 	"cmp"
 	"context"
 	"flag"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/fingerflow/fingerflow/models/clusters"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
+	"github.com/fingerflow/fingerflow/reports/internal/testday"
 )
 
 // update rewrites the golden charts: go test ./reports -run Golden -update
@@ -86,7 +84,7 @@ func TestGoldenCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seconds, minutes, busiest := syntheticDay()
+	seconds, minutes, busiest := testday.Day()
 	charts := map[string]func(w io.Writer) error{
 		"synthetic-day-traffic": func(w io.Writer) error { return TrafficChart(w, "png", seconds, minutes, busiest) },
 		"clusters":              func(w io.Writer) error { return ClusterChart(w, "png", proj, labels, n.Clusters) },
@@ -207,38 +205,4 @@ func TestImageDiff(t *testing.T) {
 	if mean != 2 || bad != 0.01 {
 		t.Errorf("one black pixel in 100: mean %v, bad %v; want 2, 0.01", mean, bad)
 	}
-}
-
-// syntheticDay is a fixed day of site traffic: a daily swell, a few
-// noisy seconds, a two-minute flood at 03:00, and three busy hosts.
-func syntheticDay() ([]nightdir.SecondRow, []nightdir.MinuteRow, []nightdir.HostSeries) {
-	start := time.Date(2027, 1, 11, 0, 0, 0, 0, time.UTC)
-	var seconds []nightdir.SecondRow
-	minutes := make([]nightdir.MinuteRow, 24*60)
-	for i := range minutes {
-		minutes[i] = nightdir.MinuteRow{Minute: start.Add(time.Duration(i) * time.Minute), Host: "site"}
-	}
-	for s := range 86400 {
-		day := 0.5 + 0.5*math.Sin(2*math.Pi*(float64(s)/86400-0.25))
-		noise := math.Mod(float64(s)*0.6180339887, 1)
-		b := 2e5 + 3e6*day + 1e6*noise*noise*noise
-		if s >= 3*3600 && s < 3*3600+120 {
-			b = 9e7
-		}
-		seconds = append(seconds, nightdir.SecondRow{Time: start.Add(time.Duration(s) * time.Second), Bytes: b, Packets: b / 900})
-		minutes[s/60].Bytes += b
-		minutes[s/60].Packets += b / 900
-	}
-	var hosts []nightdir.HostSeries
-	for h, share := range []float64{0.3, 0.15, 0.05} {
-		hs := nightdir.HostSeries{Host: fmt.Sprintf("10.0.0.%d", h+1)}
-		for i, m := range minutes {
-			if (i/30+h)%3 == 0 {
-				continue // idle half-hours
-			}
-			hs.Minutes = append(hs.Minutes, nightdir.MinuteRow{Minute: m.Minute, Host: hs.Host, Bytes: share * m.Bytes, Packets: share * m.Packets})
-		}
-		hosts = append(hosts, hs)
-	}
-	return seconds, minutes, hosts
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/fingerflow/fingerflow/models/downloads"
 	"github.com/fingerflow/fingerflow/models/inventory"
 	"github.com/fingerflow/fingerflow/models/nightly/nightdir"
+	"github.com/fingerflow/fingerflow/reports/internal/testday"
 )
 
 // maxPageBytes is how big the morning report of a 5,000-host night may
@@ -107,7 +108,7 @@ func writeBigNight(t testing.TB, dir string, nhosts, ndownloads int) {
 	write(nightdir.ClustersFile, func(w io.Writer) error { return nightdir.WriteClustersCSV(w, clusters.HostColumnNames(), crows) })
 
 	// A day of site traffic, and the ten busiest hosts' minutes.
-	seconds, minutes, _ := syntheticDay()
+	seconds, minutes, _ := testday.Day()
 	site := features.SiteStats{Rates: features.Rates{Start: seconds[0].Time}, MinuteStart: minutes[0].Minute}
 	for _, s := range seconds {
 		site.BytesPerSecond = append(site.BytesPerSecond, s.Bytes)
@@ -191,38 +192,4 @@ func TestMorningReportBigNight(t *testing.T) {
 	if !slices.Equal(rep.Omitted, []string{"fig-changes"}) {
 		t.Errorf("charts left out: %q, want only fig-changes (a first night)", rep.Omitted)
 	}
-}
-
-// syntheticDay is a fixed day of site traffic: a daily swell, a few
-// noisy seconds, a two-minute flood at 03:00, and three busy hosts.
-func syntheticDay() ([]nightdir.SecondRow, []nightdir.MinuteRow, []nightdir.HostSeries) {
-	start := time.Date(2027, 1, 11, 0, 0, 0, 0, time.UTC)
-	var seconds []nightdir.SecondRow
-	minutes := make([]nightdir.MinuteRow, 24*60)
-	for i := range minutes {
-		minutes[i] = nightdir.MinuteRow{Minute: start.Add(time.Duration(i) * time.Minute), Host: "site"}
-	}
-	for s := range 86400 {
-		day := 0.5 + 0.5*math.Sin(2*math.Pi*(float64(s)/86400-0.25))
-		noise := math.Mod(float64(s)*0.6180339887, 1)
-		b := 2e5 + 3e6*day + 1e6*noise*noise*noise
-		if s >= 3*3600 && s < 3*3600+120 {
-			b = 9e7
-		}
-		seconds = append(seconds, nightdir.SecondRow{Time: start.Add(time.Duration(s) * time.Second), Bytes: b, Packets: b / 900})
-		minutes[s/60].Bytes += b
-		minutes[s/60].Packets += b / 900
-	}
-	var hosts []nightdir.HostSeries
-	for h, share := range []float64{0.3, 0.15, 0.05} {
-		hs := nightdir.HostSeries{Host: fmt.Sprintf("10.0.0.%d", h+1)}
-		for i, m := range minutes {
-			if (i/30+h)%3 == 0 {
-				continue // idle half-hours
-			}
-			hs.Minutes = append(hs.Minutes, nightdir.MinuteRow{Minute: m.Minute, Host: hs.Host, Bytes: share * m.Bytes, Packets: share * m.Packets})
-		}
-		hosts = append(hosts, hs)
-	}
-	return seconds, minutes, hosts
 }
