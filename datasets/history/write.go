@@ -225,18 +225,8 @@ func checked(r Run) (Run, error) {
 	r.Fetches = slices.Clone(r.Fetches)
 	for i := range r.Fetches {
 		f := &r.Fetches[i]
-		if !f.Addr.IsValid() {
-			return r, fmt.Errorf("night %s: fetch %d: no address", night, i)
-		}
-		f.Addr = f.Addr.Unmap().WithZone("")
-		if !hosts[f.Addr] {
-			return r, fmt.Errorf("night %s: fetch %d: host %s is not among the night's hosts", night, i, f.Addr)
-		}
-		if f.Entry == "" {
-			return r, fmt.Errorf("night %s: fetch %d: no catalog entry", night, i)
-		}
-		if f.Fetched.IsZero() {
-			return r, fmt.Errorf("night %s: fetch %d (%s by %s): no time", night, i, f.Entry, f.Addr)
+		if err := checkRef(hosts, &f.Addr, f.Entry, f.Fetched); err != nil {
+			return r, fmt.Errorf("night %s: fetch %d: %w", night, i, err)
 		}
 		f.OS = normOS(f.OS)
 		if f.Method == "" {
@@ -255,18 +245,8 @@ func checked(r Run) (Run, error) {
 	r.Possible = slices.Clone(r.Possible)
 	for i := range r.Possible {
 		p := &r.Possible[i]
-		if !p.Addr.IsValid() {
-			return r, fmt.Errorf("night %s: possible fetch %d: no address", night, i)
-		}
-		p.Addr = p.Addr.Unmap().WithZone("")
-		if !hosts[p.Addr] {
-			return r, fmt.Errorf("night %s: possible fetch %d: host %s is not among the night's hosts", night, i, p.Addr)
-		}
-		if p.Entry == "" {
-			return r, fmt.Errorf("night %s: possible fetch %d: no catalog entry", night, i)
-		}
-		if p.At.IsZero() {
-			return r, fmt.Errorf("night %s: possible fetch %d (%s by %s): no time", night, i, p.Entry, p.Addr)
+		if err := checkRef(hosts, &p.Addr, p.Entry, p.At); err != nil {
+			return r, fmt.Errorf("night %s: possible fetch %d: %w", night, i, err)
 		}
 		p.OS = normOS(p.OS)
 	}
@@ -640,4 +620,23 @@ func listingDigest(entries []CatalogEntry) string {
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// checkRef checks a fetch's or possible fetch's host (made plain IPv4 or
+// IPv6, without zone, in place), catalog entry and time.
+func checkRef(hosts map[netip.Addr]bool, addr *netip.Addr, entry string, at time.Time) error {
+	if !addr.IsValid() {
+		return errors.New("no address")
+	}
+	*addr = addr.Unmap().WithZone("")
+	if !hosts[*addr] {
+		return fmt.Errorf("host %s is not among the night's hosts", *addr)
+	}
+	if entry == "" {
+		return errors.New("no catalog entry")
+	}
+	if at.IsZero() {
+		return fmt.Errorf("no time (%s by %s)", entry, *addr)
+	}
+	return nil
 }
