@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/models/internal/minutelists"
 )
 
 // Signature is a kind of flood.
@@ -486,13 +487,7 @@ type Detector struct {
 	targets map[key]*target
 	// due lists, per minute, the targets with seconds in it or an
 	// episode that ends in it unless it goes on: a sweep visits only those.
-	due map[int64]*[]dueTarget
-	// dueMinute's list in due is dueList, the one the latest schedule
-	// went to (nil when none): most schedules go to the same minute.
-	dueMinute int64
-	dueList   *[]dueTarget
-	// spare are swept minutes' lists, emptied, to reuse.
-	spare   []*[]dueTarget
+	due     *minutelists.Lists[dueTarget]
 	sweeps  uint64 // sweeps run
 	visit   []dueTarget
 	deleted int   // targets deleted since the map was rebuilt
@@ -575,7 +570,7 @@ func New(cfg Config) (*Detector, error) {
 	if cfg.Bogons == nil {
 		cfg.Bogons = Bogons()
 	}
-	d := &Detector{cfg: cfg, targets: map[key]*target{}, due: map[int64]*[]dueTarget{}, swept: math.MinInt64}
+	d := &Detector{cfg: cfg, targets: map[key]*target{}, due: minutelists.New[dueTarget](), swept: math.MinInt64}
 	d.bogons, d.table = newBogonTable(cfg.Bogons, cfg.PrivateBogons, cfg.NotBogons)
 	return d, nil
 }
@@ -737,19 +732,7 @@ func (d *Detector) schedule(k key, t *target, sec int64) {
 		return
 	}
 	t.due = m
-	l := d.dueList
-	if l == nil || d.dueMinute != m {
-		if l = d.due[m]; l == nil {
-			if n := len(d.spare); n > 0 {
-				l, d.spare = d.spare[n-1], d.spare[:n-1]
-			} else {
-				l = new([]dueTarget)
-			}
-			d.due[m] = l
-		}
-		d.dueMinute, d.dueList = m, l
-	}
-	*l = append(*l, dueTarget{k, t})
+	d.due.Add(m, dueTarget{k, t})
 }
 
 // sweep makes every second up to and including upTo final: it runs the
@@ -763,29 +746,21 @@ func (d *Detector) sweep(upTo int64) {
 	d.swept = upTo
 	d.sweeps++
 	visit := d.visit[:0]
-	for m, l := range d.due {
-		if m*60 <= upTo {
-			for _, e := range *l {
-				if e.t.gone {
-					// Forgotten since: the key's target now, if any.
-					if e.t = d.targets[e.k]; e.t == nil {
-						continue
-					}
-				}
-				if e.t.visited != d.sweeps {
-					e.t.visited = d.sweeps
-					visit = append(visit, e)
+	d.due.Sweep(floorDiv(upTo, 60), func(due []dueTarget) []dueTarget {
+		for _, e := range due {
+			if e.t.gone {
+				// Forgotten since: the key's target now, if any.
+				if e.t = d.targets[e.k]; e.t == nil {
+					continue
 				}
 			}
-			delete(d.due, m)
-			if l == d.dueList {
-				d.dueList = nil
+			if e.t.visited != d.sweeps {
+				e.t.visited = d.sweeps
+				visit = append(visit, e)
 			}
-			clear(*l)
-			*l = (*l)[:0]
-			d.spare = append(d.spare, l)
 		}
-	}
+		return due[:0]
+	})
 	for _, e := range visit {
 		k, t := e.k, e.t
 		t.due = noDue
@@ -956,8 +931,7 @@ func (d *Detector) Alarms() []Alarm {
 		}
 	}
 	d.targets = map[key]*target{}
-	d.due = map[int64]*[]dueTarget{}
-	d.dueList = nil
+	d.due.Reset()
 	d.swept = math.MinInt64
 	var out []Alarm
 	for _, h := range d.alarms {

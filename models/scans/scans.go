@@ -67,6 +67,8 @@ import (
 	"time"
 
 	"github.com/fingerflow/fingerflow/datasets"
+	"github.com/fingerflow/fingerflow/features"
+	"github.com/fingerflow/fingerflow/models/internal/minutelists"
 )
 
 // Config holds the test's parameters. Start from DefaultConfig.
@@ -302,23 +304,18 @@ func (c *smallCount) appendTo(out []PortCount) []PortCount {
 // Detector runs the walks over a stream of flows. It is not safe for
 // concurrent use.
 type Detector struct {
-	cfg        Config
-	up, down   float64           // log ratio steps for a failure, a success
-	eta0, eta1 float64           // log thresholds
-	attempts4  map[key4]*attempt // IPv4 attempts, by a packed key
-	attempts   map[attemptKey]*attempt
-	deleted    int                   // attempts deleted since the maps were last rebuilt
-	due        map[int64]*[]*attempt // attempts by the minute they were first noted
-	// dueMinute's list in due is dueList, the one the latest new attempt
-	// went to (nil when none); spare are swept lists to reuse.
-	dueMinute        int64
-	dueList          *[]*attempt
-	spare            []*[]*attempt
-	slab             []attempt  // where new attempts are taken from
-	ready            []*attempt // a sweep's attempts, reused
-	horizontal       walkTable  // by source
-	vertical         walkTable  // by source and destination
-	free             []*walk    // walks let go, to reuse
+	cfg              Config
+	up, down         float64           // log ratio steps for a failure, a success
+	eta0, eta1       float64           // log thresholds
+	attempts4        map[key4]*attempt // IPv4 attempts, by a packed key
+	attempts         map[attemptKey]*attempt
+	deleted          int                          // attempts deleted since the maps were last rebuilt
+	due              *minutelists.Lists[*attempt] // attempts by the minute they were first noted
+	slab             []attempt                    // where new attempts are taken from
+	ready            []*attempt                   // a sweep's attempts, reused
+	horizontal       walkTable                    // by source
+	vertical         walkTable                    // by source and destination
+	free             []*walk                      // walks let go, to reuse
 	water, sweptUpTo int64
 	alarms           []*Alarm
 }
@@ -342,7 +339,7 @@ func New(cfg Config) (*Detector, error) {
 		eta0:       math.Log(cfg.Beta / (1 - cfg.Alpha)),
 		attempts4:  map[key4]*attempt{},
 		attempts:   map[attemptKey]*attempt{},
-		due:        map[int64]*[]*attempt{},
+		due:        minutelists.New[*attempt](),
 		horizontal: newWalkTable(),
 		vertical:   newWalkTable(),
 		sweptUpTo:  math.MinInt64,
@@ -376,20 +373,7 @@ func (d *Detector) note(k attemptKey, start int64, real, success bool) {
 		} else {
 			d.attempts[k] = a
 		}
-		m := start / int64(time.Minute)
-		l := d.dueList
-		if l == nil || d.dueMinute != m {
-			if l = d.due[m]; l == nil {
-				if n := len(d.spare); n > 0 {
-					l, d.spare = d.spare[n-1], d.spare[:n-1]
-				} else {
-					l = new([]*attempt)
-				}
-				d.due[m] = l
-			}
-			d.dueMinute, d.dueList = m, l
-		}
-		*l = append(*l, a)
+		d.due.Add(start/int64(time.Minute), a)
 	}
 	if real {
 		if !a.real || start < a.first {
@@ -484,11 +468,7 @@ func answers(f *datasets.Flow) bool {
 func (d *Detector) sweep(cut int64) {
 	d.sweptUpTo = cut
 	ready := d.ready[:0]
-	for m, l := range d.due {
-		if m*int64(time.Minute) > cut {
-			continue
-		}
-		ks := *l
+	d.due.Sweep(features.FloorDiv(cut, int64(time.Minute)), func(ks []*attempt) []*attempt {
 		keep := ks[:0] // in place
 		for _, a := range ks {
 			switch {
@@ -508,16 +488,8 @@ func (d *Detector) sweep(cut int64) {
 				keep = append(keep, a)
 			}
 		}
-		clear(ks[len(keep):])
-		*l = keep
-		if len(keep) == 0 {
-			delete(d.due, m)
-			if l == d.dueList {
-				d.dueList = nil
-			}
-			d.spare = append(d.spare, l)
-		}
-	}
+		return keep
+	})
 	if d.deleted > 2*(len(d.attempts4)+len(d.attempts))+1024 {
 		// Deleted slots slow a map's lookups until it is rebuilt.
 		d.attempts4 = maps.Clone(d.attempts4)
