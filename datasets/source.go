@@ -118,23 +118,24 @@ func (r *ReadStats) Add(o ReadStats) {
 	r.InWindow += o.InWindow
 	r.Kept += o.Kept
 	r.Duplicates += o.Duplicates
-	if !o.First.IsZero() && (r.First.IsZero() || o.First.Before(r.First)) {
-		r.First = o.First
-	}
-	if o.Last.After(r.Last) {
-		r.Last = o.Last
-	}
+	r.span(o.First, o.Last)
 }
 
 func (r *ReadStats) addFile(res FileResult) {
 	r.Flows += res.Flows
 	r.InWindow += res.InWindow
 	r.Kept += res.Kept
-	if !res.First.IsZero() && (r.First.IsZero() || res.First.Before(r.First)) {
-		r.First = res.First
+	r.span(res.First, res.Last)
+}
+
+// span widens the time range of the flows read to first..last (a zero
+// first: none).
+func (r *ReadStats) span(first, last time.Time) {
+	if !first.IsZero() && (r.First.IsZero() || first.Before(r.First)) {
+		r.First = first
 	}
-	if res.Last.After(r.Last) {
-		r.Last = res.Last
+	if last.After(r.Last) {
+		r.Last = last
 	}
 }
 
