@@ -65,6 +65,9 @@ type fileJob struct {
 	path    string
 	batches chan []Flow // closed when the file is done
 	res     FileResult  // valid once batches is closed
+	// abandoned is set, before batches is closed, for a file never handed
+	// to a worker because the read was stopped first: it holds no token.
+	abandoned bool
 }
 
 // WorkerCount is the number of workers Read and Fold run: Workers, or
@@ -156,16 +159,29 @@ func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]F
 	)
 	go func() { // hands out files in order, one token each
 		defer close(next)
-		for _, j := range jobs {
+		// abandon closes the files a stopped read never hands out, so
+		// that the consumer, which may already wait for the first of
+		// them, sees it end and then the stop.
+		abandon := func(rest []*fileJob) {
+			for _, j := range rest {
+				j.res.Path = j.path
+				j.res.Err = wctx.Err()
+				j.abandoned = true
+				close(j.batches)
+			}
+		}
+		for i, j := range jobs {
 			select {
 			case tokens <- struct{}{}:
 			case <-wctx.Done():
+				abandon(jobs[i:])
 				return
 			}
 			select {
 			case next <- j:
 			case <-wctx.Done():
 				<-tokens
+				abandon(jobs[i:])
 				return
 			}
 		}
@@ -243,7 +259,9 @@ func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]F
 				cancel() // the worker stops; drain what it already sent
 			}
 		}
-		<-tokens
+		if !j.abandoned {
+			<-tokens
+		}
 		res := j.res
 		// An interrupt ends the run even when the reader did not notice
 		// it (a file that ended, or opened, just then).
@@ -253,7 +271,9 @@ func (p *ParallelReader) run(ctx context.Context, files []string, visit func([]F
 		}
 		if verr == nil && wctx.Err() != nil {
 			wg.Wait() // failErr is set before cancel; wait makes it visible
-			verr = failErr
+			if verr = failErr; verr == nil {
+				verr = wctx.Err()
+			}
 		}
 		if verr != nil {
 			results = append(results, res)

@@ -449,3 +449,52 @@ func TestFileSourceBatchesOwned(t *testing.T) {
 		t.Errorf("BatchesOwned's counts (-Batches +BatchesOwned):\n%s", d)
 	}
 }
+
+// TestParallelReaderCancelBetweenFiles: a cancel that lands between two
+// files, when the next file has not yet been handed to a worker, still
+// ends the read with the cancellation instead of waiting for that file's
+// flows forever. FileDone cancels there on purpose; the read is repeated
+// because whether the next file was handed out first is a race.
+func TestParallelReaderCancelBetweenFiles(t *testing.T) {
+	files := make([]string, 24)
+	for i := range files {
+		files[i] = "lab-attack/lab-attack.v9/nfcapd.202612011800"
+	}
+	for round := range 60 {
+		workers := 1 + round%4
+		ctx, cancel := context.WithCancel(context.Background())
+		done := 0
+		p := datasets.ParallelReader{Registry: testRegistry(), Workers: workers, BatchSize: 64, Depth: 1,
+			FileDone: func(datasets.FileResult) {
+				if done++; done == 1+round%5 {
+					cancel()
+				}
+			}}
+		type result struct {
+			res []datasets.FileResult
+			err error
+		}
+		out := make(chan result, 1)
+		go func() {
+			var r result
+			if round%2 == 0 {
+				r.res, r.err = p.Read(ctx, files, func([]datasets.Flow) error { return nil })
+			} else {
+				r.res, r.err = p.ReadOwned(ctx, files, func(_ []datasets.Flow, release func()) error { release(); return nil })
+			}
+			out <- r
+		}()
+		select {
+		case r := <-out:
+			if !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("round %d (%d workers): error %v, want context.Canceled", round, workers, r.err)
+			}
+			if len(r.res) > done+1 {
+				t.Errorf("round %d: %d results after %d files done", round, len(r.res), done)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d (%d workers): the read still waits 20 s after a cancel between files", round, workers)
+		}
+		cancel()
+	}
+}
