@@ -564,13 +564,14 @@ func (n *Night) explain(h *host, v *Verdict) {
 		v.WhyText = fmt.Sprintf("not identified: evidence for more than one family (%s leads by %.1f of the %.1f needed)", v.lead, v.leadScore-v.secondScore, n.cfg.Margin)
 	case named > 0 && (multi+lossy == 0 || v.leadScore > 0):
 		v.Why = WhyWeak
-		v.WhyText = fmt.Sprintf("not identified: %d downloads named catalog files, at chances too high to name a family (%.1f of the %.1f needed)", named, math.Max(v.leadScore, 0), n.cfg.MinScore)
+		v.WhyText = fmt.Sprintf("not identified: %s named catalog files, at chances too high to name a family (%.1f of the %.1f needed)", count(named, "download", "downloads"), math.Max(v.leadScore, 0), n.cfg.MinScore)
 	case unresolved > 0 && multi+lossy > 0:
 		v.Why = WhyUnresolved
-		v.WhyText = fmt.Sprintf("not identified: %d downloads of catalog size (%d connections of several responses or of an unknown count, %d lossy single transfers) fit catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)", unresolved, multi, lossy)
+		v.WhyText = fmt.Sprintf("not identified: %s of catalog size (%s of several responses or of an unknown count, %s) fit catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)",
+			count(unresolved, "download", "downloads"), count(multi, "connection", "connections"), count(lossy, "lossy single transfer", "lossy single transfers"))
 	case unresolved > 0:
 		v.Why = WhyWeak
-		v.WhyText = fmt.Sprintf("not identified: its %d downloads of catalog size fit no catalog file well enough", unresolved)
+		v.WhyText = fmt.Sprintf("not identified: its %s of catalog size %s no catalog file well enough", count(unresolved, "download", "downloads"), agree(unresolved, "fits", "fit"))
 	default:
 		v.Why, v.WhyText = WhyNoCatalogTraffic, "not identified: no download of catalog size, and no TTL that names a family"
 	}
@@ -623,4 +624,20 @@ func (n *Night) addPossible(h *host, v *Verdict) {
 		v.Possible = append(v.Possible, p)
 	}
 	slices.SortFunc(v.Possible, func(a, b Possible) int { return strings.Compare(a.Entry, b.Entry) })
+}
+
+// count is "1 download", "2 downloads".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprint(n, " ", many)
+}
+
+// agree is the verb that agrees with n things: one for n = 1, many otherwise.
+func agree(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
