@@ -211,6 +211,20 @@ type MissingJSON struct {
 	// Possible are the hosts of its OS that may have fetched it (their
 	// traffic fits it among other combinations): not missing it.
 	Possible []MissingHostJSON `json:"possibly_fetched"`
+	// Unidentified are the hosts seen since it appeared whose OS no night
+	// named (flow counters could not tell their family): in neither list
+	// above, though any of them may run its OS and lack it.
+	Unidentified []UnidentifiedHostJSON `json:"unidentified"`
+}
+
+// UnidentifiedHostJSON is a host of no known OS seen since an update
+// appeared.
+type UnidentifiedHostJSON struct {
+	Host      string     `json:"host"`
+	LastSeen  *time.Time `json:"last_seen"`
+	LastNight string     `json:"last_night"`
+	// MayHaveFetched: a download of the host since then may be the update.
+	MayHaveFetched bool `json:"may_have_fetched"`
 }
 
 // MissingHostJSON is a host missing an update.
@@ -244,7 +258,11 @@ func WriteMissingJSON(w io.Writer, updates []history.MissingUpdate) error {
 		e := m.Entry
 		j := MissingJSON{Entry: e.Entry, Product: e.Product, Version: e.Version, OS: e.OS, OSVersion: e.OSVersion,
 			Released: utcPtr(e.Released), FirstNight: m.FirstNight, Appeared: m.Appeared.UTC(),
-			Hosts: missingHostsJSON(m.Hosts), Possible: missingHostsJSON(m.Possible)}
+			Hosts: missingHostsJSON(m.Hosts), Possible: missingHostsJSON(m.Possible), Unidentified: []UnidentifiedHostJSON{}}
+		for _, h := range m.Unidentified {
+			j.Unidentified = append(j.Unidentified, UnidentifiedHostJSON{Host: h.Addr.String(), LastSeen: utcPtr(h.LastSeen),
+				LastNight: h.LastNight, MayHaveFetched: h.MayHaveFetched})
+		}
 		out = append(out, j)
 	}
 	return writeJSON(w, out)

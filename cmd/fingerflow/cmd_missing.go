@@ -101,6 +101,7 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 	}
 
 	hosts, possible := make(map[string]bool), make(map[string]bool)
+	unidentified, mayHave := make(map[string]bool), make(map[string]bool)
 	rows := 0
 	for _, m := range updates {
 		rows += len(m.Hosts)
@@ -109,6 +110,12 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 		}
 		for _, h := range m.Possible {
 			possible[h.Addr.String()] = true
+		}
+		for _, h := range m.Unidentified {
+			unidentified[h.Addr.String()] = true
+			if h.MayHaveFetched {
+				mayHave[h.Addr.String()] = true
+			}
 		}
 	}
 	if opts.json {
@@ -119,13 +126,17 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 	if err != nil {
 		return err
 	}
+	if len(unidentified) > 0 {
+		// Deferred calls run last first: this line comes last.
+		defer gopts.infof("%s: %s\n", opts.db, unidentifiedText(len(unidentified), len(mayHave), len(updates), familyOf(opts, updates)))
+	}
 	if len(possible) > 0 {
 		defer gopts.infof("%s: %s of the OS may have fetched %s: %s traffic fits %s among other combinations (lost packets, several files over one connection), flow counters cannot tell, and %s not listed (--json lists %s)\n",
 			opts.db, quantity(len(possible), "more host", "more hosts"), plural(len(updates), "it", "some of them"),
 			plural(len(possible), "its", "their"), plural(len(updates), "the file", "the files"), plural(len(possible), "it is", "they are"), plural(len(possible), "it", "them"))
 	}
 	if opts.update != "" {
-		gopts.infof("%s: %s missing %s\n", opts.db, quantity(len(hosts), "host", "hosts"), opts.update)
+		gopts.infof("%s: %s known to run %s missing %s\n", opts.db, quantity(len(hosts), "host", "hosts"), familyOf(opts, updates), opts.update)
 		return nil
 	}
 	what := strings.ToLower(opts.os)
@@ -135,9 +146,42 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 	if len(updates) == 0 {
 		return notFoundf("%s: no update of %s in any night's catalog", opts.db, what)
 	}
-	gopts.infof("%s: %s of %s, %s missing %d of them\n", opts.db, quantity(len(updates), "update", "updates"), what,
+	gopts.infof("%s: %s of %s, %s known to run it missing %d of them\n", opts.db, quantity(len(updates), "update", "updates"), what,
 		quantity(len(hosts), "host", "hosts"), countMissed(updates))
 	return nil
+}
+
+// unidentifiedText says that n hosts of no known OS, mayHave of them with
+// a download that may be one of the updates, are not in the answer.
+func unidentifiedText(n, mayHave, updates int, family string) string {
+	them := plural(updates, "it", "them")
+	var b strings.Builder
+	fmt.Fprintf(&b, "not in this answer: %s seen since %s appeared with no OS verdict on any night (flow counters named no family; inventory.csv's unidentified column says why); ",
+		quantity(n, "host", "hosts"), plural(updates, "it", "they"))
+	if n == 1 {
+		fmt.Fprintf(&b, "if it runs %s it may lack %s, and ", family, them)
+		if mayHave == 1 {
+			fmt.Fprintf(&b, "it has a download that may be %s", plural(updates, "it", "one of them"))
+		} else {
+			fmt.Fprintf(&b, "no download of it may be %s", plural(updates, "it", "one of them"))
+		}
+	} else {
+		fmt.Fprintf(&b, "any of them that runs %s may lack %s, and %s a download that may be %s", family, them,
+			map[bool]string{true: fmt.Sprintf("%d %s", mayHave, plural(mayHave, "has", "have")), false: "none has"}[mayHave > 0],
+			plural(updates, "it", "one of them"))
+	}
+	return b.String() + " (--json lists " + plural(n, "it", "them") + ")"
+}
+
+// familyOf is the OS family the answer is about.
+func familyOf(opts missingOptions, updates []history.MissingUpdate) string {
+	if opts.os != "" {
+		return strings.ToLower(opts.os)
+	}
+	if len(updates) > 0 && updates[0].Entry.OS != "" {
+		return updates[0].Entry.OS
+	}
+	return "its OS"
 }
 
 // countMissed is how many updates at least one host misses.

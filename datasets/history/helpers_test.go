@@ -110,6 +110,11 @@ func scenario() []Run {
 		Fetches: []Fetch{
 			fetch("10.0.0.10", kb13, "2026-11-21T22:00:00"),
 		},
+		// 10.0.0.7, of no known OS, has a download that fits curl
+		// among other combinations.
+		Possible: []Possible{
+			{Addr: netip.MustParseAddr("10.0.0.7"), Entry: curl.Entry, Product: "curl", Version: curl.Version, OS: "debian", At: at("2026-11-21T21:30:00")},
+		},
 		Catalog: catA,
 		Metrics: []Metric{{"flows_per_port", "443/tcp", 800}, {"flows_per_port", "80/tcp", 300}},
 	}

@@ -242,6 +242,13 @@ type MissingUpdate struct {
 	// connection of theirs since then fits it among other combinations.
 	// They are not missing it; by address.
 	Possible []MissingHost
+	// Unidentified are the hosts seen since the entry appeared, and
+	// that have not fetched it since, whose OS no night has named: flow
+	// counters could not tell their family, so they are in neither list
+	// above, though any of them may run the entry's OS and lack it. Those
+	// with a download since then that may be the entry have
+	// MayHaveFetched set. Empty for an entry of no OS; by address.
+	Unidentified []MissingHost
 }
 
 // MissingHost is a host that has not fetched an update since it appeared.
@@ -254,6 +261,9 @@ type MissingHost struct {
 	// Others are the other versions of the entry's product (same OS) it
 	// fetched, each entry once with its latest fetch, latest last.
 	Others []Fetch
+	// MayHaveFetched, for a host of MissingUpdate.Unidentified, says that
+	// a download of it since the entry appeared may be the entry.
+	MayHaveFetched bool
 }
 
 // Missing returns the hosts whose latest known OS family is the entry's
@@ -272,11 +282,11 @@ func (d *DB) Missing(ctx context.Context, entry string) (MissingUpdate, error) {
 			return fmt.Errorf("%s: %w", entry, ErrUnknownEntry)
 		}
 		out = es[0]
-		cands, err := latestOS(ctx, tx, out.Entry.OS)
+		cands, unknown, err := candidates(ctx, tx, out.Entry.OS)
 		if err != nil {
 			return err
 		}
-		return missingHosts(ctx, tx, &out, cands)
+		return missingHosts(ctx, tx, &out, cands, unknown)
 	})
 	return out, err
 }
@@ -317,12 +327,12 @@ func (d *DB) MissingForOS(ctx context.Context, os string, since time.Time) ([]Mi
 		if err != nil {
 			return err
 		}
-		cands, err := latestOS(ctx, tx, normOS(os))
+		cands, unknown, err := candidates(ctx, tx, normOS(os))
 		if err != nil {
 			return err
 		}
 		for i := range es {
-			if err := missingHosts(ctx, tx, &es[i], cands); err != nil {
+			if err := missingHosts(ctx, tx, &es[i], cands, unknown); err != nil {
 				return err
 			}
 		}
@@ -362,6 +372,16 @@ func appeared(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Mis
 	return out, rows.Err()
 }
 
+// candidates are the hosts whose latest known OS family is os and, for an
+// os that is not empty, the hosts no night gave an OS.
+func candidates(ctx context.Context, tx *sql.Tx, os string) (cands, unknown []MissingHost, err error) {
+	if cands, err = latestOS(ctx, tx, os); err != nil || os == "" {
+		return cands, nil, err
+	}
+	unknown, err = latestOS(ctx, tx, "")
+	return cands, unknown, err
+}
+
 // latestOS returns the hosts whose latest known OS family (their latest
 // night with a verdict) is os, with when they were last seen.
 func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error) {
@@ -391,9 +411,10 @@ func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error)
 	return out, rows.Err()
 }
 
-// missingHosts fills m.Hosts from the candidates: those seen since m
+// missingHosts fills m.Hosts and m.Possible from the candidates, and
+// m.Unidentified from the hosts of no known OS: those seen since m
 // appeared that have not fetched m's entry since.
-func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands []MissingHost) error {
+func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands, unknown []MissingHost) error {
 	since := m.Appeared.UTC().Format(timeLayout)
 	addrs := func(q string) (map[string]bool, error) {
 		rows, err := tx.QueryContext(ctx, q, m.Entry.Entry, since)
@@ -445,7 +466,14 @@ func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands []Mis
 			return err
 		}
 	}
-	m.Hosts, m.Possible = nil, nil
+	m.Hosts, m.Possible, m.Unidentified = nil, nil, nil
+	for _, h := range unknown {
+		if fetched[h.Addr.String()] || h.LastSeen.Before(m.Appeared) {
+			continue
+		}
+		h.MayHaveFetched = possible[h.Addr.String()]
+		m.Unidentified = append(m.Unidentified, h)
+	}
 	for _, h := range cands {
 		if fetched[h.Addr.String()] || h.LastSeen.Before(m.Appeared) {
 			continue

@@ -18,6 +18,9 @@ func addrs(hs []MissingHost) []string {
 		for _, o := range h.Others {
 			s += " (fetched " + o.Version + " " + o.Fetched.Format(time.DateOnly) + ")"
 		}
+		if h.MayHaveFetched {
+			s += " (may have fetched it)"
+		}
 		out = append(out, s)
 	}
 	return out
@@ -32,17 +35,20 @@ func TestMissing(t *testing.T) {
 		appeared   time.Time
 		hosts      []string
 		possible   []string
+		// unidentified: hosts no night named an OS for, seen since
+		unidentified []string
 	}{
 		// 10.0.0.5 fetched it; 10.0.0.9 was last seen before it
-		// appeared; fd00::20 may have fetched it: not missing.
-		{openssl15.Entry, "2026-11-22", at("2026-11-22T19:00:00"), []string{"10.0.0.6 (fetched 3.0.14-1~deb12u1 2026-11-20)"}, []string{"fd00::20"}},
-		{openssl14.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.9", "fd00::20"}, nil},
-		{curl.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.6", "10.0.0.9"}, []string{"fd00::20"}},
+		// appeared; fd00::20 may have fetched it: not missing. 10.0.0.7,
+		// of no known OS, was last seen before it appeared.
+		{openssl15.Entry, "2026-11-22", at("2026-11-22T19:00:00"), []string{"10.0.0.6 (fetched 3.0.14-1~deb12u1 2026-11-20)"}, []string{"fd00::20"}, nil},
+		{openssl14.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.9", "fd00::20"}, nil, []string{"10.0.0.7"}},
+		{curl.Entry, "2026-11-20", at("2026-11-20T19:00:00"), []string{"10.0.0.6", "10.0.0.9"}, []string{"fd00::20"}, []string{"10.0.0.7 (may have fetched it)"}},
 		// A release date is when it appeared. 10.0.0.8's latest known OS
 		// is windows though the last night gave no verdict; 10.0.0.10
-		// fetched it.
-		{kb13.Entry, "2026-11-20", at("2026-11-12T00:00:00"), []string{"10.0.0.8"}, nil},
-		{kb17.Entry, "2026-11-22", at("2026-11-22T00:00:00"), []string{"10.0.0.8", "10.0.0.10 (fetched KB5046613 2026-11-21)"}, nil},
+		// fetched it. 10.0.0.7 is unidentified whatever the family.
+		{kb13.Entry, "2026-11-20", at("2026-11-12T00:00:00"), []string{"10.0.0.8"}, nil, []string{"10.0.0.7"}},
+		{kb17.Entry, "2026-11-22", at("2026-11-22T00:00:00"), []string{"10.0.0.8", "10.0.0.10 (fetched KB5046613 2026-11-21)"}, nil, []string{"10.0.0.7"}},
 	} {
 		t.Run(c.entry, func(t *testing.T) {
 			m, err := db.Missing(ctx, c.entry)
@@ -57,6 +63,9 @@ func TestMissing(t *testing.T) {
 			}
 			if diff := cmp.Diff(c.possible, addrs(m.Possible), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("hosts that may have fetched it (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(c.unidentified, addrs(m.Unidentified), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("hosts of no known OS (-want +got):\n%s", diff)
 			}
 		})
 	}

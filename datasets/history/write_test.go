@@ -51,7 +51,7 @@ func TestHostLatest(t *testing.T) {
 	db, path := create(t)
 	gone := scenario()[1]
 	gone.Hosts = gone.Hosts[:2] // 10.0.0.7, .8 and .10 not seen after all
-	gone.Fetches = nil
+	gone.Fetches, gone.Possible = nil, nil
 	unknown := scenario()[2]
 	for i := range unknown.Hosts {
 		unknown.Hosts[i].OS, unknown.Hosts[i].OSVersion = "", ""
