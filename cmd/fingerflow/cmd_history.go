@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/netip"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -82,6 +83,10 @@ func runHistory(ctx context.Context, opts historyOptions, gopts *globalOptions, 
 		return notFoundf("%s: no night saw %s (%d nights, %s to %s)", opts.db, addr, len(runs), runs[0].Night, runs[len(runs)-1].Night)
 	default:
 		gopts.infof("%s: %s seen on %d of %d nights, %s to %s\n", opts.db, addr, len(nights), len(runs), runs[0].Night, runs[len(runs)-1].Night)
+		// A host the latest night could not name: that night's reason.
+		if last := nights[len(nights)-1].Host; last.OS == "" && strings.HasPrefix(last.Evidence, "not identified") {
+			gopts.infof("%s: %s on %s: %s\n", opts.db, addr, nights[len(nights)-1].Night, last.Evidence)
+		}
 	}
 	return nil
 }

@@ -157,6 +157,9 @@ func historyRun(cfg *Config, sum nightdir.RunSummary, started, finished time.Tim
 			os = ""
 		}
 		var ev []string
+		if os == "" && v.WhyText != "" {
+			ev = append(ev, v.WhyText) // why no OS, first
+		}
 		for _, e := range v.Evidence {
 			ev = append(ev, e.Text)
 		}

@@ -578,4 +578,47 @@ func TestRunHistoryChanges(t *testing.T) {
 	if behind == 0 {
 		t.Error("no host of the apt night is behind on updates")
 	}
+	// A host the night could not name keeps why in the history, and every
+	// answer of missing counts it among the unidentified hosts.
+	unnamed := 0
+	for _, h := range later.Hosts {
+		if h.Verdict.OS != inventory.Unknown {
+			continue
+		}
+		unnamed++
+		nights, err := db.HostHistory(ctx, h.Addr)
+		if err != nil || len(nights) == 0 {
+			t.Fatalf("%s: history %v, %v", h.Addr, nights, err)
+		}
+		if ev := nights[len(nights)-1].Host.Evidence; !strings.HasPrefix(ev, h.Verdict.WhyText) || h.Verdict.WhyText == "" {
+			t.Errorf("%s: history evidence %q, want it to begin with why it has no OS (%q)", h.Addr, ev, h.Verdict.WhyText)
+		}
+	}
+	ups, err := db.MissingForOS(ctx, "debian", time.Time{})
+	if err != nil || len(ups) == 0 {
+		t.Fatalf("debian updates %d, %v", len(ups), err)
+	}
+	last := ups[len(ups)-1] // of the apt night's catalog: every later host seen since
+	got := map[netip.Addr]bool{}
+	for _, u := range last.Unidentified {
+		got[u.Addr] = true
+	}
+	knownBefore := map[netip.Addr]bool{} // the first night's verdicts stay the latest known
+	for _, h := range first.Hosts {
+		knownBefore[h.Addr] = h.Verdict.OS != inventory.Unknown
+	}
+	checked := 0
+	for _, h := range later.Hosts {
+		if knownBefore[h.Addr] {
+			continue
+		}
+		checked++
+		fetched := slices.ContainsFunc(h.Verdict.Updates, func(u inventory.Update) bool { return u.Entry == last.Entry.Entry })
+		if h.Verdict.OS == inventory.Unknown && !got[h.Addr] && !fetched {
+			t.Errorf("%s has no OS and was never named, but is not among the unidentified hosts of %s", h.Addr, last.Entry.Entry)
+		}
+	}
+	if unnamed == 0 || checked == 0 {
+		t.Errorf("%d unnamed hosts, %d checked: nothing to check", unnamed, checked)
+	}
 }
