@@ -30,9 +30,9 @@ type clickhouseNight struct {
 // openClickhouseNight connects to the DSN's server and checks its table;
 // the filter may only give a time window (the other filters select flows
 // the server would have to drop before every query).
-func openClickhouseNight(ctx context.Context, dsn string, flt datasets.Filter, log *slog.Logger) (*clickhouseNight, error) {
+func openClickhouseNight(ctx context.Context, cmd, dsn string, flt datasets.Filter, log *slog.Logger) (*clickhouseNight, error) {
 	if len(flt.Protos)+len(flt.Nets)+len(flt.Ports) > 0 {
-		return nil, usagef("run: --clickhouse takes --since and --until, not --proto, --net or --port")
+		return nil, usagef("%s: --clickhouse takes --since and --until, not --proto, --net or --port", cmd)
 	}
 	cfg, err := clickhouse.ParseDSN(dsn)
 	if err != nil {

@@ -248,7 +248,7 @@ func openRunSource(ctx context.Context, opts runOptions, gopts *globalOptions, a
 	src := &runSource{gopts: gopts, flt: flt, out: opts.out}
 	more := append([]string{opts.model}, opts.catalogs...)
 	if opts.dsn != "" {
-		ch, err := openClickhouseNight(ctx, opts.dsn, flt, gopts.logger)
+		ch, err := openClickhouseNight(ctx, "run", opts.dsn, flt, gopts.logger)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/fingerflow/fingerflow/datasets"
 	"github.com/fingerflow/fingerflow/datasets/clickhouse"
 	"github.com/fingerflow/fingerflow/datasets/clickhouse/chtest"
@@ -300,5 +303,72 @@ func TestRunClickhouseBadServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStatsClickhouse: stats over a ClickHouse table, from one server and
+// from two shards behind a Distributed table, prints what stats prints
+// for the same flows read from the file: the statistics, the sources and
+// the traffic section, as tables and as JSON.
+func TestStatsClickhouse(t *testing.T) {
+	srvs := chServers.Need(t, 2)
+	ctx := context.Background()
+	for _, c := range []struct{ name, flows string }{
+		{"attack", "../../datasets/lab-attack/lab-attack.v9/nfcapd.202612011800"},
+		{"argus", "../../datasets/lab-dev/test-near.argus"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := "stats_" + c.name
+			loadShards(t, []*chtest.Server{srvs[0]}, db, c.flows)
+			shards := loadShards(t, srvs, db+"_shards", c.flows)
+			if err := shards[0].Conn().Exec(ctx, fmt.Sprintf("CREATE TABLE %s.flows_all AS %s.flows ENGINE = Distributed(%s, %s, flows, rand())",
+				db+"_shards", db+"_shards", chtest.Cluster, db+"_shards")); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"-s", "srcip/bytes/flows", "-s", "dstport:p/packets/bps", "-s", "record/bytes", "-s", "service/bpp", "-n", "7", "--sources", "12", "--rates"},
+				{"-s", "ip/pps", "-s", "proto", "--json", "--rates", "--hosts", "3"},
+			} {
+				want, stderr, code := run(t, ctx, append(append([]string{"stats"}, args...), c.flows)...)
+				if code != exitOK {
+					t.Fatalf("local stats: exit %d\n%s", code, stderr)
+				}
+				for _, dsn := range []string{srvs[0].DSN(db), srvs[0].DSN(db+"_shards", "table=flows_all", "files=flows_files")} {
+					got, stderr, code := run(t, ctx, append(append([]string{"stats"}, args...), "--clickhouse", dsn)...)
+					if code != exitOK {
+						t.Fatalf("%s: exit %d\n%s", dsn, code, stderr)
+					}
+					if slices.Contains(args, "--json") {
+						// The per-second series are sums of float shares
+						// in another order: equal to the last bits or so.
+						var w, g any
+						if err := json.Unmarshal([]byte(want), &w); err != nil {
+							t.Fatal(err)
+						}
+						if err := json.Unmarshal([]byte(got), &g); err != nil {
+							t.Fatalf("%s: %v", dsn, err)
+						}
+						if d := gocmp.Diff(w, g, cmpopts.EquateApprox(1e-12, 0)); d != "" {
+							t.Errorf("stats %v --clickhouse %s: JSON differs from the file's (-file +clickhouse):\n%s", args, dsn, d)
+						}
+					} else if got != want {
+						t.Errorf("stats %v --clickhouse %s prints otherwise than over the file:\n--- file\n%s\n--- clickhouse\n%s", args, dsn, want, got)
+					}
+					if !strings.Contains(stderr, "flows counted by the server") {
+						t.Errorf("%s: stderr %q", dsn, stderr)
+					}
+				}
+			}
+		})
+	}
+	// What the server cannot count is refused before connecting.
+	for _, args := range [][]string{
+		{"stats", "--clickhouse", srvs[0].DSN("stats_attack"), "--lifespans"},
+		{"stats", "--clickhouse", srvs[0].DSN("stats_attack"), "--proto", "tcp"},
+		{"stats", "--clickhouse", srvs[0].DSN("stats_attack"), "some/file"},
+	} {
+		if _, stderr, code := run(t, ctx, args...); code != exitUsage || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error of one line", args, code, stderr)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/fingerflow/fingerflow/models/nightly"
 	"github.com/fingerflow/fingerflow/models/survival"
 	"github.com/fingerflow/fingerflow/models/talkers"
+	chtalkers "github.com/fingerflow/fingerflow/models/talkers/clickhouse"
 	"github.com/fingerflow/fingerflow/reports"
 )
 
@@ -40,6 +41,7 @@ type statsOptions struct {
 	charts        string
 	json          bool
 	workers       int
+	dsn           string
 	filterOptions
 }
 
@@ -80,12 +82,28 @@ with -s only the statistics asked for, plus the sections whose flags are
 given. Files are decoded on --workers goroutines and counted in file order,
 so the numbers do not depend on the number of workers.
 
+With --clickhouse DSN (see fingerflow load) the flows are those of a
+ClickHouse table between --since and --until, and the server counts them:
+the statistics, the sources and the rates are the numbers stats prints
+for the same flows read from files, and only the entries listed come
+back. Flow lifespans need every record's duration and are not computed
+there.
+
 Files that cannot be read are reported on stderr, one line each, and
 skipped; the exit status is then 3.`,
 		Example: `  fingerflow stats datasets/lab-attack/lab-attack.v9
   fingerflow stats /var/cache/nfdump/2027/01/11 -s srcip/bytes -s dstport:p/flows/bytes -n 20
-  fingerflow stats DIR -s srcip/bytes --rates --lifespans --charts charts/`,
-		Args: atLeastOnePath,
+  fingerflow stats DIR -s srcip/bytes --rates --lifespans --charts charts/
+  fingerflow stats --clickhouse clickhouse://db1/flows --since 2027-01-11 --until 2027-01-12 -s srcip/bytes -n 20`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.dsn != "" {
+				if len(args) > 0 {
+					return usagef("stats: --clickhouse reads the flows from the table: no PATH arguments (%s)", args[0])
+				}
+				return nil
+			}
+			return atLeastOnePath(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStats(cmd, opts, gopts, args)
 		},
@@ -106,6 +124,7 @@ skipped; the exit status is then 3.`,
 	f.StringVar(&opts.charts, "charts", "", "directory to draw the lifespan curves into (lifespans-*.png and .svg)")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document instead of tables")
 	f.IntVar(&opts.workers, "workers", 0, "files decoded at once (0: one per processor)")
+	f.StringVar(&opts.dsn, "clickhouse", "", "count the flows of a ClickHouse table instead of files (DSN as for fingerflow load; with --since and --until)")
 	addFilterFlags(f, &opts.filterOptions)
 	return cmd
 }
@@ -143,8 +162,15 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if full || cmd.Flags().Changed("sources") {
 		cfg.Sources = opts.sources
 	}
+	if opts.dsn != "" {
+		for _, name := range []string{"lifespans", "clusters", "db", "night", "workers"} {
+			if cmd.Flags().Changed(name) {
+				return usagef("stats: --%s reads flow files: with --clickhouse the server computes -s, --sources and --rates", name)
+			}
+		}
+	}
 	var lcfg *lifespans.Config
-	if full || opts.lifespans {
+	if (full && opts.dsn == "") || opts.lifespans {
 		c := lifespans.DefaultConfig()
 		c.ActiveTimeout, c.Ports, c.WindowEnd = opts.activeTimeout, opts.servicePorts, flt.Until
 		switch {
@@ -192,6 +218,9 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 		if err := os.MkdirAll(opts.charts, 0o755); err != nil {
 			return err
 		}
+	}
+	if opts.dsn != "" {
+		return statsClickhouse(ctx, opts, gopts, flt, cfg, hcfg, started)
 	}
 	in, err := expandInputs(ctx, args, gopts.stderr)
 	if err != nil {
@@ -266,13 +295,8 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	res := parts[0].tab.Result()
 	rep := reports.Stats{Talkers: &res}
 	if agg != nil {
-		rep.Rates = &reports.Rates{Site: agg.Site(), Hosts: agg.Hosts(), N: opts.hosts}
-		if opts.charts != "" {
-			if err := writeChart(filepath.Join(opts.charts, "traffic"), func(w io.Writer, format string) error {
-				return rep.Rates.TrafficChart(w, format)
-			}); err != nil && !errors.Is(err, reports.ErrNoData) {
-				return err
-			}
+		if err := statsRates(&rep, agg.Site(), agg.Hosts(), opts); err != nil {
+			return err
 		}
 	}
 	if lcfg != nil {
@@ -302,6 +326,66 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	gopts.infof("stats: %d files read, %d skipped; %d flows in %.2fs\n",
 		st.Files-st.Skipped, st.Skipped, res.Totals.Flows, time.Since(started).Seconds())
 	return st.Err()
+}
+
+// statsRates adds the traffic section to rep, and its chart to
+// --charts.
+func statsRates(rep *reports.Stats, site features.SiteStats, hosts []features.HostStats, opts statsOptions) error {
+	rep.Rates = &reports.Rates{Site: site, Hosts: hosts, N: opts.hosts}
+	if opts.charts == "" {
+		return nil
+	}
+	if err := writeChart(filepath.Join(opts.charts, "traffic"), func(w io.Writer, format string) error {
+		return rep.Rates.TrafficChart(w, format)
+	}); err != nil && !errors.Is(err, reports.ErrNoData) {
+		return err
+	}
+	return nil
+}
+
+// statsClickhouse is stats over a ClickHouse table: the statistics and
+// sources counted by the server (models/talkers/clickhouse), the rates
+// from the host queries the nightly run makes there.
+func statsClickhouse(ctx context.Context, opts statsOptions, gopts *globalOptions, flt datasets.Filter, cfg talkers.Config,
+	hcfg *features.HostConfig, started time.Time) error {
+	ch, err := openClickhouseNight(ctx, "stats", opts.dsn, flt, gopts.logger)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	res, qs, err := chtalkers.Count(ctx, ch.st, ch.w, cfg)
+	if err != nil {
+		return err
+	}
+	if res.Totals.Flows == 0 {
+		return notFoundf("%s holds no flow between %s and %s", ch.Name(), timeOrOpen(flt.Since, "the first"), timeOrOpen(flt.Until, "the last"))
+	}
+	rows := qs.Rows
+	rep := reports.Stats{Talkers: &res}
+	if hcfg != nil {
+		hosts, site, err := ch.Hosts(ctx, *hcfg)
+		if err != nil {
+			return err
+		}
+		rows += ch.Rows
+		if err := statsRates(&rep, site, hosts, opts); err != nil {
+			return err
+		}
+	}
+	if len(opts.stats) == 0 {
+		gopts.infof("stats: flow lifespans left out: they need every record's duration, which --clickhouse does not read\n")
+	}
+	if opts.json {
+		err = reports.WriteStatsJSON(gopts.stdout, rep)
+	} else {
+		err = reports.WriteStatsText(gopts.stdout, rep)
+	}
+	if err != nil {
+		return err
+	}
+	gopts.infof("stats: %s: %d flows counted by the server, %d rows back, in %.2fs\n",
+		ch.Name(), res.Totals.Flows, rows, time.Since(started).Seconds())
+	return nil
 }
 
 // writeLifespanCharts draws each grouping's curves into dir as

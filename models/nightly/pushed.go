@@ -35,7 +35,7 @@ type Pushed interface {
 // AnalyticsNotComputed is what a night computed where its flows are says
 // of the analytics (top talkers, lifespans, floods, scans, services):
 // they need every flow, which stays where it is.
-const AnalyticsNotComputed = "not computed: the flows stay where they are kept; fingerflow stats and detect read flow files"
+const AnalyticsNotComputed = "not computed: the flows stay where they are kept; fingerflow stats --clickhouse counts top talkers, sources and rates there, and detect reads flow files"
 
 // RunPushed runs one night over a source that computes the hosts, the
 // rule matches and the downloads where its flows are (Pushed): the same
