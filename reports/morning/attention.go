@@ -95,8 +95,15 @@ func (r *report) attentionSection() (section, error) {
 				Link: showLink(tagNew, "hosts new since "+prev, len(newHosts))})
 		}
 		if v := n.Run.Vanished; len(v) > 0 {
-			add(item{Level: "warn", Text: fmt.Sprintf("%s seen on %s %s not seen this night%s.", plural(len(v), "host", "hosts"), prev,
-				map[bool]string{true: "was", false: "were"}[len(v) == 1], vanishedMix(v)),
+			why := "."
+			if k := len(n.Run.Skipped); k > 0 {
+				why = fmt.Sprintf(", or only in the %d input files skipped.", k)
+				if k == 1 {
+					why = ", or only in the input file skipped."
+				}
+			}
+			add(item{Level: "warn", Text: fmt.Sprintf("%s seen on %s %s not seen this night%s%s", plural(len(v), "host", "hosts"), prev,
+				map[bool]string{true: "was", false: "were"}[len(v) == 1], vanishedMix(v), why),
 				Link: &tagLink{Table: "vanished-table", Tag: tagVanished, Label: "hosts not seen since " + prev, Text: fmt.Sprintf("show %s →", plural(len(v), "host", "hosts"))}})
 		}
 		if len(osChanged) > 0 {

@@ -374,6 +374,13 @@ func TestMorningReportNights(t *testing.T) {
 	if slices.Contains(rep.Omitted, "fig-changes") {
 		t.Error("the changes chart is left out on a later night")
 	}
+	// With files skipped, a vanished host may only have been in them.
+	editRun(t, dir, func(r *nightdir.RunSummary) {
+		r.Skipped = []nightdir.SkippedFile{{Path: "flows/nfcapd.202701201005", Reason: "truncated"}}
+	})
+	_, _, doc = writeReport(t, dir)
+	containsAll(t, "attention with a file skipped", []string{sectionText(doc, "attention")},
+		"2 hosts seen on 2027-01-19 were not seen this night (1 sles, 1 not identified), or only in the input file skipped.")
 	tables := dataTables(t, doc)
 	if n := len(tables["vanished-table"].rows); n != 2 {
 		t.Errorf("%d vanished hosts listed, want 2", n)
