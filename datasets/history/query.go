@@ -416,19 +416,23 @@ func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error)
 // appeared that have not fetched m's entry since.
 func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands, unknown []MissingHost) error {
 	since := m.Appeared.UTC().Format(timeLayout)
-	addrs := func(q string) (map[string]bool, error) {
+	addrs := func(q string) (map[netip.Addr]bool, error) {
 		rows, err := tx.QueryContext(ctx, q, m.Entry.Entry, since)
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
-		out := make(map[string]bool)
+		out := make(map[netip.Addr]bool)
 		for rows.Next() {
 			var a string
 			if err := rows.Scan(&a); err != nil {
 				return nil, err
 			}
-			out[a] = true
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("stored address: %w", err)
+			}
+			out[ip] = true
 		}
 		return out, rows.Err()
 	}
@@ -468,18 +472,18 @@ func missingHosts(ctx context.Context, tx *sql.Tx, m *MissingUpdate, cands, unkn
 	}
 	m.Hosts, m.Possible, m.Unidentified = nil, nil, nil
 	for _, h := range unknown {
-		if fetched[h.Addr.String()] || h.LastSeen.Before(m.Appeared) {
+		if fetched[h.Addr] || h.LastSeen.Before(m.Appeared) {
 			continue
 		}
-		h.MayHaveFetched = possible[h.Addr.String()]
+		h.MayHaveFetched = possible[h.Addr]
 		m.Unidentified = append(m.Unidentified, h)
 	}
 	for _, h := range cands {
-		if fetched[h.Addr.String()] || h.LastSeen.Before(m.Appeared) {
+		if fetched[h.Addr] || h.LastSeen.Before(m.Appeared) {
 			continue
 		}
 		h.Others = others[h.Addr]
-		if possible[h.Addr.String()] {
+		if possible[h.Addr] {
 			m.Possible = append(m.Possible, h)
 			continue
 		}
