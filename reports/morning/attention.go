@@ -213,15 +213,16 @@ func mixText(by map[string]int) string {
 
 // behindItem says which hosts miss updates of their OS, family by family.
 func (r *report) behindItem() item {
-	behind, missing, possible := 0, 0, 0
+	behind, missing, distinct, possible := 0, 0, 0, 0
 	var sub []item
 	for _, f := range r.fams {
 		behind += f.behind
 		missing += f.missingAll
+		distinct += len(f.missing)
 		possible += f.possibleHosts
 		if f.behind > 0 {
-			sub = append(sub, item{Level: "warn", Text: fmt.Sprintf("%s: %s of %s miss %s.", f.os, countText(f.behind), plural(len(f.hosts), "host", "hosts"),
-				plural(f.missingAll, "update", "updates"))})
+			sub = append(sub, item{Level: "warn", Text: fmt.Sprintf("%s: %s of %s miss %s of its %s (%s missing in all).", f.os, countText(f.behind),
+				plural(len(f.hosts), "host", "hosts"), countText(len(f.missing)), plural(len(f.entries), "update", "updates"), countText(f.missingAll))})
 		}
 		if len(f.hosts) == 0 && len(f.unidentified) > 0 {
 			sub = append(sub, item{Level: "info", Text: fmt.Sprintf("%s: %s; which updates they lack is not known.", f.os, f.unidentifiedText())})
@@ -242,7 +243,8 @@ func (r *report) behindItem() item {
 		it.Sub = sub
 		return it
 	}
-	text := fmt.Sprintf("%s behind on updates: %s missing in all.", plural(behind, "host is", "hosts are"), plural(missing, "update", "updates"))
+	text := fmt.Sprintf("%s behind on updates: %s missing in all, of %s.", plural(behind, "host is", "hosts are"), plural(missing, "update", "updates"),
+		plural(distinct, "update", "distinct updates"))
 	if possible > 0 {
 		sub = append(sub, item{Level: "info", Text: fmt.Sprintf("%s may have fetched some of what they lack: their traffic fits updates among other combinations (possibly fetched), neither fetched for sure nor missing.",
 			plural(possible, "host", "hosts")), Link: showLink(tagPossible, "hosts with updates possibly fetched", possible)})
@@ -474,12 +476,16 @@ func (r *report) tiles() []tile {
 		id.Sub = fmt.Sprintf("%s of the hosts; %s not identified", shareText(float64(withOS)/float64(len(n.Hosts))), countText(len(n.Hosts)-withOS))
 	}
 	out = append(out, id)
-	behind, missing := 0, 0
+	behind, missing, distinct := 0, 0, 0
 	for _, f := range r.fams {
 		behind += f.behind
 		missing += f.missingAll
+		distinct += len(f.missing)
 	}
 	bt := tile{Label: "behind on updates", Value: countText(behind), Sub: plural(missing, "update missing", "updates missing"), Level: "ok", Href: "#updates"}
+	if distinct > 0 {
+		bt.Sub += ", of " + plural(distinct, "update", "distinct updates")
+	}
 	if behind > 0 {
 		bt.Level = "warn"
 	}

@@ -35,11 +35,12 @@ import (
 // directory, which is removed). FINGERFLOW_README_SCREENSHOT names a file
 // to write the README's screenshot of the sample's report to:
 //
-//	FINGERFLOW_README_SCREENSHOT=$PWD/reports/screenshot.jpg go test ./reports -run Browser
+//	FINGERFLOW_README_SCREENSHOT=$PWD/reports/screenshot.jpg go test ./reports/morning -run Browser
 
-// maxLoadTime is how long the report of a 5,000-host night may take to
-// show its inventory table.
-const maxLoadTime = 5 * time.Second
+// hangGuard bounds how long the report of a 5,000-host night may take to
+// show its inventory table: a guard against a page that never settles,
+// not a measurement (the time is logged; on an idle machine about 1 s).
+const hangGuard = time.Minute
 
 func chromium(t *testing.T) string {
 	t.Helper()
@@ -491,7 +492,7 @@ func TestBrowserNoFalseAbsence(t *testing.T) {
 }
 
 // TestBrowserBigNight: the report of a 5,000-host night shows its
-// inventory within maxLoadTime and pages through it.
+// inventory and pages through it.
 func TestBrowserBigNight(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and opens a 5,000-host report")
@@ -509,8 +510,8 @@ func TestBrowserBigNight(t *testing.T) {
 	took := b.open(t, rep.Path)
 	loaded := eval[float64](t, b, `performance.getEntriesByType("navigation")[0].loadEventEnd`)
 	t.Logf("5,000-host report (%.2f MB) shown in %v (load event after %.0f ms)", float64(rep.Bytes)/1e6, took.Round(time.Millisecond), loaded)
-	if took > maxLoadTime {
-		t.Errorf("the inventory took %v to show, want at most %v", took, maxLoadTime)
+	if took > hangGuard {
+		t.Errorf("the inventory took %v to show", took)
 	}
 	if rows := shownRows(t, b, "inventory-table"); len(rows) != inventoryRows {
 		t.Errorf("first page: %d rows, want %d", len(rows), inventoryRows)

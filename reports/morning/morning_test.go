@@ -206,7 +206,7 @@ func TestMorningReport(t *testing.T) {
 		"and 4 more: Alarms and statistics lists them all.",
 		"1 input file could not be read and was skipped",
 		"This is the first night in the history",
-		"10 hosts are behind on updates: 32 updates missing in all.", "sles: 5 of 7 hosts miss 10 updates.",
+		"10 hosts are behind on updates: 32 updates missing in all, of 17 distinct updates.", "sles: 5 of 7 hosts miss 4 of its 15 updates (10 missing in all).",
 		"12 hosts of 25 could not be identified (no OS).",
 		"9 hosts, unresolved connections", "2 hosts, weak evidence", "1 host, no catalog traffic",
 		"floods and scans", "behind on updates")
