@@ -348,8 +348,8 @@ func sayNight(gopts *globalOptions, opts runOptions, night *nightly.Night) {
 			opts.truth, sc.OSCorrect, sc.Hosts, 100*sc.OSAccuracy(), sc.Misnamed, sc.WithoutEvidence, 100*sc.Precision(), 100*sc.Recall(),
 			100*sc.MissingPrecision(), sc.MissingPairs, sc.PossiblePairs)
 	}
-	gopts.infof("run: %d files (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d chance-level, %d unknown), %d updates, %d clusters, in %.1fs, %.0f flows/s\n",
-		sum.Files, sum.FilesSkipped, sum.Flows, sum.Hosts, sum.HostsWithOS, sum.Downloads, sum.Named, sum.ChanceLevel, sum.Unknown, sum.Updates, sum.Clusters,
+	gopts.infof("run: %s (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d chance-level, %d unknown), %d updates, %d clusters, in %.1fs, %.0f flows/s\n",
+		quantity(sum.Files, "file", "files"), sum.FilesSkipped, sum.Flows, sum.Hosts, sum.HostsWithOS, sum.Downloads, sum.Named, sum.ChanceLevel, sum.Unknown, sum.Updates, sum.Clusters,
 		sum.Seconds, sum.FlowsPerSec)
 	gopts.infof("run: inventory in %s\n", filepath.Join(opts.out, nightdir.InventoryCSVFile))
 }
