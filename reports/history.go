@@ -225,6 +225,8 @@ type UnidentifiedHostJSON struct {
 	LastNight string     `json:"last_night"`
 	// MayHaveFetched: a download of the host since then may be the update.
 	MayHaveFetched bool `json:"may_have_fetched"`
+	// Why is its last night's reason for no OS ("" when not recorded).
+	Why string `json:"why"`
 }
 
 // MissingHostJSON is a host missing an update.
@@ -261,7 +263,7 @@ func WriteMissingJSON(w io.Writer, updates []history.MissingUpdate) error {
 			Hosts: missingHostsJSON(m.Hosts), Possible: missingHostsJSON(m.Possible), Unidentified: []UnidentifiedHostJSON{}}
 		for _, h := range m.Unidentified {
 			j.Unidentified = append(j.Unidentified, UnidentifiedHostJSON{Host: h.Addr.String(), LastSeen: utcPtr(h.LastSeen),
-				LastNight: h.LastNight, MayHaveFetched: h.MayHaveFetched})
+				LastNight: h.LastNight, MayHaveFetched: h.MayHaveFetched, Why: h.Why})
 		}
 		out = append(out, j)
 	}

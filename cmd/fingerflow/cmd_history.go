@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fingerflow/fingerflow/datasets/history"
 	"github.com/fingerflow/fingerflow/reports"
 )
 
@@ -84,7 +85,7 @@ func runHistory(ctx context.Context, opts historyOptions, gopts *globalOptions, 
 	default:
 		gopts.infof("%s: %s seen on %d of %d nights, %s to %s\n", opts.db, addr, len(nights), len(runs), runs[0].Night, runs[len(runs)-1].Night)
 		// A host the latest night could not name: that night's reason.
-		if last := nights[len(nights)-1].Host; last.OS == "" && strings.HasPrefix(last.Evidence, "not identified") {
+		if last := nights[len(nights)-1].Host; last.OS == "" && strings.HasPrefix(last.Evidence, history.WhyPrefix) {
 			gopts.infof("%s: %s on %s: %s\n", opts.db, addr, nights[len(nights)-1].Night, last.Evidence)
 		}
 	}

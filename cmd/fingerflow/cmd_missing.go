@@ -156,7 +156,7 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 func unidentifiedText(n, mayHave, updates int, family string) string {
 	them := plural(updates, "it", "them")
 	var b strings.Builder
-	fmt.Fprintf(&b, "not in this answer: %s seen since %s appeared with no OS verdict on any night (flow counters named no family; inventory.csv's unidentified column says why); ",
+	fmt.Fprintf(&b, "not in this answer: %s seen since %s appeared with no OS verdict on any night (flow counters named no family; --json says why for each); ",
 		quantity(n, "host", "hosts"), plural(updates, "it", "they"))
 	if n == 1 {
 		fmt.Fprintf(&b, "if it runs %s it may lack %s, and ", family, them)

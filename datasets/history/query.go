@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -264,6 +265,9 @@ type MissingHost struct {
 	// MayHaveFetched, for a host of MissingUpdate.Unidentified, says that
 	// a download of it since the entry appeared may be the entry.
 	MayHaveFetched bool
+	// Why, for a host of MissingUpdate.Unidentified, is its last night's
+	// reason for giving it no OS, in words ("" when that night gave none).
+	Why string
 }
 
 // Missing returns the hosts whose latest known OS family is the entry's
@@ -378,9 +382,40 @@ func candidates(ctx context.Context, tx *sql.Tx, os string) (cands, unknown []Mi
 	if cands, err = latestOS(ctx, tx, os); err != nil || os == "" {
 		return cands, nil, err
 	}
-	unknown, err = latestOS(ctx, tx, "")
-	return cands, unknown, err
+	if unknown, err = latestOS(ctx, tx, ""); err != nil {
+		return nil, nil, err
+	}
+	// Each one's reason, as its last night stored it first in its
+	// evidence.
+	rows, err := tx.QueryContext(ctx, `SELECT l.addr, h.evidence FROM host_latest l
+		JOIN runs r ON r.night = l.last_night JOIN hosts h ON h.run = r.id AND h.addr = l.addr
+		WHERE l.os = ''`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	why := map[string]string{}
+	for rows.Next() {
+		var a, ev string
+		if err := rows.Scan(&a, &ev); err != nil {
+			return nil, nil, err
+		}
+		if strings.HasPrefix(ev, WhyPrefix) {
+			why[a] = ev
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for i := range unknown {
+		unknown[i].Why = why[unknown[i].Addr.String()]
+	}
+	return cands, unknown, nil
 }
+
+// WhyPrefix begins the evidence of a host a night gave no OS, when that
+// night said why.
+const WhyPrefix = "not identified"
 
 // latestOS returns the hosts whose latest known OS family (their latest
 // night with a verdict) is os, with when they were last seen.

@@ -567,8 +567,9 @@ func (n *Night) explain(h *host, v *Verdict) {
 		v.WhyText = fmt.Sprintf("not identified: %s named catalog files, at chances too high to name a family (%.1f of the %.1f needed)", count(named, "download", "downloads"), math.Max(v.leadScore, 0), n.cfg.MinScore)
 	case unresolved > 0 && multi+lossy > 0:
 		v.Why = WhyUnresolved
-		v.WhyText = fmt.Sprintf("not identified: %s of catalog size (%s of several responses or of an unknown count, %s) fit catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)",
-			count(unresolved, "download", "downloads"), count(multi, "connection", "connections"), count(lossy, "lossy single transfer", "lossy single transfers"))
+		v.WhyText = fmt.Sprintf("not identified: %s of catalog size (%s of several responses or of an unknown count, %s) %s catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)",
+			count(unresolved, "download", "downloads"), count(multi, "connection", "connections"), count(lossy, "lossy single transfer", "lossy single transfers"),
+			agree(unresolved, "fits", "fit"))
 	case unresolved > 0:
 		v.Why = WhyWeak
 		v.WhyText = fmt.Sprintf("not identified: its %s of catalog size %s no catalog file well enough", count(unresolved, "download", "downloads"), agree(unresolved, "fits", "fit"))

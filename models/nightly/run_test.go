@@ -590,7 +590,7 @@ func TestRunHistoryChanges(t *testing.T) {
 		if err != nil || len(nights) == 0 {
 			t.Fatalf("%s: history %v, %v", h.Addr, nights, err)
 		}
-		if ev := nights[len(nights)-1].Host.Evidence; !strings.HasPrefix(ev, h.Verdict.WhyText) || h.Verdict.WhyText == "" {
+		if ev := nights[len(nights)-1].Host.Evidence; !strings.HasPrefix(ev, h.Verdict.WhyText) || !strings.HasPrefix(ev, history.WhyPrefix) {
 			t.Errorf("%s: history evidence %q, want it to begin with why it has no OS (%q)", h.Addr, ev, h.Verdict.WhyText)
 		}
 	}
@@ -602,6 +602,9 @@ func TestRunHistoryChanges(t *testing.T) {
 	got := map[netip.Addr]bool{}
 	for _, u := range last.Unidentified {
 		got[u.Addr] = true
+		if !strings.HasPrefix(u.Why, history.WhyPrefix) {
+			t.Errorf("%s: unidentified, why %q", u.Addr, u.Why)
+		}
 	}
 	knownBefore := map[netip.Addr]bool{} // the first night's verdicts stay the latest known
 	for _, h := range first.Hosts {
