@@ -267,8 +267,8 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 	if err != nil {
 		return err
 	}
-	gopts.infof("detect: %d files read, %d skipped; %d flows; %d floods, %d scans, %d unexpected rates in %.2fs\n",
-		st.Files-st.Skipped, st.Skipped, flows, len(rep.Floods), len(rep.Scans), len(rep.Unexpected), time.Since(started).Seconds())
+	gopts.infof("detect: %s read, %d skipped; %d flows; %d floods, %d scans, %d unexpected rates in %.2fs\n",
+		quantity(st.Files-st.Skipped, "file", "files"), st.Skipped, flows, len(rep.Floods), len(rep.Scans), len(rep.Unexpected), time.Since(started).Seconds())
 	return st.Err()
 }
 

@@ -172,8 +172,8 @@ func runIngest(ctx context.Context, opts ingestOptions, gopts *globalOptions, ar
 		if in.Outside > 0 {
 			outside = fmt.Sprintf(", %d not opened (time in name outside --since/--until)", in.Outside)
 		}
-		fmt.Fprintf(gopts.stderr, "ingest: %d files read, %d skipped%s (%s); %d flows in, %d kept; wrote %s (%s) in %s, %.0f flows/s\n",
-			read, st.Skipped, outside, reports.HumanBytes(uint64(inBytes)), st.Flows, kept,
+		fmt.Fprintf(gopts.stderr, "ingest: %s read, %d skipped%s (%s); %d flows in, %d kept; wrote %s (%s) in %s, %.0f flows/s\n",
+			quantity(read, "file", "files"), st.Skipped, outside, reports.HumanBytes(uint64(inBytes)), st.Flows, kept,
 			opts.out, reports.HumanBytes(uint64(outSize)), elapsed.Round(time.Millisecond), float64(st.Flows)/max(elapsed.Seconds(), 1e-9))
 	}
 	return st.Err()

@@ -68,7 +68,7 @@ func TestIngestRoundTrip(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
-			if !strings.Contains(stderr, "1 files read, 0 skipped") || !strings.Contains(stderr, "600 flows in, 600 kept") {
+			if !strings.Contains(stderr, "1 file read, 0 skipped") || !strings.Contains(stderr, "600 flows in, 600 kept") {
 				t.Errorf("summary line: %q", stderr)
 			}
 			format, got := readBack(t, out)
@@ -199,7 +199,7 @@ func TestIngestBadInputs(t *testing.T) {
 			t.Errorf("stderr does not name %s:\n%s", p, stderr)
 		}
 	}
-	if !strings.Contains(stderr, "1 files read, 3 skipped") {
+	if !strings.Contains(stderr, "1 file read, 3 skipped") {
 		t.Errorf("summary: %s", stderr)
 	}
 	_, got := readBack(t, out)

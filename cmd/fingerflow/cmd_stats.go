@@ -323,8 +323,8 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 	if err != nil {
 		return err
 	}
-	gopts.infof("stats: %d files read, %d skipped; %d flows in %.2fs\n",
-		st.Files-st.Skipped, st.Skipped, res.Totals.Flows, time.Since(started).Seconds())
+	gopts.infof("stats: %s read, %d skipped; %d flows in %.2fs\n",
+		quantity(st.Files-st.Skipped, "file", "files"), st.Skipped, res.Totals.Flows, time.Since(started).Seconds())
 	return st.Err()
 }
 
