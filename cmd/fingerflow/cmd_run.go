@@ -247,6 +247,11 @@ type runSource struct {
 func openRunSource(ctx context.Context, opts runOptions, gopts *globalOptions, args []string, flt datasets.Filter, dbPath string) (*runSource, error) {
 	src := &runSource{gopts: gopts, flt: flt, out: opts.out}
 	more := append([]string{opts.model}, opts.catalogs...)
+	for _, f := range []string{opts.hints, opts.truth} {
+		if f != "" {
+			more = append(more, f)
+		}
+	}
 	if opts.dsn != "" {
 		ch, err := openClickhouseNight(ctx, "run", opts.dsn, flt, gopts.logger)
 		if err != nil {
@@ -452,8 +457,9 @@ func firstOf(lists ...[]string) string {
 }
 
 // checkRunOutputs refuses a run whose output directory or history database
-// is also one of its inputs (a flow file, the model, the catalog), or whose
-// output directory holds an input, before anything is read.
+// is also one of its inputs (a flow file, the model, a catalog, the hints,
+// the truth), or whose output directory holds an input, before anything is
+// read: the run replaces its directory's files, a catalog.csv among them.
 func checkRunOutputs(out, db string, useDB bool, args, files []string, more ...string) error {
 	absOut, err := filepath.Abs(out)
 	if err != nil {
@@ -464,7 +470,7 @@ func checkRunOutputs(out, db string, useDB bool, args, files []string, more ...s
 			return usagef("--out %s is also an input (%s): write the night's results elsewhere", out, a)
 		}
 	}
-	for _, f := range files {
+	for _, f := range slices.Concat(files, more) {
 		if af, err := filepath.Abs(f); err == nil && within(af, absOut) {
 			return usagef("--out %s holds the input %s: write the night's results elsewhere", out, f)
 		}

@@ -170,6 +170,16 @@ func TestRunBadInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := []string{"run", "--model", lab + "/lab.ffm", "--no-report"}
+	if err := os.MkdirAll(filepath.Join(dir, "held"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.ReadFile(population + ".catalog.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "held", "catalog.csv"), held, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -181,6 +191,10 @@ func TestRunBadInputs(t *testing.T) {
 		{"bad --internal", append(base, "--out", filepath.Join(dir, "b"), "--internal", "10.0.0.0/33", population+".v9"), 2, "--internal"},
 		{"bad --k", append(base, "--out", filepath.Join(dir, "c"), "--k", "1", population+".v9"), 2, "--k 1"},
 		{"output is the input", append(base, "--out", population+".v9", population+".v9"), 2, "is also an input"},
+		// The run writes catalog.csv into its directory: the catalog given
+		// there, or the model, would be replaced or removed.
+		{"output holds the catalog", append(base, "--catalog", filepath.Join(dir, "held", "catalog.csv"), "--out", filepath.Join(dir, "held"), population+".v9"), 2, "holds the input"},
+		{"output holds the model", []string{"run", "--model", lab + "/lab.ffm", "--out", lab, population + ".v9"}, 2, "holds the input"},
 		{"foreign database", append(base, "--out", filepath.Join(dir, "d"), "--db", foreign, population+".v9"), 1, "foreign.db"},
 		{"model file that is not one", append([]string{"run", "--model", population + ".catalog.csv", "--out", filepath.Join(dir, "e"), "--no-report"}, population+".v9"), 1, "catalog.csv"},
 		{"a corrupt file among good ones", append(base, "--catalog", population+".catalog.csv", "--out", filepath.Join(dir, "f"), "--no-history", corrupt, population+".v9"), 3, "nfcapd.202701111200"},
@@ -195,6 +209,9 @@ func TestRunBadInputs(t *testing.T) {
 				t.Error("the foreign database was changed")
 			}
 		})
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "held", "catalog.csv")); !bytes.Equal(got, held) {
+		t.Error("the catalog in the refused output directory was changed")
 	}
 	// The corrupt file was skipped, the good one read.
 	inv := readInventory(t, filepath.Join(dir, "f", "inventory.csv"))
