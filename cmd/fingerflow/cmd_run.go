@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -356,6 +357,12 @@ func sayNight(gopts *globalOptions, opts runOptions, night *nightly.Night) {
 	gopts.infof("run: %s (%d skipped), %d flows, %d hosts (%d with an OS), %d downloads (%d named, %d chance-level, %d unknown), %d updates, %d clusters, in %.1fs, %.0f flows/s\n",
 		quantity(sum.Files, "file", "files"), sum.FilesSkipped, sum.Flows, sum.Hosts, sum.HostsWithOS, sum.Downloads, sum.Named, sum.ChanceLevel, sum.Unknown, sum.Updates, sum.Clusters,
 		sum.Seconds, sum.FlowsPerSec)
+	if r := sum.Replaced; r != nil {
+		// Said even with -q: the history's night is no longer the earlier
+		// run's.
+		fmt.Fprintf(gopts.stderr, "run: this run replaced the earlier run of the night %s in the history (started %s UTC, %d flows, %d hosts)\n",
+			sum.Night, r.Started.UTC().Format(time.DateTime), r.Flows, r.Hosts)
+	}
 	gopts.infof("run: inventory in %s\n", filepath.Join(opts.out, nightdir.InventoryCSVFile))
 }
 

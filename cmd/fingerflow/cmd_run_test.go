@@ -128,8 +128,13 @@ func TestRunIdempotent(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "h.db")
 	for i := range 2 {
-		if _, stderr, code := run(t, context.Background(), runArgs(filepath.Join(dir, "night"), "--db", db)...); code != 0 {
+		_, stderr, code := run(t, context.Background(), runArgs(filepath.Join(dir, "night"), "--db", db)...)
+		if code != 0 {
 			t.Fatalf("run %d: exit %d: %s", i, code, stderr)
+		}
+		// The second run says, on stderr, that it replaced the first.
+		if said := strings.Contains(stderr, "this run replaced the earlier run of the night 2027-01-20 in the history"); said != (i == 1) {
+			t.Errorf("run %d: says it replaced an earlier run: %v:\n%s", i, said, stderr)
 		}
 	}
 	h, err := history.OpenExisting(context.Background(), db)
