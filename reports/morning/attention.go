@@ -216,13 +216,19 @@ func (r *report) behindItem() item {
 	behind, missing, distinct, possible := 0, 0, 0, 0
 	var sub []item
 	for _, f := range r.fams {
-		behind += f.behind
-		missing += f.missingAll
-		distinct += len(f.missing)
+		behind += f.behind + f.earlierBehind
+		missing += f.missingAll + f.earlierMissing
+		distinct += f.distinctMissing()
 		possible += f.possibleHosts
 		if f.behind > 0 {
 			sub = append(sub, item{Level: "warn", Text: fmt.Sprintf("%s: %s of %s miss %s of its %s (%s missing in all).", f.os, countText(f.behind),
 				plural(len(f.hosts), "host", "hosts"), countText(len(f.missing)), plural(len(f.entries), "update", "updates"), countText(f.missingAll))})
+		}
+		if f.earlierBehind > 0 {
+			one := f.earlierBehind == 1
+			sub = append(sub, item{Level: "warn", Text: fmt.Sprintf("%s: %s not identified this night %s %s missing by the %s an earlier night gave %s, as fingerflow missing answers.",
+				f.os, plural(f.earlierBehind, "host", "hosts"), map[bool]string{true: "has", false: "have"}[one], plural(f.earlierMissing, "update", "updates"), f.os,
+				map[bool]string{true: "it", false: "them"}[one])})
 		}
 		if len(f.hosts) == 0 && len(f.unidentified) > 0 {
 			sub = append(sub, item{Level: "info", Text: fmt.Sprintf("%s: %s; which updates they lack is not known.", f.os, f.unidentifiedText())})
@@ -478,9 +484,9 @@ func (r *report) tiles() []tile {
 	out = append(out, id)
 	behind, missing, distinct := 0, 0, 0
 	for _, f := range r.fams {
-		behind += f.behind
-		missing += f.missingAll
-		distinct += len(f.missing)
+		behind += f.behind + f.earlierBehind
+		missing += f.missingAll + f.earlierMissing
+		distinct += f.distinctMissing()
 	}
 	bt := tile{Label: "behind on updates", Value: countText(behind), Sub: plural(missing, "update missing", "updates missing"), Level: "ok", Href: "#updates"}
 	if distinct > 0 {

@@ -35,6 +35,25 @@ type family struct {
 	unByEntry          map[string]int
 	behind, missingAll int // hosts missing at least one update; missing in all
 	possibleHosts      int // hosts that may have fetched one they are not known to have
+	// earlierBehind are the hosts without an OS this night that miss its
+	// updates by the family an earlier night gave them (the history's
+	// answer, as fingerflow missing gives it), earlierMissing what they
+	// miss in all, earlierEntries which; they are not in hosts, missing,
+	// behind or missingAll, which are this night's.
+	earlierBehind, earlierMissing int
+	earlierEntries                map[string]bool
+}
+
+// distinctMissing is how many of its updates some host misses, by this
+// night's OS or an earlier one's.
+func (f *family) distinctMissing() int {
+	n := len(f.missing)
+	for e := range f.earlierEntries {
+		if _, ok := f.missing[e]; !ok {
+			n++
+		}
+	}
+	return n
 }
 
 // families works out, per OS family of the catalog, coverage of its
@@ -94,6 +113,28 @@ func (r *report) families() []*family {
 			}
 			for _, p := range h.Verdict.Possible {
 				markUn(cmp.Or(strings.ToLower(p.OS), osOf(p.Entry)), i, p.Entry, false)
+			}
+			if n.Run.MissingFromHistory && len(h.Missing) > 0 {
+				// Behind by the OS an earlier night gave it.
+				fa.missing = slices.Clone(h.Missing)
+				slices.Sort(fa.missing)
+				os := ""
+				for _, e := range fa.missing {
+					if os = osOf(e); os != "" {
+						break
+					}
+				}
+				if os != "" {
+					f := get(os)
+					if f.earlierEntries == nil {
+						f.earlierEntries = map[string]bool{}
+					}
+					for _, e := range fa.missing {
+						f.earlierEntries[e] = true
+					}
+					f.earlierBehind++
+					f.earlierMissing += len(fa.missing)
+				}
 			}
 			continue
 		}

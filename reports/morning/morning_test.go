@@ -687,3 +687,34 @@ func dataTables(t *testing.T, doc *html.Node) map[string]dataTable {
 	})
 	return out
 }
+
+// TestMorningReportBehindByEarlierOS: a host this night could not name,
+// whose missing updates the history gives by the OS an earlier night gave
+// it (as fingerflow missing answers), counts among the hosts behind on
+// updates, on a line of its own, and in the tile.
+func TestMorningReportBehindByEarlierOS(t *testing.T) {
+	dir := copyNight(t)
+	var addr string
+	editInventory(t, dir, func(hosts []nightdir.Host) {
+		for i := range hosts {
+			if hosts[i].Verdict.OS == inventory.Unknown {
+				hosts[i].Missing = []string{"cat-036.bin", "cat-049.bin"}
+				addr = hosts[i].Addr.String()
+				return
+			}
+		}
+	})
+	if addr == "" {
+		t.Fatal("the fixture has no host without an OS")
+	}
+	_, _, doc := writeReport(t, dir)
+	containsAll(t, "attention", []string{sectionText(doc, "attention")},
+		"11 hosts are behind on updates: 34 updates missing in all, of 18 distinct updates.",
+		"sles: 5 of 7 hosts miss 4 of its 15 updates (10 missing in all).",
+		"sles: 1 host not identified this night has 2 updates missing by the sles an earlier night gave it, as fingerflow missing answers.")
+	for _, r := range dataTables(t, doc)["inventory-table"].rows {
+		if strings.Contains(fmt.Sprint(r[0]), addr) && !strings.Contains(fmt.Sprint(r), "behind: misses 2 updates") {
+			t.Errorf("%s's row does not say it misses 2 updates: %v", addr, r)
+		}
+	}
+}
