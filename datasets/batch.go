@@ -52,8 +52,12 @@ func (flt *Filter) PruneError(pruned []string) error {
 	if len(pruned) == 0 {
 		return nil
 	}
-	return &prunedError{fmt.Sprintf("none of the %d input files was opened: %s; rotated files whose names say more than a day outside --since/--until are skipped unopened: name a file by itself to read it whatever its name says",
-		len(pruned), flt.DescribePruned(pruned))}
+	none := fmt.Sprintf("none of the %d input files was", len(pruned))
+	if len(pruned) == 1 {
+		none = "the input file was not"
+	}
+	return &prunedError{fmt.Sprintf("%s opened: %s; rotated files whose names say more than a day outside --since/--until are skipped unopened: name a file by itself to read it whatever its name says",
+		none, flt.DescribePruned(pruned))}
 }
 
 // prunedError is PruneError's error.

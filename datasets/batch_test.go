@@ -32,7 +32,7 @@ func TestPruneError(t *testing.T) {
 		want   string
 	}{
 		{"one file before", night, []string{"datasets/population/pop-near-24h-s1007.v9/nfcapd.202612011700"},
-			"none of the 1 input files was opened: nfcapd.202612011700 is named for 2026-12-01 17:00 UTC, more than a day before --since 2027-01-20 00:00 UTC" + tail},
+			"the input file was not opened: nfcapd.202612011700 is named for 2026-12-01 17:00 UTC, more than a day before --since 2027-01-20 00:00 UTC" + tail},
 		{"a day of files before", night, day288,
 			"none of the 288 input files was opened: they are named for 2026-11-22 19:00 to 2026-11-23 18:55 UTC (nfcapd.202611221900 to nfcapd.202611231855), more than a day before --since 2027-01-20 00:00 UTC" + tail},
 		{"none pruned", Filter{Since: day("2026-11-01")}, nil, ""},

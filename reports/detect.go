@@ -65,9 +65,9 @@ func WriteDetectText(w io.Writer, d Detect) error {
 	}
 	for i := range d.Floods {
 		a := &d.Floods[i]
-		fmt.Fprintf(w, "  %s to %s from %s to %s: %.0f packets in %d flows, peak %.0f/s, mean %.0f/s",
+		fmt.Fprintf(w, "  %s to %s from %s to %s: %.0f packets in %s, peak %.0f/s, mean %.0f/s",
 			a.Signature, a.TargetText(), clock(a.Start, time.Time{}), clock(a.End, a.Start),
-			a.Packets, a.Flows, a.PeakRate, a.MeanRate)
+			a.Packets, countNoun(a.Flows, "flow", "flows"), a.PeakRate, a.MeanRate)
 		if len(a.Ports) > 0 && a.Signature == floods.UDPFlood {
 			var ps []string
 			for _, p := range a.Ports {
@@ -137,7 +137,7 @@ func WriteDetectText(w io.Writer, d Detect) error {
 	for _, h := range d.Services {
 		var ss []string
 		for _, s := range h.Services {
-			ss = append(ss, fmt.Sprintf("%s (%d peers, %d answers)", s, s.Peers, s.Answers))
+			ss = append(ss, fmt.Sprintf("%s (%s, %s)", s, countNoun(s.Peers, "peer", "peers"), countNoun(s.Answers, "answer", "answers")))
 		}
 		fmt.Fprintf(w, "  %s: %s\n", h.Addr, strings.Join(ss, ", "))
 	}
@@ -344,4 +344,12 @@ func WriteDetectJSON(w io.Writer, d Detect) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// countNoun is "1 flow", "3 flows".
+func countNoun[N int | uint64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprint(n, " ", many)
 }

@@ -96,7 +96,7 @@ func TestRunEmptyInputsKeepLastNight(t *testing.T) {
 		want string
 	}{
 		{"empty directory", []string{emptyDir}, "no flow"},
-		{"empty file", []string{emptyFile}, "could be read"},
+		{"empty file", []string{emptyFile}, "could not be read"},
 		{"missing path", []string{filepath.Join(dir, "nosuch")}, "nosuch"},
 		{"window without flows", []string{"--since", "2031-01-01", "--until", "2031-01-02", popFile(t)}, "outside --since/--until"},
 		{"no internal host", []string{"--internal", "192.0.2.0/24", population + ".v9"}, "no flow of an internal host"},

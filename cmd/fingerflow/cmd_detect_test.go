@@ -24,6 +24,8 @@ type detectOut struct {
 			Start     time.Time `json:"start"`
 			End       time.Time `json:"end"`
 			Packets   float64   `json:"packets"`
+			PeakRate  float64   `json:"peak_rate"`
+			MeanRate  float64   `json:"mean_rate"`
 			Sources   []struct {
 				Addr string `json:"addr"`
 			} `json:"sources"`
@@ -136,6 +138,11 @@ func TestDetectAttackRun(t *testing.T) {
 	for _, format := range []string{"v5", "v9", "ipfix", "argus"} {
 		t.Run(format, func(t *testing.T) {
 			out := detectJSON(t, filepath.Join(attack, "lab-attack."+format))
+			for _, f := range out.Floods.Alarms {
+				if f.MeanRate > f.PeakRate || f.MeanRate <= 0 {
+					t.Errorf("%s to %s: mean %.0f/s, peak %.0f/s: a mean above the peak", f.Signature, f.Target, f.MeanRate, f.PeakRate)
+				}
+			}
 			for _, a := range attacks {
 				window := a.v9
 				if format == "v5" || format == "argus" {
@@ -263,7 +270,7 @@ func TestDetectHistory(t *testing.T) {
 	}
 	// Too few nights is said, not an error.
 	out = detectJSON(t, "--db", db, "--night", "2027-01-11.02", filepath.Join(lab, "test-near.v9"))
-	if !strings.Contains(out.Unexpected.Skipped, "baseline too short: 1 earlier nights") {
+	if !strings.Contains(out.Unexpected.Skipped, "baseline too short: 1 earlier night,") {
 		t.Errorf("short baseline: %q", out.Unexpected.Skipped)
 	}
 }

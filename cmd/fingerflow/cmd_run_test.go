@@ -258,7 +258,7 @@ func TestRunEmptyNight(t *testing.T) {
 		t.Fatalf("population files %v: %v", files, err)
 	}
 	for _, tc := range []struct{ input, want string }{
-		{population + ".v9", "none of the 1 input files was opened"},
+		{population + ".v9", "the input file was not opened"},
 		{files[0], "lie outside --since/--until"},
 	} {
 		out := filepath.Join(t.TempDir(), "night")

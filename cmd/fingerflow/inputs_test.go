@@ -218,7 +218,7 @@ func TestTimeWindow(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{filepath.Join(lab, "test-near.v9"), "--since", "2027-01-11 12:00"}, "none of the 1 input files was opened"},
+		{[]string{filepath.Join(lab, "test-near.v9"), "--since", "2027-01-11 12:00"}, "the input file was not opened"},
 		{[]string{file, "--since", "2028-01-01"}, "all 600 flows read lie outside --since/--until: they span 2027-01-11T12:06:51Z to 2027-01-11T12:07:12Z"},
 	} {
 		stdout, stderr, code := run(t, context.Background(), append([]string{"classify", "--model", filepath.Join(lab, "lab.ffm")}, c.args...)...)

@@ -193,8 +193,8 @@ type Alarm struct {
 	Packets    float64
 	Flows      uint64
 	// PeakRate is the most packets a second in one bin, MeanRate the
-	// packets per second between Start and End (PeakRate when those lie
-	// less than a bin apart).
+	// packets a second over the bins from Start's to End's (at most
+	// PeakRate).
 	PeakRate, MeanRate float64
 	Sources            []Source // most packets first
 	Spoofing           Spoofing
@@ -859,12 +859,18 @@ func (d *Detector) close(k key, t *target) {
 		Start: time.Unix(0, e.first).UTC(), End: time.Unix(0, e.last).UTC(),
 		Packets: e.packets, Flows: e.flows,
 	}
-	w := float64(d.cfg.Thresholds[k.sig].width())
+	wi := d.cfg.Thresholds[k.sig].width()
+	w := float64(wi)
 	a.PeakRate = e.peak / w
-	a.MeanRate = a.PeakRate
-	if dur := float64(e.last-e.first) / 1e9; dur >= w {
-		a.MeanRate = e.packets / dur
+	// The mean over the bins from the first packet's to the last's, so
+	// that it never passes the peak (a burst of 1.1 s across two seconds
+	// is a mean over two bins, not over 1.1 s).
+	wns := wi * int64(time.Second)
+	bins := int64(1)
+	if e.last > e.first {
+		bins = floorDiv(e.last-1, wns) - floorDiv(e.first, wns) + 1
 	}
+	a.MeanRate = e.packets / (float64(bins) * w)
 	// The sources active during the episode.
 	var srcs []Source
 	ports := map[uint16]float64{}

@@ -590,7 +590,11 @@ var ErrShortBaseline = errors.New("baseline too short")
 // returns the alarms, highest score first.
 func (p *Profile) Score(b Baseline) ([]Alarm, error) {
 	if len(b.Nights) < p.cfg.MinNights {
-		return nil, fmt.Errorf("%w: %d earlier nights, %d needed", ErrShortBaseline, len(b.Nights), p.cfg.MinNights)
+		nights := "earlier nights"
+		if len(b.Nights) == 1 {
+			nights = "earlier night"
+		}
+		return nil, fmt.Errorf("%w: %d %s, %d needed", ErrShortBaseline, len(b.Nights), nights, p.cfg.MinNights)
 	}
 	var out []Alarm
 	for _, s := range p.services() {
