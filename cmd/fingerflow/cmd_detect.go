@@ -233,6 +233,9 @@ func runDetect(cmd *cobra.Command, opts detectOptions, gopts *globalOptions, arg
 		return err
 	}
 	flows := st.Kept
+	if err := noneRead(st); err != nil {
+		return err
+	}
 	if err := st.WindowErr(flt); err != nil {
 		return err
 	}

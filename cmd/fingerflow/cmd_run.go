@@ -386,11 +386,8 @@ func emptyNightError(err error, flt datasets.Filter, out string) error {
 		return fmt.Errorf("%w: %s", r.WindowErr(flt), kept)
 	case r.Flows > 0 && filtered:
 		return fmt.Errorf("no flow passes the filters (--since, --until, --proto, --net, --port; %d flows read): %s", r.Flows, kept)
-	case r.Files > 0 && r.Skipped == r.Files:
-		if r.Files == 1 {
-			return fmt.Errorf("the input file could not be read: %s", kept)
-		}
-		return fmt.Errorf("none of the %d input files could be read: %s", r.Files, kept)
+	case noneRead(r) != nil:
+		return fmt.Errorf("%w: %s", noneRead(r), kept)
 	}
 	return fmt.Errorf("the inputs hold no flow (%d files read, %d skipped): %s", r.Files-r.Skipped, r.Skipped, kept)
 }

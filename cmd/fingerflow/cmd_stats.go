@@ -289,6 +289,9 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			parts[0].lives.Merge(o.lives)
 		}
 	}
+	if err := noneRead(st); err != nil {
+		return err
+	}
 	if err := st.WindowErr(flt); err != nil {
 		return err
 	}

@@ -81,6 +81,17 @@ func TestStatsErrors(t *testing.T) {
 	if code != exitPartial || !strings.Contains(stderr, "skipped "+bad) || !strings.Contains(stdout, "10.77.0.1") {
 		t.Errorf("exit %d, stderr %q; want 3, the bad file named and the good one counted", code, stderr)
 	}
+	// No readable file: an error, not empty tables.
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"stats", "detect"} {
+		stdout, stderr, code = run(t, context.Background(), cmd, bad, empty)
+		if code != exitError || stdout != "" || !strings.HasSuffix(stderr, "none of the 2 input files could be read\n") {
+			t.Errorf("%s over unreadable files: exit %d, stdout %q, stderr %q; want exit 1 and nothing printed", cmd, code, stdout, stderr)
+		}
+	}
 	for _, args := range [][]string{
 		{"stats", "-s", "srcas/bytes", lab},
 		{"stats", "-s", "srcip/octets", lab},

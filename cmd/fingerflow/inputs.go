@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -88,4 +89,17 @@ func streamDownloads(ctx context.Context, gopts *globalOptions, in *datasets.Inp
 	err = each(ex.Flush())
 	st.Duplicates += ex.Duplicates()
 	return st, err
+}
+
+// noneRead is the error of a command none of whose input files could be
+// read (nil when one could, or when there were none), so that it prints
+// no empty tables: what the files were skipped for is already on stderr.
+func noneRead(st datasets.ReadStats) error {
+	switch {
+	case st.Files == 0 || st.Skipped < st.Files:
+		return nil
+	case st.Files == 1:
+		return errors.New("the input file could not be read")
+	}
+	return fmt.Errorf("none of the %d input files could be read", st.Files)
 }
