@@ -567,9 +567,18 @@ func (n *Night) explain(h *host, v *Verdict) {
 		v.WhyText = fmt.Sprintf("not identified: %s named catalog files, at chances too high to name a family (%.1f of the %.1f needed)", count(named, "download", "downloads"), math.Max(v.leadScore, 0), n.cfg.MinScore)
 	case unresolved > 0 && multi+lossy > 0:
 		v.Why = WhyUnresolved
-		v.WhyText = fmt.Sprintf("not identified: %s of catalog size (%s of several responses or of an unknown count, %s) %s catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)",
-			count(unresolved, "download", "downloads"), count(multi, "connection", "connections"), count(lossy, "lossy single transfer", "lossy single transfers"),
-			agree(unresolved, "fits", "fit"))
+		// Every download in the breakdown: the rest are loss-free single
+		// transfers that fit no file, and downloads not kept.
+		parts := []string{count(multi, "connection of several responses or of an unknown count", "connections of several responses or of an unknown count"),
+			count(lossy, "lossy single transfer", "lossy single transfers")}
+		if rest := len(h.pending) - multi - lossy; rest > 0 {
+			parts = append(parts, count(rest, "loss-free single transfer", "loss-free single transfers"))
+		}
+		if h.dropped > 0 {
+			parts = append(parts, fmt.Sprintf("%d not kept", h.dropped))
+		}
+		v.WhyText = fmt.Sprintf("not identified: %s of catalog size (%s) %s catalog files among many other combinations; flow counters cannot tell which (see possibly fetched)",
+			count(unresolved, "download", "downloads"), strings.Join(parts, ", "), agree(unresolved, "fits", "fit"))
 	case unresolved > 0:
 		v.Why = WhyWeak
 		v.WhyText = fmt.Sprintf("not identified: its %s of catalog size %s no catalog file well enough", count(unresolved, "download", "downloads"), agree(unresolved, "fits", "fit"))
