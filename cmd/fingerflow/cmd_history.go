@@ -83,7 +83,12 @@ func runHistory(ctx context.Context, opts historyOptions, gopts *globalOptions, 
 	case len(nights) == 0:
 		return notFoundf("%s: no night saw %s (%d nights, %s to %s)", opts.db, addr, len(runs), runs[0].Night, runs[len(runs)-1].Night)
 	default:
-		gopts.infof("%s: %s seen on %d of %d nights, %s to %s\n", opts.db, addr, len(nights), len(runs), runs[0].Night, runs[len(runs)-1].Night)
+		if len(runs) == 1 {
+			gopts.infof("%s: %s seen on the one night it holds, %s\n", opts.db, addr, runs[0].Night)
+		} else {
+			gopts.infof("%s: %s seen on %d of the %d nights it holds (%s to %s), last on %s\n", opts.db, addr, len(nights), len(runs),
+				runs[0].Night, runs[len(runs)-1].Night, nights[len(nights)-1].Night)
+		}
 		// A host the latest night could not name: that night's reason.
 		if last := nights[len(nights)-1].Host; last.OS == "" && strings.HasPrefix(last.Evidence, history.WhyPrefix) {
 			gopts.infof("%s: %s on %s: %s\n", opts.db, addr, nights[len(nights)-1].Night, last.Evidence)
