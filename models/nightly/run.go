@@ -319,7 +319,8 @@ func finish(ctx context.Context, cfg *Config, g gathered, sink DownloadSink) (*N
 		n.Summary.Analytics = AnalyticsNotComputed
 	}
 	for _, s := range read.SkippedFiles {
-		n.Summary.Skipped = append(n.Summary.Skipped, nightdir.SkippedFile{Path: s.Path, Reason: s.Err.Error()})
+		// The reason without the path the error begins with.
+		n.Summary.Skipped = append(n.Summary.Skipped, nightdir.SkippedFile{Path: s.Path, Reason: strings.TrimPrefix(s.Err.Error(), s.Path+": ")})
 	}
 	if len(n.Summary.Skipped) < read.Skipped {
 		n.Summary.Skipped = append(n.Summary.Skipped, nightdir.SkippedFile{Reason: fmt.Sprintf("%d arguments named no file (see stderr)", read.Skipped-len(n.Summary.Skipped))})
