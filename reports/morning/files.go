@@ -16,7 +16,7 @@ func (r *report) filesSection() (section, error) {
 	s := section{ID: "files", Title: "Files"}
 	took := spanText(secondsDuration(run.Seconds))
 	if run.Seconds < 10 {
-		took = secondsText(run.Seconds)
+		took = fmt.Sprintf("%.2f s", run.Seconds)
 	}
 	s.Blocks = append(s.Blocks, block{Text: fmt.Sprintf("Model %s; catalog %s; fingerflow %s; the run took %s (%s flows/s).",
 		cmp.Or(run.Model, "?"), cmp.Or(run.Catalog, "?"), cmp.Or(run.Version, "?"), took, countText(int64(run.FlowsPerSec)))})
