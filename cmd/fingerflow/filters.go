@@ -91,7 +91,7 @@ func parseTimeFlag(name, s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, usagef(`%s %q: want RFC 3339 (2027-01-11T12:00:00Z) or "2006-01-02 15:04"`, name, s)
+	return time.Time{}, usagef(`%s %q: want a UTC time as 2027-01-11, 2027-01-11 12:00, 2027-01-11 12:00:05 or RFC 3339 (2027-01-11T12:00:00Z)`, name, s)
 }
 
 func parseProto(s string) (uint8, error) {
