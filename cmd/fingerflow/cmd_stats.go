@@ -318,17 +318,20 @@ func runStats(cmd *cobra.Command, opts statsOptions, gopts *globalOptions, args 
 			}
 		}
 	}
-	if opts.json {
-		err = reports.WriteStatsJSON(gopts.stdout, rep)
-	} else {
-		err = reports.WriteStatsText(gopts.stdout, rep)
-	}
-	if err != nil {
+	if err := writeStats(gopts, opts, rep); err != nil {
 		return err
 	}
 	gopts.infof("stats: %s read, %d skipped; %d flows in %.2fs\n",
 		quantity(st.Files-st.Skipped, "file", "files"), st.Skipped, res.Totals.Flows, time.Since(started).Seconds())
 	return st.Err()
+}
+
+// writeStats prints rep as tables, or as JSON with --json.
+func writeStats(gopts *globalOptions, opts statsOptions, rep reports.Stats) error {
+	if opts.json {
+		return reports.WriteStatsJSON(gopts.stdout, rep)
+	}
+	return reports.WriteStatsText(gopts.stdout, rep)
 }
 
 // statsRates adds the traffic section to rep, and its chart to
@@ -378,12 +381,7 @@ func statsClickhouse(ctx context.Context, opts statsOptions, gopts *globalOption
 	if len(opts.stats) == 0 {
 		gopts.infof("stats: flow lifespans left out: they need every record's duration, which --clickhouse does not read\n")
 	}
-	if opts.json {
-		err = reports.WriteStatsJSON(gopts.stdout, rep)
-	} else {
-		err = reports.WriteStatsText(gopts.stdout, rep)
-	}
-	if err != nil {
+	if err := writeStats(gopts, opts, rep); err != nil {
 		return err
 	}
 	gopts.infof("stats: %s: %d flows counted by the server, %d rows back, in %.2fs\n",
