@@ -154,23 +154,21 @@ func runMissing(ctx context.Context, opts missingOptions, gopts *globalOptions) 
 // unidentifiedText says that n hosts of no known OS, mayHave of them with
 // a download that may be one of the updates, are not in the answer.
 func unidentifiedText(n, mayHave, updates int, family string) string {
-	them := plural(updates, "it", "them")
-	var b strings.Builder
-	fmt.Fprintf(&b, "not in this answer: %s seen since %s appeared with no OS verdict on any night (flow counters named no family; --json says why for each); ",
+	them, oneOf := plural(updates, "it", "them"), plural(updates, "it", "one of them")
+	lead := fmt.Sprintf("not in this answer: %s seen since %s appeared with no OS verdict on any night (flow counters named no family; --json says why for each); ",
 		quantity(n, "host", "hosts"), plural(updates, "it", "they"))
-	if n == 1 {
-		fmt.Fprintf(&b, "if it runs %s it may lack %s, and ", family, them)
-		if mayHave == 1 {
-			fmt.Fprintf(&b, "it has a download that may be %s", plural(updates, "it", "one of them"))
-		} else {
-			fmt.Fprintf(&b, "no download of it may be %s", plural(updates, "it", "one of them"))
-		}
-	} else {
-		fmt.Fprintf(&b, "any of them that runs %s may lack %s, and %s a download that may be %s", family, them,
-			map[bool]string{true: fmt.Sprintf("%d %s", mayHave, plural(mayHave, "has", "have")), false: "none has"}[mayHave > 0],
-			plural(updates, "it", "one of them"))
+	var rest string
+	switch {
+	case n == 1 && mayHave == 1:
+		rest = fmt.Sprintf("if it runs %s it may lack %s, and it has a download that may be %s", family, them, oneOf)
+	case n == 1:
+		rest = fmt.Sprintf("if it runs %s it may lack %s, and no download of it may be %s", family, them, oneOf)
+	case mayHave == 0:
+		rest = fmt.Sprintf("any of them that runs %s may lack %s, and none has a download that may be %s", family, them, oneOf)
+	default:
+		rest = fmt.Sprintf("any of them that runs %s may lack %s, and %d %s a download that may be %s", family, them, mayHave, plural(mayHave, "has", "have"), oneOf)
 	}
-	return b.String() + " (--json lists " + plural(n, "it", "them") + ")"
+	return lead + rest + " (--json lists " + plural(n, "it", "them") + ")"
 }
 
 // familyOf is the OS family the answer is about.

@@ -382,35 +382,8 @@ func candidates(ctx context.Context, tx *sql.Tx, os string) (cands, unknown []Mi
 	if cands, err = latestOS(ctx, tx, os); err != nil || os == "" {
 		return cands, nil, err
 	}
-	if unknown, err = latestOS(ctx, tx, ""); err != nil {
-		return nil, nil, err
-	}
-	// Each one's reason, as its last night stored it first in its
-	// evidence.
-	rows, err := tx.QueryContext(ctx, `SELECT l.addr, h.evidence FROM host_latest l
-		JOIN runs r ON r.night = l.last_night JOIN hosts h ON h.run = r.id AND h.addr = l.addr
-		WHERE l.os = ''`)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	why := map[string]string{}
-	for rows.Next() {
-		var a, ev string
-		if err := rows.Scan(&a, &ev); err != nil {
-			return nil, nil, err
-		}
-		if strings.HasPrefix(ev, WhyPrefix) {
-			why[a] = ev
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	for i := range unknown {
-		unknown[i].Why = why[unknown[i].Addr.String()]
-	}
-	return cands, unknown, nil
+	unknown, err = latestOS(ctx, tx, "")
+	return cands, unknown, err
 }
 
 // WhyPrefix begins the evidence of a host a night gave no OS, when that
@@ -418,10 +391,14 @@ func candidates(ctx context.Context, tx *sql.Tx, os string) (cands, unknown []Mi
 const WhyPrefix = "not identified"
 
 // latestOS returns the hosts whose latest known OS family (their latest
-// night with a verdict) is os, with when they were last seen.
+// night with a verdict) is os, with when they were last seen; for os ""
+// (no night gave one) with their last night's reason (Why), which that
+// night stored first in its evidence.
 func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT addr, os, os_version, last_seen, last_night
-		FROM host_latest WHERE os = ?`, os)
+	rows, err := tx.QueryContext(ctx, `SELECT l.addr, l.os, l.os_version, l.last_seen, l.last_night,
+		CASE WHEN l.os = '' THEN (SELECT h.evidence FROM runs r JOIN hosts h ON h.run = r.id
+		                          WHERE r.night = l.last_night AND h.addr = l.addr) END
+		FROM host_latest l WHERE l.os = ?`, os)
 	if err != nil {
 		return nil, err
 	}
@@ -430,9 +407,12 @@ func latestOS(ctx context.Context, tx *sql.Tx, os string) ([]MissingHost, error)
 	for rows.Next() {
 		var h MissingHost
 		var addr string
-		var last sql.NullString
-		if err := rows.Scan(&addr, &h.OS, &h.OSVersion, &last, &h.LastNight); err != nil {
+		var last, evidence sql.NullString
+		if err := rows.Scan(&addr, &h.OS, &h.OSVersion, &last, &h.LastNight, &evidence); err != nil {
 			return nil, err
+		}
+		if strings.HasPrefix(evidence.String, WhyPrefix) {
+			h.Why = evidence.String
 		}
 		if h.Addr, err = netip.ParseAddr(addr); err != nil {
 			return nil, fmt.Errorf("stored address: %w", err)
