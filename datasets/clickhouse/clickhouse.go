@@ -220,10 +220,8 @@ func describe(err error) string {
 // line of its message, or the connection's error.
 func Describe(err error) string { return describe(err) }
 
-// Reason is err said in one line (Describe) that still unwraps to err,
+// reason is err said in one line (describe) that still unwraps to err,
 // so that a cancelled query stays a context.Canceled.
-func Reason(err error) error { return reason(err) }
-
 func reason(err error) error { return &driverError{msg: describe(err), err: err} }
 
 // driverError is a driver error in one line.

@@ -149,3 +149,32 @@ func (s *Store) Files(ctx context.Context, w Window) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Each runs the query q on the store's server and calls scan for each
+// row, with the driver's Scan; it returns how many rows came back. An
+// error of the query, the driver or scan is QueryError's, what saying
+// what the query was for.
+func (s *Store) Each(ctx context.Context, what, q string, scan func(scan func(dest ...any) error) error) (uint64, error) {
+	rows, err := s.conn.Query(ctx, q)
+	if err != nil {
+		return 0, s.QueryError(what, err)
+	}
+	defer rows.Close()
+	var n uint64
+	for rows.Next() {
+		n++
+		if err := scan(rows.Scan); err != nil {
+			return n, s.QueryError(what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, s.QueryError(what, err)
+	}
+	return n, nil
+}
+
+// QueryError is err of a query on the flows table, in one line naming the
+// server, the table and what the query was for.
+func (s *Store) QueryError(what string, err error) error {
+	return fmt.Errorf("clickhouse %s: %s.%s: %s: %w", s.cfg.Addr, s.cfg.Database, s.cfg.Table, what, reason(err))
+}

@@ -140,11 +140,6 @@ func Connections(ctx context.Context, st *flowstore.Store, w flowstore.Window, c
 		}
 	}
 	q := fmt.Sprintf(connectionsSQL, st.Table(), cfg.Gap.Nanoseconds(), st.Where(w), cfg.MinBytes)
-	rows, err := st.Conn().Query(ctx, q)
-	if err != nil {
-		return nil, Stats{}, queryErr(st, "download candidates", err)
-	}
-	defer rows.Close()
 	type key struct {
 		a, b     netip.AddrPort
 		exporter netip.Addr
@@ -153,7 +148,7 @@ func Connections(ctx context.Context, st *flowstore.Store, w flowstore.Window, c
 	seen := map[key]bool{}
 	var out []features.Connection
 	var stats Stats
-	for rows.Next() {
+	n, err := st.Each(ctx, "download candidates", q, func(scan func(...any) error) error {
 		var (
 			ka, kb, kexp       string
 			kap, kbp           uint16
@@ -164,11 +159,10 @@ func Connections(ctx context.Context, st *flowstore.Store, w flowstore.Window, c
 			pk0, by0, pk1, by1 uint64
 			fl0, fl1           uint8
 		)
-		if err := rows.Scan(&ka, &kap, &kb, &kbp, &kexp, &sid, &cstart, &cend, &nrec, &samp,
+		if err := scan(&ka, &kap, &kb, &kbp, &kexp, &sid, &cstart, &cend, &nrec, &samp,
 			&seen0, &pk0, &by0, &fl0, &seen1, &pk1, &by1, &fl1); err != nil {
-			return nil, stats, queryErr(st, "download candidates", err)
+			return err
 		}
-		stats.Rows++
 		c := features.Connection{
 			A:        netip.AddrPortFrom(flowstore.AddrOf(ka), kap),
 			B:        netip.AddrPortFrom(flowstore.AddrOf(kb), kbp),
@@ -182,13 +176,15 @@ func Connections(ctx context.Context, st *flowstore.Store, w flowstore.Window, c
 		}
 		k := key{c.A, c.B, c.Exporter, sid}
 		if seen[k] {
-			continue // a one-way connection kept under both of its roles
+			return nil // a one-way connection kept under both of its roles
 		}
 		seen[k] = true
 		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, stats, queryErr(st, "download candidates", err)
+		return nil
+	})
+	stats.Rows = n
+	if err != nil {
+		return nil, stats, err
 	}
 	stats.Elapsed = time.Since(started)
 	stats.Steps = []Step{{"download candidates", stats.Rows, stats.Elapsed}}
@@ -207,8 +203,3 @@ func Downloads(ctx context.Context, st *flowstore.Store, w flowstore.Window, cfg
 }
 
 func unixNano(ns int64) time.Time { return time.Unix(0, ns).UTC() }
-
-func queryErr(st *flowstore.Store, what string, err error) error {
-	cfg := st.Config()
-	return fmt.Errorf("clickhouse %s: %s.%s: %s: %w", cfg.Addr, cfg.Database, cfg.Table, what, flowstore.Reason(err))
-}

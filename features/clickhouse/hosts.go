@@ -102,21 +102,9 @@ type hostQueries struct {
 
 // query runs q and calls scan for each row.
 func (q *hostQueries) query(ctx context.Context, what, sql string, scan func(scan func(dest ...any) error) error) error {
-	rows, err := q.st.Conn().Query(ctx, sql)
-	if err != nil {
-		return queryErr(q.st, what, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		q.rows++
-		if err := scan(rows.Scan); err != nil {
-			return queryErr(q.st, what, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return queryErr(q.st, what, err)
-	}
-	return nil
+	n, err := q.st.Each(ctx, what, sql, scan)
+	q.rows += n
+	return err
 }
 
 func (q *hostQueries) host(h string) *features.HostStats {

@@ -70,12 +70,7 @@ func Matches(ctx context.Context, st *flowstore.Store, w flowstore.Window, inter
 	}
 	q := fmt.Sprintf("SELECT SrcAddr, %s FROM %s WHERE %s AND %s AND (%s) GROUP BY SrcAddr",
 		strings.Join(counts, ", "), st.Table(), st.Where(w), internalSQL("SrcAddr", internal), strings.Join(ors, " OR "))
-	rows, err := st.Conn().Query(ctx, q)
-	if err != nil {
-		return nil, stats, queryErr(st, "hint matches", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	n, err := st.Each(ctx, "hint matches", q, func(scan func(...any) error) error {
 		var src string
 		ns := make([]uint64, len(ms))
 		dest := make([]any, 1+len(ms))
@@ -83,14 +78,15 @@ func Matches(ctx context.Context, st *flowstore.Store, w flowstore.Window, inter
 		for i := range ns {
 			dest[1+i] = &ns[i]
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, stats, queryErr(st, "hint matches", err)
+		if err := scan(dest...); err != nil {
+			return err
 		}
-		stats.Rows++
 		out[flowstore.AddrOf(src).Unmap()] = ns
-	}
-	if err := rows.Err(); err != nil {
-		return nil, stats, queryErr(st, "hint matches", err)
+		return nil
+	})
+	stats.Rows = n
+	if err != nil {
+		return nil, stats, err
 	}
 	stats.Elapsed = time.Since(started)
 	stats.Steps = []Step{{"hint matches", stats.Rows, stats.Elapsed}}

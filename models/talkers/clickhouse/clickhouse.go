@@ -185,26 +185,9 @@ type queries struct {
 // query runs sql and calls scan for each row.
 func (q *queries) query(ctx context.Context, what, sql string, scan func(scan func(dest ...any) error) error) error {
 	q.stats.Queries++
-	rows, err := q.st.Conn().Query(ctx, sql)
-	if err != nil {
-		return q.err(what, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		q.stats.Rows++
-		if err := scan(rows.Scan); err != nil {
-			return q.err(what, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return q.err(what, err)
-	}
-	return nil
-}
-
-func (q *queries) err(what string, err error) error {
-	cfg := q.st.Config()
-	return fmt.Errorf("clickhouse %s: %s.%s: %s: %w", cfg.Addr, cfg.Database, cfg.Table, what, flowstore.Reason(err))
+	n, err := q.st.Each(ctx, what, sql, scan)
+	q.stats.Rows += n
+	return err
 }
 
 func (q *queries) totals(ctx context.Context, c *talkers.Counts) error {
